@@ -1,0 +1,1 @@
+"""The engine (backward), grad modes, functional transforms and checking tools."""
