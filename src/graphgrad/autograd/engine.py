@@ -9,7 +9,7 @@ constant number of times, so the cost is linear in nodes + edges.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

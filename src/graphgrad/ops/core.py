@@ -10,7 +10,8 @@ Rules return the gradient in the *broadcast* shape; the engine sums it back to e
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import ShapeError
 from graphgrad.tensor import Tensor
 
-Rule = Callable[..., Optional[Tensor]]
+Rule = Callable[..., Tensor | None]
 
 REGISTRY: dict[str, "Op"] = {}
 """Every op by name: the engine's table of primitives (tests and views read it)."""

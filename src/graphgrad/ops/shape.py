@@ -6,7 +6,8 @@ permutation, sum over broadcast axes, scatter-add for indexing).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
