@@ -1,47 +1,22 @@
-"""Every op graphgrad differentiates, one module per family; the public ones are listed here."""
+"""Every op graphgrad differentiates, one module per family.
 
+Each family module lists its public ops in ``__all__`` and the ones whose outputs carry no
+gradient in ``NON_DIFFERENTIABLE``; this package gathers both.
+"""
+
+from graphgrad.ops import elementwise, linalg, nn, reduce, shape
 from graphgrad.ops.core import REGISTRY, Op, apply, lift
-from graphgrad.ops.elementwise import (
-    add,
-    astype,
-    divide,
-    equal,
-    exp,
-    greater,
-    greater_equal,
-    less,
-    less_equal,
-    log,
-    multiply,
-    negative,
-    not_equal,
-    power,
-    subtract,
-    where,
-)
-from graphgrad.ops.linalg import matmul
-from graphgrad.ops.reduce import mean, sum
-from graphgrad.ops.shape import (
-    broadcast_to,
-    expand_dims,
-    flatten,
-    getitem,
-    plain_index,
-    reshape,
-    setitem_,
-    squeeze,
-    swapaxes,
-    transpose,
-)
+from graphgrad.ops.elementwise import *  # noqa: F403
+from graphgrad.ops.linalg import *  # noqa: F403
+from graphgrad.ops.nn import *  # noqa: F403
+from graphgrad.ops.reduce import *  # noqa: F403
+from graphgrad.ops.shape import *  # noqa: F403
+from graphgrad.ops.shape import plain_index, setitem_
 
-NON_DIFFERENTIABLE = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
+_FAMILIES = (elementwise, reduce, shape, linalg, nn)
+
+__all__ = [name for family in _FAMILIES for name in family.__all__]
+NON_DIFFERENTIABLE = tuple(name for family in _FAMILIES for name in getattr(family, "NON_DIFFERENTIABLE", ()))
 """Public ops whose outputs carry no gradient (booleans, indices)."""
-
-__all__ = [
-    "add", "astype", "broadcast_to", "divide", "equal", "exp", "expand_dims", "flatten", "getitem",
-    "greater", "greater_equal", "less", "less_equal", "log", "matmul", "mean", "multiply",
-    "negative", "not_equal", "power", "reshape", "squeeze", "subtract", "sum", "swapaxes",
-    "transpose", "where",
-]  # fmt: skip
 
 _INTERNAL = (REGISTRY, Op, apply, lift, plain_index, setitem_)

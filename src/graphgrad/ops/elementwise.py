@@ -16,6 +16,26 @@ import numpy as np
 from graphgrad.ops.core import Op, lift, lift_pair
 from graphgrad.tensor import Tensor
 
+__all__ = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "power",
+    "negative",
+    "exp",
+    "log",
+    "astype",
+    "where",
+    "equal",
+    "not_equal",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+]
+NON_DIFFERENTIABLE = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
+
 
 def _times(g: Tensor, d: Tensor) -> Tensor:
     """``g * d``, except exactly 0 where ``g`` is 0 (even if ``d`` is inf or NaN there)."""

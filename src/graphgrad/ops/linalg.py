@@ -10,6 +10,10 @@ from graphgrad.errors import ShapeError
 from graphgrad.ops.core import Op, lift_pair
 from graphgrad.tensor import Tensor
 
+__all__ = [
+    "matmul",
+]
+
 
 def _matmul_grad_a(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     if b.ndim == 1:  # (..., n) @ (n,) -> (...): outer product with b

@@ -14,6 +14,11 @@ from graphgrad.errors import ShapeError
 from graphgrad.ops.core import Op, lift
 from graphgrad.tensor import Tensor
 
+__all__ = [
+    "sum",
+    "mean",
+]
+
 Axis = Any  # None | int | tuple[int, ...]
 
 

@@ -15,6 +15,17 @@ from graphgrad.errors import ShapeError
 from graphgrad.ops.core import Op, lift
 from graphgrad.tensor import Tensor
 
+__all__ = [
+    "reshape",
+    "transpose",
+    "broadcast_to",
+    "getitem",
+    "swapaxes",
+    "expand_dims",
+    "squeeze",
+    "flatten",
+]
+
 
 def _reshape_forward(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return a.reshape(shape)
@@ -32,7 +43,9 @@ def reshape(x: Any, shape: Any) -> Tensor:
     try:
         return _reshape(x, shape=shape)
     except ShapeError:
-        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into shape {shape}") from None
+        raise ShapeError(
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into shape {shape}"
+        ) from None
 
 
 def _inverse_permutation(axes: Sequence[int]) -> tuple[int, ...]:
