@@ -1,0 +1,1 @@
+"""Benchmarks run by `graphgrad bench`: speed against baselines, and the cost of naive gradients."""
