@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import gc
+
 import numpy as np
 
 from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import BackwardError, GraphFreedError, InplaceError, ShapeError
+from graphgrad.ops.core import Node
 from graphgrad.tensor import Tensor
 
 
@@ -73,52 +76,73 @@ def backward(
         g = _root_grad(r, g)
         _accumulate(grads, owned, id(r), g, create_graph)
 
-    order = topological_order(roots)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        order = topological_order(roots)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     found: list[Tensor | None] = [None] * (0 if inputs is None else len(inputs))
     handed_out: set[int] = set()  # ids of arrays already stored in some .grad
 
     saved_mode = STATE.enabled
     STATE.enabled = create_graph
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # backward makes no reference cycles; collector passes over a big graph cost O(graph)
+    pop = grads.pop
     try:
         for i in range(len(order) - 1, -1, -1):
             t = order[i]
-            order[i] = None  # type: ignore[call-overload]  # let freed tensors go early
-            g = grads.pop(id(t), None)
+            order[i] = None  # type: ignore[call-overload]  # let used tensors go early
+            g = pop(id(t), None)
             if g is None:
                 continue
-            owned.discard(id(g.data))  # complete now: rules may pass it on, so never add into it
+            if owned:
+                owned.discard(id(g.data))  # complete now: rules may pass it on, so never add into it
+            node = t._node
             if wanted is not None:
                 if id(t) in wanted:
                     found[wanted[id(t)]] = g
-            elif t._node is None or t._retain:
+            elif node is None or t._retain:
                 _store_grad(t, g, handed_out)
-            node = t._node
             if node is None:
                 continue
-            _check_versions(t, node)
+            ins = node.inputs
+            for p, v in zip(ins, node.versions):
+                if p._version != v:
+                    _raise_inplace(node, p, v)
+            if t._version:
+                _raise_inplace(node, t, 0)
             rules = node.op.vjps
             params = node.params
-            ins = node.inputs
             for k, p in enumerate(ins):
                 if not p._requires_grad:
                     continue
                 gk = rules[k](g, t, *ins, **params)
                 if gk is None:
                     continue
-                if gk.data.shape != p.data.shape:
+                pdata = p.data
+                if gk.data.shape != pdata.shape:
                     gk = _unbroadcast(gk, p, node)
-                if gk.data.dtype != p.data.dtype:
-                    gk = gk.astype(p.data.dtype)
+                if gk.data.dtype != pdata.dtype:
+                    gk = gk.astype(pdata.dtype)
                 if STATE.anomaly:
                     from graphgrad.autograd import anomaly
 
                     anomaly.check_backward(node, k, gk)
-                _accumulate(grads, owned, id(p), gk, create_graph)
+                key = id(p)
+                if key in grads:
+                    _accumulate(grads, owned, key, gk, create_graph)
+                else:
+                    grads[key] = gk
             if not retain_graph:
                 node.inputs = None
     finally:
         STATE.enabled = saved_mode
+        if gc_was_enabled:
+            gc.enable()
     return found if inputs is not None else None
 
 
@@ -169,7 +193,7 @@ def _store_grad(t: Tensor, g: Tensor, handed_out: set[int]) -> None:
     handed_out.add(id(g.data))
 
 
-def _unbroadcast(g: Tensor, p: Tensor, node) -> Tensor:
+def _unbroadcast(g: Tensor, p: Tensor, node: Node) -> Tensor:
     """Sum a gradient in the broadcast shape back to the shape of input ``p``."""
     shape = p.data.shape
     gshape = g.data.shape
@@ -189,16 +213,14 @@ def _unbroadcast(g: Tensor, p: Tensor, node) -> Tensor:
     return g
 
 
-def _check_versions(t: Tensor, node) -> None:
-    for p, v in zip(node.inputs, node.versions):
-        if p._version != v:
-            raise InplaceError(
-                f"an input of shape {p.shape} to '{node.op.name}' was modified in place after "
-                f"'{node.op.name}' saved it (version {v}, now {p._version}); backward would use "
-                "the new values. Modify a copy instead, or call the op after the change"
-            )
-    if t._version != 0:
+def _raise_inplace(node: Node, t: Tensor, saved_version: int) -> None:
+    if node.inputs is not None and any(p is t for p in node.inputs):
         raise InplaceError(
-            f"the output of '{node.op.name}' (shape {t.shape}) was modified in place before "
-            "backward; its rule needs the original values"
+            f"an input of shape {t.shape} to '{node.op.name}' was modified in place after "
+            f"'{node.op.name}' saved it (version {saved_version}, now {t._version}); backward would "
+            "use the new values. Modify a copy instead, or call the op after the change"
         )
+    raise InplaceError(
+        f"the output of '{node.op.name}' (shape {t.shape}) was modified in place before "
+        "backward; its rule needs the original values"
+    )

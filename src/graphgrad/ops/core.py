@@ -13,11 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import math
+
 import numpy as np
 
 from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import ShapeError
 from graphgrad.tensor import Tensor
+
+_wrap = Tensor._wrap
 
 Rule = Callable[..., Tensor | None]
 
@@ -43,7 +47,31 @@ class Op:
         REGISTRY[name] = self
 
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
-        return apply(self, inputs, params)
+        """Run the forward on tensors; record a node if a gradient will be needed."""
+        try:
+            if len(inputs) == 2:
+                data = self.forward(inputs[0].data, inputs[1].data, **params)
+            elif len(inputs) == 1:
+                data = self.forward(inputs[0].data, **params)
+            else:
+                data = self.forward(*[t.data for t in inputs], **params)
+        except (ValueError, IndexError) as exc:
+            shapes = ", ".join(str(t.data.shape) for t in inputs)
+            raise ShapeError(f"{self.name}: {exc} (input shapes {shapes})") from exc
+        if data.__class__ is not np.ndarray:
+            data = np.asarray(data)
+        out = _wrap(data)
+        if STATE.enabled and self.vjps is not None:
+            for t in inputs:
+                if t._requires_grad:
+                    out._requires_grad = True
+                    out._node = Node(self, inputs, params)
+                    break
+        if STATE.anomaly:
+            from graphgrad.autograd import anomaly
+
+            anomaly.check_forward(self, inputs, out)
+        return out
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
@@ -58,7 +86,7 @@ class Node:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs  # None once backward has freed the graph
         self.params = params
-        self.versions = tuple([t._version for t in inputs])
+        self.versions = tuple([t._version for t in inputs])  # checked by backward
         self.origin: str | None = None  # the user's line, recorded under detect_anomaly
 
     def __repr__(self) -> str:
@@ -66,26 +94,23 @@ class Node:
 
 
 def apply(op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
-    """Run ``op`` on tensors; record a node if a gradient will be needed."""
-    try:
-        data = op.forward(*[t.data for t in inputs], **params)
-    except (ValueError, IndexError) as exc:
-        shapes = ", ".join(str(t.data.shape) for t in inputs)
-        raise ShapeError(f"{op.name}: {exc} (input shapes {shapes})") from exc
-    if data.__class__ is not np.ndarray:
-        data = np.asarray(data)
-    out = Tensor._wrap(data)
-    if STATE.enabled and op.vjps is not None:
-        for t in inputs:
-            if t._requires_grad:
-                out._requires_grad = True
-                out._node = Node(op, inputs, params)
-                break
-    if STATE.anomaly:
-        from graphgrad.autograd import anomaly
+    """``op(*inputs, **params)``."""
+    return op(*inputs, **params)
 
-        anomaly.check_forward(op, inputs, out)
-    return out
+
+_CONSTANTS: dict[tuple[Any, ...], Tensor] = {}
+"""Tensors for Python-number operands, by (type, value, dtype): constants recur in every step."""
+
+
+def _constant(value: bool | int | float, dtype: np.dtype) -> Tensor:
+    key = (value.__class__, value, dtype)
+    t = _CONSTANTS.get(key)
+    if t is None:
+        t = _wrap(np.array(value, dtype=dtype))
+        t.data.flags.writeable = False
+        if value == value and len(_CONSTANTS) < 4096:  # NaN never matches itself; keep the cache small
+            _CONSTANTS[key] = t
+    return t
 
 
 def lift(value: Any, like: Tensor | None = None) -> Tensor:
@@ -97,15 +122,22 @@ def lift(value: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, np.ndarray):
-        return Tensor._wrap(value)
+        return _wrap(value)
     if isinstance(value, (bool, int, float)) and like is not None:
-        return Tensor._wrap(np.asarray(value, dtype=np.result_type(like.data.dtype, value)))
+        dtype = like.data.dtype
+        if dtype.kind not in "fc" or value.__class__ is not float and value.__class__ is not int:
+            dtype = np.result_type(dtype, value)
+        if value.__class__ is float and value == 0.0 and math.copysign(1.0, value) < 0:
+            return _wrap(np.array(value, dtype=dtype))  # keep -0.0 out of the cache (0.0 == -0.0)
+        return _constant(value, dtype)
     return Tensor(value)
 
 
 def lift_pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """Lift both operands of a binary op, each Python number taking the other's dtype."""
     if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            return a, b
         return a, lift(b, a)
     b = lift(b)
     return lift(a, b), b
