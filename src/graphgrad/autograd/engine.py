@@ -9,9 +9,8 @@ constant number of times, so the cost is linear in nodes + edges.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import gc
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -10,10 +10,9 @@ Rules return the gradient in the *broadcast* shape; the engine sums it back to e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import math
 
 import numpy as np
 
