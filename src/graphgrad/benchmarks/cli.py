@@ -1,0 +1,27 @@
+"""`graphgrad bench speed | complexity`: the benchmark subcommands of the CLI."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", required=True, metavar="{speed,complexity}")
+    from graphgrad.benchmarks import speed
+
+    speed.add_arguments(sub.add_parser("speed", help="training-step speed against NumPy and PyTorch"))
+    try:
+        from graphgrad.benchmarks import complexity
+    except ImportError:
+        return
+    complexity.add_arguments(sub.add_parser("complexity", help="backprop vs the naive gradient methods"))
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    if args.bench == "speed":
+        from graphgrad.benchmarks import speed
+
+        return speed.run_from_args(args)
+    from graphgrad.benchmarks import complexity
+
+    return complexity.run(args)

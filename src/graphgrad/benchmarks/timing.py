@@ -1,0 +1,36 @@
+"""Timing helpers: medians of per-step times over blocks long enough for the clock."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+
+def steps_per_block(step: Callable[[], object], min_block_s: float = 0.02) -> int:
+    """How many steps make a block of at least ``min_block_s`` (timer resolution, noise)."""
+    t0 = time.perf_counter()
+    step()
+    one = max(time.perf_counter() - t0, 1e-7)
+    return max(1, int(min_block_s / one))
+
+
+def time_block(step: Callable[[], object], n: int) -> float:
+    """Seconds per step over a block of ``n`` steps."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - t0) / n
+
+
+def interleaved_medians(steps: dict[str, Callable[[], object]], rounds: int, warmup: int = 3) -> dict[str, float]:
+    """Median seconds per step of each contender, timed in alternating blocks so drift cancels."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    sizes = {name: steps_per_block(step) for name, step in steps.items()}
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            samples[name].append(time_block(step, sizes[name]))
+    return {name: statistics.median(values) for name, values in samples.items()}

@@ -1,0 +1,50 @@
+"""PyTorch eager as a peer: run in its own process (its OpenMP threads and NumPy's OpenBLAS
+threads slow each other down when they share one), printing JSON medians per config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from graphgrad.benchmarks.mlp_configs import CONFIGS, LEARNING_RATE
+from graphgrad.benchmarks.numpy_mlp import init_mlp
+from graphgrad.benchmarks.timing import interleaved_medians
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args(argv)
+    import torch
+
+    results = {"version": torch.__version__, "threads": torch.get_num_threads(), "step_s": {}}
+    for config in CONFIGS:
+        layers = init_mlp(list(config.sizes), np.random.default_rng(0))
+        mods: list[torch.nn.Module] = []
+        for i, (w, b) in enumerate(layers):
+            lin = torch.nn.Linear(w.shape[1], w.shape[0])
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(w))
+                lin.bias.copy_(torch.from_numpy(b))
+            mods.append(lin)
+            if i < len(layers) - 1:
+                mods.append(torch.nn.ReLU())
+        model = torch.nn.Sequential(*mods)
+        opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+        x_np, y_np = config.batch_data()
+        x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
+
+        def step() -> None:
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        results["step_s"][config.name] = interleaved_medians({"torch": step}, rounds=args.rounds)["torch"]
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
