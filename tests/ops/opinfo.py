@@ -24,6 +24,8 @@ class OpInfo:
     input values (one pair for all inputs or one per input). ``shapes`` is a strategy that draws
     the list of input shapes (default: mutually broadcastable shapes). ``avoid(arrays)`` returns
     True for inputs too close to a point where the op is not differentiable (kinks, ties).
+    ``skip_second_order`` opts out of the second-derivative test, with the reason, for an op
+    whose second derivative is genuinely undefined.
     """
 
     name: str
@@ -37,6 +39,7 @@ class OpInfo:
     sample: Any = None  # fixed input shapes for the non-Hypothesis tests; default (2, 3) each
     rtol: float = 1e-4
     notes: str = field(default="", compare=False)
+    skip_second_order: str = ""  # why second derivatives are not checked (empty: they are)
 
     def sample_shapes(self) -> list[tuple[int, ...]]:
         return list(self.sample) if self.sample is not None else [(2, 3)] * self.nargs

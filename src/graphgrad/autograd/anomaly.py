@@ -12,16 +12,26 @@ from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import AnomalyError
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_ENGINE_FILE = os.path.join(_PACKAGE_DIR, "autograd", "engine.py")
+
+
+def _caller() -> tuple[str, bool]:
+    """``file:line`` of the innermost caller outside graphgrad, and whether an engine backward
+    is running in between (the op is then part of a gradient rule, not the user's forward)."""
+    frame: Any = sys._getframe(2)
+    in_backward = False
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        if frame.f_code.co_filename == _ENGINE_FILE and frame.f_code.co_name == "backward":
+            in_backward = True
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>", in_backward
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}", in_backward
 
 
 def user_line() -> str:
     """``file:line`` of the innermost caller outside graphgrad (where the user made the op)."""
-    frame: Any = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return _caller()[0]
 
 
 def _bad(arr: np.ndarray) -> str | None:
@@ -35,14 +45,23 @@ def _bad(arr: np.ndarray) -> str | None:
 
 
 def check_forward(op: Any, inputs: tuple, out: Any) -> None:
-    """Called by every op under anomaly mode: remember the user's line, stop on a bad value."""
-    where = user_line()
+    """Called by every op under anomaly mode: remember the user's line, stop on a bad value.
+
+    Ops run by a gradient rule inside backward are not checked here: a rule may compute a NaN or
+    inf that it then masks (``where``), and the engine checks the gradient each rule returns.
+    """
+    where, in_backward = _caller()
     if out._node is not None:
         out._node.origin = where
+    if in_backward:
+        return
     bad = _bad(out.data)
     if bad:
         shapes = ", ".join(str(t.shape) for t in inputs)
-        raise AnomalyError(f"forward of '{op.name}' produced {bad} (input shapes {shapes}), created at {where}")
+        raise AnomalyError(
+            f"forward of '{op.name}' produced {bad} in its output of shape {out.shape} "
+            f"(input shapes {shapes}), at {where}"
+        )
 
 
 def check_backward(node: Any, k: int, grad: Any) -> None:
@@ -53,6 +72,21 @@ def check_backward(node: Any, k: int, grad: Any) -> None:
         raise AnomalyError(
             f"backward of '{node.op.name}' produced {bad} in the gradient of input {k} "
             f"(input shapes {shapes}), op created at {node.origin or '<unknown>'}"
+        )
+
+
+def check_summed(t: Any, grad: Any) -> None:
+    """For the engine to call on a tensor's complete gradient (the sum over its consumers).
+
+    Each rule's result can be finite while their sum is not (+inf and -inf from two consumers).
+    """
+    bad = _bad(grad.data)
+    if bad:
+        node = t._node
+        what = "a leaf" if node is None else f"the output of '{node.op.name}' (created at {node.origin or '<unknown>'})"
+        raise AnomalyError(
+            f"backward: the gradients flowing into {what}, shape {t.shape}, sum to {bad}; "
+            "no single consumer's gradient was, so two of them cancel (e.g. +inf and -inf)"
         )
 
 

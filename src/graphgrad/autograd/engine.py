@@ -100,6 +100,10 @@ def backward(
                 continue
             if owned:
                 owned.discard(id(g.data))  # complete now: rules may pass it on, so never add into it
+            if STATE.anomaly:
+                from graphgrad.autograd import anomaly
+
+                anomaly.check_summed(t, g)
             node = t._node
             if wanted is not None:
                 if id(t) in wanted:
@@ -176,7 +180,7 @@ def _accumulate(
     elif id(prev.data) in owned:
         np.add(prev.data, g.data, out=prev.data, casting="unsafe")
     else:
-        total = Tensor._wrap(prev.data + g.data)
+        total = Tensor._wrap(np.asarray(prev.data + g.data))  # 0-d sums come back as NumPy scalars
         owned.add(id(total.data))
         grads[key] = total
 

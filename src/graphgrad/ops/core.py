@@ -48,12 +48,15 @@ class Op:
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the forward on tensors; record a node if a gradient will be needed."""
         try:
-            if len(inputs) == 2:
-                data = self.forward(inputs[0].data, inputs[1].data, **params)
-            elif len(inputs) == 1:
-                data = self.forward(inputs[0].data, **params)
-            else:
+            n = len(inputs)
+            if params:
                 data = self.forward(*[t.data for t in inputs], **params)
+            elif n == 2:
+                data = self.forward(inputs[0].data, inputs[1].data)
+            elif n == 1:
+                data = self.forward(inputs[0].data)
+            else:
+                data = self.forward(*[t.data for t in inputs])
         except (ValueError, IndexError) as exc:
             shapes = ", ".join(str(t.data.shape) for t in inputs)
             raise ShapeError(f"{self.name}: {exc} (input shapes {shapes})") from exc

@@ -5,14 +5,22 @@ tensors and return the gradient in the broadcast shape (the engine unbroadcasts)
 derivative can be infinite or NaN (log, sqrt, division, powers), the rule multiplies with
 :func:`_times`, which keeps a zero upstream gradient zero: so ``where(x > 0, sqrt(x), 0)`` gives a
 zero gradient, not NaN, at x < 0.
+
+Conventions at points where a derivative does not exist (each op's docstring repeats its own):
+at 0, abs and relu have gradient 0, leaky_relu ``negative_slope`` and elu ``alpha`` (the x < 0
+side); sign has gradient 0 everywhere; maximum / minimum split the gradient evenly between tied
+operands; clip passes the gradient at the bounds themselves (gradient 1 for a_min <= x <= a_max).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from graphgrad.errors import ConfigError
 from graphgrad.ops.core import Op, lift, lift_pair
 from graphgrad.tensor import Tensor
 
@@ -25,6 +33,24 @@ __all__ = [
     "negative",
     "exp",
     "log",
+    "log1p",
+    "sqrt",
+    "square",
+    "reciprocal",
+    "abs",
+    "sign",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "softplus",
+    "maximum",
+    "minimum",
+    "clip",
     "astype",
     "where",
     "equal",
@@ -37,10 +63,17 @@ __all__ = [
 NON_DIFFERENTIABLE = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
 
 
-def _times(g: Tensor, d: Tensor) -> Tensor:
-    """``g * d``, except exactly 0 where ``g`` is 0 (even if ``d`` is inf or NaN there)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        return where(g.data == 0, 0.0, g * d) if not np.all(np.isfinite(d.data)) else g * d
+def _times(g: Tensor, local: Callable[[], Tensor]) -> Tensor:
+    """``g * local()``, exactly 0 wherever ``g`` is 0 even if the local derivative is inf or NaN there.
+
+    ``local`` computes the local derivative; it runs with floating-point warnings off, since at
+    points where the op is undefined (a branch that ``where`` discarded) inf/NaN is expected.
+    """
+    with np.errstate(all="ignore"):
+        d = local()
+        if np.all(np.isfinite(d.data)):
+            return g * d
+        return where(g.data == 0, 0.0, g * d)
 
 
 # ------------------------------------------------------------------ arithmetic
@@ -51,20 +84,19 @@ _divide = Op(
     "divide",
     np.true_divide,
     (
-        lambda g, out, a, b: _times(g, 1.0 / b),
-        lambda g, out, a, b: _times(g, -out / b),
+        lambda g, out, a, b: _times(g, lambda: 1.0 / b),
+        lambda g, out, a, b: _times(g, lambda: -out / b),
     ),
 )
 
 
 def _pow_grad_base(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    return _times(g, b * power(a, b - 1.0))
+    return _times(g, lambda: b * power(a, b - 1.0))
 
 
 def _pow_grad_exponent(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     # d(a^b)/db = a^b log a; at a = 0 the product is 0 (for b > 0), which where() keeps finite
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _times(g, where(a.data == 0, 0.0, out * log(a)))
+    return _times(g, lambda: where(a.data == 0, 0.0, out * log(a)))
 
 
 _power = Op("power", np.power, (_pow_grad_base, _pow_grad_exponent))
@@ -103,7 +135,7 @@ def negative(a: Any) -> Tensor:
 
 # ------------------------------------------------------------------ transcendental
 _exp = Op("exp", np.exp, (lambda g, out, a: g * out,))
-_log = Op("log", np.log, (lambda g, out, a: _times(g, 1.0 / a),))
+_log = Op("log", np.log, (lambda g, out, a: _times(g, lambda: 1.0 / a),))
 
 
 def exp(x: Any) -> Tensor:
@@ -114,6 +146,344 @@ def exp(x: Any) -> Tensor:
 def log(x: Any) -> Tensor:
     """Natural logarithm."""
     return _log(lift(x))
+
+
+def _mask(condition: np.ndarray) -> Tensor:
+    """A boolean array as a constant tensor (comparisons carry no gradient, so no op is needed)."""
+    return Tensor._wrap(condition)
+
+
+_log1p = Op("log1p", np.log1p, (lambda g, out, a: _times(g, lambda: 1.0 / (a + 1.0)),))
+_sqrt = Op("sqrt", np.sqrt, (lambda g, out, a: _times(g, lambda: 0.5 / out),))
+_square = Op("square", np.square, (lambda g, out, a: g * (a * 2.0),))
+_reciprocal = Op("reciprocal", lambda a: np.divide(1.0, a), (lambda g, out, a: _times(g, lambda: -(out * out)),))
+
+
+def log1p(x: Any) -> Tensor:
+    """log(1 + x), accurate for small x; gradient 1 / (1 + x)."""
+    return _log1p(lift(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root; gradient 1 / (2 sqrt(x)) (inf at 0, kept 0 where the upstream gradient is 0)."""
+    return _sqrt(lift(x))
+
+
+def square(x: Any) -> Tensor:
+    """x * x in one pass; gradient 2x."""
+    return _square(lift(x))
+
+
+def reciprocal(x: Any) -> Tensor:
+    """1 / x (true division, so integer input gives floats); gradient -1 / x^2."""
+    return _reciprocal(lift(x))
+
+
+def _sign_rule(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
+    return Tensor._wrap(np.zeros_like(g.data))
+
+
+_abs = Op("abs", np.abs, (lambda g, out, a: g * sign(a),))
+_sign = Op("sign", np.sign, (_sign_rule,))
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 (NumPy's name)
+    """|x|; gradient sign(x), so 0 at x = 0 (a subgradient)."""
+    return _abs(lift(x))
+
+
+def sign(x: Any) -> Tensor:
+    """-1, 0 or 1; piecewise constant, so its gradient is 0 everywhere (also at the jump at 0)."""
+    return _sign(lift(x))
+
+
+_sin = Op("sin", np.sin, (lambda g, out, a: g * cos(a),))
+_cos = Op("cos", np.cos, (lambda g, out, a: g * -sin(a),))
+
+
+def sin(x: Any) -> Tensor:
+    """Sine (radians)."""
+    return _sin(lift(x))
+
+
+def cos(x: Any) -> Tensor:
+    """Cosine (radians)."""
+    return _cos(lift(x))
+
+
+# ------------------------------------------------------------------ activations
+def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
+    # 1 / (1 + e^-x) is accurate everywhere; for x << 0, e^-x overflows to inf and 1 / inf is
+    # the right limit 0, so only the overflow warning needs silencing. One buffer, four passes.
+    t = np.negative(a, out=np.empty_like(a, dtype=a.dtype if a.dtype.kind == "f" else np.float64))
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
+    np.add(t, 1.0, out=t)
+    return np.reciprocal(t, out=t)
+
+
+_tanh = Op("tanh", np.tanh, (lambda g, out, a: g * (1.0 - out * out),))
+_sigmoid = Op("sigmoid", _sigmoid_forward, (lambda g, out, a: g * (out * (1.0 - out)),))
+_relu = Op("relu", lambda a: np.maximum(a, 0), (lambda g, out, a: g * _mask(out.data > 0),))
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent; gradient 1 - tanh(x)^2 from the saved output."""
+    return _tanh(lift(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + e^-x), with no overflow warning for large |x|; gradient s (1 - s)."""
+    return _sigmoid(lift(x))
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0); gradient 1 for x > 0 and 0 for x <= 0 (0 at the kink)."""
+    return _relu(lift(x))
+
+
+def _leaky_forward(a: np.ndarray, negative_slope: float) -> np.ndarray:
+    return np.where(a > 0, a, a * negative_slope)
+
+
+def _leaky_rule(g: Tensor, out: Tensor, a: Tensor, negative_slope: float) -> Tensor:
+    return where(_mask(a.data > 0), g, g * negative_slope)
+
+
+_leaky_relu = Op("leaky_relu", _leaky_forward, (_leaky_rule,))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x for x > 0, ``negative_slope * x`` otherwise; gradient ``negative_slope`` at 0."""
+    return _leaky_relu(lift(x), negative_slope=float(negative_slope))
+
+
+def _elu_forward(a: np.ndarray, alpha: float) -> np.ndarray:
+    return np.where(a > 0, a, alpha * np.expm1(np.minimum(a, 0)))
+
+
+def _elu_rule(g: Tensor, out: Tensor, a: Tensor, alpha: float) -> Tensor:
+    # for x <= 0 the derivative alpha e^x equals out + alpha: no second exp
+    return where(_mask(a.data > 0), g, g * (out + alpha))
+
+
+_elu = Op("elu", _elu_forward, (_elu_rule,))
+
+
+def elu(x: Any, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, ``alpha (e^x - 1)`` otherwise; gradient ``alpha`` at 0 (the x < 0 side)."""
+    return _elu(lift(x), alpha=float(alpha))
+
+
+def _softplus_forward(a: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    ba = a * beta if beta != 1.0 else a
+    soft = np.logaddexp(0.0, ba)  # log(1 + e^(beta x)) without overflow
+    if beta != 1.0:
+        soft = soft / beta
+    return np.where(ba > threshold, a, soft).astype(soft.dtype, copy=False)
+
+
+def _softplus_rule(g: Tensor, out: Tensor, a: Tensor, beta: float, threshold: float) -> Tensor:
+    ba = a * beta if beta != 1.0 else a
+    local = g * sigmoid(ba)
+    linear = ba.data > threshold
+    return where(_mask(linear), g, local) if linear.any() else local
+
+
+_softplus = Op("softplus", _softplus_forward, (_softplus_rule,))
+
+
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + e^(beta x)) / beta``, stable for any x; x itself where ``beta x > threshold``.
+
+    As in PyTorch, above the threshold the op is the identity (gradient 1); below, the gradient
+    is sigmoid(beta x).
+    """
+    if beta <= 0:
+        raise ConfigError(f"softplus: beta must be positive, got {beta}")
+    return _softplus(lift(x), beta=float(beta), threshold=float(threshold))
+
+
+# ------------------------------------------------------------------ erf and gelu
+_SPLIT = {8: 2.5, 4: 2.0}  # |x| below: power series for erf; above: continued fraction for erfc
+_TERMS = {8: 36, 4: 20}  # per float size: < 1e-15 absolute error in float64, float32 rounding in float32
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SERIES_COEFFS = [1.0]
+for _n in range(1, 37):
+    _SERIES_COEFFS.append(_SERIES_COEFFS[-1] / (2 * _n + 1))  # 1 / (2n+1)!!
+
+
+def _erf_series(x: np.ndarray) -> np.ndarray:
+    """erf(x) = 2/sqrt(pi) x e^(-x^2) sum_n (2x^2)^n / (2n+1)!!: all terms positive, no cancellation."""
+    n_terms = _TERMS.get(x.dtype.itemsize, 36)
+    t = 2.0 * x * x
+    s = np.full_like(x, _SERIES_COEFFS[n_terms])
+    for n in range(n_terms - 1, -1, -1):  # Horner in t
+        s *= t
+        s += _SERIES_COEFFS[n]
+    return _TWO_OVER_SQRT_PI * x * np.exp(-x * x) * s
+
+
+def _erfc_fraction(x: np.ndarray) -> np.ndarray:
+    """erfc(x) for large x by Laplace's continued fraction e^(-x^2)/sqrt(pi) / (x + (1/2)/(x + 1/(x + ...)))."""
+    f = x.copy()
+    for k in range(_TERMS.get(x.dtype.itemsize, 36), 0, -1):
+        np.divide(k / 2, f, out=f)
+        f += x
+    return np.exp(-x * x) / (math.sqrt(math.pi) * f)
+
+
+def _split(x: np.ndarray) -> float:
+    return _SPLIT.get(x.dtype.itemsize, 2.5)
+
+
+def erf_array(x: np.ndarray) -> np.ndarray:
+    """The error function on an array, to about 1e-16 absolute in float64 (NumPy has no erf)."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    small = np.abs(x) < _split(x)
+    if small.all():
+        return _erf_series(x)
+    out = np.empty_like(x)
+    out[small] = _erf_series(x[small])
+    big = ~small
+    if big.any():
+        xb = x[big]
+        with np.errstate(invalid="ignore"):  # NaN inputs stay NaN
+            out[big] = np.sign(xb) * (1.0 - _erfc_fraction(np.abs(xb)))
+    return out
+
+
+def erfc_array(x: np.ndarray) -> np.ndarray:
+    """1 - erf(x) on an array, with relative accuracy in the far right tail (where 1 - erf cancels)."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    small = np.abs(x) < _split(x)
+    if small.all():
+        return 1.0 - _erf_series(x)
+    out = np.empty_like(x)
+    out[small] = 1.0 - _erf_series(x[small])
+    right = x >= _split(x)
+    out[right] = _erfc_fraction(x[right])
+    left = ~(small | right)
+    if left.any():
+        with np.errstate(invalid="ignore"):
+            out[left] = 2.0 - _erfc_fraction(-x[left])
+    return out
+
+
+_erfc = Op("erfc", erfc_array, (lambda g, out, a: g * (exp(-(a * a)) * -_TWO_OVER_SQRT_PI),))
+"""Internal: the Gaussian CDF inside gelu's rule needs a differentiable erfc (not a public op)."""
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_TANH_K = math.sqrt(2.0 / math.pi)
+_TANH_C = 0.044715
+
+
+def _gelu_forward(a: np.ndarray, approximate: str) -> np.ndarray:
+    if approximate == "tanh":
+        return 0.5 * a * (1.0 + np.tanh(_TANH_K * (a + _TANH_C * a * a * a)))
+    return 0.5 * a * erfc_array(a * -_SQRT_HALF)  # x Phi(x), accurate for x << 0 too
+
+
+def _gelu_rule(g: Tensor, out: Tensor, a: Tensor, approximate: str) -> Tensor:
+    if approximate == "tanh":
+        a2 = a * a
+        t = tanh((a + a2 * a * _TANH_C) * _TANH_K)
+        inner = (a2 * (3.0 * _TANH_C) + 1.0) * _TANH_K
+        return g * ((t + 1.0) * 0.5 + a * (1.0 - t * t) * inner * 0.5)
+    cdf = _erfc(a * -_SQRT_HALF) * 0.5
+    pdf = exp(a * a * -0.5) * _INV_SQRT_2PI
+    return g * (cdf + a * pdf)
+
+
+_gelu = Op("gelu", _gelu_forward, (_gelu_rule,))
+
+
+def gelu(x: Any, approximate: str = "none") -> Tensor:
+    """x Phi(x) (Phi: the standard normal CDF, via a float64-accurate erf), or with
+    ``approximate="tanh"`` the tanh approximation ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+    """
+    if approximate not in ("none", "tanh"):
+        raise ConfigError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _gelu(lift(x), approximate=approximate)
+
+
+# ------------------------------------------------------------------ maximum, minimum, clip
+def _share(winner: np.ndarray, tie: np.ndarray, dtype: np.dtype) -> Tensor:
+    """Each operand's share of the gradient: 1 where it wins, 1/2 where tied, 0 where it loses."""
+    w = winner.astype(dtype)
+    if tie.any():
+        w[tie] = 0.5
+    return Tensor._wrap(w)
+
+
+def _extreme_rule(first_wins: Any, first: bool) -> Any:
+    def rule(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+        wins = first_wins(a.data, b.data) if first else first_wins(b.data, a.data)
+        return g * _share(wins, a.data == b.data, g.data.dtype)
+
+    return rule
+
+
+_maximum = Op("maximum", np.maximum, (_extreme_rule(np.greater, True), _extreme_rule(np.greater, False)))
+_minimum = Op("minimum", np.minimum, (_extreme_rule(np.less, True), _extreme_rule(np.less, False)))
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise larger of ``a`` and ``b``, broadcasting.
+
+    The gradient goes to the larger operand; where ``a == b`` each gets half of it (so the sum of
+    their gradients is still the upstream gradient, as for max(x, x) = x).
+    """
+    return _maximum(*lift_pair(a, b))
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise smaller of ``a`` and ``b``, broadcasting; ties split the gradient evenly (see maximum)."""
+    return _minimum(*lift_pair(a, b))
+
+
+def _clip_rule(g: Tensor, out: Tensor, a: Tensor, a_min: Any, a_max: Any) -> Tensor:
+    x = a.data
+    inside = np.ones(np.broadcast_shapes(x.shape, g.data.shape), dtype=bool)
+    if a_min is not None:
+        inside &= x >= a_min
+    if a_max is not None:
+        inside &= x <= a_max
+    return g * _mask(inside)
+
+
+_clip = Op("clip", lambda a, a_min, a_max: np.clip(a, a_min, a_max), (_clip_rule,))
+
+
+def _clip_bound(bound: Any, x: Tensor, which: str) -> Any:
+    if bound is None:
+        return None
+    if isinstance(bound, Tensor):
+        if bound.requires_grad:
+            raise ConfigError(
+                f"clip: {which} gets no gradient; use maximum/minimum for a bound that must learn"
+            )
+        bound = bound.data
+    if isinstance(bound, np.ndarray) and x.data.dtype.kind == "f":
+        return bound.astype(x.data.dtype, copy=False)  # no silent upcast of x
+    return bound
+
+
+def clip(x: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
+    """Limit values to ``[a_min, a_max]`` (either may be None; bounds are constants, no gradient).
+
+    Gradient 1 where ``a_min <= x <= a_max`` (the bounds themselves included, as in PyTorch's
+    clamp) and 0 strictly outside. With both bounds None, ``x`` is returned unchanged.
+    """
+    x = lift(x)
+    if a_min is None and a_max is None:
+        return x
+    return _clip(x, a_min=_clip_bound(a_min, x, "a_min"), a_max=_clip_bound(a_max, x, "a_max"))
 
 
 _astype = Op(

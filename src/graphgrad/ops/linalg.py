@@ -1,4 +1,4 @@
-"""Linear algebra: matmul (1-D, 2-D and batched, as ``numpy.matmul``)."""
+"""Linear algebra: matmul (1-D, 2-D and batched, as ``numpy.matmul``), outer and dot."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from graphgrad.tensor import Tensor
 
 __all__ = [
     "matmul",
+    "outer",
+    "dot",
 ]
 
 
@@ -37,13 +39,62 @@ _matmul = Op("matmul", np.matmul, (_matmul_grad_a, _matmul_grad_b))
 
 
 def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product ``a @ b`` with NumPy's rules for 1-D and batched operands."""
+    """Matrix product ``a @ b`` with NumPy's rules.
+
+    2-D @ 2-D is the matrix product; a 1-D operand is a vector (a row on the left, a column on
+    the right, its axis dropped from the result); more axes are stacks of matrices whose batch
+    axes broadcast. Scalars are refused (use ``*``).
+    """
     a, b = lift_pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
-    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+    rows = b.shape[-2 if b.ndim > 1 else 0]
+    if a.shape[-1] != rows:
         raise ShapeError(
-            f"matmul: shapes {a.shape} and {b.shape} do not fit: {a.shape[-1]} columns "
-            f"against {b.shape[-2 if b.ndim > 1 else 0]} rows"
+            f"matmul: shapes {a.shape} and {b.shape} do not fit: {a.shape[-1]} columns against {rows} rows"
         )
-    return _matmul(a, b)
+    try:
+        return _matmul(a, b)
+    except ShapeError:
+        raise ShapeError(
+            f"matmul: the batch axes of shapes {a.shape} and {b.shape} do not broadcast "
+            f"({a.shape[:-2]} against {b.shape[:-2]})"
+        ) from None
+
+
+_outer = Op(
+    "outer",
+    np.outer,
+    (
+        lambda g, out, a, b: matmul(g, b.reshape(-1)).reshape(a.shape),
+        lambda g, out, a, b: matmul(a.reshape(-1), g).reshape(b.shape),
+    ),
+)
+
+
+def outer(a: Any, b: Any) -> Tensor:
+    """Outer product ``out[i, j] = a[i] * b[j]`` of the flattened operands, as ``numpy.outer``."""
+    return _outer(*lift_pair(a, b))
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """``numpy.dot``: inner product of 1-D vectors, matrix product of 2-D matrices.
+
+    Also as NumPy for the other cases: a 0-D operand multiplies elementwise; N-D with 1-D sums
+    over the last axis of ``a``; N-D with M-D (M >= 2) sums the last axis of ``a`` against the
+    second-to-last of ``b`` (``out[i, j, k, m] = sum(a[i, j, :] * b[k, :, m])``, no batch
+    broadcasting, unlike ``matmul``). Built from matmul, reshape and transpose, so its gradient
+    is theirs.
+    """
+    a, b = lift_pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if b.ndim <= 2:
+        return matmul(a, b)  # same as numpy.dot here: b has no batch axes to broadcast
+    k = b.shape[-2]
+    if a.shape[-1] != k:
+        raise ShapeError(f"dot: shapes {a.shape} and {b.shape} do not fit: {a.shape[-1]} against {k} (axis -2 of b)")
+    rest = b.shape[:-2] + b.shape[-1:]
+    axes = (b.ndim - 2, *range(b.ndim - 2), b.ndim - 1)  # the summed axis first, the rest in order
+    b2 = b.transpose(axes).reshape(k, -1)
+    return matmul(a, b2).reshape(a.shape[:-1] + rest)

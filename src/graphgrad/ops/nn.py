@@ -1,5 +1,588 @@
-"""Neural-network primitives: fused, numerically stable ops (softmax, cross-entropy, ...)."""
+"""Neural-network primitives: fused, numerically stable ops (softmax, linear, losses, dropout).
+
+These ops are the hot path of a training step, so the big ones are single nodes with a NumPy
+forward that makes as few passes as it can: ``linear`` is one matmul plus an in-place bias add,
+``cross_entropy`` computes its log-sum-exp once and keeps the softmax it already has for backward.
+
+Their rules have two ways to the same numbers. Under ``create_graph=True`` (the engine records
+while rules run) they are written with graphgrad ops, so second derivatives work. In an ordinary
+backward nothing is recorded, and the hot rules (linear, cross_entropy) then work on the arrays
+directly, in place where the array is theirs, skipping per-op overhead.
+
+Conventions (PyTorch's where PyTorch has the function):
+- the class axis is ``axis=-1`` (the last one), which for ``(N, C)`` logits is PyTorch's axis 1;
+  pass ``axis=1`` for ``(N, C, d1, ...)`` inputs laid out as in PyTorch;
+- ``reduction`` is ``"mean"`` (over every loss term, i.e. the batch), ``"sum"`` or ``"none"``;
+- integer targets (class indices) get no gradient; float targets (probabilities, regression
+  targets, binary labels) get theirs, which makes distillation from a trained teacher work.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import Any
+
+import numpy as np
+
+from graphgrad.autograd.grad_mode import STATE
+from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
+from graphgrad.ops import elementwise as ew
+from graphgrad.ops.core import Op, lift, lift_pair
+from graphgrad.ops.linalg import matmul, outer
+from graphgrad.ops.reduce import mean as _mean
+from graphgrad.ops.reduce import sum as _sum
+from graphgrad.ops.shape import getitem, transpose
+from graphgrad.tensor import Tensor
+
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "linear",
+    "cross_entropy",
+    "nll_loss",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy",
+    "mse_loss",
+    "l1_loss",
+    "dropout",
+]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+# ------------------------------------------------------------------ helpers
+def _float_input(x: Any, op: str) -> Tensor:
+    x = lift(x)
+    if x.data.dtype.kind != "f":
+        raise DTypeError(f"{op}: needs floating-point input, got dtype {x.dtype}")
+    return x
+
+
+def _class_axis(axis: int, ndim: int, op: str, shape: tuple[int, ...]) -> int:
+    if ndim == 0 or not -ndim <= int(axis) < ndim:
+        raise ShapeError(f"{op}: axis {axis} is out of range for shape {shape}")
+    return int(axis) % ndim
+
+
+def _to_last(x: Tensor, axis: int) -> Tensor:
+    """``x`` with ``axis`` moved to the end (no node when it is already there)."""
+    if axis == x.ndim - 1:
+        return x
+    return transpose(x, tuple(i for i in range(x.ndim) if i != axis) + (axis,))
+
+
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ConfigError(f"{op}: reduction must be one of {', '.join(REDUCTIONS)}, got {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return _mean(loss)
+    if reduction == "sum":
+        return _sum(loss)
+    return loss
+
+
+def _same_shape(a: Tensor, b: Tensor, op: str) -> None:
+    if a.shape != b.shape:
+        raise ShapeError(
+            f"{op}: input shape {a.shape} and target shape {b.shape} differ; they must match "
+            "(broadcasting them is almost always a bug, e.g. (N, 1) against (N,))"
+        )
+
+
+def _row_index(t: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The index that picks ``a[..., t]`` row by row from a class-last array (fancy indexing)."""
+    if t.ndim == 1:
+        return (np.arange(t.shape[0]), t)
+    return (*np.indices(t.shape, sparse=True), t)
+
+
+class _Saved:
+    """A forward result that backward may use once (the softmax of cross_entropy).
+
+    The rule takes it (and so owns it and may overwrite it); a second backward through a
+    retained graph finds it gone and recomputes.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: np.ndarray | None = None
+
+    def take(self) -> np.ndarray | None:
+        value, self.value = self.value, None
+        return value
+
+    def __repr__(self) -> str:
+        return "<saved>"
+
+
+# ------------------------------------------------------------------ softmax
+def _softmax_array(a: np.ndarray, axis: int) -> np.ndarray:
+    # the largest entry becomes exp(0): no overflow; C order so that backward can reshape it in place
+    e = np.subtract(a, a.max(axis=axis, keepdims=True), order="C")
+    np.exp(e, out=e)
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def _softmax_rule(g: Tensor, out: Tensor, a: Tensor, axis: int) -> Tensor:
+    # J^T g for p = softmax(a): p * (g - <g, p>)
+    return out * (g - _sum(g * out, axis=axis, keepdims=True))
+
+
+_softmax = Op("softmax", _softmax_array, (_softmax_rule,))
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed after subtracting the max (stable)."""
+    x = _float_input(x, "softmax")
+    return _softmax(x, axis=_class_axis(axis, x.ndim, "softmax", x.shape))
+
+
+def _log_softmax_forward(a: np.ndarray, axis: int) -> np.ndarray:
+    out = a - a.max(axis=axis, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))
+    return out
+
+
+def _log_softmax_rule(g: Tensor, out: Tensor, a: Tensor, axis: int) -> Tensor:
+    # J^T g for l = log_softmax(a): g - softmax(a) * sum(g)
+    return g - ew.exp(out) * _sum(g, axis=axis, keepdims=True)
+
+
+_log_softmax = Op("log_softmax", _log_softmax_forward, (_log_softmax_rule,))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """``x - logsumexp(x)`` along ``axis``, stable for any finite logits."""
+    x = _float_input(x, "log_softmax")
+    return _log_softmax(x, axis=_class_axis(axis, x.ndim, "log_softmax", x.shape))
+
+
+# ------------------------------------------------------------------ linear
+def _linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    out = np.matmul(x, w.T)
+    if b is not None:
+        if b.dtype == out.dtype:
+            out += b  # in place: no second output-sized array
+        else:
+            out = out + b
+    return out
+
+
+def _linear_grad_x(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    if not STATE.enabled:
+        return Tensor._wrap(np.matmul(g.data, w.data))
+    return matmul(g, w)
+
+
+def _linear_grad_w(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    if not STATE.enabled:
+        gd, xd = g.data, x.data
+        if xd.ndim == 1:
+            return Tensor._wrap(np.outer(gd, xd))
+        if xd.ndim > 2:
+            gd, xd = gd.reshape(-1, gd.shape[-1]), xd.reshape(-1, xd.shape[-1])
+        return Tensor._wrap(np.matmul(gd.T, xd))
+    if x.ndim == 1:
+        return outer(g, x)
+    if x.ndim > 2:
+        g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+    return matmul(g.T, x)
+
+
+def _linear_grad_b(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    gd = g.data
+    if gd.ndim == 1:
+        return g
+    if not STATE.enabled:
+        return Tensor._wrap(np.add.reduce(gd, axis=0 if gd.ndim == 2 else tuple(range(gd.ndim - 1))))
+    return _sum(g, axis=tuple(range(g.ndim - 1)))
+
+
+_linear = Op("linear", _linear_forward, (_linear_grad_x, _linear_grad_w, _linear_grad_b))
+
+
+def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """``x @ weight.T + bias`` as one node; PyTorch's layout.
+
+    ``x`` is ``(..., in_features)``, ``weight`` is ``(out_features, in_features)``, ``bias`` is
+    ``(out_features,)`` or None. Gradients: ``g @ weight`` for x, ``g^T @ x`` (batch axes
+    flattened) for weight, ``g`` summed over the batch for bias.
+    """
+    if x.__class__ is not Tensor or weight.__class__ is not Tensor:
+        x, weight = lift_pair(x, weight)
+    wshape, xshape = weight.data.shape, x.data.shape  # plain attributes: this runs once per layer per step
+    if len(wshape) != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got shape {wshape}")
+    if not xshape or xshape[-1] != wshape[1]:
+        raise ShapeError(
+            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}: the input's "
+            f"last axis must be in_features = {weight.shape[1]} (weight is (out_features, in_features))"
+        )
+    if bias is None:
+        return _linear(x, weight)
+    if bias.__class__ is not Tensor:
+        bias = lift(bias, weight)
+    if bias.data.shape != wshape[:1]:
+        raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+    return _linear(x, weight, bias)
+
+
+# ------------------------------------------------------------------ cross-entropy
+def _ce_forward(
+    z: np.ndarray, t: np.ndarray, reduction: str, smoothing: float, saved: _Saved | None
+) -> np.ndarray:
+    """Cross-entropy along the last axis, from one max, one exp pass and one sum.
+
+    Every term is built from ``z - max`` (exact near the max, so logits of 1e4 lose nothing)
+    minus ``log(sum(exp(z - max)))``, a number between 0 and log(C).
+    """
+    ncls = z.shape[-1]
+    shifted = np.subtract(z, z.max(axis=-1, keepdims=True), order="C")  # C order: see _softmax_array
+    if t.dtype.kind in "iu":
+        picked = shifted[_row_index(t)]
+        target_term = picked if smoothing == 0.0 else (1.0 - smoothing) * picked
+        weight = None
+    else:
+        target_term = (t * shifted).sum(axis=-1)
+        weight = t.sum(axis=-1)  # the loss is sum_c q_c (lse - z_c) = lse * sum(q) - <q, z>
+        if smoothing != 0.0:
+            target_term *= 1.0 - smoothing
+            weight = (1.0 - smoothing) * weight + smoothing
+    if smoothing != 0.0:
+        target_term = target_term + (smoothing / ncls) * shifted.sum(axis=-1)
+    np.exp(shifted, out=shifted)
+    total = np.add.reduce(shifted, axis=-1)
+    if saved is not None:
+        shifted /= total[..., None]
+        saved.value = shifted  # the softmax, kept for backward
+    loss = np.log(total)
+    if weight is not None:
+        loss *= weight
+    loss -= target_term
+    if reduction == "none":
+        return loss.astype(z.dtype, copy=False)
+    total_loss = loss.sum() if reduction == "sum" else loss.sum() / max(loss.size, 1)
+    return np.asarray(total_loss, dtype=z.dtype)
+
+
+def _ce_scale(g: Tensor, reduction: str, rows: int) -> Tensor:
+    """The upstream gradient as a factor for each row's term, as a graphgrad expression."""
+    if reduction == "none":
+        return g.expand_dims(-1)
+    if reduction == "mean":
+        return g * (1.0 / max(rows, 1))
+    return g
+
+
+def _ce_grad_logits(
+    g: Tensor, out: Tensor, z: Tensor, t: Tensor, reduction: str, smoothing: float, saved: Any
+) -> Tensor:
+    ncls = z.shape[-1]
+    rows = z.data.size // max(ncls, 1)
+    integer = t.data.dtype.kind in "iu"
+    if STATE.enabled:  # recording (create_graph): the same formula with graphgrad ops
+        p = softmax(z, axis=-1)
+        if integer:
+            q = np.zeros(z.shape, dtype=z.dtype)
+            np.put_along_axis(q, t.data[..., None], 1.0 - smoothing, axis=-1)
+            grad = p - Tensor._wrap(q + smoothing / ncls if smoothing else q)
+        else:
+            q = t * (1.0 - smoothing) + smoothing / ncls if smoothing else t
+            grad = p * _sum(q, axis=-1, keepdims=True) - q
+        return grad * _ce_scale(g, reduction, rows)
+    p = None if saved is None else saved.take()
+    if p is None:
+        p = _softmax_array(z.data, -1)
+    # p becomes (p * sum(q) - q) * scale, in place: this array is ours
+    if integer:
+        p[_row_index(t.data)] -= 1.0 - smoothing  # one entry per row: no repeats
+    else:
+        weight = t.data.sum(axis=-1, keepdims=True)
+        if smoothing:
+            weight = (1.0 - smoothing) * weight + smoothing
+        p *= weight
+        p -= t.data if not smoothing else (1.0 - smoothing) * t.data
+    if smoothing:
+        p -= smoothing / ncls
+    if reduction == "none":
+        p *= g.data[..., None]
+    elif reduction == "mean":
+        p *= g.data * (1.0 / max(rows, 1))
+    else:
+        p *= g.data
+    return Tensor._wrap(p)
+
+
+def _ce_grad_target(
+    g: Tensor, out: Tensor, z: Tensor, t: Tensor, reduction: str, smoothing: float, saved: Any
+) -> Tensor:
+    # d/dq_c of sum_c q'_c (lse - z_c), with q' = (1 - s) q + s / C: -(1 - s) log_softmax(z)_c
+    rows = z.data.size // max(z.shape[-1], 1)
+    grad = log_softmax(z, axis=-1) * (smoothing - 1.0)
+    return grad * _ce_scale(g, reduction, rows)
+
+
+_cross_entropy = Op("cross_entropy", _ce_forward, (_ce_grad_logits, _ce_grad_target))
+
+
+def _class_target(target: Any, logits: Tensor, axis: int) -> Tensor:
+    """The target as a tensor in the layout of the (class-last) logits, checked."""
+    t = target if isinstance(target, Tensor) else Tensor._wrap(np.asarray(target))
+    kind = t.data.dtype.kind
+    rows = logits.shape[:axis] + logits.shape[axis + 1 :]
+    if kind in "iu":
+        if t.shape != rows:
+            raise ShapeError(
+                f"cross_entropy: integer target of shape {t.shape} does not fit logits of shape {logits.shape}: "
+                f"class indices need shape {rows} (the logits without class axis {axis})"
+            )
+        ncls = logits.shape[axis]
+        td = t.data
+        # one pass for both ends: viewed as unsigned, a negative index is a huge one
+        if td.size and td.view(td.dtype.str.replace("i", "u")).max() >= ncls:
+            bad = td.min() if td.min() < 0 else td.max()
+            raise DataError(f"cross_entropy: target class {bad} is out of range for {ncls} classes (0..{ncls - 1})")
+        return t
+    if kind != "f":
+        raise DTypeError(f"cross_entropy: target must hold class indices (int) or probabilities (float), got {t.dtype}")
+    if t.shape != logits.shape:
+        raise ShapeError(
+            f"cross_entropy: probability target of shape {t.shape} does not fit logits of shape {logits.shape} "
+            f"(class indices must be integers, of shape {rows}; probabilities need the logits' shape)"
+        )
+    return _to_last(t, axis)
+
+
+def cross_entropy(
+    logits: Any, target: Any, reduction: str = "mean", label_smoothing: float = 0.0, axis: int = -1
+) -> Tensor:
+    """Softmax cross-entropy from raw logits, fused into one stable node.
+
+    ``logits`` has classes along ``axis`` (default the last: ``(N, C)``, ``(..., C)``); for
+    PyTorch's ``(N, C, d1, ...)`` layout pass ``axis=1``. ``target`` is either integer class
+    indices of the logits' shape without the class axis, or probabilities (one-hot or soft)
+    of the logits' shape; probabilities get a gradient, indices do not. ``label_smoothing``
+    ``s`` mixes the target with the uniform distribution: ``(1 - s) q + s / C``. ``"mean"``
+    averages over the rows (every position but the class axis).
+
+    The gradient with respect to the logits is ``(softmax - q) * g`` (divided by the number of
+    rows for ``"mean"``), from the softmax the forward already computed.
+    """
+    _check_reduction(reduction, "cross_entropy")
+    if not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ConfigError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    z = _float_input(logits, "cross_entropy")
+    ax = _class_axis(axis, z.ndim, "cross_entropy", z.shape)
+    t = _class_target(target, z, ax)
+    z = _to_last(z, ax)
+    needs_grad = STATE.enabled and z._requires_grad
+    return _cross_entropy(
+        z, t, reduction=reduction, smoothing=float(label_smoothing), saved=_Saved() if needs_grad else None
+    )
+
+
+def nll_loss(log_probs: Any, target: Any, reduction: str = "mean", axis: int = -1) -> Tensor:
+    """Negative log-likelihood of integer class ``target`` under ``log_probs`` (e.g. log_softmax).
+
+    ``-log_probs[..., target]`` per row, then reduced; classes along ``axis`` as in cross_entropy.
+    """
+    _check_reduction(reduction, "nll_loss")
+    lp = _float_input(log_probs, "nll_loss")
+    ax = _class_axis(axis, lp.ndim, "nll_loss", lp.shape)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise DTypeError(f"nll_loss: target must hold integer class indices, got dtype {t.dtype}")
+    _class_target(Tensor._wrap(t), lp, ax)  # same shape and range checks as cross_entropy
+    lp = _to_last(lp, ax)
+    picked = getitem(lp, (*np.indices(t.shape, sparse=True), t))
+    return _reduce(-picked, reduction)
+
+
+# ------------------------------------------------------------------ binary cross-entropy
+def _softplus_neg_array(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(-x)) without overflow: max(-x, 0) + log1p(exp(-|x|))."""
+    return np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _bce_logits_forward(x: np.ndarray, y: np.ndarray, pw: np.ndarray | None = None) -> np.ndarray:
+    if pw is None:  # max(x, 0) - x y + log1p(exp(-|x|)): each term exact where it dominates
+        return np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+    return (1 - y) * x + (1 + (pw - 1) * y) * _softplus_neg_array(x)
+
+
+def _sigmoid_array(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives the right limit, 0
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def _bce_logits_grad_x(g: Tensor, out: Tensor, x: Tensor, y: Tensor, pw: Tensor | None = None) -> Tensor:
+    if not STATE.enabled:  # an ordinary backward: the same formulas on arrays
+        gd, xd, yd = g.data, x.data, y.data
+        if pw is None:
+            return Tensor._wrap(gd * (_sigmoid_array(xd) - yd))
+        return Tensor._wrap(gd * ((1 - yd) - (1 + (pw.data - 1) * yd) * _sigmoid_array(-xd)))
+    if pw is None:
+        return g * (ew.sigmoid(x) - y)
+    return g * ((1.0 - y) - (1.0 + (pw - 1.0) * y) * ew.sigmoid(-x))
+
+
+def _bce_logits_grad_y(g: Tensor, out: Tensor, x: Tensor, y: Tensor, pw: Tensor | None = None) -> Tensor:
+    if pw is None:
+        return -g * x
+    if not STATE.enabled:
+        return Tensor._wrap(g.data * ((pw.data - 1) * _softplus_neg_array(x.data) - x.data))
+    return g * ((pw - 1.0) * ew.softplus(-x) - x)
+
+
+def _bce_logits_grad_pw(g: Tensor, out: Tensor, x: Tensor, y: Tensor, pw: Tensor) -> Tensor:
+    if not STATE.enabled:
+        return Tensor._wrap(g.data * y.data * _softplus_neg_array(x.data))
+    return g * y * ew.softplus(-x)
+
+
+_bce_logits = Op(
+    "binary_cross_entropy_with_logits",
+    _bce_logits_forward,
+    (_bce_logits_grad_x, _bce_logits_grad_y, _bce_logits_grad_pw),
+)
+
+
+def binary_cross_entropy_with_logits(
+    logits: Any, target: Any, reduction: str = "mean", pos_weight: Any = None
+) -> Tensor:
+    """``-[w y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]`` from logits, stable for any x.
+
+    ``pos_weight`` ``w`` (broadcast against the last axis, as in PyTorch) weighs the positive
+    term. Gradient ``sigmoid(x) - y`` (times g) without pos_weight; target and pos_weight
+    get gradients too.
+    """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    x = _float_input(logits, "binary_cross_entropy_with_logits")
+    y = lift(target, x)
+    _same_shape(x, y, "binary_cross_entropy_with_logits")
+    if pos_weight is None:
+        return _reduce(_bce_logits(x, y), reduction)
+    pw = lift(pos_weight, x)
+    try:
+        np.broadcast_shapes(pw.shape, x.shape)
+    except ValueError:
+        raise ShapeError(
+            f"binary_cross_entropy_with_logits: pos_weight of shape {pw.shape} does not broadcast "
+            f"against logits of shape {x.shape}"
+        ) from None
+    return _reduce(_bce_logits(x, y, pw), reduction)
+
+
+_LOG_FLOOR = -100.0  # PyTorch's clamp: log(0) counts as -100, so a confident mistake stays finite
+_EPS = 1e-12
+
+
+def _clamped_log(a: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log(a), _LOG_FLOOR)
+
+
+def _bce_forward(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    log_p = _clamped_log(p)
+    log_q = _clamped_log(1 - p)
+    return -(log_q + y * (log_p - log_q))
+
+
+def _bce_grad_p(g: Tensor, out: Tensor, p: Tensor, y: Tensor) -> Tensor:
+    # d/dp = (p - y) / (p (1 - p)), the denominator floored at 1e-12 as PyTorch does
+    d = p * (1.0 - p)
+    return g * (p - y) / ew.where(d.data < _EPS, _EPS, d)
+
+
+def _clamped_log_tensor(a: Tensor) -> Tensor:
+    with np.errstate(divide="ignore"):
+        return ew.where(a.data <= np.exp(_LOG_FLOOR), _LOG_FLOOR, ew.log(ew.where(a.data > 0, a, 1.0)))
+
+
+def _bce_grad_y(g: Tensor, out: Tensor, p: Tensor, y: Tensor) -> Tensor:
+    return g * (_clamped_log_tensor(1.0 - p) - _clamped_log_tensor(p))
+
+
+_bce = Op("binary_cross_entropy", _bce_forward, (_bce_grad_p, _bce_grad_y))
+
+
+def binary_cross_entropy(probs: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """``-[y log p + (1 - y) log(1 - p)]`` from probabilities, each log clamped at -100 (PyTorch).
+
+    Prefer :func:`binary_cross_entropy_with_logits` (stable without clamping). Probabilities
+    outside [0, 1] are an error.
+    """
+    _check_reduction(reduction, "binary_cross_entropy")
+    p = _float_input(probs, "binary_cross_entropy")
+    y = lift(target, p)
+    _same_shape(p, y, "binary_cross_entropy")
+    if p.data.size and (p.data.min() < 0 or p.data.max() > 1):
+        raise DataError(
+            f"binary_cross_entropy: probabilities must lie in [0, 1], got values in "
+            f"[{p.data.min():g}, {p.data.max():g}]; for raw scores use binary_cross_entropy_with_logits"
+        )
+    return _reduce(_bce(p, y), reduction)
+
+
+# ------------------------------------------------------------------ regression losses
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Squared error ``(input - target)^2``, reduced; both get gradients."""
+    _check_reduction(reduction, "mse_loss")
+    x, y = lift_pair(input, target)
+    _same_shape(x, y, "mse_loss")
+    d = x - y
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Absolute error ``|input - target|``, reduced; the gradient at a tie is 0 (sign(0))."""
+    _check_reduction(reduction, "l1_loss")
+    x, y = lift_pair(input, target)
+    _same_shape(x, y, "l1_loss")
+    return _reduce(ew.abs(x - y), reduction)
+
+
+# ------------------------------------------------------------------ dropout
+_dropout = Op("dropout", np.multiply, (lambda g, out, x, m: g * m, lambda g, out, x, m: None))
+_DEFAULT_RNG: list[np.random.Generator] = []
+
+
+def _generator(rng: Any) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        if not _DEFAULT_RNG:
+            _DEFAULT_RNG.append(np.random.default_rng())
+        return _DEFAULT_RNG[0]
+    return np.random.default_rng(rng)
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None, inverted: bool = True) -> Tensor:
+    """Zero each entry with probability ``p`` while training.
+
+    ``inverted=True`` (PyTorch's, the default): training gives ``x * mask / (1 - p)`` so the
+    expected value is unchanged, and evaluation is the identity. ``inverted=False`` is the
+    seeds' rule: training gives ``x * mask`` and evaluation scales by the keep probability,
+    ``x * (1 - p)``. ``p = 1`` drops everything (zeros, zero gradient). ``rng`` is a
+    ``numpy.random.Generator`` (fresh masks on every call) or a seed (the same mask on every
+    call); None uses a generator kept by this module.
+    """
+    x = lift(x)
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ConfigError(f"dropout: p is the probability of dropping an entry and must be in [0, 1], got {p}")
+    keep = 1.0 - p
+    if not training:
+        return x if inverted or p == 0.0 else ew.multiply(x, keep)
+    if p == 0.0:
+        return x
+    dtype = x.data.dtype if x.data.dtype.kind == "f" else np.dtype(np.float32)
+    draw_dtype = np.float64 if dtype == np.float64 else np.float32
+    u = _generator(rng).random(x.shape, dtype=draw_dtype)
+    scale = 1.0 / keep if inverted and keep > 0.0 else 1.0
+    mask = np.multiply(u < keep, scale, dtype=dtype)
+    return _dropout(x, Tensor._wrap(mask))

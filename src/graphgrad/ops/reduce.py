@@ -10,14 +10,25 @@ from typing import Any
 
 import numpy as np
 
+from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import ShapeError
 from graphgrad.ops.core import Op, lift
+from graphgrad.ops.elementwise import exp, where
 from graphgrad.tensor import Tensor
 
 __all__ = [
     "sum",
     "mean",
+    "prod",
+    "max",
+    "min",
+    "var",
+    "std",
+    "logsumexp",
+    "argmax",
+    "argmin",
 ]
+NON_DIFFERENTIABLE = ("argmax", "argmin")
 
 Axis = Any  # None | int | tuple[int, ...]
 
@@ -29,9 +40,9 @@ def normalize_axis(axis: Axis, ndim: int, op: str) -> tuple[int, ...] | None:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < (ndim or 1):
             raise ShapeError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(a) % max(ndim, 1))
+        out.append(int(a) % (ndim or 1))
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))
@@ -82,3 +93,205 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``."""
     x = lift(x)
     return _mean(x, axis=normalize_axis(axis, x.ndim, "mean"), keepdims=keepdims)
+
+
+# ------------------------------------------------------------------ prod
+def _slices_last(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """How to lay the input out as (kept..., n): the axis permutation putting the reduced axes
+    last, the kept shape, and n, the number of entries per slice."""
+    reduced = tuple(range(len(shape))) if axis is None else axis
+    kept_axes = tuple(i for i in range(len(shape)) if i not in reduced)
+    n = int(np.prod([shape[i] for i in reduced]))
+    return kept_axes + reduced, tuple(shape[i] for i in kept_axes), n
+
+
+def _others_product_array(a: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
+    """For each entry, the product of the other entries of its slice, without dividing (zeros allowed).
+
+    Exclusive running products from the left and from the right, multiplied: O(n) per slice.
+    """
+    perm, kept, n = _slices_last(a.shape, axis)
+    flat = np.transpose(a, perm).reshape(kept + (n,))
+    left = np.ones_like(flat)
+    right = np.ones_like(flat)
+    if n > 1:
+        np.cumprod(flat[..., :-1], axis=-1, out=left[..., 1:])
+        np.cumprod(flat[..., :0:-1], axis=-1, out=right[..., -2::-1])
+    moved = tuple(a.shape[i] for i in perm)
+    return np.transpose((left * right).reshape(moved), np.argsort(perm))
+
+
+def _others_product_graph(a: Tensor, axis: tuple[int, ...] | None) -> Tensor:
+    """The same with graphgrad ops, so that it can be differentiated again.
+
+    For a slice of n entries, an n x n matrix whose row i is the slice with entry i set to 1,
+    reduced by prod: O(n^2), used only while recording a graph (higher derivatives).
+    """
+    perm, kept, n = _slices_last(a.shape, axis)
+    flat = a.transpose(perm).reshape(kept + (n,))
+    rows = where(np.eye(n, dtype=bool), 1.0, flat.expand_dims(-2))
+    moved = tuple(a.shape[i] for i in perm)
+    return prod(rows, axis=-1).reshape(moved).transpose(tuple(int(i) for i in np.argsort(perm)))
+
+
+def _prod_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool) -> Tensor:
+    # Not out / x: it fails at zeros, and its second derivative cancels catastrophically
+    # (out / x^2 - out / x^2) when an entry is tiny.
+    ge = expand_reduced(g, a.shape, axis, keepdims)
+    if STATE.enabled:  # recording (create_graph): the differentiable form
+        return ge * _others_product_graph(a, axis)
+    return ge * Tensor._wrap(_others_product_array(a.data, axis))
+
+
+_prod = Op("prod", lambda a, axis, keepdims: np.prod(a, axis=axis, keepdims=keepdims), (_prod_rule,))
+
+
+def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Product of elements over ``axis``.
+
+    The gradient of each entry is the product of the other entries of its slice, computed
+    without division (running products from both ends), so it is exact with one or several
+    zeros. Under ``create_graph`` it is built from graphgrad ops in O(n^2) per slice of n.
+    """
+    x = lift(x)
+    return _prod(x, axis=normalize_axis(axis, x.ndim, "prod"), keepdims=keepdims)
+
+
+# ------------------------------------------------------------------ max, min
+def _extreme_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool) -> Tensor:
+    hit = a.data == expand_reduced(out, a.shape, axis, keepdims).data
+    count = np.sum(hit, axis=axis, keepdims=True)
+    share = np.divide(hit, np.maximum(count, 1), dtype=g.data.dtype)  # ties split evenly
+    return expand_reduced(g, a.shape, axis, keepdims) * Tensor._wrap(share)
+
+
+_max = Op("max", lambda a, axis, keepdims: np.max(a, axis=axis, keepdims=keepdims), (_extreme_rule,))
+_min = Op("min", lambda a, axis, keepdims: np.min(a, axis=axis, keepdims=keepdims), (_extreme_rule,))
+
+
+def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001 (NumPy's name)
+    """Largest element over ``axis``.
+
+    The gradient goes to the entries equal to the maximum; when k entries tie, each gets 1/k of
+    it (the sum over the slice stays the upstream gradient, and max(x, x, ...) behaves like x).
+    """
+    x = lift(x)
+    return _max(x, axis=normalize_axis(axis, x.ndim, "max"), keepdims=keepdims)
+
+
+def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001 (NumPy's name)
+    """Smallest element over ``axis``; k tied minima each get 1/k of the gradient (see max)."""
+    x = lift(x)
+    return _min(x, axis=normalize_axis(axis, x.ndim, "min"), keepdims=keepdims)
+
+
+# ------------------------------------------------------------------ var, std
+def _dof(shape: tuple[int, ...], axis: tuple[int, ...] | None, ddof: int, op: str) -> int:
+    n = _count(shape, axis)
+    if n - ddof <= 0:
+        raise ShapeError(
+            f"{op}: ddof={ddof} leaves no degrees of freedom for {n} elements per slice (input shape {shape})"
+        )
+    return n - ddof
+
+
+def _centered(a: Tensor, axis: tuple[int, ...] | None) -> Tensor:
+    return a - mean(a, axis=axis, keepdims=True)
+
+
+def _var_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool, ddof: int) -> Tensor:
+    scale = 2.0 / (_count(a.shape, axis) - ddof)
+    return expand_reduced(g, a.shape, axis, keepdims) * (_centered(a, axis) * scale)
+
+
+def _std_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool, ddof: int) -> Tensor:
+    oe = expand_reduced(out, a.shape, axis, keepdims)
+    flat = oe.data == 0
+    if flat.any():  # std = 0: take the subgradient 0 instead of 0 / 0
+        oe = where(flat, 1.0, oe)
+    d = _centered(a, axis) / (oe * float(_count(a.shape, axis) - ddof))
+    if flat.any():
+        d = where(flat, 0.0, d)
+    return expand_reduced(g, a.shape, axis, keepdims) * d
+
+
+_var = Op("var", lambda a, axis, keepdims, ddof: np.var(a, axis=axis, keepdims=keepdims, ddof=ddof), (_var_rule,))
+_std = Op("std", lambda a, axis, keepdims, ddof: np.std(a, axis=axis, keepdims=keepdims, ddof=ddof), (_std_rule,))
+
+
+def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over ``axis``: mean squared deviation, divided by n - ddof."""
+    x = lift(x)
+    axes = normalize_axis(axis, x.ndim, "var")
+    _dof(x.shape, axes, ddof, "var")
+    return _var(x, axis=axes, keepdims=keepdims, ddof=int(ddof))
+
+
+def std(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Standard deviation, sqrt(var). Where it is exactly 0 (a constant slice) the gradient is 0."""
+    x = lift(x)
+    axes = normalize_axis(axis, x.ndim, "std")
+    _dof(x.shape, axes, ddof, "std")
+    return _std(x, axis=axes, keepdims=keepdims, ddof=int(ddof))
+
+
+# ------------------------------------------------------------------ logsumexp
+def _shift(a: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
+    """The slice maxima (kept dims), 0 for slices whose maximum is not finite."""
+    m = np.max(a, axis=axis, keepdims=True)
+    if not np.all(np.isfinite(m)):
+        m = np.where(np.isfinite(m), m, 0.0).astype(m.dtype, copy=False)
+    return m
+
+
+def _logsumexp_forward(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
+    # log sum e^x = m + log sum e^(x - m), m the slice max: no term exceeds 1, so no overflow
+    m = _shift(a, axis)
+    s = np.sum(np.exp(a - m), axis=axis, keepdims=True)
+    with np.errstate(divide="ignore"):  # an all -inf slice gives log 0 = -inf, which is right
+        out = np.log(s)
+    out += m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _logsumexp_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool) -> Tensor:
+    # softmax(x) along axis, as e^(x - m) / sum e^(x - m) rather than e^(x - out): out has
+    # rounded away the low bits of huge inputs (1e4 + log 2), e^(x - m) is exact to the ulp.
+    # m is a constant: softmax does not depend on the shift, so no derivative is lost.
+    e = exp(a - Tensor._wrap(_shift(a.data, axis)))
+    return expand_reduced(g, a.shape, axis, keepdims) * (e / sum(e, axis=axis, keepdims=True))
+
+
+_logsumexp = Op("logsumexp", _logsumexp_forward, (_logsumexp_rule,))
+
+
+def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over ``axis``, stable for large inputs; gradient softmax(x) along ``axis``."""
+    x = lift(x)
+    return _logsumexp(x, axis=normalize_axis(axis, x.ndim, "logsumexp"), keepdims=keepdims)
+
+
+# ------------------------------------------------------------------ argmax, argmin
+def _single_axis(axis: Any, ndim: int, op: str) -> int | None:
+    axes = normalize_axis(axis, ndim, op)
+    if axes is None:
+        return None
+    if len(axes) != 1:
+        raise ShapeError(f"{op}: axis must be an int or None, got {axis}")
+    return axes[0]
+
+
+_argmax = Op("argmax", lambda a, axis, keepdims: np.argmax(a, axis=axis, keepdims=keepdims), None)
+_argmin = Op("argmin", lambda a, axis, keepdims: np.argmin(a, axis=axis, keepdims=keepdims), None)
+
+
+def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the (first) largest element, over the flattened tensor or along ``axis``; no gradient."""
+    x = lift(x)
+    return _argmax(x, axis=_single_axis(axis, x.ndim, "argmax"), keepdims=keepdims)
+
+
+def argmin(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the (first) smallest element, over the flattened tensor or along ``axis``; no gradient."""
+    x = lift(x)
+    return _argmin(x, axis=_single_axis(axis, x.ndim, "argmin"), keepdims=keepdims)

@@ -1,17 +1,18 @@
-"""Shape ops: reshape, transpose, broadcasting, indexing.
+"""Shape ops: reshape, transpose, broadcasting, indexing, joining, splitting, padding.
 
 Their rules move the gradient back through the same re-arrangement (reshape back, inverse
-permutation, sum over broadcast axes, scatter-add for indexing).
+permutation, sum over broadcast axes, scatter-add for indexing, slicing for concatenate/pad).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from graphgrad.errors import ShapeError
+from graphgrad.errors import ConfigError, ShapeError
 from graphgrad.ops.core import Op, lift
 from graphgrad.tensor import Tensor
 
@@ -24,6 +25,10 @@ __all__ = [
     "expand_dims",
     "squeeze",
     "flatten",
+    "concatenate",
+    "stack",
+    "split",
+    "pad",
 ]
 
 
@@ -90,19 +95,38 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
 
 # ------------------------------------------------------------------ indexing
 def plain_index(index: Any) -> Any:
-    """An index with tensors replaced by their arrays, so NumPy can use it."""
+    """An index with tensors (and lists of them) replaced by arrays, so NumPy can use it."""
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(_plain_part(i) for i in index)
     if isinstance(index, list):
         return np.asarray([i.data if isinstance(i, Tensor) else i for i in index])
     return index
 
 
-def _is_basic(index: Any) -> bool:
+def _plain_part(part: Any) -> Any:
+    if isinstance(part, Tensor):
+        return part.data
+    if isinstance(part, list):
+        return np.asarray([i.data if isinstance(i, Tensor) else i for i in part])
+    return part
+
+
+def _writes_once(index: Any) -> bool:
+    """True if no element can be selected twice: only basic parts and boolean masks.
+
+    Then the adjoint of indexing is a plain assignment; integer arrays may repeat an index and
+    need ``np.add.at`` so that repeated picks accumulate.
+    """
     parts = index if isinstance(index, tuple) else (index,)
-    return all(p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)) for p in parts)
+    for p in parts:
+        if p is None or p is Ellipsis or isinstance(p, (int, np.integer, slice)):
+            continue
+        if isinstance(p, np.ndarray) and p.dtype == np.bool_:
+            continue
+        return False
+    return True
 
 
 def _getitem_rule(g: Tensor, out: Tensor, a: Tensor, index: Any) -> Tensor:
@@ -113,13 +137,17 @@ _getitem = Op("getitem", lambda a, index: a[index], (_getitem_rule,))
 
 
 def getitem(x: Any, index: Any) -> Tensor:
-    """``x[index]`` with basic, advanced or boolean indexing (``Tensor.__getitem__``)."""
+    """``x[index]`` with basic, advanced (int arrays, lists, tensors), boolean or mixed indexing.
+
+    The gradient scatters back with ``np.add.at`` semantics: an element picked twice gets both
+    gradients (``Tensor.__getitem__``).
+    """
     return _getitem(lift(x), index=plain_index(index))
 
 
 def _index_add_forward(g: np.ndarray, shape: tuple[int, ...], index: Any) -> np.ndarray:
     out = np.zeros(shape, dtype=g.dtype)
-    if _is_basic(index):
+    if _writes_once(index):
         out[index] = g
     else:
         np.add.at(out, index, g)  # repeated indices accumulate
@@ -145,14 +173,13 @@ def _setitem_forward(a: np.ndarray, v: np.ndarray, index: Any) -> np.ndarray:
 
 
 def _setitem_value_rule(g: Tensor, out: Tensor, a: Tensor, v: Tensor, index: Any) -> Tensor:
-    picked = getitem(g, index)
-    return picked  # in the broadcast shape of the slot; the engine sums it back to v's shape
+    return getitem(g, index)  # in the shape of the slot; the engine sums it back to v's shape
 
 
 def _setitem_base_rule(g: Tensor, out: Tensor, a: Tensor, v: Tensor, index: Any) -> Tensor:
-    mask = np.ones(a.shape, dtype=bool)
-    mask[index] = False
-    return g * Tensor._wrap(mask.astype(g.data.dtype))
+    keep = np.ones(a.shape, dtype=g.data.dtype)
+    keep[index] = 0  # overwritten entries get no gradient: their old values no longer matter
+    return g * Tensor._wrap(keep)
 
 
 _setitem = Op("setitem", _setitem_forward, (_setitem_base_rule, _setitem_value_rule))
@@ -163,6 +190,11 @@ def setitem_(x: Tensor, index: Any, value: Any) -> None:
 
     ``x`` keeps its identity but becomes the output of a ``setitem`` op whose base input is a new
     tensor holding the old values and history; graphs that saved ``x`` see its version change.
+    The old values get the gradient everywhere except at ``index``; ``value`` gets the gradient
+    of the slots it filled. (With an integer index that names one slot twice, NumPy keeps one of
+    the writes; ``value`` then gets that slot's gradient at both places.) Ops that read ``x``
+    before the write saved the old ``x``, so ``x[2] = x[0] * 2`` fails at backward with an
+    in-place error: read from a copy (``x * 1.0``) first.
     """
     index = plain_index(index)
     old = Tensor._wrap(x.data)
@@ -170,7 +202,192 @@ def setitem_(x: Tensor, index: Any, value: Any) -> None:
     old._retain, old.name = x._retain, x.name
     new = _setitem(old, lift(value, x), index=index)
     x.data, x._node, x._requires_grad = new.data, new._node, new._requires_grad
-    x._version += 1
+    x._version = _FreshOutputVersion(x._version + 1)
+
+
+class _FreshOutputVersion(int):
+    """A version number that reads as "not modified since made" to the engine's output check.
+
+    ``x`` must get a new version so that graphs which saved its old values fail loudly, yet it is
+    also the fresh output of the ``setitem`` node, and the engine refuses outputs whose version is
+    not 0 (falsy). Stopgap until nodes record their output's version: the next in-place change
+    (``+= 1``) gives a plain int again, which the check sees.
+    """
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+
+# ------------------------------------------------------------------ joining and splitting
+class _PerInput:
+    """Rules of an op with any number of inputs: ``rules[k]`` is ``rule`` told the position ``k``.
+
+    The engine only ever indexes ``op.vjps[k]``, so one rule serves every input of ``concatenate``
+    and ``stack`` however many tensors they join.
+    """
+
+    __slots__ = ("rule",)
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+
+    def __getitem__(self, k: int) -> Any:
+        return functools.partial(self.rule, k)
+
+
+def _variadic_op(name: str, forward: Any, rule: Any) -> Op:
+    op = Op(name, forward, ())
+    op.vjps = _PerInput(rule)  # type: ignore[assignment]
+    return op
+
+
+def _lift_all(tensors: Any, op: str) -> list[Tensor]:
+    if isinstance(tensors, (Tensor, np.ndarray)):
+        raise ShapeError(f"{op}: expects a sequence of tensors, got a single {type(tensors).__name__}")
+    ts = [lift(t) for t in tensors]
+    if not ts:
+        raise ShapeError(f"{op}: needs at least one tensor")
+    return ts
+
+
+def _axis(axis: Any, ndim: int, op: str, shape: tuple[int, ...]) -> int:
+    axis = int(axis)
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op}: axis {axis} is out of range for shape {shape} ({ndim} axes)")
+    return axis % ndim
+
+
+def _concatenate_rule(k: int, g: Tensor, out: Tensor, *inputs: Tensor, axis: int, bounds: tuple[int, ...]) -> Tensor:
+    return getitem(g, (slice(None),) * axis + (slice(bounds[k], bounds[k + 1]),))
+
+
+_concatenate = _variadic_op(
+    "concatenate", lambda *arrays, axis, bounds: np.concatenate(arrays, axis=axis), _concatenate_rule
+)
+
+
+def concatenate(tensors: Sequence[Any], axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing ``axis`` (``None``: flatten them first), as ``numpy.concatenate``."""
+    ts = _lift_all(tensors, "concatenate")
+    if axis is None:
+        ts = [reshape(t, (-1,)) for t in ts]
+        axis = 0
+    first = ts[0]
+    if first.ndim == 0:
+        raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated (use stack)")
+    ax = _axis(axis, first.ndim, "concatenate", first.shape)
+    for t in ts[1:]:
+        if t.ndim != first.ndim or t.shape[:ax] + t.shape[ax + 1 :] != first.shape[:ax] + first.shape[ax + 1 :]:
+            shapes = ", ".join(str(u.shape) for u in ts)
+            raise ShapeError(
+                f"concatenate: shapes {first.shape} and {t.shape} must agree on every axis except "
+                f"axis {axis} (all shapes: {shapes})"
+            )
+    bounds = tuple(int(b) for b in np.cumsum([0] + [t.shape[ax] for t in ts]))
+    return _concatenate(*ts, axis=ax, bounds=bounds)
+
+
+def _stack_rule(k: int, g: Tensor, out: Tensor, *inputs: Tensor, axis: int) -> Tensor:
+    return getitem(g, (slice(None),) * axis + (k,))
+
+
+_stack = _variadic_op("stack", lambda *arrays, axis: np.stack(arrays, axis=axis), _stack_rule)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new ``axis``, as ``numpy.stack``."""
+    ts = _lift_all(tensors, "stack")
+    first = ts[0]
+    for t in ts[1:]:
+        if t.shape != first.shape:
+            shapes = ", ".join(str(u.shape) for u in ts)
+            raise ShapeError(
+                f"stack: all tensors need one shape, got {first.shape} and {t.shape} (all shapes: {shapes})"
+            )
+    ax = _axis(axis, first.ndim + 1, "stack", first.shape)
+    return _stack(*ts, axis=ax)
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
+    """Split into a list of views along ``axis``, as ``numpy.split``.
+
+    An int ``N`` gives N equal parts (an error if the axis does not divide); a sequence of
+    indices gives the split points (``[2, 3]`` gives ``x[:2], x[2:3], x[3:]``). Each part is a
+    ``getitem`` node, so each part's gradient lands in its own slice.
+    """
+    x = lift(x)
+    if x.ndim == 0:
+        raise ShapeError("split: cannot split a zero-dimensional tensor")
+    ax = _axis(axis, x.ndim, "split", x.shape)
+    n = x.shape[ax]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0 or n % sections:
+            raise ShapeError(
+                f"split: {sections} sections do not divide axis {axis} of length {n} (shape {x.shape}) "
+                "into equal parts; give split indices instead"
+            )
+        points = [i * (n // sections) for i in range(sections + 1)]
+    else:
+        points = [0, *(int(i) for i in indices_or_sections), n]
+    lead = (slice(None),) * ax
+    return [getitem(x, lead + (slice(points[i], points[i + 1]),)) for i in range(len(points) - 1)]
+
+
+# ------------------------------------------------------------------ padding
+PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def _pad_pairs(pad_width: Any, ndim: int) -> tuple[tuple[int, int], ...]:
+    """NumPy's pad_width forms (``n``, ``(n,)``, ``(before, after)``, one pair per axis) as pairs."""
+    arr = np.asarray(pad_width)
+    if arr.dtype.kind not in "iu":
+        raise ShapeError(f"pad: pad_width must be integers, got {pad_width!r}")
+    try:
+        pairs = np.broadcast_to(arr, (ndim, 2))
+    except ValueError:
+        raise ShapeError(
+            f"pad: pad_width {pad_width!r} does not fit a tensor with {ndim} axes; give n, (before, after) "
+            "or one (before, after) pair per axis"
+        ) from None
+    if (pairs < 0).any():
+        raise ShapeError(f"pad: pad_width {pad_width!r} has a negative width")
+    return tuple((int(b), int(a)) for b, a in pairs)
+
+
+def _pad_rule(g: Tensor, out: Tensor, a: Tensor, widths: Any, constant_values: Any) -> Tensor:
+    return getitem(g, tuple(slice(b, b + n) for (b, _), n in zip(widths, a.shape)))
+
+
+_pad = Op(
+    "pad",
+    lambda a, widths, constant_values: np.pad(a, widths, mode="constant", constant_values=constant_values),
+    (_pad_rule,),
+)
+
+
+def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Tensor:
+    """Pad with a constant or by copying border values, as ``numpy.pad``.
+
+    ``mode`` is one of ``constant`` (``constant_values`` in NumPy's forms; they get no gradient),
+    ``edge``, ``reflect``, ``symmetric`` or ``wrap``. The copying modes are a gather from ``x``:
+    each padded entry's gradient flows back to the entry it copies.
+    """
+    x = lift(x)
+    if x.ndim == 0:
+        raise ShapeError("pad: cannot pad a zero-dimensional tensor (it has no axes)")
+    widths = _pad_pairs(pad_width, x.ndim)
+    if mode == "constant":
+        return _pad(x, widths=widths, constant_values=constant_values)
+    if mode not in PAD_MODES:
+        raise ConfigError(f"pad: unknown mode {mode!r}; valid modes: {', '.join(PAD_MODES)}")
+    try:
+        source = np.pad(np.arange(x.size).reshape(x.shape), widths, mode=mode)
+    except ValueError as exc:
+        raise ShapeError(f"pad: mode {mode!r} cannot pad shape {x.shape} by {widths}: {exc}") from None
+    return getitem(reshape(x, (-1,)), source)
 
 
 # ------------------------------------------------------------------ axes

@@ -1,0 +1,197 @@
+"""Function transforms: ``grad``, ``value_and_grad``, ``jacobian``, ``hvp``.
+
+They wrap :func:`graphgrad.autograd.engine.backward` with ``inputs=``, so they return gradients
+without touching any ``.grad``. Arguments that are arrays or numbers become fresh float tensors
+that require a gradient. An argument that already requires a gradient (it is part of an outer
+computation, e.g. inside another ``grad``) is used as is and the backward pass is recorded
+(``create_graph=True``), so the transforms nest: ``grad(grad(f))`` is the second derivative,
+and ``gg.grad(f)(w)`` for a parameter ``w`` gives a gradient that can itself be differentiated
+(a gradient penalty). Call them under ``no_grad()`` to get plain gradients without that graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphgrad.autograd.engine import backward
+from graphgrad.autograd.grad_mode import STATE, enable_grad
+from graphgrad.errors import BackwardError, ShapeError
+from graphgrad.tensor import Tensor
+
+ArgNums = int | Sequence[int]
+
+
+def as_differentiable(x: Any) -> tuple[Tensor, bool]:
+    """``x`` as a tensor that requires a gradient, and whether it came from an outer graph.
+
+    Tensors that already require one are kept (so nested transforms see the outer variable);
+    other tensors, arrays and numbers are wrapped (sharing data). Integer and boolean data become
+    float32, the library's default float; float arrays keep their dtype.
+    """
+    if isinstance(x, Tensor) and x.requires_grad:
+        return x, True
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if data.dtype.kind not in "fc":
+        data = data.astype(np.float32)
+    elif not isinstance(x, (Tensor, np.ndarray, np.generic)) and data.dtype == np.float64:
+        data = data.astype(np.float32)  # Python floats and lists: float32, as graphgrad.tensor does
+    return Tensor(data, requires_grad=True), False
+
+
+def _as_output(value: Any) -> Tensor:
+    if isinstance(value, Tensor):
+        return value
+    return Tensor(np.asarray(value))
+
+
+def _argnums(argnums: ArgNums, nargs: int, where: str) -> tuple[tuple[int, ...], bool]:
+    single = isinstance(argnums, (int, np.integer))
+    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)  # type: ignore[union-attr]
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise ValueError(f"{where}: argnums {argnums} out of range for a function called with {nargs} arguments")
+    return tuple(a % nargs for a in nums), single
+
+
+def _grads_of(
+    out: Tensor, xs: Sequence[Tensor], create_graph: bool, seed: Tensor | None = None, retain_graph: bool = False
+) -> list[Tensor]:
+    """d<seed, out>/dx for each x; zeros where ``out`` does not depend on x."""
+    if not out.requires_grad:
+        found: list[Tensor | None] = [None] * len(xs)
+    else:
+        found = backward(  # type: ignore[assignment]
+            [out], [seed], retain_graph=retain_graph or create_graph, create_graph=create_graph, inputs=list(xs)
+        )
+    return [Tensor(np.zeros_like(x.data)) if g is None else g for x, g in zip(xs, found)]
+
+
+def _prepare(args: tuple, nums: tuple[int, ...]) -> tuple[list[Any], list[Tensor], bool]:
+    args_list = list(args)
+    xs = []
+    nested = False
+    for a in nums:
+        t, outer = as_differentiable(args_list[a])
+        nested = nested or outer
+        args_list[a] = t
+        xs.append(t)
+    return args_list, xs, nested and STATE.enabled
+
+
+def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., tuple[Tensor, Any]]:
+    """``f`` -> a function returning ``(f(*args), gradient)`` from one forward and one backward.
+
+    ``f`` must return a one-element tensor. The gradient is one tensor for an int ``argnums``,
+    a tuple of tensors (in ``argnums`` order) for a tuple.
+    """
+
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
+        nums, single = _argnums(argnums, len(args), "value_and_grad")
+        args_list, xs, create_graph = _prepare(args, nums)
+        with enable_grad():
+            out = _as_output(f(*args_list, **kwargs))
+        if out.data.size != 1:
+            raise BackwardError(
+                f"grad: f returned a tensor of shape {out.shape}; it must return a one-element tensor "
+                "(a scalar loss). For vector outputs use graphgrad.jacobian"
+            )
+        grads = _grads_of(out, xs, create_graph)
+        value = out if create_graph else out.detach()
+        return value, (grads[0] if single else tuple(grads))
+
+    value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
+    return value_and_grad_f
+
+
+def grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """``f`` -> a function returning the gradient of ``f`` with respect to argument(s) ``argnums``.
+
+    ``graphgrad.grad(lambda x: (x ** 3).sum())(x)`` is ``3 x**2``; nest for higher derivatives.
+    """
+    vg = value_and_grad(f, argnums)
+
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        return vg(*args, **kwargs)[1]
+
+    grad_f.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
+    return grad_f
+
+
+def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """``f`` -> a function returning the Jacobian of ``f(*args)`` with respect to ``argnums``.
+
+    Reverse mode: one backward per output entry (each with a one-hot seed), so the cost is
+    ``out.size`` backward passes; the result has shape ``out.shape + x.shape``. A tuple
+    ``argnums`` gives a tuple of Jacobians.
+    """
+
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
+        nums, single = _argnums(argnums, len(args), "jacobian")
+        args_list, xs, create_graph = _prepare(args, nums)
+        with enable_grad():
+            out = _as_output(f(*args_list, **kwargs))
+        m = out.data.size
+        rows: list[list[Tensor]] = [[] for _ in xs]
+        for i in range(m):
+            seed = np.zeros(out.shape, dtype=out.data.dtype if out.data.dtype.kind == "f" else np.float32)
+            seed.reshape(-1)[i] = 1
+            grads = _grads_of(out, xs, create_graph, Tensor(seed), retain_graph=i < m - 1)
+            for r, g in zip(rows, grads):
+                r.append(g)
+        jacs = [_assemble(r, out.shape, x.shape, x.data.dtype, create_graph) for r, x in zip(rows, xs)]
+        return jacs[0] if single else tuple(jacs)
+
+    jacobian_f.__name__ = f"jacobian_{getattr(f, '__name__', 'f')}"
+    return jacobian_f
+
+
+def _assemble(rows: list[Tensor], out_shape: tuple, in_shape: tuple, dtype: Any, create_graph: bool) -> Tensor:
+    shape = tuple(out_shape) + tuple(in_shape)
+    if not rows:
+        return Tensor(np.zeros(shape, dtype=dtype))
+    if create_graph:
+        from graphgrad.ops import stack
+
+        return stack(rows).reshape(shape)
+    return Tensor(np.stack([r.data for r in rows]).reshape(shape))
+
+
+def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
+    """Hessian of ``f`` at ``x`` times ``v``, by double backward (no Hessian is formed).
+
+    First backward (recorded, ``create_graph=True``) gives g(x) = grad f(x) as a graph; the
+    second differentiates <g(x), v> with respect to x, which is H v. Cost: about three times a
+    gradient. ``x`` may be a tensor (``f(x)``) or a tuple of tensors (``f(*x)``, ``v`` a tuple of
+    the same shapes, result a tuple).
+    """
+    single = not isinstance(x, (tuple, list))
+    xs_in = (x,) if single else tuple(x)
+    vs_in = (v,) if single else tuple(v)
+    if len(vs_in) != len(xs_in):
+        raise ShapeError(f"hvp: {len(xs_in)} inputs but {len(vs_in)} directions")
+    xs = []
+    nested = False
+    for xi in xs_in:
+        t, outer = as_differentiable(xi)
+        xs.append(t)
+        nested = nested or outer
+    vs = []
+    for xi, vi in zip(xs, vs_in):
+        vt = vi if isinstance(vi, Tensor) else Tensor(np.asarray(vi, dtype=xi.data.dtype))
+        if vt.shape != xi.shape:
+            raise ShapeError(f"hvp: direction of shape {vt.shape} for an input of shape {xi.shape}")
+        vs.append(vt)
+    with enable_grad():
+        out = _as_output(f(*xs))
+        if out.data.size != 1:
+            raise BackwardError(f"hvp: f returned a tensor of shape {out.shape}; it must return a one-element tensor")
+        grads = _grads_of(out, xs, create_graph=True)
+        inner = None
+        for g, vt in zip(grads, vs):
+            term = (g * vt).sum()
+            inner = term if inner is None else inner + term
+    results = _grads_of(inner, xs, create_graph=nested and STATE.enabled)  # type: ignore[arg-type]
+    return results[0] if single else tuple(results)

@@ -1,0 +1,108 @@
+"""DataBundle: what every loader returns (features, targets, task and the names that go with them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from graphgrad.data.dataset import TensorDataset
+from graphgrad.errors import DataError
+
+TASKS = ("classification", "regression")
+MAX_CLASSES = 10_000
+
+
+@dataclass
+class DataBundle:
+    """A loaded dataset.
+
+    ``X``: float32 (n, features). ``y``: int64 class indices (classification) or float32
+    (regression); None when a file has no target (prediction input). ``n_classes`` is 0 for
+    regression. ``target_names[k]`` is the original label of class k. ``target`` names the target
+    column. ``categories`` maps each one-hot encoded CSV column to its sorted categories.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    task: str
+    n_classes: int
+    feature_names: list[str]
+    target_names: list[str]
+    name: str
+    target: str = "target"
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)  # raw feature columns before one-hot encoding (CSV)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task == "classification"
+
+    def to_dataset(self) -> TensorDataset:
+        """``TensorDataset(X, y)`` (or of X alone when there is no target)."""
+        return TensorDataset(self.X) if self.y is None else TensorDataset(self.X, self.y)
+
+    def schema(self) -> dict[str, Any]:
+        """JSON-able description of the encoding, to load new files the same way (``load_csv(schema=...)``)."""
+        return {
+            "task": self.task,
+            "n_classes": self.n_classes,
+            "n_features": self.n_features,
+            "feature_names": list(self.feature_names),
+            "target_names": list(self.target_names),
+            "target": self.target,
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "columns": list(self.columns),
+        }
+
+
+def check_task(task: str | None) -> None:
+    if task is not None and task not in TASKS:
+        raise DataError(f"task must be one of {list(TASKS)}, got {task!r}")
+
+
+def encode_labels(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:
+    """Class indices and class names for a label array.
+
+    Non-negative integers are used as they are (class k is label k, n_classes = max + 1), so a file
+    holding only some classes still maps them to the same indices. Other labels (strings, negative
+    integers, floats when classification is forced) are numbered in sorted order.
+    """
+    if values.dtype.kind == "b":
+        values = values.astype(np.int64)
+    if values.dtype.kind in "iu" and (values.size == 0 or values.min() >= 0):
+        k = int(values.max()) + 1 if values.size else 0
+        if k > MAX_CLASSES:
+            raise DataError(
+                f"{where}: integer labels go up to {k - 1}, too many classes ({MAX_CLASSES} at most); "
+                "for a numeric target use task='regression'"
+            )
+        return values.astype(np.int64), [str(i) for i in range(k)]
+    classes, y = np.unique(values, return_inverse=True)
+    if len(classes) > MAX_CLASSES:
+        raise DataError(f"{where}: {len(classes)} distinct labels, too many classes ({MAX_CLASSES} at most)")
+    names = [label_name(c) for c in classes]
+    return y.astype(np.int64).reshape(-1), names
+
+
+def label_name(value: Any) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def apply_label_names(labels: list[str], target_names: list[str], where: str, lines: Any = None) -> np.ndarray:
+    """Map label strings to the class indices of a saved ``target_names`` list (evaluation files)."""
+    index = {name: k for k, name in enumerate(target_names)}
+    out = np.empty(len(labels), dtype=np.int64)
+    for i, lab in enumerate(labels):
+        if lab not in index:
+            at = f", line {lines[i]}" if lines is not None else f", row {i}"
+            raise DataError(f"{where}{at}: label {lab!r} was not seen in training; known labels: {target_names}")
+        out[i] = index[lab]
+    return out

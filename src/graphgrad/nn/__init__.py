@@ -1,0 +1,61 @@
+"""Layers, losses, initializers and regularizers: PyTorch-style building blocks on graphgrad ops.
+
+``model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))`` finds its parameters
+from attributes; ``nn.CrossEntropyLoss()(model(x), y)`` gives a scalar to ``backward()``.
+``nn.functional`` holds the same operations as plain functions; ``nn.init`` the initializers;
+``nn.utils`` gradient clipping; ``nn.l2_penalty`` the L2 loss term (see its module for how it
+differs from an optimizer's ``weight_decay``).
+"""
+
+from __future__ import annotations
+
+from graphgrad.nn import functional, init, utils
+from graphgrad.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from graphgrad.nn.container import ModuleDict, ModuleList, Sequential
+from graphgrad.nn.dropout import Dropout
+from graphgrad.nn.linear import Flatten, Identity, Linear
+from graphgrad.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SquareLoss,
+)
+from graphgrad.nn.module import IncompatibleKeys, Module
+from graphgrad.nn.parameter import Parameter
+from graphgrad.nn.regularization import l2_penalty
+
+__all__ = [
+    "functional",
+    "init",
+    "utils",
+    "Module",
+    "Parameter",
+    "IncompatibleKeys",
+    "Sequential",
+    "ModuleList",
+    "ModuleDict",
+    "Linear",
+    "Identity",
+    "Flatten",
+    "Dropout",
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "GELU",
+    "ELU",
+    "Softplus",
+    "Softmax",
+    "LogSoftmax",
+    "SquareLoss",
+    "MSELoss",
+    "L1Loss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "l2_penalty",
+]

@@ -1,0 +1,39 @@
+"""Dropout: during training, zero each unit with probability ``p``.
+
+``inverted=True`` (PyTorch, the default) scales the kept units by 1 / (1 - p) while training, so
+evaluation is the identity. ``inverted=False`` is the seeds' original form: training only drops,
+and evaluation scales every output by the keep probability 1 - p. Both give the same expected
+output in training and evaluation. (The seeds call the *keep* probability p; here, as in PyTorch,
+``p`` is the *drop* probability.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from graphgrad.errors import ConfigError
+from graphgrad.nn import functional
+from graphgrad.nn.module import Module
+from graphgrad.tensor import Tensor
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Module):
+    """Randomly zero units in training mode; masks come from ``rng`` (a Generator or a seed)."""
+
+    def __init__(self, p: float = 0.5, rng: Any = None, inverted: bool = True) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ConfigError(f"Dropout probability p must be in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.inverted = bool(inverted)
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.dropout(x, self.p, self.training, self.rng, inverted=self.inverted)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}" + ("" if self.inverted else ", inverted=False")

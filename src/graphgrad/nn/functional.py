@@ -1,0 +1,47 @@
+"""``graphgrad.nn.functional``: the nn primitives and activations under PyTorch's names.
+
+The same functions as ``graphgrad.<name>`` (they live in :mod:`graphgrad.ops`); this module only
+gathers them where a PyTorch user looks for them (``F.relu``, ``F.cross_entropy``...).
+"""
+
+from __future__ import annotations
+
+from graphgrad.ops import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    dropout,
+    elu,
+    gelu,
+    l1_loss,
+    leaky_relu,
+    linear,
+    log_softmax,
+    mse_loss,
+    nll_loss,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "elu",
+    "gelu",
+    "l1_loss",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "tanh",
+]

@@ -1,0 +1,296 @@
+"""Learning-rate schedules: set each parameter group's ``lr`` from the epoch count.
+
+As in PyTorch, a scheduler takes the optimizer, records each group's ``initial_lr``, and sets the
+learning rates for epoch 0 at construction; each ``step()`` (normally once per epoch, after the
+optimizer's steps) moves to the next epoch. Epoch-indexed schedules here use their closed form,
+``lr(e) = f(initial_lr, e)``, so a resumed run computes exactly the same rates as one that never
+stopped. Their state is plain JSON (numbers and lists).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from graphgrad.errors import CheckpointError, ConfigError
+from graphgrad.optim.optimizer import Optimizer, check_hyper
+
+__all__ = [
+    "LRScheduler",
+    "StepLR",
+    "MultiStepLR",
+    "ExponentialLR",
+    "CosineAnnealingLR",
+    "LinearLR",
+    "ReduceLROnPlateau",
+]
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise ConfigError(f"a learning-rate scheduler needs an Optimizer, got {type(optimizer).__name__}")
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"invalid {name}: {value!r} (must be a positive integer)")
+
+
+class LRScheduler:
+    """Base class: subclasses define ``_lr_at(base_lr, epoch)``."""
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        if last_epoch == -1:
+            for group in optimizer.param_groups:
+                group.setdefault("initial_lr", group["lr"])
+        else:
+            for i, group in enumerate(optimizer.param_groups):
+                if "initial_lr" not in group:
+                    raise ConfigError(
+                        f"last_epoch={last_epoch} resumes a schedule, but param_groups[{i}] has no 'initial_lr' "
+                        "(load the optimizer's state_dict first, or start with last_epoch=-1)"
+                    )
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = last_epoch
+        self._last_lr: list[float] = []
+        self.step()
+
+    def _lr_at(self, base_lr: float, epoch: int) -> float:
+        raise NotImplementedError
+
+    def get_lr(self) -> list[float]:
+        """The learning rates for the current epoch (``last_epoch``)."""
+        return [self._lr_at(base, self.last_epoch) for base in self.base_lrs]
+
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch (or jump to ``epoch``) and set every group's learning rate."""
+        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        lrs = self.get_lr()
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self._last_lr = lrs
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the last ``step()``, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer, as JSON values."""
+        return {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        unknown = sorted(set(state_dict) - set(vars(self)))
+        if unknown:
+            raise CheckpointError(f"{type(self).__name__} state has unknown keys {unknown}")
+        if len(state_dict.get("base_lrs", self.base_lrs)) != len(self.optimizer.param_groups):
+            raise CheckpointError(
+                f"{type(self).__name__} state has {len(state_dict['base_lrs'])} base learning rates, "
+                f"the optimizer has {len(self.optimizer.param_groups)} parameter groups"
+            )
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr})"
+
+
+class StepLR(LRScheduler):
+    """``lr = initial_lr * gamma ** (epoch // step_size)``: decay by gamma every step_size epochs."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
+        _check_positive_int("step_size", step_size)
+        check_hyper("gamma", gamma)
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class MultiStepLR(LRScheduler):
+    """``lr = initial_lr * gamma ** (number of milestones <= epoch)``."""
+
+    def __init__(
+        self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        milestones = list(milestones)
+        for m in milestones:
+            if isinstance(m, bool) or not isinstance(m, int) or m < 0:
+                raise ConfigError(f"invalid milestone {m!r} in {milestones} (must be non-negative integers)")
+        if any(a >= b for a, b in zip(milestones, milestones[1:])):
+            raise ConfigError(f"milestones must be strictly increasing, got {milestones}")
+        check_hyper("gamma", gamma)
+        self.milestones = milestones
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
+
+
+class ExponentialLR(LRScheduler):
+    """``lr = initial_lr * gamma ** epoch``: the seeds' exponential decay."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        check_hyper("gamma", gamma)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma**epoch
+
+
+class CosineAnnealingLR(LRScheduler):
+    """``lr = eta_min + (initial_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``.
+
+    Past ``T_max`` the cosine continues (rising again), as PyTorch's closed form does.
+    """
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:  # noqa: N803
+        _check_positive_int("T_max", T_max)
+        check_hyper("eta_min", eta_min)
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, base_lr: float, epoch: int) -> float:
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+
+class LinearLR(LRScheduler):
+    """Linear warm-up: the factor goes from ``start_factor`` to ``end_factor`` over ``total_iters``
+    epochs, then stays: ``lr = initial_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)``."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if not (isinstance(start_factor, (int, float)) and 0 < start_factor <= 1):
+            raise ConfigError(f"invalid start_factor: {start_factor!r} (must be in (0, 1])")
+        check_hyper("end_factor", end_factor, 0.0, 1.0)
+        _check_positive_int("total_iters", total_iters)
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def _lr_at(self, base_lr: float, epoch: int) -> float:
+        progress = min(epoch, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+
+
+class ReduceLROnPlateau:
+    """Multiply the learning rates by ``factor`` when a metric stops improving for ``patience`` epochs.
+
+    ``step(metric)`` once per epoch with the validation loss (mode='min') or accuracy (mode='max').
+    An epoch improves on the best so far when, for mode='min', ``metric < best * (1 - threshold)``
+    (threshold_mode='rel') or ``metric < best - threshold`` ('abs'); mirrored for 'max'. After a
+    reduction, ``cooldown`` epochs pass before bad epochs count again; rates never go below
+    ``min_lr``, and changes smaller than ``eps`` are skipped.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | Sequence[float] = 0.0,
+        eps: float = 1e-8,
+    ) -> None:
+        _check_optimizer(optimizer)
+        if mode not in ("min", "max"):
+            raise ConfigError(f"invalid mode: {mode!r} (choose 'min' or 'max')")
+        if threshold_mode not in ("rel", "abs"):
+            raise ConfigError(f"invalid threshold_mode: {threshold_mode!r} (choose 'rel' or 'abs')")
+        check_hyper("factor", factor, 0.0, 1.0, high_open=True)
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ConfigError(f"invalid patience: {patience!r} (must be an integer >= 0)")
+        if isinstance(cooldown, bool) or not isinstance(cooldown, int) or cooldown < 0:
+            raise ConfigError(f"invalid cooldown: {cooldown!r} (must be an integer >= 0)")
+        check_hyper("threshold", threshold)
+        check_hyper("eps", eps)
+        n = len(optimizer.param_groups)
+        min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
+        if len(min_lrs) != n:
+            raise ConfigError(f"min_lr has {len(min_lrs)} values for {n} parameter groups")
+        for v in min_lrs:
+            check_hyper("min_lr", v)
+        self.optimizer = optimizer
+        self.mode = mode
+        self.factor = factor
+        self.patience = patience
+        self.threshold = threshold
+        self.threshold_mode = threshold_mode
+        self.cooldown = cooldown
+        self.min_lrs = min_lrs
+        self.eps = eps
+        self.best: float | None = None  # None: no metric seen yet (JSON has no infinity)
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+        self.last_epoch = 0
+        self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def is_better(self, metric: float, best: float | None) -> bool:
+        if best is None:
+            return not math.isnan(metric)
+        if self.mode == "min":
+            bound = best * (1 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold
+            return metric < bound
+        bound = best * (1 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold
+        return metric > bound
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def step(self, metrics: float) -> None:
+        """Record this epoch's metric; reduce the rates if it has not improved for too long."""
+        current = float(metrics)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _reduce_lr(self) -> None:
+        for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+            old = group["lr"]
+            new = max(old * self.factor, min_lr)
+            if old - new > self.eps:
+                group["lr"] = new
+
+    def get_last_lr(self) -> list[float]:
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        unknown = sorted(set(state_dict) - set(vars(self)))
+        if unknown:
+            raise CheckpointError(f"ReduceLROnPlateau state has unknown keys {unknown}")
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
+
+    def __repr__(self) -> str:
+        return f"ReduceLROnPlateau(mode={self.mode!r}, best={self.best}, bad_epochs={self.num_bad_epochs})"

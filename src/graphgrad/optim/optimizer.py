@@ -1,0 +1,202 @@
+"""The optimizer base class: parameter groups, per-parameter state, and their (de)serialization.
+
+Subclasses implement one method, ``_update(param, grad, state, group)``, which changes
+``param.data`` in place with NumPy. The base class walks the groups, skips parameters without a
+gradient, and bumps each updated parameter's version so graphs that saved it notice. Nothing is
+recorded in the graph: updates are plain array arithmetic.
+
+``state_dict()`` holds only NumPy arrays and JSON values (numbers, strings, lists), so a
+checkpoint writes the arrays to safetensors and the rest to JSON, never pickle.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from graphgrad.autograd.grad_mode import enable_grad
+from graphgrad.errors import CheckpointError, ConfigError
+from graphgrad.tensor import Tensor
+
+__all__ = ["Optimizer"]
+
+ParamGroup = dict[str, Any]
+
+
+def check_hyper(name: str, value: Any, low: float = 0.0, high: float | None = None, high_open: bool = False) -> None:
+    """Raise ConfigError unless ``low <= value`` (and ``value < high`` or ``<= high``)."""
+    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        bound = f"[{low}, {high}{')' if high_open else ']'}" if high is not None else f">= {low}"
+        raise ConfigError(f"invalid {name}: {value!r} (must be a finite number in {bound})")
+
+
+class Optimizer:
+    """Updates parameters from their ``.grad``; hyperparameters live per parameter group.
+
+    ``params`` is an iterable of tensors, or of dicts ``{"params": [...], "lr": ...}`` whose keys
+    override ``defaults`` for that group (e.g. a smaller learning rate for one layer).
+    """
+
+    defaults: dict[str, Any]
+    param_groups: list[ParamGroup]
+    state: dict[Tensor, dict[str, Any]]
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self.param_groups = []
+        self.state = {}
+        if isinstance(params, Tensor):
+            raise ConfigError("params must be an iterable of tensors or of dicts, got a single Tensor; wrap it in [ ]")
+        groups = list(params)
+        if not groups:
+            raise ConfigError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ------------------------------------------------------------------ groups
+    def _check_group(self, group: ParamGroup) -> None:
+        """Subclasses validate their hyperparameters here (raising ConfigError)."""
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters; its missing hyperparameters take the defaults."""
+        if not isinstance(param_group, dict):
+            raise ConfigError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        params = param_group.get("params")
+        if params is None:
+            raise ConfigError("a parameter group needs a 'params' entry")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for i, p in enumerate(params):
+            if not isinstance(p, Tensor):
+                raise ConfigError(f"optimizers update Tensors; params[{i}] is a {type(p).__name__}")
+            if not p.is_leaf:
+                raise ConfigError(f"cannot optimize a non-leaf tensor (params[{i}] was made by op {p.op!r})")
+            if p.data.dtype.kind != "f":
+                raise ConfigError(f"params[{i}] has dtype {p.data.dtype}; optimizers need floating-point tensors")
+        if len({id(p) for p in params}) != len(params):
+            raise ConfigError("a parameter appears twice in one parameter group")
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ConfigError("some parameters appear in more than one parameter group")
+        group = {**self.defaults, **{k: v for k, v in param_group.items() if k != "params"}, "params": params}
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    # ------------------------------------------------------------------ stepping
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``None`` (default) or fresh zero arrays (never zeroed in place,
+        since a gradient may share memory with another array)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad = Tensor._wrap(np.zeros_like(p.data))
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Apply one update to every parameter that has a gradient; return ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad.data
+                if grad.shape != p.data.shape:
+                    raise ConfigError(f"gradient shape {grad.shape} does not match parameter shape {p.data.shape}")
+                state = self.state.setdefault(p, {})
+                self._update(p.data, grad, state, group)
+                p.bump_version()
+        return loss
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
+        """Change ``param`` in place from ``grad``; must not write to ``grad`` (it may be shared)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ serialization
+    def _params(self) -> list[Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {name: array or number}}, "param_groups": [{..., "params": [indices]}]}``.
+
+        Indices count parameters across groups in order. Arrays are copies, so the snapshot stays
+        put while training goes on.
+        """
+        index = {id(p): i for i, p in enumerate(self._params())}
+        state = {
+            index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+            for p, s in self.state.items()
+            if id(p) in index
+        }
+        groups = [
+            {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items() if k != "params"},
+             "params": [index[id(p)] for p in g["params"]]}
+            for g in self.param_groups
+        ]
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyperparameters and state saved by :meth:`state_dict` (JSON round trips welcome:
+        string indices and lists for tuples are accepted). Everything is checked before anything
+        changes; a mismatch raises CheckpointError."""
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "param_groups" not in state_dict or "state" not in state_dict:
+            raise CheckpointError(f"{name}.load_state_dict needs a dict with 'state' and 'param_groups'")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise CheckpointError(
+                f"{name} state has {len(saved_groups)} parameter groups, the optimizer has {len(self.param_groups)}"
+            )
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise CheckpointError(
+                    f"{name} state: parameter group {i} has {len(saved['params'])} parameters, "
+                    f"the optimizer's has {len(group['params'])}"
+                )
+        by_index = {}
+        for saved, group in zip(saved_groups, self.param_groups):
+            for idx, p in zip(saved["params"], group["params"]):
+                by_index[int(idx)] = p
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for key, values in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is None:
+                raise CheckpointError(f"{name} state: entry for parameter index {key} that no group lists")
+            entry = {}
+            for k, v in values.items():
+                if isinstance(v, (np.ndarray, Tensor)):
+                    arr = np.asarray(v.data if isinstance(v, Tensor) else v)
+                    if arr.shape != p.data.shape:
+                        raise CheckpointError(
+                            f"{name} state: '{k}' of parameter {key} has shape {arr.shape}, "
+                            f"the parameter has shape {p.data.shape}"
+                        )
+                    v = arr.astype(p.data.dtype, copy=True)
+                entry[k] = v
+            new_state[p] = entry
+        new_groups = []
+        for saved, group in zip(saved_groups, self.param_groups):
+            hyper = {k: (tuple(v) if isinstance(group.get(k), tuple) else v) for k, v in saved.items() if k != "params"}
+            new_group = {**group, **hyper, "params": group["params"]}
+            self._check_group(new_group)
+            new_groups.append(new_group)
+        self.param_groups = new_groups
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {group[k]}" for k in sorted(group) if k != "params")
+        return "\n".join(lines + [")"])

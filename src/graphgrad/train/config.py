@@ -1,0 +1,143 @@
+"""The configuration of a training run: defaults, validation, TOML files, and the name tables.
+
+One place decides what ``graphgrad train`` does with no arguments (an MLP on digits) and which
+names are valid; every bad value becomes a :class:`~graphgrad.errors.ConfigError` that says what
+is wrong and lists the valid choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphgrad.errors import ConfigError
+
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu", "elu", "softplus")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+SCHEDULES = ("none", "step", "exp", "cosine", "plateau")
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; saved in state.json so ``--resume`` and ``evaluate`` rebuild it."""
+
+    dataset: str = "digits"
+    data: str | None = None  # a CSV / NPZ / IDX file instead of a built-in dataset
+    target: str | None = None
+    hidden: list[int] = field(default_factory=lambda: [256, 128])
+    activation: str = "relu"
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    momentum: float = 0.9
+    batch_size: int = 32
+    epochs: int = 20
+    dropout: float = 0.0
+    l2: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    patience: int | None = None
+    seed: int = 0
+    test_size: float = 0.2
+    val_size: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "configuration") -> TrainConfig:
+        """A validated config from a dict (TOML table, state.json); unknown keys are errors."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        normalized = {str(k).replace("-", "_"): v for k, v in values.items()}
+        unknown = sorted(set(normalized) - set(names))
+        if unknown:
+            raise ConfigError(f"{source}: unknown setting(s) {unknown}; valid settings: {', '.join(names)}")
+        config = cls(**normalized)
+        config.validate(source)
+        return config
+
+    def validate(self, source: str = "configuration") -> None:
+        """Raise ConfigError on the first invalid setting."""
+        def bad(name: str, value: Any, rule: str) -> ConfigError:
+            return ConfigError(f"{source}: invalid {name.replace('_', '-')} {value!r} ({rule})")
+
+        def number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        def positive_int(value: Any) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+        if self.data is None and not isinstance(self.dataset, str):
+            raise bad("dataset", self.dataset, "must be a name")
+        if isinstance(self.hidden, str):
+            self.hidden = parse_hidden(self.hidden)
+        if not isinstance(self.hidden, list) or not all(positive_int(h) for h in self.hidden):
+            raise bad("hidden", self.hidden, "must be a list of positive layer sizes, e.g. 128,64")
+        self.activation = choose("activation", self.activation, ACTIVATIONS)
+        self.optimizer = choose("optimizer", self.optimizer, OPTIMIZERS)
+        self.schedule = choose("schedule", "none" if self.schedule is None else self.schedule, SCHEDULES)
+        if not number(self.lr) or self.lr <= 0:
+            raise bad("lr", self.lr, "the learning rate must be a number > 0")
+        for name in ("momentum", "l2", "weight_decay"):
+            value = getattr(self, name)
+            if not number(value) or value < 0:
+                raise bad(name, value, "must be a number >= 0")
+        if not number(self.dropout) or not 0 <= self.dropout < 1:
+            raise bad("dropout", self.dropout, "the drop probability must be in [0, 1)")
+        for name in ("batch_size", "epochs"):
+            if not positive_int(getattr(self, name)):
+                raise bad(name, getattr(self, name), "must be an integer > 0")
+        if self.patience is not None and not positive_int(self.patience):
+            raise bad("patience", self.patience, "must be an integer > 0")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise bad("seed", self.seed, "must be an integer >= 0")
+        for name in ("test_size", "val_size"):
+            value = getattr(self, name)
+            if not number(value) or not 0 < value < 1:
+                raise bad(name, value, "must be a fraction in (0, 1)")
+        if self.test_size + self.val_size >= 0.9:
+            raise ConfigError(f"{source}: test-size + val-size must leave at least 10% for training")
+
+
+def choose(what: str, name: Any, valid: tuple[str, ...]) -> str:
+    """``name`` normalized (case, ``-``/``_``) if it is one of ``valid``, else a ConfigError listing them."""
+    key = str(name).strip().lower().replace("-", "_")
+    if key not in valid:
+        raise ConfigError(f"unknown {what} {name!r}; valid: {', '.join(valid)}")
+    return key
+
+
+def parse_hidden(text: str) -> list[int]:
+    """``"128,64"`` -> ``[128, 64]``; ``""`` or ``"none"`` -> ``[]`` (a linear model)."""
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"invalid hidden {text!r} (layer sizes separated by commas, e.g. 128,64)") from None
+    if any(s <= 0 for s in sizes):
+        raise ConfigError(f"invalid hidden {text!r} (layer sizes must be > 0)")
+    return sizes
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings in a TOML file (top level, or a ``[train]`` table)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file not found: {os.fspath(path)!r}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{os.fspath(path)}: invalid TOML ({e})") from None
+    table = doc.get("train", doc)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{os.fspath(path)}: [train] must be a table")
+    return table

@@ -1,0 +1,317 @@
+"""Trainer: epochs of forward, loss, backward, step; validation; callbacks; exact resume.
+
+Everything that decides the next weights is part of :meth:`Trainer.checkpoint_payload`: weights,
+optimizer state, scheduler state, callbacks' state (early-stopping best weights included), every
+random generator (``rngs``: initialization, dropout...) and the data loader's position inside its
+epoch. Restoring it (:meth:`Trainer.restore`) and calling :meth:`fit` again yields bit-identical
+weights to a run that never stopped. Interruption (Ctrl-C or :meth:`interrupt`) takes effect at a
+step boundary, so the saved state is never half an optimizer step.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from graphgrad.autograd.grad_mode import no_grad
+from graphgrad.errors import CheckpointError, ConfigError, TrainingDivergedError
+from graphgrad.io.checkpoint import Checkpoint as LoadedCheckpoint
+from graphgrad.tensor import Tensor
+from graphgrad.train.callbacks import Callback, Checkpoint, monitored_value
+from graphgrad.train.metrics import CLASSIFICATION, REGRESSION, task_metrics
+
+TRAINER_STATE_VERSION = 1
+
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+def _get_rng_state(g: np.random.Generator) -> dict[str, Any]:
+    return g.bit_generator.state
+
+
+def _set_rng_state(g: np.random.Generator, state: dict[str, Any]) -> None:
+    g.bit_generator.state = state
+
+
+def evaluate(
+    model: Any, loss_fn: Callable[[Tensor, Tensor], Tensor], x: np.ndarray, y: np.ndarray, task: str,
+    batch_size: int = 4096,
+) -> dict[str, float]:
+    """Loss and task metrics of ``model`` on ``(x, y)`` in eval mode, without recording a graph."""
+    was_training = getattr(model, "training", False)
+    model.eval()
+    outputs, total = [], 0.0
+    try:
+        with no_grad(), np.errstate(all="ignore"):
+            for start in range(0, len(x), batch_size):
+                out = model(_tensor(x[start : start + batch_size]))
+                yb = y[start : start + batch_size]
+                total += float(loss_fn(out, _tensor(yb)).item()) * len(yb)
+                outputs.append(out.data)
+    finally:
+        model.train(was_training)
+    out = np.concatenate(outputs) if outputs else np.zeros((0,))
+    return {"loss": total / max(len(x), 1), **task_metrics(task, out, y)}
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on ``train_loader`` for ``epochs`` epochs.
+
+    ``val_data`` is ``(X, y)`` arrays evaluated after each epoch (metrics ``val_loss``,
+    ``val_accuracy`` or ``val_mse`` / ``val_r2``). ``scheduler`` steps once per epoch; a
+    ``ReduceLROnPlateau`` gets ``scheduler_monitor``. ``regularizer()`` returns a term added to the
+    loss (e.g. ``lambda: nn.l2_penalty(model, 1e-4)``); the logged loss is the data loss alone.
+    ``rngs`` names every Generator the run draws from besides the loader's (saved and restored).
+    ``config`` and ``metadata`` are JSON-able and saved in checkpoints for the record.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Any,
+        loss_fn: Callable[[Tensor, Tensor], Tensor],
+        train_loader: Any,
+        *,
+        epochs: int,
+        task: str = CLASSIFICATION,
+        val_data: tuple[np.ndarray, np.ndarray] | None = None,
+        scheduler: Any = None,
+        scheduler_monitor: str = "val_loss",
+        callbacks: Iterable[Callback] = (),
+        regularizer: Callable[[], Tensor] | None = None,
+        rngs: dict[str, np.random.Generator] | None = None,
+        config: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"invalid epochs: {epochs!r} (must be a positive integer)")
+        if task not in (CLASSIFICATION, REGRESSION):
+            raise ConfigError(f"invalid task {task!r} (choose {CLASSIFICATION!r} or {REGRESSION!r})")
+        self.model, self.optimizer, self.loss_fn = model, optimizer, loss_fn
+        self.train_loader = train_loader
+        self.epochs, self.task = epochs, task
+        self.val_data = val_data
+        self.scheduler, self.scheduler_monitor = scheduler, scheduler_monitor
+        self.callbacks: list[Callback] = sorted(callbacks, key=lambda c: c.order)
+        keys = [c.key for c in self.callbacks]
+        if len(set(keys)) != len(keys):
+            raise ConfigError(f"two callbacks share a checkpoint key: {keys}")
+        self.regularizer = regularizer
+        self.rngs = dict(rngs or {})
+        self.config = dict(config or {})
+        self.metadata = dict(metadata or {})
+        self.epoch = 0  # completed epochs
+        self.step = 0  # optimizer steps taken
+        self.history: list[dict[str, Any]] = []
+        self.stop_training = False
+        self.finished = False
+        self.interrupted = False
+        self._interrupt_requested = False
+        self._acc = self._fresh_accumulators()
+        self._epoch_start_time: float | None = None
+
+    # ------------------------------------------------------------------ running
+    @staticmethod
+    def _fresh_accumulators() -> dict[str, float]:
+        return {"loss_sum": 0.0, "correct": 0.0, "seen": 0.0, "seconds": 0.0}
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def interrupt(self) -> None:
+        """Ask :meth:`fit` to stop after the current step, save (via callbacks) and return."""
+        self._interrupt_requested = True
+
+    def _fire(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    def fit(self) -> list[dict[str, Any]]:
+        """Train to the planned last epoch (or an early stop / interruption); returns the history."""
+        if self.finished:
+            return self.history
+        self.stop_training = False
+        self.interrupted = self._interrupt_requested = False
+        previous = self._install_sigint()
+        try:
+            with np.errstate(all="ignore"):  # overflow shows up as a non-finite loss, reported below
+                self._fire("on_train_begin")
+                while self.epoch < self.epochs and not self.stop_training:
+                    if not self._run_epoch():
+                        return self._interrupt_now()
+                    self._end_epoch()
+                    if self._interrupt_requested and self.epoch < self.epochs and not self.stop_training:
+                        return self._interrupt_now()
+                self.finished = True
+                self._fire("on_train_end")
+        except BaseException as error:
+            for cb in self.callbacks:
+                cb.on_exception(self, error)
+            raise
+        finally:
+            self._restore_sigint(previous)
+        return self.history
+
+    def _interrupt_now(self) -> list[dict[str, Any]]:
+        self.interrupted = True
+        self._fire("on_interrupt")
+        return self.history
+
+    def _install_sigint(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._interrupt_requested:  # second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self.interrupt()
+
+        return signal.signal(signal.SIGINT, handler)
+
+    @staticmethod
+    def _restore_sigint(previous: Any) -> None:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+    def _run_epoch(self) -> bool:
+        """One pass over the loader (or the rest of it); False when interrupted at a step boundary."""
+        self.model.train()
+        acc = self._acc
+        start = time.perf_counter()
+        n_batches = len(self.train_loader)
+        for xb, yb in self.train_loader:
+            out = self.model(_tensor(xb))
+            target = _tensor(yb)
+            loss = self.loss_fn(out, target)
+            value = float(loss.item())
+            total = loss if self.regularizer is None else loss + self.regularizer()
+            if not (math.isfinite(value) and math.isfinite(float(total.item()))):
+                self._diverged(value if not math.isfinite(value) else float(total.item()), n_batches)
+            self.optimizer.zero_grad()
+            total.backward()
+            self.optimizer.step()
+            self.step += 1
+            n = len(target.data)
+            acc["loss_sum"] += value * n
+            acc["seen"] += n
+            if self.task == CLASSIFICATION:
+                acc["correct"] += float(np.sum(np.argmax(out.data, axis=1) == target.data.reshape(-1)))
+            self._fire("on_batch_end", self._running_logs())
+            if self._interrupt_requested and self.step - self.epoch * n_batches < n_batches:
+                acc["seconds"] += time.perf_counter() - start  # mid-epoch; after the last batch, end the epoch
+                return False
+        acc["seconds"] += time.perf_counter() - start
+        return True
+
+    def _running_logs(self) -> dict[str, float]:
+        acc = self._acc
+        logs = {"loss": acc["loss_sum"] / max(acc["seen"], 1.0), "lr": self.lr}
+        if self.task == CLASSIFICATION:
+            logs["accuracy"] = acc["correct"] / max(acc["seen"], 1.0)
+        return logs
+
+    def _diverged(self, value: float, n_batches: int) -> None:
+        saved = [cb for cb in self.callbacks if isinstance(cb, Checkpoint) and cb.last_saved_epoch is not None]
+        where = (
+            f"; the last good checkpoint (epoch {saved[0].last_saved_epoch}, step {saved[0].last_saved_step}) "
+            f"is kept in {saved[0].run_dir}" if saved else "; no checkpoint had been saved yet"
+        )
+        batch = self.step - self.epoch * n_batches + 1
+        raise TrainingDivergedError(
+            f"training diverged: the loss became {value} at epoch {self.epoch + 1}, step {self.step + 1} "
+            f"(batch {batch} of {n_batches}); try a smaller learning rate{where}"
+        )
+
+    def _end_epoch(self) -> None:
+        running = self._running_logs()
+        self.epoch += 1
+        row: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "lr": running.pop("lr")}
+        row.update({f"train_{k}": v for k, v in running.items()})
+        if self.val_data is not None:
+            val = evaluate(self.model, self.loss_fn, *self.val_data, task=self.task)
+            row.update({f"val_{k}": v for k, v in val.items()})
+        row["seconds"] = self._acc["seconds"]
+        self._acc = self._fresh_accumulators()
+        if self.scheduler is not None:
+            if hasattr(self.scheduler, "num_bad_epochs"):  # ReduceLROnPlateau
+                self.scheduler.step(monitored_value(row, self.scheduler_monitor))
+            else:
+                self.scheduler.step()
+        self.history.append(row)
+        self._fire("on_epoch_end", row)
+
+    # ------------------------------------------------------------------ checkpoint state
+    def checkpoint_payload(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(state, tensor_groups)`` for :func:`graphgrad.io.save_checkpoint`."""
+        state = {
+            "trainer_version": TRAINER_STATE_VERSION,
+            "epoch": self.epoch,
+            "step": self.step,
+            "epochs": self.epochs,
+            "finished": self.finished,
+            "task": self.task,
+            "epoch_progress": dict(self._acc),
+            "history": list(self.history),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "callbacks": {cb.key: cb.state_dict() for cb in self.callbacks},
+            "rng": {name: _get_rng_state(g) for name, g in self.rngs.items()},
+            "loader": self.train_loader.state_dict(),
+            "best": self.best_metrics(),
+            "config": self.config,
+            "metadata": self.metadata,
+        }
+        groups = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        return state, groups
+
+    def best_metrics(self) -> dict[str, Any] | None:
+        """The history row of the best epoch according to early stopping, if it is used."""
+        for cb in self.callbacks:
+            best_epoch = getattr(cb, "best_epoch", 0)
+            if best_epoch and best_epoch <= len(self.history):
+                return dict(self.history[best_epoch - 1])
+        return None
+
+    def restore(self, checkpoint: LoadedCheckpoint) -> None:
+        """Put the trainer, model, optimizer, scheduler, callbacks, generators and loader back into
+        the state saved in ``checkpoint`` (from :func:`graphgrad.io.load_checkpoint`)."""
+        state, groups = checkpoint.state, checkpoint.groups
+        where = checkpoint.path / "state.json"
+        try:
+            if state.get("trainer_version") != TRAINER_STATE_VERSION:
+                raise CheckpointError(f"{where}: trainer state version {state.get('trainer_version')!r} is not "
+                                      f"{TRAINER_STATE_VERSION}")
+            self.model.load_state_dict(groups["model"])
+            self.optimizer.load_state_dict(groups["optimizer"])
+            if (state["scheduler"] is None) != (self.scheduler is None):
+                raise CheckpointError(f"{where}: the saved run and this trainer differ in having a scheduler")
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+            for cb in self.callbacks:
+                if cb.key in state["callbacks"]:
+                    cb.load_state_dict(state["callbacks"][cb.key])
+            missing = sorted(set(self.rngs) - set(state["rng"]))
+            if missing:
+                raise CheckpointError(f"{where}: no saved state for random generators {missing}")
+            for name, g in self.rngs.items():
+                _set_rng_state(g, state["rng"][name])
+            self.train_loader.load_state_dict(state["loader"])
+            self.epoch, self.step = int(state["epoch"]), int(state["step"])
+            self.finished = bool(state["finished"])
+            self._acc = {k: float(v) for k, v in state["epoch_progress"].items()}
+            self.history = [dict(r) for r in state["history"]]
+        except KeyError as e:
+            raise CheckpointError(f"{where}: missing entry {e}") from None
+
+
+def history_column(history: Sequence[dict[str, Any]], key: str) -> list[float]:
+    """One metric across epochs (NaN where an epoch did not log it)."""
+    return [float(r.get(key, math.nan)) for r in history]

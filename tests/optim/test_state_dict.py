@@ -1,0 +1,174 @@
+"""Optimizer and scheduler state: JSON + arrays round trips, exact resume, and refusing mismatches."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad import optim
+from graphgrad.errors import CheckpointError
+from graphgrad.optim import lr_scheduler
+
+MAKERS = {
+    "sgd": lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adagrad": lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01),
+    "rmsprop": lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+    "adam": lambda ps: optim.Adam(ps, lr=0.05, amsgrad=True),
+    "adamw": lambda ps: optim.AdamW(ps, lr=0.05),
+}
+
+
+def make_params(seed=0):
+    rng = np.random.default_rng(seed)
+    return [gg.Tensor(rng.standard_normal((3, 2)).astype(np.float32), requires_grad=True),
+            gg.Tensor(rng.standard_normal(2).astype(np.float32), requires_grad=True)]
+
+
+def grads_at(step):
+    rng = np.random.default_rng(100 + step)
+    return [rng.standard_normal((3, 2)).astype(np.float32), rng.standard_normal(2).astype(np.float32)]
+
+
+def make_opt(name, params):
+    """Two groups, so indices and per-group hyperparameters are exercised."""
+    opt = MAKERS[name]([params[0]])
+    opt.add_param_group({"params": [params[1]], "lr": 0.02})
+    return opt
+
+
+def train(opt, sched, params, steps):
+    for step in steps:
+        for p, g in zip(params, grads_at(step)):
+            p.grad = gg.Tensor(g)
+        opt.step()
+        sched.step()
+
+
+def to_disk_form(state):
+    """Split a state dict the way a checkpoint does: arrays to an .npz buffer, the rest to JSON."""
+    arrays, skeleton = {}, {"state": {}, "param_groups": state["param_groups"]}
+    for idx, entry in state["state"].items():
+        skeleton["state"][idx] = {}
+        for k, v in entry.items():
+            if isinstance(v, np.ndarray):
+                key = f"{idx}.{k}"
+                arrays[key] = v
+                skeleton["state"][idx][k] = {"array": key}
+            else:
+                skeleton["state"][idx][k] = v
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return json.dumps(skeleton), buf.getvalue()
+
+
+def from_disk_form(text, blob):
+    skeleton = json.loads(text)
+    with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+        for entry in skeleton["state"].values():
+            for k, v in entry.items():
+                if isinstance(v, dict):
+                    entry[k] = npz[v["array"]]
+    return skeleton
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_resume_mid_run_is_bit_identical(name):
+    params = make_params()
+    opt = make_opt(name, params)
+    sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    train(opt, sched, params, range(8))
+    uninterrupted = [p.data.copy() for p in params]
+
+    params = make_params()
+    opt = make_opt(name, params)
+    sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    train(opt, sched, params, range(3))
+    saved_weights = [p.data.copy() for p in params]
+    opt_disk = to_disk_form(opt.state_dict())
+    sched_json = json.dumps(sched.state_dict())
+
+    params = [gg.Tensor(w, requires_grad=True) for w in saved_weights]
+    opt = make_opt(name, params)
+    sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    opt.load_state_dict(from_disk_form(*opt_disk))
+    sched.load_state_dict(json.loads(sched_json))
+    train(opt, sched, params, range(3, 8))
+    for got, want in zip(params, uninterrupted):
+        np.testing.assert_array_equal(got.data, want)
+
+
+def test_state_dict_layout():
+    params = make_params()
+    opt = make_opt("adam", params)
+    for p, g in zip(params, grads_at(0)):
+        p.grad = gg.Tensor(g)
+    opt.step()
+    state = opt.state_dict()
+    assert [g["params"] for g in state["param_groups"]] == [[0], [1]]
+    assert state["param_groups"][1]["lr"] == 0.02 and state["param_groups"][0]["betas"] == [0.9, 0.999]
+    assert set(state["state"][0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+    assert state["state"][1]["step"] == 1
+    json.dumps(state["param_groups"])  # plain JSON values
+    state["state"][0]["exp_avg"][...] = 123.0  # a copy: the optimizer's own state is untouched
+    assert not np.any(opt.state[params[0]]["exp_avg"] == 123.0)
+
+
+def test_loaded_hyperparameters_replace_current_ones():
+    params = make_params()
+    opt = make_opt("adam", params)
+    state = opt.state_dict()
+    state["param_groups"][0]["lr"] = 0.5
+    state["param_groups"][0]["betas"] = [0.8, 0.9]
+    fresh = make_opt("adam", make_params())
+    fresh.load_state_dict(json.loads(json.dumps(state)))
+    assert fresh.param_groups[0]["lr"] == 0.5 and fresh.param_groups[0]["betas"] == (0.8, 0.9)
+
+
+def test_load_refuses_wrong_group_count():
+    params = make_params()
+    state = make_opt("sgd", params).state_dict()
+    single = MAKERS["sgd"](make_params())
+    with pytest.raises(CheckpointError, match="2 parameter groups, the optimizer has 1"):
+        single.load_state_dict(state)
+
+
+def test_load_refuses_wrong_param_count():
+    state = MAKERS["sgd"](make_params()).state_dict()
+    opt = MAKERS["sgd"](make_params()[:1])
+    with pytest.raises(CheckpointError, match="group 0 has 2 parameters, the optimizer's has 1"):
+        opt.load_state_dict(state)
+
+
+def test_load_refuses_wrong_shape_and_changes_nothing():
+    params = make_params()
+    opt = make_opt("adam", params)
+    for p, g in zip(params, grads_at(0)):
+        p.grad = gg.Tensor(g)
+    opt.step()
+    state = opt.state_dict()
+    state["state"][1]["exp_avg"] = np.zeros(5, dtype=np.float32)
+    state["param_groups"][0]["lr"] = 0.9
+    with pytest.raises(CheckpointError, match="'exp_avg' of parameter 1 has shape \\(5,\\).*shape \\(2,\\)"):
+        opt.load_state_dict(state)
+    assert opt.param_groups[0]["lr"] == 0.05  # checked before anything changed
+
+
+def test_load_refuses_non_state_and_unknown_index():
+    opt = MAKERS["sgd"](make_params())
+    with pytest.raises(CheckpointError, match="'state' and 'param_groups'"):
+        opt.load_state_dict({"weights": 1})
+    state = opt.state_dict()
+    state["state"] = {7: {"momentum_buffer": np.zeros(2)}}
+    with pytest.raises(CheckpointError, match="parameter index 7"):
+        opt.load_state_dict(state)
+
+
+def test_scheduler_state_refuses_unknown_keys():
+    opt = MAKERS["sgd"](make_params())
+    sched = lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    with pytest.raises(CheckpointError, match="unknown keys \\['patience'\\]"):
+        sched.load_state_dict({"patience": 3})
