@@ -5,6 +5,7 @@ training run against scikit-learn. Prints a table and writes a JSON file of ever
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -14,12 +15,13 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 import graphgrad as gg
-from graphgrad.benchmarks.mlp_configs import CONFIGS, LARGE, LEARNING_RATE, MLPConfig
+from graphgrad.benchmarks.mlp_configs import CONFIGS, LEARNING_RATE, MLPConfig
 from graphgrad.benchmarks.numpy_mlp import init_mlp, train_step
 from graphgrad.benchmarks.timing import interleaved_medians
 
@@ -66,7 +68,7 @@ def mlp_ratios(rounds: int) -> dict[str, dict[str, float]]:
             raise AssertionError(f"{config.name}: graphgrad loss {first_gg} differs from NumPy's {first_np}")
         medians = interleaved_medians(
             {
-                "numpy": lambda: train_step(layers, x_np, y_np, LEARNING_RATE),
+                "numpy": functools.partial(train_step, layers, x_np, y_np, LEARNING_RATE),
                 "graphgrad": graphgrad_step(model, opt, x, y),
             },
             rounds=rounds,
@@ -210,7 +212,10 @@ def print_table(results: dict[str, Any]) -> None:
           f"{'torch ms':>9} {'vs torch':>8}")
     for name, r in results["mlp"].items():
         torch_s = _torch_median(results, name)
-        torch_cols = f"{_fmt_ms(torch_s):>9} {torch_s / r['graphgrad']:7.2f}x" if torch_s else f"{'n/a':>9} {'':>8}"
+        if torch_s:
+            torch_cols = f"{_fmt_ms(torch_s):>9} {torch_s / r['graphgrad']:7.2f}x"
+        else:
+            torch_cols = f"{'n/a':>9} {'':>8}"
         print(f"{name:28} {_fmt_ms(r['numpy']):>9} {_fmt_ms(r['graphgrad']):>12} {r['ratio']:6.2f} {torch_cols}")
     if not (results.get("torch_before") or results.get("torch_after")):
         print("PyTorch: not installed (pip install torch==2.13.0 to compare); JAX: not measured")

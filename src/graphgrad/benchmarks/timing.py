@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def steps_per_block(step: Callable[[], object], min_block_s: float = 0.02) -> int:

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         x_np, y_np = config.batch_data()
         x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
 
-        def step() -> None:
+        def step(model: torch.nn.Module = model, opt: torch.optim.Optimizer = opt, x=x, y=y) -> None:
             loss = torch.nn.functional.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
