@@ -116,8 +116,8 @@ def backward(
             for p, v in zip(ins, node.versions):
                 if p._version != v:
                     _raise_inplace(node, p, v)
-            if t._version:
-                _raise_inplace(node, t, 0)
+            if t._version != node.out_version:
+                _raise_inplace(node, t, node.out_version)
             rules = node.op.vjps
             params = node.params
             for k, p in enumerate(ins):

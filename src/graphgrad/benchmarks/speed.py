@@ -224,7 +224,8 @@ def print_table(results: dict[str, Any]) -> None:
           f"(forward {_fmt_ms(bf['forward_s']).strip()} ms, backward {_fmt_ms(bf['backward_s']).strip()} ms)")
     print("\npeak memory of a step (SGD momentum) / (params + grads + momentum + activations + batch):")
     for name, m in results["memory"].items():
-        print(f"  {name:28} {m['peak_bytes'] / 2**20:8.2f} MiB / {m['budget_bytes'] / 2**20:8.2f} MiB = {m['ratio']:.2f}")
+        peak, budget = m["peak_bytes"] / 2**20, m["budget_bytes"] / 2**20
+        print(f"  {name:28} {peak:8.2f} MiB / {budget:8.2f} MiB = {m['ratio']:.2f}")
     chain = results["scalar_chain"]
     per = ", ".join(f"{int(n):,}: {t * 1e6:.2f} us" for n, t in chain["seconds_per_node"].items())
     print(f"\nscalar chain backward per node: {per}; growth exponent {chain['exponent']:.2f}")

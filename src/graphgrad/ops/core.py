@@ -82,13 +82,14 @@ class Op:
 class Node:
     """How a tensor was made: the op, its inputs and parameters, and what backward must check."""
 
-    __slots__ = ("op", "inputs", "params", "versions", "origin")
+    __slots__ = ("op", "inputs", "params", "versions", "out_version", "origin")
 
     def __init__(self, op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> None:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs  # None once backward has freed the graph
         self.params = params
         self.versions = tuple([t._version for t in inputs])  # checked by backward
+        self.out_version = 0  # the output's version when made (not 0 only for x[i] = v)
         self.origin: str | None = None  # the user's line, recorded under detect_anomaly
 
     def __repr__(self) -> str:

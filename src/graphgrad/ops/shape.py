@@ -202,22 +202,8 @@ def setitem_(x: Tensor, index: Any, value: Any) -> None:
     old._retain, old.name = x._retain, x.name
     new = _setitem(old, lift(value, x), index=index)
     x.data, x._node, x._requires_grad = new.data, new._node, new._requires_grad
-    x._version = _FreshOutputVersion(x._version + 1)
-
-
-class _FreshOutputVersion(int):
-    """A version number that reads as "not modified since made" to the engine's output check.
-
-    ``x`` must get a new version so that graphs which saved its old values fail loudly, yet it is
-    also the fresh output of the ``setitem`` node, and the engine refuses outputs whose version is
-    not 0 (falsy). Stopgap until nodes record their output's version: the next in-place change
-    (``+= 1``) gives a plain int again, which the check sees.
-    """
-
-    __slots__ = ()
-
-    def __bool__(self) -> bool:
-        return False
+    x._version += 1
+    x._node.out_version = x._version  # the node's output is the new x
 
 
 # ------------------------------------------------------------------ joining and splitting
