@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.engine import backward
+from graphgrad.autograd.engine import backward, topological_order
 from graphgrad.autograd.functional import as_differentiable
 from graphgrad.autograd.grad_mode import enable_grad, no_grad
-from graphgrad.errors import BackwardError, DTypeError, GradcheckError, GraphFreedError, InplaceError
+from graphgrad.errors import BackwardError, DTypeError, GradcheckError, InplaceError
 from graphgrad.tensor import Tensor
 
 __all__ = ["gradcheck", "naive_grad", "path_sum_grad"]
@@ -120,34 +120,18 @@ def gradcheck(
 
 # ---------------------------------------------------------------------------- the graph, read slowly
 def _recorded_graph(output: Tensor) -> list[Tensor]:
-    """Tensors that lead to ``output`` and require a gradient, each after its inputs (iterative DFS)."""
-    order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(output, False)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
+    """Tensors that lead to ``output`` and require a gradient, each after its inputs (the engine's
+    order), refusing a graph whose saved inputs were changed in place since it was recorded."""
+    order = topological_order([output])
+    for t in order:
         node = t._node
         if node is None:
             continue
-        if node.inputs is None:
-            raise GraphFreedError(
-                f"the graph of '{node.op.name}' was freed by a backward pass; build it again "
-                "(or pass retain_graph=True to that backward)"
-            )
         for p, v in zip(node.inputs, node.versions):
             if p._version != v:
                 raise InplaceError(
                     f"an input of shape {p.shape} to '{node.op.name}' was modified in place after the op saved it"
                 )
-            if p.requires_grad and id(p) not in seen:
-                stack.append((p, False))
     return order
 
 
