@@ -38,7 +38,32 @@ def _check_positive_int(name: str, value: Any) -> None:
         raise ConfigError(f"invalid {name}: {value!r} (must be a positive integer)")
 
 
-class LRScheduler:
+class _SchedulerState:
+    """What every scheduler shares: the last learning rates, and its state as JSON values."""
+
+    optimizer: Optimizer
+    _last_lr: list[float]
+
+    def get_last_lr(self) -> list[float]:
+        """The learning rates set by the last ``step()``, one per parameter group."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything but the optimizer, as JSON values."""
+        return {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(self).items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        unknown = sorted(set(state_dict) - set(vars(self)))
+        if unknown:
+            raise CheckpointError(f"{type(self).__name__} state has unknown keys {unknown}")
+        self._check_state(state_dict)
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
+
+    def _check_state(self, state_dict: dict[str, Any]) -> None:
+        """Refuse a state that does not fit this optimizer (before anything changes)."""
+
+
+class LRScheduler(_SchedulerState):
     """Base class: subclasses define ``_lr_at(base_lr, epoch)``."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
@@ -74,24 +99,12 @@ class LRScheduler:
             group["lr"] = lr
         self._last_lr = lrs
 
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the last ``step()``, one per parameter group."""
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimizer, as JSON values."""
-        return {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(self).items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        unknown = sorted(set(state_dict) - set(vars(self)))
-        if unknown:
-            raise CheckpointError(f"{type(self).__name__} state has unknown keys {unknown}")
+    def _check_state(self, state_dict: dict[str, Any]) -> None:
         if len(state_dict.get("base_lrs", self.base_lrs)) != len(self.optimizer.param_groups):
             raise CheckpointError(
                 f"{type(self).__name__} state has {len(state_dict['base_lrs'])} base learning rates, "
                 f"the optimizer has {len(self.optimizer.param_groups)} parameter groups"
             )
-        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(last_epoch={self.last_epoch}, last_lr={self._last_lr})"
@@ -187,7 +200,7 @@ class LinearLR(LRScheduler):
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_SchedulerState):
     """Multiply the learning rates by ``factor`` when a metric stops improving for ``patience`` epochs.
 
     ``step(metric)`` once per epoch with the validation loss (mode='min') or accuracy (mode='max').
@@ -279,18 +292,6 @@ class ReduceLROnPlateau:
             new = max(old * self.factor, min_lr)
             if old - new > self.eps:
                 group["lr"] = new
-
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in vars(self).items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        unknown = sorted(set(state_dict) - set(vars(self)))
-        if unknown:
-            raise CheckpointError(f"ReduceLROnPlateau state has unknown keys {unknown}")
-        self.__dict__.update({k: v for k, v in state_dict.items() if k != "optimizer"})
 
     def __repr__(self) -> str:
         return f"ReduceLROnPlateau(mode={self.mode!r}, best={self.best}, bad_epochs={self.num_bad_epochs})"
