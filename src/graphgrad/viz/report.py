@@ -226,7 +226,16 @@ def _norm_chart(rows: list[dict[str, Any]], prefix: str, title: str, marks: list
         return _missing(title, f"{prefix}<parameter>")
     epochs = _column(rows, "epoch")
     series = [Series(k[len(prefix):], epochs, _column(rows, k)) for k in keys]
-    return line_chart(title, series, "L2 norm", marks, log_y=True, css_id=f"chart-{prefix.rstrip('/')}", width=CHART_W, height=CHART_H)
+    return line_chart(title, series, "L2 norm", marks, log_y=True, css_id=f"chart-{prefix.rstrip('/')}",
+                      width=CHART_W, height=CHART_H)
+
+
+def _lr_chart(rows: list[dict[str, Any]], marks: list[tuple[float, str]]) -> str:
+    if not _recorded(rows, "lr"):
+        return _missing("learning rate", "lr")
+    series = [Series("lr", _column(rows, "epoch"), _column(rows, "lr"))]
+    return line_chart("learning rate", series, "learning rate", marks, css_id="chart-lr", width=CHART_W,
+                      height=CHART_H)
 
 
 def _curves(run: dict[str, Any]) -> str:
@@ -238,8 +247,7 @@ def _curves(run: dict[str, Any]) -> str:
     charts = [
         _split_chart(rows, "loss", "loss", marks),
         _split_chart(rows, quality, "accuracy" if quality == "accuracy" else "R\u00b2", marks),
-        (line_chart("learning rate", [Series("lr", _column(rows, "epoch"), _column(rows, "lr"))], "learning rate",
-                    marks, css_id="chart-lr", width=CHART_W, height=CHART_H) if _recorded(rows, "lr") else _missing("learning rate", "lr")),
+        _lr_chart(rows, marks),
         _norm_chart(rows, "weight_norm/", "weight norm per parameter", marks),
         _norm_chart(rows, "grad_norm/", "gradient norm per parameter", marks),
     ]
