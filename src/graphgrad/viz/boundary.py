@@ -93,6 +93,7 @@ def save_boundaries(run_dir: str | os.PathLike[str], b: Boundaries) -> None:
 
 def load_boundaries(run_dir: str | os.PathLike[str]) -> Boundaries | None:
     """The saved maps, or None when the run has none; a damaged file is a CheckpointError."""
+    from safetensors import SafetensorError
     from safetensors.numpy import load
 
     path = Path(run_dir) / BOUNDARY_FILE
@@ -110,7 +111,7 @@ def load_boundaries(run_dir: str | os.PathLike[str]) -> Boundaries | None:
         epochs, classes, conf = arrays["epochs"], arrays["classes"], arrays["confidence"]
         if len(bounds) != 4 or classes.ndim != 3 or classes.shape != conf.shape or len(epochs) != len(classes):
             raise ValueError("arrays of inconsistent shapes")
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
         raise CheckpointError(f"{path}: not a readable decision-boundary file ({e})") from None
     return Boundaries(bounds, epochs.astype(np.int64), classes, conf)  # type: ignore[arg-type]
 
@@ -148,6 +149,12 @@ class DecisionBoundaryRecorder(Callback):
             self._classes, self._conf = list(saved.classes[keep]), list(saved.confidence[keep])
         if trainer.epoch not in self._epochs:
             self._record(trainer)
+        elif saved is not None and len(self._epochs) < len(saved.epochs):
+            self._save()  # maps from beyond the checkpoint go: those epochs run again
+
+    def _save(self) -> None:
+        save_boundaries(self.run_dir, Boundaries(self.bounds, np.array(self._epochs), np.stack(self._classes),
+                                                 np.stack(self._conf)))
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
         if self.active:
@@ -158,5 +165,4 @@ class DecisionBoundaryRecorder(Callback):
         self._epochs.append(trainer.epoch)
         self._classes.append(classes)
         self._conf.append(conf)
-        save_boundaries(self.run_dir, Boundaries(self.bounds, np.array(self._epochs), np.stack(self._classes),
-                                                 np.stack(self._conf)))
+        self._save()

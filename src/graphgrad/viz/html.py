@@ -248,7 +248,8 @@ def _forward_html(steps: list[ForwardStep], tensor: bool) -> str:
 
 
 def _term_text(s: BackwardStep, t: Term) -> str:
-    return (f"{grad_of(t.consumer_name)} \u00b7 \u2202{wrap(t.consumer_name)}/\u2202{wrap(s.name)} = "
+    chain = f"{grad_of(t.consumer_name)} \u00b7 \u2202{wrap(t.consumer_name)}/\u2202{wrap(s.name)}"
+    return (f"{escape(chain)} = "
             f"{num(float(t.incoming_data.reshape(-1)[0]), True)} \u00b7 "
             f"{num(float(t.local_value or 0.0), True)} = {num(float(t.product_data.reshape(-1)[0]))}")
 
