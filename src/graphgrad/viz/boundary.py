@@ -2,7 +2,7 @@
 
 A run saves its model only at checkpoints, so the report could not redraw the boundary of epoch 3
 afterwards. For classification on 2 features, :class:`DecisionBoundaryRecorder` evaluates the
-model on a ``resolution`` x ``resolution`` grid over the training points (standardized features,
+model on a ``resolution`` x ``resolution`` grid (48 x 48 by default) over the training points (standardized features,
 the space the model sees) before training and after every epoch, and saves every map so far
 into ``boundary.safetensors`` in the run folder, atomically: ``classes`` (uint8, the predicted
 class per cell) and ``confidence`` (uint8, the winning probability times 255) of shape
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 BOUNDARY_FILE = "boundary.safetensors"
 FORMAT = "graphgrad-decision-boundary-1"
-RESOLUTION = 64
+RESOLUTION = 48
+CHUNK = 512  # grid points per forward pass
 
 
 @dataclass
@@ -67,8 +68,10 @@ def class_map(model: Any, bounds: tuple[float, float, float, float], resolution:
     was_training = getattr(model, "training", False)
     model.eval()
     try:
-        with no_grad(), np.errstate(all="ignore"):
-            logits = np.asarray(model(Tensor(grid_points(bounds, resolution))).data, dtype=np.float64)
+        grid = grid_points(bounds, resolution)
+        with no_grad(), np.errstate(all="ignore"):  # in chunks, so the activations stay in cache
+            logits = np.concatenate([np.asarray(model(Tensor(grid[i : i + CHUNK])).data, dtype=np.float64)
+                                     for i in range(0, len(grid), CHUNK)])
     finally:
         model.train(was_training)
     z = logits - logits.max(axis=1, keepdims=True)
