@@ -7,13 +7,19 @@ import argparse
 import pytest
 
 from graphgrad.errors import ConfigError
-from graphgrad.viz.command import add_explain_arguments, run_explain
+from graphgrad.viz.command import add_explain_arguments, add_report_arguments, run_explain, run_report
 
 
 def run(argv):
     parser = argparse.ArgumentParser()
     add_explain_arguments(parser)
     return run_explain(parser.parse_args(argv))
+
+
+def report(argv):
+    parser = argparse.ArgumentParser()
+    add_report_arguments(parser)
+    return run_report(parser.parse_args(argv))
 
 
 def test_expression(tmp_path, capsys):
@@ -40,6 +46,8 @@ def test_example_mlp(capsys):
     [
         ([], "give an expression"),
         (["x", "--example", "mlp"], "not both"),
+        (["--example", "mlp", "--run", "r"], "not both --example and --run"),
+        (["--example", "mlp", "--batch-size", "3"], "--batch-size goes with --run"),
         (["--example", "mlp", "--at", "x=1"], "--at is for expressions"),
         (["x+1", "--at", "y=1"], "no value for x"),
         (["__import__('os')"], "column 1"),
@@ -50,3 +58,37 @@ def test_example_mlp(capsys):
 def test_user_errors_are_config_errors(argv, message):
     with pytest.raises(ConfigError, match=message):
         run(argv)
+
+
+def test_example_mlp_says_what_it_is_without_jargon(capsys):
+    assert run(["--example", "mlp"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("a 2-2-1 sigmoid network with square loss")
+    assert "seed" not in out.lower()
+
+
+def test_example_mlp_matrix(tmp_path, capsys):
+    page = tmp_path / "m.html"
+    assert run(["--example", "mlp-matrix", "--html", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "d/dhidden.weight = min -0.0883941 mean -0.00431287 max 0.0739493" in out
+    assert "hidden(x)" in out and "output(h)" in out
+    text = page.read_text()
+    assert "\u2202L/\u2202hidden.weight = (\u2202L/\u2202hidden(x))\u1d40 \u00b7 x" in text
+
+
+def test_run_explains_one_mini_batch(cli_run, tmp_path, capsys):
+    page = tmp_path / "b.html"
+    assert run(["--run", str(cli_run), "--batch-size", "5", "--html", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "one mini-batch of 5 training examples through the 2-8-2 relu network" in out
+    assert "d/d0.weight" in out and "a1 " in out and "h1 " in out
+    assert "\u2202L/\u22020.weight = (\u2202L/\u2202a1)\u1d40 \u00b7 x" in page.read_text()
+
+
+def test_report_command(cli_run, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert report([str(cli_run), "--out", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="not a folder"):
+        report([str(tmp_path / "nope")])

@@ -74,8 +74,10 @@ def test_svg_is_well_formed_and_carries_every_label(tmp_path):
     assert root.tag == SVG + "svg"
     groups = [g for g in root.iter(SVG + "g") if "node" in g.get("class", "").split()]
     assert len(groups) == 7  # x, y, 2, y**2, z, g, f
-    texts = {"".join(t.itertext()) for t in root.iter(SVG + "text")}
+    texts = {(t.text or "") + "".join(c.tail or "" for c in t) for t in root.iter(SVG + "text")}  # not hover titles
     assert {"f = multiply", "g = add", "x", "value 7", "value 4", "7", "4"} <= texts
+    hover = {t.text for t in root.iter(SVG + "title")}
+    assert "local derivative \u2202(f)/\u2202(x) = 7.0" in hover and "value = 7.0" in hover
     path = draw(f, tmp_path / "f.svg")
     ET.parse(path)  # parses as XML
 
@@ -94,8 +96,8 @@ def test_array_values_are_summarized():
     out = gg.sum(w @ v)
     view = build_view(out)
     node = next(n for n in view.nodes if n.name == "W")
-    assert node.value == "min -2 mean 1.5 max 4" and node.shape == (2, 2)
-    assert "shape 2x2" in node.lines()
+    assert node.value == "min \u22122 mean 1.5 max 4" and node.shape == (2, 2)
+    assert "shape 2\u00d72" in node.lines()
     assert all(e.local is None for e in view.edges if view.nodes[e.src].name == "W")
 
 
@@ -126,7 +128,7 @@ def test_module_collapses_into_boxes_unless_expanded():
     assert set(boxes) == {"fc1", "fc2"}
     assert len(boxes["fc1"].members) == 4  # weight, bias, matmul, add
     names = {n.name for n in collapsed.nodes}
-    assert "exp_1" in names and "fc1.weight" not in names
+    assert "exp(fc1(data_1))" in names and "fc1.weight" not in names
     expanded = build_view(out, module=model, expand=True)
     names = {n.name for n in expanded.nodes}
     assert {"fc1.weight", "fc1.bias", "fc2.weight"} <= names and not any(n.kind == "module" for n in expanded.nodes)

@@ -1,9 +1,12 @@
-"""``graphgrad explain``: value, gradients and the backprop step table of an expression or example.
+"""``graphgrad explain`` and ``graphgrad report``: the command-line side of the views.
 
     graphgrad explain "x*(y**2+z)" --at x=1,y=2,z=3 --html out.html
-    graphgrad explain --example mlp
+    graphgrad explain --example mlp              # a 2-2-1 sigmoid network with square loss
+    graphgrad explain --example mlp-matrix       # a 2-3-2 network on a batch, in matrix form
+    graphgrad explain --run RUN --html b.html    # one mini-batch of a trained run
+    graphgrad report RUN [--out FILE]            # the whole run as one page
 
-The CLI module calls :func:`add_explain_arguments` and :func:`run_explain`; user mistakes raise
+The CLI module calls ``add_*_arguments`` and ``run_*``; user mistakes raise
 :class:`graphgrad.errors.ConfigError` (one line on stderr, exit 2, from the CLI).
 """
 
@@ -11,14 +14,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from graphgrad.errors import ConfigError
-from graphgrad.viz import expr, seed_network
+from graphgrad.viz import expr, mlp_matrix, seed_network
 from graphgrad.viz.draw import draw
 from graphgrad.viz.explain import Explanation, explain
-from graphgrad.viz.graph import fmt_number
+from graphgrad.viz.numbers import fmt_text
 
-EXAMPLES = ("mlp",)
+EXAMPLES = {
+    "mlp": "a 2-2-1 sigmoid network with square loss, one number per node",
+    "mlp-matrix": "a 2-3-2 sigmoid network on a batch of 4 examples, in matrix form",
+}
 
 
 def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,50 +37,96 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--at", action="append", metavar="NAME=VALUE,...",
                         help="the variables' values, e.g. x=1,y=2,z=3 (may be repeated)")
-    parser.add_argument("--example", choices=EXAMPLES,
-                        help="a built-in example instead of an expression: mlp = the seeds' 2-2-1 sigmoid network")
+    parser.add_argument("--example", choices=tuple(EXAMPLES),
+                        help="a built-in example instead of an expression: "
+                        + "; ".join(f"{k} = {v}" for k, v in EXAMPLES.items()))
+    parser.add_argument("--run", metavar="RUN",
+                        help="a trained run's folder: one forward and backward pass of its model on one "
+                        "mini-batch of its training data")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="with --run: how many examples (default: the run's batch size)")
     parser.add_argument("--html", metavar="FILE", help="also write the step-by-step page (self-contained HTML)")
     parser.add_argument("--svg", metavar="FILE", help="also draw the graph (SVG, or PNG if FILE ends in .png)")
 
 
-def _build(args: argparse.Namespace) -> tuple[Explanation, dict[str, object]]:
-    if args.example and args.expression:
-        raise ConfigError("explain: give an expression or --example, not both")
-    if args.example:
-        if args.at:
-            raise ConfigError("explain: --at is for expressions; the example has fixed values")
+def _build(args: argparse.Namespace) -> tuple[Explanation, dict[str, Any]]:
+    given = [name for name, v in (("an expression", args.expression), ("--example", args.example),
+                                  ("--run", args.run)) if v]
+    if len(given) > 1:
+        raise ConfigError(f"explain: give one of an expression, --example or --run, not both {given[0]} and {given[1]}")
+    if args.batch_size is not None and not args.run:
+        raise ConfigError("explain: --batch-size goes with --run")
+    if (args.example or args.run) and args.at:
+        raise ConfigError("explain: --at is for expressions; the example has fixed values")
+    if args.example == "mlp":
         loss, weights = seed_network.build()
-        title = "the seeds' 2-2-1 sigmoid network, L = 1/2 (y - y*)^2 (x1=1, x2=0.5, y*=1)"
+        title = ("a 2-2-1 sigmoid network with square loss L = ½ (y − y*)², one number per node "
+                 "(x1 = 1, x2 = 0.5, y* = 1)")
         return explain(loss, title=title), dict(weights)
+    if args.example == "mlp-matrix":
+        loss, model = mlp_matrix.build()
+        return explain(loss, module=model, title=mlp_matrix.TITLE), dict(model.named_parameters())
+    if args.run:
+        from graphgrad.viz.run_batch import explain_run
+
+        ex = explain_run(args.run, args.batch_size)
+        params = {ex.name_of(t): t for t in ex.view.tensors.values() if t._requires_grad and t._node is None}
+        return ex, params
     if not args.expression:
         raise ConfigError('explain: give an expression, e.g. graphgrad explain "x*(y**2+z)" --at x=1,y=2,z=3, '
-                          "or --example mlp")
+                          "or --example mlp, or --run RUN")
     values = expr.parse_assignments(args.at)
     out, inputs = expr.build(args.expression, values)
     if not out.requires_grad:
         raise ConfigError(f"explain: {args.expression!r} uses no variables, so there is nothing to differentiate")
-    at = ", ".join(f"{k}={fmt_number(v)}" for k, v in values.items())
+    at = ", ".join(f"{k}={fmt_text(v)}" for k, v in values.items())
     return explain(out, title=f"f = {args.expression} at {at}"), dict(inputs)
+
+
+def _print_gradient(name: str, width: int, grad: object) -> None:
+    import numpy as np
+
+    from graphgrad.viz.numbers import summary
+
+    arr = np.asarray(grad)
+    text = fmt_text(float(arr.reshape(-1)[0])) if arr.size == 1 else summary(arr, 6, unicode_minus=False)
+    print(f"  d/d{name.ljust(width)} = {text}")
 
 
 def run_explain(args: argparse.Namespace) -> int:
     """Print the value, every gradient and the step table; write the page / drawing if asked."""
-    ex, inputs = _build(args)
-    print(ex.title)
-    print(f"value: {fmt_number(float(ex.loss.data))}")
-    print("gradients:")
-    width = max(len(n) for n in inputs) if inputs else 0
-    for name in inputs:
-        print(f"  d/d{name.ljust(width)} = {fmt_number(float(ex.grads[name]))}")
-    print()
-    print(ex)
     for option, path in (("--html", args.html), ("--svg", args.svg)):
         if path and not Path(path).parent.exists():
             raise ConfigError(f"explain {option}: directory {str(Path(path).parent)!r} does not exist")
+    ex, inputs = _build(args)
+    print(ex.title)
+    print(f"value: {fmt_text(float(ex.loss.data))}")
+    print("gradients:")
+    width = max(len(n) for n in inputs) if inputs else 0
+    for name in inputs:
+        _print_gradient(name, width, ex.grads[name])
+    print()
+    print(ex)
     if args.html:
         ex.to_html(args.html)
         print(f"\nwrote {args.html}")
     if args.svg:
         draw(ex.loss, args.svg)
         print(f"wrote {args.svg}")
+    return 0
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``graphgrad report``."""
+    parser.add_argument("run", metavar="RUN", help="a training run's folder (what graphgrad train --out wrote)")
+    parser.add_argument("--out", metavar="FILE",
+                        help="where to write the page (default: RUN/report.html)")
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Write the run's report page and say where it is."""
+    from graphgrad.viz.report import write_report
+
+    path = write_report(args.run, args.out)
+    print(f"wrote {path}  (open it in a browser; it needs no network)")
     return 0

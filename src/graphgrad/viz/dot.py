@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from graphgrad.tensor import Tensor
-from graphgrad.viz.graph import GraphView, build_view, fmt_number
-
-_FILL = {"op": "#e3edfb", "param": "#fff1c9", "input": "#fff1c9", "const": "#f1f1f1", "module": "#efe3fb"}
+from graphgrad.viz.graph import GraphView, build_view
+from graphgrad.viz.numbers import fmt
+from graphgrad.viz.svg import KIND_FILL
 
 
 def _quote(s: str) -> str:
@@ -32,9 +32,9 @@ def view_to_dot(view: GraphView, rankdir: str = "LR") -> str:
         extra = ', penwidth=2.4, color="#b3261e"' if node.id == view.root else ""
         if node.kind == "module":
             extra += ', style="rounded,filled,dashed"'
-        lines.append(f'  n{node.id} [label="{label}", fillcolor="{_FILL[node.kind]}"{extra}];')
+        lines.append(f'  n{node.id} [label="{label}", fillcolor="{KIND_FILL[node.kind]}"{extra}];')
     for e in view.edges:
-        attr = "" if e.local is None else f" [label={_quote(fmt_number(e.local))}]"
+        attr = "" if e.local is None else f" [label={_quote(fmt(e.local))}]"
         lines.append(f"  n{e.src} -> n{e.dst}{attr};")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -11,7 +11,8 @@ from graphgrad.errors import ConfigError
 from graphgrad.tensor import Tensor
 from graphgrad.viz.graph import GraphView, build_view
 from graphgrad.viz.layout import Layout, layout
-from graphgrad.viz.svg import edge_points, render_svg
+from graphgrad.viz.numbers import fmt
+from graphgrad.viz.svg import KIND_FILL, edge_points, render_svg
 
 FORMATS = ("svg", "png")
 TEXT_MAX_NODES = 800
@@ -56,7 +57,6 @@ def draw(
     return path
 
 
-_FILL = {"op": "#e3edfb", "param": "#fff1c9", "input": "#fff1c9", "const": "#f1f1f1", "module": "#efe3fb"}
 
 
 def _arrowhead(p0: tuple[float, float], p1: tuple[float, float], size: float) -> list[tuple[float, float]]:
@@ -96,7 +96,7 @@ def render_png(view: GraphView, lay: Layout, path: Path, dpi: int = 110, max_pix
         heads.append(_arrowhead(pts[-2], pts[-1], 7.0))
         if e.local is not None:
             (x0, y0), (x1, y1) = pts[-2], pts[-1]
-            labels.append((x0 + 0.55 * (x1 - x0), y0 + 0.55 * (y1 - y0) - 3, f"{e.local:.6g}"))
+            labels.append((x0 + 0.55 * (x1 - x0), y0 + 0.55 * (y1 - y0) - 3, fmt(e.local)))
     ax.add_collection(LineCollection(lines, colors="#6b7280", linewidths=0.9 * scale))
     ax.add_collection(PolyCollection(heads, facecolors="#6b7280", edgecolors="none"))
     patches, faces, edgecolors, widths = [], [], [], []
@@ -106,7 +106,7 @@ def render_png(view: GraphView, lay: Layout, path: Path, dpi: int = 110, max_pix
         patches.append(
             FancyBboxPatch((b.x - b.w / 2, b.y - b.h / 2), b.w, b.h, boxstyle="round,pad=0,rounding_size=6")
         )
-        faces.append(_FILL[node.kind])
+        faces.append(KIND_FILL[node.kind])
         edgecolors.append("#b3261e" if root else ("#6b3fa0" if node.kind == "module" else "#44546a"))
         widths.append((2.0 if root else 1.0) * scale)
     ax.add_collection(PatchCollection(patches, facecolors=faces, edgecolors=edgecolors, linewidths=widths))

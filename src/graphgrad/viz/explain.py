@@ -1,37 +1,62 @@
 """``explain(loss)``: the steps backprop takes, in the order it takes them, with every number.
 
-The backward steps follow :func:`graphgrad.autograd.engine.topological_order` reversed, the order
-``loss.backward()`` uses. Each step is seed 002's ``grad_table`` update (seed 003's sum over
-``out(v)``): for node v, every consumer u of v contributes
-``grad_table[u] * du/dv`` (for tensors: u's vector-Jacobian product), and their sum is
-``grad_table[v]``. The products are computed with the same rules the engine runs, but nothing is
+The forward steps start from the inputs: first every leaf (data, then the tensors that need a
+gradient), then each computed tensor once its inputs are known, layer by layer (a tensor's layer
+is one more than its deepest input's). The backward steps follow
+:func:`graphgrad.autograd.engine.topological_order` reversed, the order ``loss.backward()`` uses.
+Each backward step is the gradient table's update: for node v, every consumer u of v contributes
+u's derivative rule applied to ``grad_table[u]``, and their sum is ``grad_table[v]``. The rules are
+applied through :func:`graphgrad.viz._rules.input_gradients`, the engine's own, but nothing is
 written to ``.grad`` and the graph is not freed: explaining has no side effects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from graphgrad.autograd.engine import topological_order
-from graphgrad.autograd.grad_mode import no_grad
 from graphgrad.errors import BackwardError, ConfigError
 from graphgrad.tensor import Tensor
-from graphgrad.viz.graph import GraphView, build_view, local_derivative, summarize
+from graphgrad.viz._rules import input_gradients
+from graphgrad.viz.formulas import Formula, backward_formula, forward_formula
+from graphgrad.viz.graph import GraphView, build_view, local_derivative
+from graphgrad.viz.numbers import fmt_text, summary
+
+LEAF_WORDS = {"data": "data", "input": "variable", "param": "parameter"}
+
+
+def _text(a: np.ndarray) -> str:
+    return summary(a, 6, unicode_minus=False)
 
 
 @dataclass
 class Term:
-    """One consumer's contribution to a node's gradient."""
+    """One consumer's contribution to a node's gradient: its rule applied to ``grad_table[consumer]``."""
 
     consumer: int  # view id
     consumer_name: str
     op: str
-    incoming: str  # grad_table[consumer]
-    local: str  # d consumer / d node (a number for scalars, "vjp" otherwise)
-    product: str
+    slot: int  # which input of the consumer the node is
+    incoming_data: np.ndarray = field(repr=False)  # grad_table[consumer]
+    local_value: float | None  # d consumer / d node, when both are scalars
+    product_data: np.ndarray = field(repr=False)
+    formula: Formula | None = field(default=None, repr=False)
+
+    @property
+    def incoming(self) -> str:
+        return _text(self.incoming_data)
+
+    @property
+    def local(self) -> str:
+        return "vjp" if self.local_value is None else fmt_text(self.local_value)
+
+    @property
+    def product(self) -> str:
+        return _text(self.product_data)
 
 
 @dataclass
@@ -39,10 +64,17 @@ class BackwardStep:
     node: int
     name: str
     op: str | None
-    value: str
+    value_data: np.ndarray = field(repr=False)
     terms: list[Term]
-    total: str  # grad_table[node]
-    grad: np.ndarray = field(repr=False)
+    grad: np.ndarray = field(repr=False)  # grad_table[node]
+
+    @property
+    def value(self) -> str:
+        return _text(self.value_data)
+
+    @property
+    def total(self) -> str:
+        return _text(self.grad)
 
 
 @dataclass
@@ -51,20 +83,39 @@ class ForwardStep:
     name: str
     op: str | None
     inputs: list[str]
-    value: str
+    value_data: np.ndarray = field(repr=False)
+    formula: Formula | None = field(default=None, repr=False)
+
+    @property
+    def value(self) -> str:
+        return _text(self.value_data)
 
 
-def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    while g.ndim > len(shape):
-        g = g.sum(axis=0)
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return g.sum(axis=axes, keepdims=True) if axes else g
+def forward_order(view: GraphView) -> list[int]:
+    """View ids of the non-constant nodes: leaves first (data, then the rest), then ops by layer."""
+    into: dict[int, list[int]] = {}
+    for e in view.edges:
+        into.setdefault(e.dst, []).append(e.src)
+    layer: dict[int, int] = {}
+    for node in view.nodes:  # nodes come inputs first
+        srcs = [s for s in into.get(node.id, []) if view.nodes[s].kind != "const"]
+        layer[node.id] = 1 + max((layer[s] for s in srcs), default=-1) if node.kind == "op" else 0
+    first_use: dict[int, int] = {}
+    for e in view.edges:
+        first_use[e.src] = min(first_use.get(e.src, 1 << 30), layer.get(e.dst, 0))
+    leaves = [n for n in view.nodes if n.kind in ("data", "input", "param")]
+    leaves.sort(key=lambda n: (n.kind != "data", first_use.get(n.id, 0), n.id))
+    ops = [n for n in view.nodes if n.kind == "op"]
+    ops.sort(key=lambda n: (layer[n.id], n.id))
+    return [n.id for n in leaves + ops]
 
 
 class Explanation:
     """Forward and backward steps of one scalar ``loss``; ``str()`` is the table, ``to_html`` the page."""
 
-    def __init__(self, loss: Tensor, module: Any = None, title: str | None = None) -> None:
+    def __init__(
+        self, loss: Tensor, module: Any = None, title: str | None = None, names: dict[int, str] | None = None
+    ) -> None:
         if not isinstance(loss, Tensor):
             raise ConfigError(f"explain: expected a graphgrad Tensor, got {type(loss).__name__}")
         if not loss.requires_grad:
@@ -75,64 +126,56 @@ class Explanation:
             )
         self.loss = loss
         self.title = title or "backpropagation"
-        self.view: GraphView = build_view(loss, module=module, expand=True)
-        vid = {id(t): i for i, t in self.view.tensors.items() if self.view.nodes[i].kind != "const"}
-        self._vid = vid
-        self.forward = self._forward_steps(vid)
-        self.backward, self.grads = self._backward_steps(vid)
+        self.view: GraphView = build_view(loss, module=module, expand=True, names=names)
+        self._vid = {id(t): i for i, t in self.view.tensors.items() if self.view.nodes[i].kind != "const"}
+        self.forward = self._forward_steps()
+        self.backward, self.grads = self._backward_steps()
         for step in self.backward:  # so the drawing can show every gradient
-            self.view.nodes[step.node].grad = step.total
+            node = self.view.nodes[step.node]
+            node.grad, node.grad_data = summary(step.grad), step.grad
 
     # ------------------------------------------------------------------ computing the steps
-    def _name(self, t: Tensor) -> str:
+    def name_of(self, t: Tensor) -> str:
+        """The name the view gave ``t`` (numbers written in the formula are their value)."""
         i = self._vid.get(id(t))
-        return self.view.nodes[i].name if i is not None else (t.name or summarize(t.data))
+        if i is not None:
+            return self.view.nodes[i].name
+        return t.name or summary(t.data, 6, unicode_minus=False)
 
-    def _forward_steps(self, vid: dict[int, int]) -> list[ForwardStep]:
+    def _forward_steps(self) -> list[ForwardStep]:
         steps = []
-        for node in self.view.nodes:
-            if node.kind == "const":
-                continue
-            t = self.view.tensors[node.id]
-            ins = [self._name(p) for p in t._node.inputs] if t._node is not None else []
-            steps.append(ForwardStep(node.id, node.name, node.op, ins, node.value))
+        for i in forward_order(self.view):
+            node = self.view.nodes[i]
+            t = self.view.tensors[i]
+            ins = [self.name_of(p) for p in t._node.inputs or ()] if t._node is not None else []
+            formula = forward_formula(t, self.name_of) if t._node is not None else None
+            steps.append(ForwardStep(i, node.name, node.op, ins, np.asarray(t.data), formula))
         return steps
 
-    def _backward_steps(self, vid: dict[int, int]) -> tuple[list[BackwardStep], dict[str, np.ndarray]]:
+    def _backward_steps(self) -> tuple[list[BackwardStep], dict[str, np.ndarray]]:
         order = topological_order([self.loss])
-        consumers: dict[int, list[tuple[Tensor, int]]] = {}
-        for u in order:
-            if u._node is not None:
-                for k, p in enumerate(u._node.inputs):
-                    if p._requires_grad:
-                        consumers.setdefault(id(p), []).append((u, k))
-        table: dict[int, np.ndarray] = {}
+        pending: dict[int, list[Term]] = {}
         steps: list[BackwardStep] = []
         for v in reversed(order):
-            terms: list[Term] = []
+            terms = pending.pop(id(v), [])
             if v is self.loss:
                 total = np.ones_like(v.data)
             else:
                 total = np.zeros_like(v.data)
-                for u, k in consumers.get(id(v), []):
-                    g_u = table[id(u)]
-                    rule = u._node.op.vjps[k]
-                    with no_grad(), np.errstate(all="ignore"):
-                        gk = None if rule is None else rule(Tensor(g_u), u, *u._node.inputs, **u._node.params)
-                    prod = np.zeros_like(v.data) if gk is None else _unbroadcast(np.asarray(gk.data), v.shape)
-                    prod = prod.astype(v.data.dtype, copy=False).reshape(v.shape)
-                    total = total + prod
-                    local = local_derivative(u, k)
-                    terms.append(
-                        Term(
-                            vid[id(u)], self._name(u), u._node.op.name, summarize(g_u),
-                            "vjp" if local is None else summarize(np.array(local)), summarize(prod),
-                        )
-                    )
-            table[id(v)] = total
-            steps.append(
-                BackwardStep(vid[id(v)], self._name(v), v.op, summarize(v.data), terms, summarize(total), total)
-            )
+                for term in terms:
+                    total = total + term.product_data
+            steps.append(BackwardStep(self._vid[id(v)], self.name_of(v), v.op, np.asarray(v.data), terms, total))
+            if v._node is None:
+                continue
+            products = input_gradients(v, Tensor(total))
+            for k, (p, prod) in enumerate(zip(v._node.inputs or (), products)):
+                if not p._requires_grad:
+                    continue
+                data = np.zeros_like(p.data) if prod is None else np.asarray(prod.data).reshape(p.shape)
+                pending.setdefault(id(p), []).append(Term(
+                    self._vid[id(v)], self.name_of(v), v._node.op.name, k, total, local_derivative(v, k), data,
+                    backward_formula(v, k, self.name_of, total, data),
+                ))
         grads = {s.name: s.grad for s in steps}
         return steps, grads
 
@@ -140,7 +183,8 @@ class Explanation:
     def forward_table(self) -> str:
         rows = [("step", "node", "op", "inputs", "value")]
         for i, s in enumerate(self.forward, 1):
-            rows.append((str(i), s.name, s.op or "input", ", ".join(s.inputs) or "-", s.value))
+            kind = s.op or LEAF_WORDS.get(self.view.nodes[s.node].kind, "input")
+            rows.append((str(i), s.name, kind, ", ".join(s.inputs) or "-", s.value))
         return _table(rows)
 
     def backward_table(self) -> str:
@@ -163,7 +207,7 @@ class Explanation:
         return "\n".join([
             f"{self.title}",
             "",
-            "Forward pass (topological order: every node after its inputs)",
+            "Forward pass (from the inputs: every node after its inputs)",
             self.forward_table(),
             "",
             "Backward pass (reverse topological order, as backward() runs it):",
@@ -181,7 +225,7 @@ class Explanation:
         return write_page(self, path)
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for k, r in enumerate(rows):
@@ -191,6 +235,12 @@ def _table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(out)
 
 
-def explain(loss: Tensor, module: Any = None, title: str | None = None) -> Explanation:
-    """The steps backprop takes from scalar ``loss`` back to the inputs (call before ``backward()``)."""
-    return Explanation(loss, module=module, title=title)
+def explain(
+    loss: Tensor, module: Any = None, title: str | None = None, names: dict[int, str] | None = None
+) -> Explanation:
+    """The steps backprop takes from scalar ``loss`` back to the inputs (call before ``backward()``).
+
+    ``module`` names parameters and sub-module outputs after their paths (``hidden.weight``,
+    ``hidden(x)``); ``names`` (``id(tensor) -> name``) names any other tensor.
+    """
+    return Explanation(loss, module=module, title=title, names=names)

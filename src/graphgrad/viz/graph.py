@@ -1,12 +1,15 @@
 """The recorded graph as plain data: what every view (DOT, SVG, PNG, HTML, step table) draws.
 
 Walking ``tensor._node`` back to the leaves gives each tensor a :class:`ViewNode` (its op, a name,
-shape, value and gradient as short text) and each input slot a :class:`ViewEdge` (with the local
-derivative when both ends are scalars). The walk reads ``node.inputs``, which ``backward()`` frees:
-build views before backward, or call ``backward(retain_graph=True)``.
+shape, value and gradient) and each input slot a :class:`ViewEdge` (with the local derivative when
+both ends are scalars). Every tensor is drawn once, except numbers written in the formula (``0.5``,
+``2``), which get a small box at each use so no edge crosses the drawing. The walk reads
+``node.inputs``, which ``backward()`` frees: build views before backward, or call
+``backward(retain_graph=True)``.
 
-With a module, parameters take their names from ``module.named_parameters()`` and the ops that
-use a sub-module's parameters collapse into one box for that sub-module (unless expanded).
+With a module, parameters take their names from ``module.named_parameters()``, a sub-module's
+output is named like a call (``hidden(x)``), and the ops that use a sub-module's parameters
+collapse into one box for that sub-module (unless expanded).
 """
 
 from __future__ import annotations
@@ -17,29 +20,40 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import no_grad
 from graphgrad.errors import ConfigError, GraphFreedError
 from graphgrad.tensor import Tensor
+from graphgrad.viz._rules import input_gradients
+from graphgrad.viz.naming import is_literal, module_outputs, readable_names
+from graphgrad.viz.numbers import shape_text, summary
 
 
 @dataclass
 class ViewNode:
-    """One box of a drawing: a tensor, or a collapsed module standing for several tensors."""
+    """One box of a drawing: a tensor, or a collapsed module standing for several tensors.
+
+    ``kind`` is "op" (computed), "param" (a module's parameter), "input" (a leaf that needs a
+    gradient), "data" (a leaf that needs none: inputs x, targets), "const" (a number written in the
+    formula, drawn at each use) or "module" (a collapsed sub-module). ``value`` and ``grad`` are
+    short text; ``value_data`` / ``grad_data`` keep the arrays for hover text and tables.
+    """
 
     id: int
-    kind: str  # "op", "param", "input" (leaf that requires grad), "const", or "module"
+    kind: str
     name: str
     op: str | None
     shape: tuple[int, ...]
     value: str
     grad: str | None = None
     members: list[int] = field(default_factory=list)  # tensor ids inside a collapsed module box
+    show_op: bool = True  # False when the name already is the formula (``wh_11 * x1``)
+    value_data: np.ndarray | None = field(default=None, repr=False)
+    grad_data: np.ndarray | None = field(default=None, repr=False)
 
     def lines(self) -> list[str]:
         """The text of the box, one entry per line."""
         if self.kind == "module":
             head = f"{self.name} ({self.op})" if self.op else self.name
-        elif self.op is None or self.name == self.op or self.name.startswith(self.op + "_"):
+        elif self.op is None or not self.show_op or self.name == self.op:
             head = self.name
         else:
             head = f"{self.name} = {self.op}"
@@ -47,7 +61,7 @@ class ViewNode:
         if self.kind == "module":
             out.append(f"{len(self.members)} tensors (collapsed)")
         if self.shape:
-            out.append("shape " + "x".join(str(n) for n in self.shape))
+            out.append("shape " + shape_text(self.shape))
         if not (self.kind == "const" and self.name == self.value):
             out.append("value " + self.value)
         if self.grad is not None:
@@ -73,33 +87,6 @@ class GraphView:
     edges: list[ViewEdge]
     root: int
     tensors: dict[int, Tensor]  # view id -> tensor (module boxes map to their output tensor)
-
-
-# ----------------------------------------------------------------------------- formatting
-def fmt_number(x: float) -> str:
-    """A number in at most 6 significant digits, without trailing noise (1.0 -> '1')."""
-    x = float(x)
-    if x != x:
-        return "nan"
-    if x in (float("inf"), float("-inf")):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    s = f"{x:.6g}"
-    return s
-
-
-def summarize(data: np.ndarray) -> str:
-    """The number itself for one element; ``min/mean/max`` for an array."""
-    arr = np.asarray(data)
-    if arr.size == 1:
-        return fmt_number(arr.reshape(-1)[0]) if arr.dtype.kind in "fiub" else str(arr.reshape(-1)[0])
-    if arr.size == 0:
-        return "empty"
-    if arr.dtype.kind == "b":
-        return f"{int(arr.sum())} of {arr.size} true"
-    a = arr.astype(np.float64)
-    return f"min {fmt_number(a.min())} mean {fmt_number(a.mean())} max {fmt_number(a.max())}"
 
 
 # ----------------------------------------------------------------------------- walking
@@ -142,42 +129,16 @@ def local_derivative(t: Tensor, slot: int) -> float | None:
     p = node.inputs[slot]
     if t.data.size != 1 or p.data.size != 1 or not p._requires_grad:
         return None
-    rule = node.op.vjps[slot]
-    if rule is None:
-        return 0.0
-    with no_grad(), np.errstate(all="ignore"):
-        g = rule(Tensor(np.ones_like(t.data)), t, *node.inputs, **node.params)
-    if g is None:
-        return 0.0
-    return float(np.sum(g.data))  # a broadcast scalar input gets a gradient to sum
+    g = input_gradients(t, Tensor(np.ones_like(t.data)))[slot]
+    return 0.0 if g is None else float(np.sum(g.data))
 
 
-def auto_names(order: Iterable[Tensor], given: dict[int, str]) -> dict[int, str]:
-    """A name for every tensor: the user's (``name=``), the module's, else ``op_k`` / ``c_k`` / ``x_k``."""
-    names: dict[int, str] = {}
-    counts: dict[str, int] = {}
-    for t in order:
-        name = given.get(id(t)) or t.name
-        if not name:
-            if t._node is not None:
-                base = t._node.op.name
-            elif t._requires_grad:
-                base = "x"
-            else:
-                base = "const" if t.data.size != 1 else fmt_number(t.data.reshape(-1)[0])
-            if base[:1].isalpha() or base == "const":
-                counts[base] = counts.get(base, 0) + 1
-                name = f"{base}_{counts[base]}"
-            else:
-                name = base
-        names[id(t)] = name
-    return names
-
-
-def _kind(t: Tensor) -> str:
+def _kind(t: Tensor, name: str, pnames: dict[int, str]) -> str:
     if t._node is not None:
         return "op"
-    return "param" if t._requires_grad else "const"
+    if t._requires_grad:
+        return "param" if id(t) in pnames else "input"
+    return "const" if is_literal(t, name) else "data"
 
 
 # ----------------------------------------------------------------------------- modules
@@ -218,11 +179,11 @@ def _groups(
             if owner not in expanded:
                 seeds.setdefault(owner, set()).add(id(t))
         elif t._node is not None:
-            owners = {_owner(pnames[id(p)]) for p in t._node.inputs if id(p) in pnames}
+            owners = {_owner(pnames[id(p)]) for p in t._node.inputs or () if id(p) in pnames}
             for owner in owners - expanded:
                 seeds.setdefault(owner, set()).add(id(t))
     index = {id(t): i for i, t in enumerate(order)}
-    inputs = [[index[id(p)] for p in t._node.inputs] if t._node is not None else [] for t in order]
+    inputs = [[index[id(p)] for p in t._node.inputs or ()] if t._node is not None else [] for t in order]
     group: dict[int, str] = {}
     for owner, members in seeds.items():
         member_idx = {index[m] for m in members}
@@ -241,6 +202,20 @@ def _groups(
 
 
 # ----------------------------------------------------------------------------- building
+def names_for(order: list[Tensor], module: Any = None, names: dict[int, str] | None = None) -> dict[int, str]:
+    """Readable, unique names for the tensors of ``order`` (see :mod:`graphgrad.viz.naming`)."""
+    pnames = parameter_names(module)
+    given = dict(pnames)
+    if names:
+        given.update(names)
+    owners = _groups(order, pnames, None)
+    return readable_names(order, given, module_outputs(order, owners))
+
+
+def _grad_of(t: Tensor) -> np.ndarray | None:
+    return None if t.grad is None else np.asarray(t.grad.data)
+
+
 def build_view(
     tensor: Tensor,
     module: Any = None,
@@ -252,15 +227,15 @@ def build_view(
 
     ``expand=True`` shows every op; ``None`` collapses each sub-module of ``module`` that owns
     parameters into one box; a list of module names (as in ``named_parameters()``) expands those.
+    ``names`` (``id(tensor) -> name``) overrides the names the view would choose.
     """
     if not isinstance(tensor, Tensor):
         raise ConfigError(f"expected a graphgrad Tensor, got {type(tensor).__name__}")
     order = walk(tensor)
     pnames = parameter_names(module)
-    given = dict(pnames)
-    if names:
-        given.update(names)
-    labels = auto_names(order, given)
+    labels = names_for(order, module, names)
+    given = set(pnames) | set(names or {}) | {id(t) for t in order if t.name}
+    outputs = module_outputs(order, _groups(order, pnames, None))
     group = _groups(order, pnames, expand)
     classes = _module_classes(module)
 
@@ -281,23 +256,19 @@ def build_view(
             node.members.append(id(t))
             vid[id(t)] = node.id
             if t._node is not None:  # the box shows its last op's output (members come in order)
-                node.shape, node.value = t.shape, summarize(t.data)
-                node.grad = None if t.grad is None else summarize(t.grad.data)
+                node.shape, node.value, node.value_data = t.shape, summary(t.data), t.data
+                node.grad_data = _grad_of(t)
+                node.grad = None if node.grad_data is None else summary(node.grad_data)
                 tensors[node.id] = t
             continue
-        kind = _kind(t)
+        kind = _kind(t, labels[id(t)], pnames)
         if kind == "const":
-            continue  # each use of a constant gets its own small box (below): no edges across the drawing
-        if kind == "param" and id(t) not in pnames:
-            kind = "input"
+            continue  # each use of a number gets its own small box (below): no edges across the drawing
+        grad = _grad_of(t)
         node = ViewNode(
-            len(nodes),
-            kind,
-            labels[id(t)],
-            t._node.op.name if t._node is not None else None,
-            t.shape,
-            summarize(t.data),
-            None if t.grad is None else summarize(t.grad.data),
+            len(nodes), kind, labels[id(t)], t._node.op.name if t._node is not None else None, t.shape,
+            summary(t.data), None if grad is None else summary(grad),
+            show_op=id(t) in given or id(t) in outputs, value_data=t.data, grad_data=grad,
         )
         vid[id(t)] = node.id
         tensors[node.id] = t
@@ -312,11 +283,11 @@ def build_view(
         if t._node is None:
             continue
         dst = vid[id(t)]
-        for k, p in enumerate(t._node.inputs):
+        for k, p in enumerate(t._node.inputs or ()):
             src = vid.get(id(p))
-            if src is None:  # a constant
+            if src is None:  # a number written in the formula
                 src = len(nodes)
-                nodes.append(ViewNode(src, "const", labels[id(p)], None, p.shape, summarize(p.data)))
+                nodes.append(ViewNode(src, "const", labels[id(p)], None, p.shape, summary(p.data), value_data=p.data))
                 tensors[src] = p
             if src == dst:
                 continue  # inside a collapsed box

@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from graphgrad.viz.graph import GraphView, fmt_number
+import numpy as np
+
+from graphgrad.viz.graph import GraphView, ViewNode
 from graphgrad.viz.layout import LINE_H, PAD_Y, Box, Layout
+from graphgrad.viz.numbers import fmt, full, summary
+
+KIND_FILL = {"op": "#e3edfb", "param": "#fff1c9", "input": "#fff1c9", "data": "#dff3e4", "const": "#f1f1f1",
+             "module": "#efe3fb"}
+"""Box colours by node kind (SVG, PNG and DOT use the same)."""
 
 STYLE = """
 .node rect{stroke:#44546a;stroke-width:1.2}
@@ -19,6 +26,7 @@ STYLE = """
 .node .grad{fill:#b3261e}
 .kind-op rect{fill:#e3edfb}
 .kind-param rect,.kind-input rect{fill:#fff1c9}
+.kind-data rect{fill:#dff3e4;stroke:#3d7a4f}
 .kind-const rect{fill:#f1f1f1;stroke:#9aa0a6}
 .kind-module rect{fill:#efe3fb;stroke:#6b3fa0;stroke-dasharray:5 3}
 .root rect{stroke:#b3261e;stroke-width:2.4}
@@ -56,6 +64,17 @@ def _label_point(pts: list[tuple[float, float]]) -> tuple[float, float]:
     return (x0 + 0.55 * (x1 - x0), y0 + 0.55 * (y1 - y0) - 3)
 
 
+def _hover(node: ViewNode, cls: str) -> str:
+    """A ``<title>`` with the full value of a value or gradient line (hover text)."""
+    data = node.value_data if cls == "val" else node.grad_data if cls == "grad" else None
+    if data is None:
+        return ""
+    arr = np.asarray(data)
+    what = "value" if cls == "val" else "gradient \u2202L/\u2202" + node.name
+    text = full(arr.reshape(-1)[0]) if arr.size == 1 and arr.dtype.kind in "fiub" else summary(arr, 6)
+    return f"<title>{escape(what)} = {escape(text)}</title>"
+
+
 def render_svg(view: GraphView, lay: Layout, title: str | None = None) -> str:
     """The whole drawing as an SVG document (a string)."""
     out: list[str] = [
@@ -75,7 +94,10 @@ def render_svg(view: GraphView, lay: Layout, title: str | None = None) -> str:
         out.append(f'<path d="{d}" marker-end="url(#arrow)"/>')
         if e.local is not None:
             lx, ly = _label_point(pts)
-            out.append(f'<text x="{_f(lx)}" y="{_f(ly)}" text-anchor="middle">{escape(fmt_number(e.local))}</text>')
+            tip = (f"local derivative \u2202({view.nodes[e.dst].name})/\u2202({view.nodes[e.src].name}) = "
+                   f"{full(e.local)}")
+            out.append(f'<text x="{_f(lx)}" y="{_f(ly)}" text-anchor="middle"><title>{escape(tip)}</title>'
+                       f"{escape(fmt(e.local))}</text>")
         out.append("</g>")
     out.append("</g>")
     out.append('<g class="nodes">')
@@ -96,9 +118,10 @@ def render_svg(view: GraphView, lay: Layout, title: str | None = None) -> str:
                 cls = "grad"
             else:
                 cls = "info"
+            tip = _hover(node, cls)
             out.append(
                 f'<text class="{cls}" x="{_f(b.x)}" y="{_f(top + i * LINE_H)}" '
-                f'text-anchor="middle">{escape(line)}</text>'
+                f'text-anchor="middle">{tip}{escape(line)}</text>'
             )
         out.append("</g>")
     out.append("</g></svg>")

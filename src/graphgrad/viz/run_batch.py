@@ -1,0 +1,58 @@
+"""One forward and backward pass of a trained run's model on one mini-batch of its own data.
+
+The batch is the first ``batch_size`` rows of the run's training split (the split is fixed by the
+run's seed, so the page shows the same examples every time), standardized as in training. The
+model is in evaluation mode (dropout off) with the weights the run saved; the loss is the run's
+own (cross-entropy for classes, mean squared error for numbers). The layers' outputs are named as
+in the notes (``a1 = 0(x)``, ``h1 = relu(a1)``, ...); the parameters keep their paths (``0.weight``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from graphgrad import nn
+from graphgrad.errors import ConfigError
+from graphgrad.tensor import Tensor
+from graphgrad.viz.explain import Explanation, explain
+
+
+def _forward_with_names(model: Any, x: Tensor) -> Tensor:
+    """``model(x)``; for a Sequential, each layer's output is named as in the notes: ``a1`` after the
+    first Linear layer, ``h1`` after its activation, and so on (the parameters keep their paths)."""
+    if not isinstance(model, nn.Sequential):
+        return model(x)
+    out, k = x, 0
+    for layer in model:
+        out = layer(out)
+        if isinstance(layer, nn.Linear):
+            k += 1
+            out.name = f"a{k}"
+        elif isinstance(layer, nn.Dropout):
+            continue
+        else:
+            out.name = f"h{k}"
+    return out
+
+
+def explain_run(run_dir: str | os.PathLike[str], batch_size: int | None = None) -> Explanation:
+    """The explanation of one mini-batch of the run in ``run_dir`` (see the module's docstring)."""
+    from graphgrad.train.experiment import _loss, load_model, prepare_data
+
+    if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
+        raise ConfigError(f"explain --batch-size: must be a positive integer, got {batch_size}")
+    model, config, meta = load_model(run_dir)
+    x, y = prepare_data(config).train
+    n = min(batch_size or config.batch_size, len(x))
+    xb = Tensor(x[:n], name="x")
+    yb = Tensor(y[:n], name="y")
+    loss_fn = _loss(meta["task"])
+    loss = loss_fn(_forward_with_names(model, xb), yb)
+    loss.name = "L"
+    sizes = "-".join(str(s) for s in [meta["n_features"], *config.hidden, meta["n_outputs"]])
+    what = "cross-entropy" if meta["task"] == "classification" else "mean squared error"
+    title = (f"run {Path(run_dir).name}: one mini-batch of {n} training examples through the "
+             f"{sizes} {config.activation} network, {what} loss")
+    return explain(loss, module=model, title=title)

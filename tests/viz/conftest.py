@@ -1,0 +1,42 @@
+"""Training runs shared by the view tests: one from the real command, one with per-epoch boundaries."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+@pytest.fixture(scope="session")
+def cli_run(tmp_path_factory) -> Path:
+    """``graphgrad train --dataset moons --epochs 2`` run as a user would, in a subprocess."""
+    out = tmp_path_factory.mktemp("runs") / "moons"
+    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "graphgrad", "train", "--dataset", "moons", "--epochs", "2",
+                           "--hidden", "8", "--batch-size", "16", "--out", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def recorded_run(tmp_path_factory) -> Path:
+    """A 3-class spirals run trained with the DecisionBoundaryRecorder (as `graphgrad train` will wire it)."""
+    from graphgrad.train import experiment
+    from graphgrad.train.config import TrainConfig
+    from graphgrad.viz.boundary import DecisionBoundaryRecorder
+
+    out = tmp_path_factory.mktemp("runs") / "spirals"
+    config = TrainConfig(dataset="spirals", epochs=12, hidden=[16, 16], lr=0.02, patience=3)
+    config.validate()
+    prepared = experiment.prepare_data(config)
+    trainer = experiment.build_trainer(config, prepared, out, quiet=True)
+    trainer.callbacks = sorted([*trainer.callbacks, DecisionBoundaryRecorder(out, prepared.train[0])],
+                               key=lambda c: c.order)
+    trainer.fit()
+    experiment._finish(out, trainer, prepared, 0.0)
+    return out
