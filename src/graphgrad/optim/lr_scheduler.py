@@ -65,6 +65,14 @@ class _SchedulerState:
     def _check_state(self, state_dict: dict[str, Any]) -> None:
         """Refuse a state that does not fit this optimizer (before anything changes)."""
 
+    def restart_from(self, lr: float) -> None:
+        """Make ``lr`` every group's rate from now on (a schedule keeps its position and follows its
+        curve scaled to start from ``lr``); used to go on with another rate, e.g. after divergence."""
+        check_hyper("lr", lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self._last_lr = [lr] * len(self.optimizer.param_groups)
+
 
 class LRScheduler(_SchedulerState):
     """Base class: subclasses define ``_lr_at(base_lr, epoch)``."""
@@ -103,6 +111,13 @@ class LRScheduler(_SchedulerState):
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = lrs
+
+    def restart_from(self, lr: float) -> None:
+        check_hyper("lr", lr)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = lr
+        self.base_lrs = [lr] * len(self.optimizer.param_groups)
+        self.step(epoch=self.last_epoch)  # the same epoch, from the new base rate
 
     def _check_state(self, state_dict: dict[str, Any]) -> None:
         if len(state_dict.get("base_lrs", self.base_lrs)) != len(self.optimizer.param_groups):

@@ -52,8 +52,19 @@ def mlp(input_shape: tuple[int, ...], n_outputs: int, config: TrainConfig,
     return nn.Sequential(*layers)
 
 
+def mlp_parameter_count(input_shape: tuple[int, ...], n_outputs: int, config: TrainConfig) -> int:
+    widths = [math.prod(input_shape), *config.hidden, n_outputs]
+    return sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+
+
 MODELS: dict[str, ModelFactory] = {
     "mlp": mlp,
+}
+
+# optional: a model's parameter count from its settings, to refuse one that cannot fit in memory
+# before allocating it
+MODEL_SIZES: dict[str, Callable[[tuple[int, ...], int, TrainConfig], int]] = {
+    "mlp": mlp_parameter_count,
 }
 
 
