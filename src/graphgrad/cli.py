@@ -14,6 +14,7 @@ import argparse
 import csv
 import importlib
 import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -274,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USER_ERROR
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # the reader of our output went away (e.g. `| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except USER_ERRORS as e:
         print(f"graphgrad: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -282,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("graphgrad: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
 
 
 def _one_line(error: BaseException) -> str:

@@ -233,6 +233,28 @@ def _target(t: _Table, j: int, task: str | None) -> tuple[np.ndarray, str, list[
     return y, decided, names, reason
 
 
+def _refuse_identifier_columns(t: _Table, cols: list[int]) -> None:
+    """Refuse text columns that look like identifiers or dates, naming them and --drop."""
+    suspicious: dict[str, list[str]] = {"identifiers": [], "dates": []}
+    refused: list[str] = []
+    for j in cols:
+        present = [i for i, r in enumerate(t.rows) if not is_missing(r[j])]
+        numbers = sum(_is_number(t.rows[i][j]) for i in present)
+        if 2 * numbers >= len(present):
+            continue  # numeric (a stray text cell is reported later, with its line)
+        values = {t.rows[i][j] for i in present}
+        looks = _looks_like(t, j, present, values)
+        if looks:
+            suspicious[looks].append(f"{t.header[j]!r} ({len(values)} distinct values in {len(present)} rows)")
+            refused.append(t.header[j])
+    if refused:
+        said = "; ".join(f"like {what}: {', '.join(c)}" for what, c in suspicious.items() if c)
+        raise DataError(
+            f"{t.path}: text columns that look {said}; one-hot encoding them would make a feature per value. "
+            f"Leave them out with --drop {','.join(refused)} (or list the columns to use with --features)"
+        )
+
+
 def _features(
     t: _Table, cols: list[int], missing: np.ndarray, known: dict[str, list[str]] | None
 ) -> tuple[np.ndarray, list[str], dict[str, list[str]], dict[str, int]]:
@@ -240,8 +262,6 @@ def _features(
     and their categories; without it they are decided here and identifier-like ones are refused."""
     n = len(t.rows)
     kinds: list[tuple[int, np.ndarray | None, list[str]]] = []
-    suspicious: dict[str, list[str]] = {"identifiers": [], "dates": []}
-    refused: list[str] = []
     for k, j in enumerate(cols):
         name = t.header[j]
         present = [i for i in range(n) if not missing[i, k]]
@@ -259,18 +279,7 @@ def _features(
         if values is not None:
             kinds.append((j, values, []))
             continue
-        cats = sorted({t.rows[i][j] for i in present})
-        looks = _looks_like(t, j, present, set(cats))
-        if looks:
-            suspicious[looks].append(f"{name!r} ({len(cats)} distinct values in {len(present)} rows)")
-            refused.append(name)
-        kinds.append((j, None, cats))
-    if refused:
-        said = "; ".join(f"like {what}: {', '.join(cols_)}" for what, cols_ in suspicious.items() if cols_)
-        raise DataError(
-            f"{t.path}: text columns that look {said}; one-hot encoding them would make a feature per value. "
-            f"Leave them out with --drop {','.join(refused)} (or list the columns to use with --features)"
-        )
+        kinds.append((j, None, sorted({t.rows[i][j] for i in present})))
     width = sum(1 if values is not None else len(cats) for _, values, cats in kinds)
     size = n * width * 4
     if size > MAX_ENCODED_BYTES:
@@ -353,6 +362,7 @@ def load_csv(
         raise DataError(f"{t.path}: only the target column {target!r}; need at least one feature column")
     tj = t.header.index(target)
     cols = _choose_columns(t, target, drop, features)
+    _refuse_identifier_columns(t, cols)  # before missing values: the column choice comes first
     t, mask, n_dropped, counts = _apply_missing(t, [tj, *cols], missing, target_first=True)
     y, task, target_names, reason = _target(t, tj, task)
     x, names, categories, _ = _features(t, cols, mask[:, 1:], None)
