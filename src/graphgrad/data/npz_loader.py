@@ -36,7 +36,7 @@ def _check_members(p: Any, zf: zipfile.ZipFile) -> None:
                             "string arrays")
         nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
         if nbytes > MAX_ARRAY_BYTES:
-            raise DataError(f"{p}: member {name!r} declares shape {shape} of {dtype}, {nbytes / 1024**3:.1f} GB; "
+            raise DataError(f"{p}: member {name!r} declares shape {shape} of {dtype}, {nbytes / 1024**3:,.1f} GB; "
                             f"refusing arrays over {MAX_ARRAY_BYTES / 1024**3:.0f} GB")
         if header_len + nbytes != info.file_size:
             raise DataError(f"{p}: member {name!r} declares shape {shape} of {dtype} ({nbytes} bytes) but stores "
@@ -65,6 +65,9 @@ def load_npz(
     try:
         with zipfile.ZipFile(p) as zf:
             _check_members(p, zf)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{p}: not a valid .npz file ({exc})") from exc
+    try:
         with np.load(p, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -144,8 +144,12 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> tuple[Any, TrainConfig]:
 
 
 def _config(state: dict[str, Any], run_dir: str | os.PathLike[str]) -> TrainConfig:
+    """The validated configuration; every field of the saved state is checked against its schema."""
+    from graphgrad.train.trainer import TRAINER_STATE_SCHEMA
+
     where = f"{run_dir}/state.json"
-    check_schema(state, {"config": dict, "metadata": dict}, f"{where}: state")
+    check_schema(state, TRAINER_STATE_SCHEMA, f"{where}: state")
+    check_schema(state["metadata"], METADATA_SCHEMA, f"{where}: metadata")
     try:
         return TrainConfig.from_dict(state["config"], source=f"{where} (config)")
     except (KeyError, TypeError) as e:
@@ -158,7 +162,6 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     checkpoint = load_checkpoint(path, groups=["model"])
     config = _config(checkpoint.state, path)
     meta = checkpoint.state["metadata"]
-    check_schema(meta, METADATA_SCHEMA, f"{path}/state.json: metadata")
     try:
         model = build_model(config, meta)
         model.load_state_dict(checkpoint.groups["model"])

@@ -363,7 +363,7 @@ class Trainer:
             self.best_epoch = state.get("best_epoch")
             self.stop_reason = state.get("stop_reason")
             self.events = [dict(e) for e in state.get("events", [])]
-            self.last_checkpoint = {"epoch": self.epoch, "step": self.step, "path": str(checkpoint.path)}
+            self.last_checkpoint = {"epoch": self.epoch, "step": self.step, "path": str(where)}
         except KeyError as e:
             raise CheckpointError(f"{where}: missing entry {e}") from None
         except (TypeError, ValueError) as e:  # a state that passed the schema but does not fit this run
