@@ -125,9 +125,9 @@ def test_missing_values_are_counted_per_column_dropped_or_filled(tmp_path):
     assert r.code == 0 and "filled missing cells" in r.out and "bill 2, sex 3" in r.out
     meta = load_checkpoint(tmp_path / "f", groups=[]).state["metadata"]
     # the fill values are the training split's statistics, computed here by hand
+    from graphgrad.data import load_csv, stratified_split
     from graphgrad.train.config import TrainConfig
     from graphgrad.train.experiment import rng_for
-    from graphgrad.data import load_csv, stratified_split
     bundle = load_csv(data, "species", missing="fill")
     train = stratified_split(bundle.y, 0.2, 0.1, seed=rng_for(TrainConfig().seed, "split")).train
     bills = bundle.X[train, 0]
