@@ -16,8 +16,8 @@ import graphgrad.io as gio
 from graphgrad import cli, nn, optim
 from graphgrad.data import DataLoader, TensorDataset
 from graphgrad.errors import ConfigError
-from graphgrad.train import Callback, Trainer, load_run, plot_history, trainer as trainer_module
-from graphgrad.train import registry
+from graphgrad.train import Callback, Trainer, load_run, plot_history, registry
+from graphgrad.train import trainer as trainer_module
 from graphgrad.train.config import TrainConfig
 from graphgrad.train.experiment import prepare_data, start_run
 
