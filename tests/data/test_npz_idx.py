@@ -132,7 +132,7 @@ def test_npz_errors(tmp_path):
         load_npz(n)
     o = tmp_path / "o.npz"
     np.savez(o, X=np.zeros((2, 1)), y=np.array([{"a": 1}, None], dtype=object))
-    with pytest.raises(DataError, match=re.escape(f"{o}: cannot read without pickle")):
+    with pytest.raises(DataError, match=re.escape(f"{o}: member 'y.npy' holds Python objects, which need pickle")):
         load_npz(o)
     z = tmp_path / "z.npz"
     z.write_bytes(b"not a zip")
