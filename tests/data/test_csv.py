@@ -174,3 +174,13 @@ def test_duplicate_header_and_bad_encoding(tmp_path):
     q.write_bytes(b"a,y\n1,0\n\xff,1\n")
     with pytest.raises(DataError, match=re.escape(f"{q}, line 3: not valid UTF-8")):
         load_csv(q)
+
+
+def test_encoding_is_bounded_and_refused_with_its_size(tmp_path, monkeypatch):
+    from graphgrad.data import csv_loader
+
+    monkeypatch.setattr(csv_loader, "MAX_ENCODED_BYTES", 1000)
+    rows = "".join(f"{i},{'abcdefgh'[i % 8]},{i % 2}\n" for i in range(40))
+    p = write(tmp_path, "x,letter,y\n" + rows, "wide.csv")
+    with pytest.raises(DataError, match=re.escape(f"{p}: encoding 40 rows x 9 features needs 0.0 GB")):
+        load_csv(p)
