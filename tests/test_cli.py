@@ -96,7 +96,7 @@ def test_regression_reports_r2(tmp_path, capsys):
     assert code == 0, err
     assert "test R^2" in out and "test accuracy" not in out
     code, out, err = run(["evaluate", str(tmp_path / "r")], capsys)
-    assert code == 0 and out.startswith("R^2 ")
+    assert code == 0 and out.startswith("RMSE ") and " MAE " in out and " R^2 " in out
 
 
 def test_config_file_and_options_override_it(tmp_path, capsys):
@@ -213,7 +213,9 @@ def test_tampered_run_is_refused(tmp_path, capsys):
 def test_existing_run_is_not_overwritten(tmp_path, capsys):
     assert run(["train", "--epochs", "1", "--hidden", "8", "--quiet", "--out", str(tmp_path / "r")], capsys)[0] == 0
     assert_user_error(["train", "--epochs", "1", "--quiet", "--out", str(tmp_path / "r")], capsys, "--resume")
-    assert_user_error(["train", "--resume", str(tmp_path / "r"), "--lr", "0.1"], capsys, "drop --lr")
+    assert_user_error(["train", "--resume", str(tmp_path / "r"), "--epochs", "3"], capsys, "drop --epochs")
+    assert_user_error(["train", "--resume", str(tmp_path / "r"), "--lr", "0.1"], capsys,
+                      "the run has finished all 1 epochs; --lr has nothing to continue")
 
 
 def test_nan_loss_stops_with_epoch_and_step(tmp_path, capsys):

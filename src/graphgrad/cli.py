@@ -1,7 +1,9 @@
 """The ``graphgrad`` command: ``train``, ``evaluate``, ``predict``, ``explain``, ``bench``.
 
 A user's mistake (bad option, missing or malformed file, invalid checkpoint, diverged training)
-prints one line to stderr and exits with status 2; a bug in graphgrad still shows its traceback.
+and anything the machine refuses (a full disk, a read-only folder, too little memory) print one
+line to stderr and exit with status 2; a bug in graphgrad still shows its traceback. Options are
+matched exactly (no abbreviations), so a typo is an error rather than another option.
 ``explain`` and ``bench`` live in other packages and are imported only when used, so ``train``
 works even if they cannot be imported.
 """
@@ -11,21 +13,38 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import io
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from graphgrad.errors import CheckpointError, ConfigError, DataError, TrainingDivergedError
+from graphgrad.errors import CheckpointError, ConfigError, DataError, GraphgradError, TrainingDivergedError
 
-USER_ERRORS = (ConfigError, DataError, CheckpointError, TrainingDivergedError, FileNotFoundError,
-               IsADirectoryError, NotADirectoryError, PermissionError)
+USER_ERRORS = (ConfigError, DataError, CheckpointError, TrainingDivergedError, OSError, MemoryError)
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 # option name -> TrainConfig field, for options that set training settings
-_TRAIN_OPTIONS = ("dataset", "data", "target", "hidden", "activation", "optimizer", "lr", "momentum",
-                  "batch_size", "epochs", "dropout", "l2", "weight_decay", "schedule", "patience", "seed")
+_TRAIN_OPTIONS = ("dataset", "data", "target", "task", "drop", "features", "missing", "model", "hidden",
+                  "activation", "optimizer", "lr", "momentum", "batch_size", "epochs", "dropout", "l2",
+                  "weight_decay", "schedule", "patience", "seed", "test_size", "val_size", "class_weight")
+_RESUME_OPTIONS = ("lr",)  # settings --resume may change
+
+COLUMNS_HELP = """how CSV columns are treated:
+  target    --target (default: the last column). --task auto decides: text labels or at most 20
+            distinct integers -> classification; more distinct integers or decimals -> regression.
+  features  every other column, or those of --features, minus --drop. Numbers are standardized
+            with the training split's mean and std; text columns are one-hot encoded; text
+            columns that look like identifiers (over 100 distinct values, or most rows distinct)
+            or dates are refused: leave them out with --drop.
+  missing   cells that are empty or NA, NaN, null, ? (any case), in any column. --missing error
+            counts them per column; drop leaves those rows out; fill uses the training split's
+            mean (numbers) or most frequent value (text), saved with the run.
+  new data  evaluate / predict encode a file like the training data: other columns are ignored,
+            a category not seen in training becomes all zeros (and is counted).
+"""
 
 
 class UsageError(ConfigError):
@@ -33,42 +52,72 @@ class UsageError(ConfigError):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting, so errors stay one line."""
+    """argparse that raises instead of printing usage and exiting, so errors stay one line, and
+    that never accepts an abbreviated option (``--drop`` must not become ``--dropout``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    from graphgrad.train.config import ACTIVATIONS, OPTIMIZERS, SCHEDULES
+    from graphgrad.train.config import (
+        ACTIVATIONS,
+        CLASS_WEIGHTS,
+        MISSING,
+        MODELS,
+        OPTIMIZERS,
+        SCHEDULES,
+        TASKS,
+        TrainConfig,
+    )
+    from graphgrad.train.registry import SCHEDULE_HELP
 
+    d = TrainConfig()
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--dataset", help="built-in dataset (default: digits)")
+    src.add_argument("--dataset", help=f"built-in dataset (default: {d.dataset})")
     src.add_argument("--data", metavar="FILE", help="CSV, NPZ or IDX file to train on")
     p.add_argument("--target", metavar="COL", help="target column of --data (default: the last)")
-    p.add_argument("--hidden", metavar="SIZES", help="hidden layer sizes, e.g. 128,64")
-    p.add_argument("--activation", help=f"one of {', '.join(ACTIVATIONS)}")
-    p.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--momentum", type=float, help="momentum (sgd, rmsprop)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--dropout", type=float, help="drop probability after each hidden layer")
-    p.add_argument("--l2", type=float, help="L2 penalty lambda added to the loss (weights only)")
-    p.add_argument("--weight-decay", type=float, help="the optimizer's weight decay")
-    p.add_argument("--schedule", help=f"learning-rate schedule: {', '.join(SCHEDULES)}")
-    p.add_argument("--patience", type=int, help="early stopping after this many epochs without val-loss gain")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--task", help=f"{' | '.join(TASKS)} (default: {d.task}; see below)")
+    p.add_argument("--drop", metavar="COLS", help="CSV columns that are not features, e.g. name,date")
+    p.add_argument("--features", metavar="COLS", help="use only these CSV columns as features")
+    p.add_argument("--missing", help=f"missing cells: {' | '.join(MISSING)} (default: {d.missing})")
+    p.add_argument("--test-size", type=float, help=f"fraction held out for the test (default: {d.test_size})")
+    p.add_argument("--val-size", type=float, help=f"fraction held out for validation (default: {d.val_size})")
+    p.add_argument("--class-weight", help=f"{' | '.join(CLASS_WEIGHTS)}: weigh classes by inverse frequency "
+                                          f"(default: {d.class_weight})")
+    p.add_argument("--model", help=f"one of {', '.join(MODELS)} (default: {d.model})")
+    p.add_argument("--hidden", metavar="SIZES",
+                   help=f"hidden layer sizes (default: {','.join(map(str, d.hidden))}; none: a linear model)")
+    p.add_argument("--activation", help=f"one of {', '.join(ACTIVATIONS)} (default: {d.activation})")
+    p.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)} (default: {d.optimizer})")
+    p.add_argument("--lr", type=float, help=f"learning rate (default: {d.lr:g}); with --resume: go on with this one")
+    p.add_argument("--momentum", type=float, help=f"momentum of sgd and rmsprop (default: {d.momentum})")
+    p.add_argument("--batch-size", type=int, help=f"examples per step (default: {d.batch_size})")
+    p.add_argument("--epochs", type=int, help=f"passes over the training split (default: {d.epochs})")
+    p.add_argument("--dropout", type=float, help=f"drop probability after each hidden layer (default: {d.dropout})")
+    p.add_argument("--l2", type=float, help=f"L2 penalty added to the loss, weights only (default: {d.l2})")
+    p.add_argument("--weight-decay", type=float, help=f"the optimizer's weight decay (default: {d.weight_decay})")
+    p.add_argument("--schedule", help="learning-rate schedule: " + ", ".join(f"{k} ({v})" for k, v in
+                                                                           SCHEDULE_HELP.items() if k in SCHEDULES)
+                   + f" (default: {d.schedule})")
+    p.add_argument("--patience", type=int,
+                   help="stop early after this many epochs without validation-loss gain (default: off)")
+    p.add_argument("--seed", type=int, help=f"makes the split, weights and data order repeatable (default: {d.seed})")
     p.add_argument("--config", metavar="FILE.toml", help="settings from a TOML file (options override it)")
-    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<dataset>-<time>)")
+    p.add_argument("--out", metavar="DIR", help="a new or empty folder for the run (default: runs/<data>-<time>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR to its planned end")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="graphgrad", description="Backpropagation made real: train, inspect and explain MLPs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    _add_train_arguments(sub.add_parser("train", help="train an MLP (default: digits, >= 97%% test accuracy)"))
+    _add_train_arguments(sub.add_parser("train", help="train an MLP (default: digits, >= 97%% test accuracy)",
+                                        epilog=COLUMNS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter))
     ev = sub.add_parser("evaluate", help="metrics of a saved run on its test split or on --data")
     ev.add_argument("run_dir", metavar="RUN_DIR")
     ev.add_argument("--data", metavar="FILE")
@@ -101,6 +150,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         value = getattr(args, name)
         if value is not None:
             values[name] = parse_hidden(value) if name == "hidden" else value
+    values.pop("resume", None)
     if args.data is not None:
         values.pop("dataset", None)
     if args.dataset is not None:
@@ -108,15 +158,18 @@ def _train_config(args: argparse.Namespace) -> Any:
     return TrainConfig.from_dict(values, source=source)
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _summary(result: Any, verb: str) -> None:
     t = result.test
     quality = f"test accuracy {t['accuracy']:.2%}" if result.task == "classification" else f"test R^2 {t['r2']:.4f}"
     trainer = result.trainer
-    early = ""
-    for cb in trainer.callbacks:
-        if getattr(cb, "fired", False):
-            early = f", stopped early at epoch {cb.stopped_epoch}"
-    print(f"{quality}  (test loss {t['loss']:.4f})")
+    early = f"; {trainer.stop_reason}" if trainer.stop_reason else ""
+    sizes = result.metadata["split_sizes"]
+    print(f"{quality}  (test loss {t['loss']:.4f}; {sizes['train']} train / {sizes['val']} validation / "
+          f"{sizes['test']} test examples)")
     print(f"{verb} {trainer.epoch} epochs, {trainer.step} steps in {result.seconds:.1f} s{early}")
     print(f"run saved in {result.run_dir}  (graphgrad evaluate {result.run_dir})")
 
@@ -131,14 +184,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     from graphgrad.train.experiment import resume_run, start_run
 
     if args.resume:
-        given = [f"--{n.replace('_', '-')}" for n in _TRAIN_OPTIONS if getattr(args, n) is not None]
+        given = [f"--{n.replace('_', '-')}" for n in _TRAIN_OPTIONS
+                 if getattr(args, n) is not None and n not in _RESUME_OPTIONS]
         given += ["--config"] * bool(args.config) + ["--out"] * bool(args.out)
         if given:
-            raise ConfigError(f"--resume continues the run with its saved configuration; drop {' '.join(given)}")
-        result = resume_run(args.resume, quiet=args.quiet)
-        verb = "resumed; ran"
+            raise ConfigError(f"--resume continues the run with its saved configuration (only --lr may change); "
+                              f"drop {' '.join(given)}")
+        result = resume_run(args.resume, quiet=args.quiet, lr=args.lr, say=_say)
+        verb = "resumed; the run has"
     else:
-        result = start_run(_train_config(args), args.out, quiet=args.quiet)
+        result = start_run(_train_config(args), args.out, quiet=args.quiet, say=_say)
         verb = "trained"
     if result.trainer.interrupted:
         return _interrupted(result)
@@ -148,32 +203,35 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------ evaluate, predict
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from graphgrad.train.evaluation import format_report
     from graphgrad.train.experiment import evaluate_run
 
-    m = evaluate_run(args.run_dir, args.data)
-    if m["task"] == "classification":
-        print(f"accuracy {m['accuracy']:.2%}  loss {m['loss']:.4f}  on {m['n']} examples ({m['data']})")
-    else:
-        print(f"R^2 {m['r2']:.4f}  MSE {m['mse']:.4f} (standardized target)  on {m['n']} examples ({m['data']})")
+    report = evaluate_run(args.run_dir, args.data)
+    for line in format_report(report):
+        print(line)
+    for note in report["notes"]:
+        print(f"note: {note}")
+    print(f"saved in {report['files']}")
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from graphgrad.io import atomic_write_text
     from graphgrad.train.experiment import predict_run
+    from graphgrad.train.run_dir import check_output_path
 
-    header, rows = predict_run(args.run_dir, args.data)
-    if args.output is None:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-        return 0
-    import io
-
+    if args.output is not None:
+        check_output_path(Path(args.output), Path(args.run_dir))
+    header, rows, notes = predict_run(args.run_dir, args.data)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
+    for note in notes:
+        print(f"graphgrad: note: {note}", file=sys.stderr)
+    if args.output is None:
+        sys.stdout.write(buf.getvalue())
+        return 0
     atomic_write_text(Path(args.output), buf.getvalue())
     print(f"wrote {len(rows)} predictions to {args.output}", file=sys.stderr)
     return 0
@@ -217,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USER_ERROR
         return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # the reader of our output went away (e.g. `| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except USER_ERRORS as e:
         print(f"graphgrad: error: {_one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -227,9 +288,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+
 def _one_line(error: BaseException) -> str:
-    text = str(error) if not isinstance(error, FileNotFoundError) or not error.filename else \
-        f"file not found: {error.filename}"
+    if isinstance(error, FileNotFoundError) and error.filename:
+        text = f"file not found: {error.filename}"
+    elif isinstance(error, MemoryError):
+        text = f"out of memory ({error or 'an array did not fit'}); try smaller --hidden or --batch-size"
+    elif isinstance(error, OSError) and not isinstance(error, GraphgradError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        text = f"cannot read or write{where}: {error.strerror}"
+    else:
+        text = str(error)
     return " ".join(text.split()) or type(error).__name__
 
 

@@ -29,7 +29,7 @@ def test_numeric_csv_integer_target_is_classification(tmp_path):
 def test_float_target_is_regression_and_task_overrides(tmp_path):
     p = write(tmp_path, "x,y\n1,0.5\n2,1.5\n3,2.0\n")
     b = load_csv(p)
-    assert b.task == "regression" and b.n_classes == 0 and b.y.dtype == np.float32
+    assert b.task == "regression" and b.n_classes == 0 and b.y.dtype == np.float64  # full precision
     assert b.y.tolist() == [0.5, 1.5, 2.0]
     q = write(tmp_path, "x,y\n1,3\n2,7\n", "ints.csv")
     r = load_csv(q, task="regression")
@@ -67,17 +67,18 @@ def test_schema_reloads_with_training_encoding_target_optional(tmp_path):
 
 def test_schema_errors_name_file_line_column(tmp_path):
     schema = load_csv(write(tmp_path, "color,x,label\nred,1,a\nblue,2,b\n", "train.csv")).schema()
-    p = write(tmp_path, "color,x,label\nred,1,a\npurple,2,b\n", "bad_cat.csv")
-    with pytest.raises(DataError, match=re.escape(f"{p}, line 3, column 'color' (column 1): category 'purple' "
-                                                  "was not seen in training; known categories: ['blue', 'red']")):
-        load_csv(p, schema=schema)
+    p = write(tmp_path, "color,x,label\nred,1,a\npurple,2,b\nPink,3,a\n", "new_cat.csv")
+    b = load_csv(p, schema=schema)  # unseen categories: all zeros, counted
+    assert b.X.tolist() == [[0, 1, 1], [0, 0, 2], [0, 0, 3]] and b.unseen == {"color": 2}
     p = write(tmp_path, "color,x,label\nred,1,c\n", "bad_label.csv")
     with pytest.raises(DataError, match=re.escape(f"{p}, column 'label', line 2: label 'c' was not seen")):
         load_csv(p, schema=schema)
     p = write(tmp_path, "colour,x\nred,1\n", "bad_cols.csv")
-    with pytest.raises(DataError, match=r"columns differ from the training data: missing \['color'\], "
-                                        r"unexpected \['colour'\]"):
+    with pytest.raises(DataError, match=r"columns differ from the training data: missing \['color'\]; "
+                                        r"expected \['color', 'x'\]"):
         load_csv(p, schema=schema)
+    p = write(tmp_path, "id,x,color\nA7,1,red\n", "extra_cols.csv")  # other columns (an id) are ignored
+    assert load_csv(p, schema=schema).X.tolist() == [[0, 1, 1]]
 
 
 def test_missing_file_names_the_path(tmp_path):
@@ -126,13 +127,14 @@ def test_text_target_with_regression_task(tmp_path):
     p = write(tmp_path, "a,y\n1,cat\n2,dog\n", "text.csv")
     with pytest.raises(DataError, match=re.escape(f"{p}, line 2, column 'y' (column 2): non-numeric value 'cat'")):
         load_csv(p, task="regression")
-    with pytest.raises(DataError, match=r"task must be one of \['classification', 'regression'\], got 'ranking'"):
+    with pytest.raises(DataError, match=r"one of \['auto', 'classification', 'regression'\], got 'ranking'"):
         load_csv(p, task="ranking")
 
 
 def test_empty_cell(tmp_path):
     p = write(tmp_path, "a,b,y\n1,2,0\n3,,1\n", "hole.csv")
-    with pytest.raises(DataError, match=re.escape(f"{p}, line 3, column 'b' (column 2): empty cell (missing value)")):
+    with pytest.raises(DataError, match=re.escape(f"{p}: 1 missing value(s) in 1 column(s): 'b' 1; the first at "
+                                                  f"{p}, line 3, column 'b' (column 2)")):
         load_csv(p)
 
 
@@ -143,7 +145,7 @@ def test_unknown_target_lists_the_columns(tmp_path):
         load_csv(p, target="label")
 
 
-@pytest.mark.parametrize(("cell", "kind"), [("nan", "NaN"), ("NaN", "NaN"), ("inf", "infinite"),
+@pytest.mark.parametrize(("cell", "kind"), [("inf", "infinite"),
                                              ("-Infinity", "infinite"), ("1e39", "too large for float32")])
 def test_nan_and_inf_give_file_line_column(tmp_path, cell, kind):
     p = write(tmp_path, f"a,b,y\n1,2,0\n3,4,1\n5,{cell},0\n", "nan.csv")
@@ -151,9 +153,10 @@ def test_nan_and_inf_give_file_line_column(tmp_path, cell, kind):
         load_csv(p)
 
 
-def test_nan_in_target(tmp_path):
+def test_nan_in_target_is_a_missing_value(tmp_path):
     p = write(tmp_path, "a,y\n1,0.5\n2,nan\n", "nan_target.csv")
-    with pytest.raises(DataError, match=re.escape(f"{p}, line 3, column 'y' (column 2): NaN value 'nan'")):
+    with pytest.raises(DataError, match=re.escape(f"{p}: 1 missing value(s) in 1 column(s): 'y' 1; the first at "
+                                                  f"{p}, line 3, column 'y' (column 2)")):
         load_csv(p)
 
 
@@ -171,3 +174,13 @@ def test_duplicate_header_and_bad_encoding(tmp_path):
     q.write_bytes(b"a,y\n1,0\n\xff,1\n")
     with pytest.raises(DataError, match=re.escape(f"{q}, line 3: not valid UTF-8")):
         load_csv(q)
+
+
+def test_encoding_is_bounded_and_refused_with_its_size(tmp_path, monkeypatch):
+    from graphgrad.data import csv_loader
+
+    monkeypatch.setattr(csv_loader, "MAX_ENCODED_BYTES", 1000)
+    rows = "".join(f"{i},{'abcdefgh'[i % 8]},{i % 2}\n" for i in range(40))
+    p = write(tmp_path, "x,letter,y\n" + rows, "wide.csv")
+    with pytest.raises(DataError, match=re.escape(f"{p}: encoding 40 rows x 9 features needs 0.0 GB")):
+        load_csv(p)

@@ -132,7 +132,7 @@ def test_npz_errors(tmp_path):
         load_npz(n)
     o = tmp_path / "o.npz"
     np.savez(o, X=np.zeros((2, 1)), y=np.array([{"a": 1}, None], dtype=object))
-    with pytest.raises(DataError, match=re.escape(f"{o}: cannot read without pickle")):
+    with pytest.raises(DataError, match=re.escape(f"{o}: member 'y.npy' holds Python objects, which need pickle")):
         load_npz(o)
     z = tmp_path / "z.npz"
     z.write_bytes(b"not a zip")
@@ -155,3 +155,18 @@ def test_load_file_dispatch_and_unknown_extension(tmp_path):
         load_file(lonely)
     with pytest.raises(DataError, match=re.escape(f"data file not found: {str(tmp_path / 'gone.npz')!r}")):
         load_file(tmp_path / "gone.npz")
+
+
+def test_loaders_keep_each_examples_shape(tmp_path):
+    from graphgrad.data import load_dataset
+
+    assert load_dataset("digits").input_shape == (1, 8, 8) and load_dataset("iris").input_shape == (4,)
+    images = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28) % 251
+    write_idx(tmp_path / "t-images-idx3-ubyte", images)
+    write_idx(tmp_path / "t-labels-idx1-ubyte", np.array([0, 1, 2], dtype=np.uint8))
+    b = load_file(tmp_path / "t-images-idx3-ubyte")
+    assert b.input_shape == (1, 28, 28) and b.X.shape == (3, 784)
+    for x, shape in [(np.zeros((4, 5, 6)), (1, 5, 6)), (np.zeros((4, 3, 5, 6)), (3, 5, 6)), (np.zeros((4, 7)), (7,))]:
+        np.savez(tmp_path / "a.npz", X=x, y=np.arange(4) % 2)
+        b = load_npz(tmp_path / "a.npz")
+        assert b.input_shape == shape and b.X.shape == (4, int(np.prod(shape)))

@@ -127,10 +127,65 @@ def test_crash_while_writing_bytes_leaves_old_file_and_no_temporary(tmp_path, mo
     assert sorted(os.listdir(tmp_path)) == ["model-000001.safetensors", "optimizer-000001.safetensors", STATE_FILE]
 
 
-def test_stale_temporaries_are_removed_by_the_next_save(tmp_path):
-    (tmp_path / f"{atomic.TMP_PREFIX}model-000009.safetensors.abc").write_bytes(b"partial")
+def test_stale_temporaries_are_removed_by_the_next_save_but_not_users_files(tmp_path):
+    (tmp_path / f"{atomic.TMP_PREFIX}model-000009.safetensors.0123456789ab").write_bytes(b"partial")
+    (tmp_path / f"{atomic.TMP_PREFIX}{STATE_FILE}.00000000abcd").write_bytes(b"partial")
+    users = [".tmp-notes", ".tmp-model-000009.safetensors.abc", "ckpt-000500.safetensors", "model-000777.safetensors"]
+    for name in users:
+        (tmp_path / name).write_bytes(b"the user's")
     _save(tmp_path, 1.0, epoch=1)
-    assert not [p for p in os.listdir(tmp_path) if p.startswith(atomic.TMP_PREFIX)]
+    _save(tmp_path, 2.0, epoch=2)
+    assert sorted(os.listdir(tmp_path)) == sorted([*users, "model-000779.safetensors",
+                                                   "optimizer-000779.safetensors", STATE_FILE])
+    assert all((tmp_path / name).read_bytes() == b"the user's" for name in users)
+
+
+def test_leftover_tensor_files_of_this_run_are_removed_others_kept(tmp_path):
+    _save(tmp_path, 1.0, epoch=1)
+    run_id = load_checkpoint(tmp_path).run_id
+    # a save killed before its commit left files of this run; another run's file was copied in
+    import safetensors.numpy
+    (tmp_path / "model-000005.safetensors").write_bytes(
+        safetensors.numpy.save({"w": np.zeros(1)}, metadata={"run_id": run_id}))
+    (tmp_path / "model-000006.safetensors").write_bytes(
+        safetensors.numpy.save({"w": np.zeros(1)}, metadata={"run_id": "another-run"}))
+    _save(tmp_path, 2.0, epoch=2)
+    names = sorted(os.listdir(tmp_path))
+    assert "model-000005.safetensors" not in names and "model-000006.safetensors" in names
+    assert load_checkpoint(tmp_path).run_id == run_id  # one id for the life of the run
+
+
+def test_tensor_file_linked_from_outside_the_run_is_refused(tmp_path):
+    run = tmp_path / "run"
+    _save(run, 1.0, epoch=1)
+    outside = tmp_path / "elsewhere.safetensors"
+    os.replace(run / "model-000001.safetensors", outside)
+    os.symlink(outside, run / "model-000001.safetensors")
+    with pytest.raises(CheckpointError, match=r"model-000001.safetensors: a link to .*elsewhere.safetensors, "
+                                              r"outside the run folder"):
+        load_checkpoint(run)
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d.update(save_index="3"), r"state.json.save_index: expected int, found str '3'"),
+    (lambda d: d["files"]["model"].update(sha256=7), r"state.json.files.model.sha256: expected str, found int"),
+    (lambda d: d.update(files=[1]), r"state.json.files: expected an object, found list"),
+    (lambda d: d.update(state={"deep": json.loads("[" * 100 + "]" * 100)}),
+     r"nested more than 64 levels deep"),
+])
+def test_state_json_with_wrong_types_or_absurd_nesting_is_refused(tmp_path, edit, message):
+    _save(tmp_path, 1.0, epoch=1)
+    doc = json.loads((tmp_path / STATE_FILE).read_text())
+    edit(doc)
+    (tmp_path / STATE_FILE).write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(tmp_path)
+
+
+def test_state_json_nested_past_the_recursion_limit_is_refused(tmp_path):
+    (tmp_path / STATE_FILE).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        load_checkpoint(tmp_path)
 
 
 def test_tampered_tensor_file_is_refused_naming_the_file(tmp_path):

@@ -91,7 +91,7 @@ def test_scheduler_resume_with_last_epoch():
     [
         (lambda o: lr_scheduler.StepLR(o, step_size=0), "step_size: 0"),
         (lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=-1), "gamma: -1"),
-        (lambda o: lr_scheduler.MultiStepLR(o, milestones=[5, 2]), "strictly increasing"),
+        (lambda o: lr_scheduler.MultiStepLR(o, milestones=[5, -2]), "invalid milestone -2"),
         (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=0), "T_max: 0"),
         (lambda o: lr_scheduler.LinearLR(o, start_factor=0.0), "start_factor: 0.0"),
         (lambda o: lr_scheduler.ReduceLROnPlateau(o, factor=1.0), "factor: 1.0"),
@@ -149,3 +149,34 @@ def test_plateau_nan_is_a_bad_epoch_and_state_is_json():
     other = lr_scheduler.ReduceLROnPlateau(make_opt(1.0), patience=0)
     other.load_state_dict(state)
     assert other.best == 0.3 and other.last_epoch == 2 and other.num_bad_epochs == 0
+
+
+# ------------------------------------------------------------------ issue 8 §5, issue 14 §13
+@pytest.mark.parametrize("milestones", [[5, 2], [2, 2, 5], [6, 1, 3, 3, 3]])
+def test_multistep_unsorted_and_repeated_milestones_match_pytorch(milestones):
+    torch = pytest.importorskip("torch")
+    p = torch.nn.Parameter(torch.ones(1))
+    t_opt = torch.optim.SGD([p], lr=1.0)
+    t_sched = torch.optim.lr_scheduler.MultiStepLR(t_opt, milestones=milestones, gamma=0.5)
+    want = [t_sched.get_last_lr()[0]]
+    for _ in range(8):
+        t_opt.step()
+        t_sched.step()
+        want.append(t_sched.get_last_lr()[0])
+    got = [g[0] for g in lrs_over(lr_scheduler.MultiStepLR(make_opt(1.0), milestones=milestones, gamma=0.5), 9)]
+    assert got == pytest.approx(want, rel=1e-12)
+    if milestones == [2, 2, 5]:  # by hand: the repeated milestone applies gamma twice
+        assert got[:3] == pytest.approx([1.0, 1.0, 0.25])
+
+
+def test_every_scheduler_takes_step_metrics():
+    scheds = [lr_scheduler.StepLR(make_opt(), step_size=1, gamma=0.5), lr_scheduler.ExponentialLR(make_opt(), 0.5),
+              lr_scheduler.CosineAnnealingLR(make_opt(), T_max=4), lr_scheduler.LinearLR(make_opt()),
+              lr_scheduler.MultiStepLR(make_opt(), [1]), lr_scheduler.ReduceLROnPlateau(make_opt(), patience=0)]
+    for sched in scheds:
+        before = sched.get_last_lr()[0]
+        sched.step(metrics=1.0)
+        sched.step(metrics=2.0)  # a worse metric: the plateau scheduler reduces, the others step anyway
+        assert sched.get_last_lr()[0] != before, type(sched).__name__  # warm-up rises, the others fall
+    with pytest.raises(ConfigError, match="needs the monitored metric"):
+        lr_scheduler.ReduceLROnPlateau(make_opt()).step()

@@ -36,7 +36,9 @@ def _sklearn_bundle(name: str) -> DataBundle:
         return DataBundle(x, y, "regression", 0, features, [], name, target="target")
     y = np.asarray(raw.target, dtype=np.int64)
     targets = [str(t) for t in raw.target_names]
-    return DataBundle(x, y, "classification", len(targets), features, targets, name, target="class")
+    shape = (1, *raw.images.shape[1:]) if name == "digits" else (x.shape[1],)  # digits: 8x8 images
+    return DataBundle(x, y, "classification", len(targets), features, targets, name, target="class",
+                      input_shape=shape)
 
 
 def load_dataset(name: str = DEFAULT_DATASET, seed: int = 0, n_samples: int | None = None) -> DataBundle:

@@ -12,16 +12,23 @@ from graphgrad.errors import DataError
 
 TASKS = ("classification", "regression")
 MAX_CLASSES = 10_000
+MAX_INTEGER_CLASSES = 20  # task auto: an integer target with more distinct values is a quantity
 
 
 @dataclass
 class DataBundle:
     """A loaded dataset.
 
-    ``X``: float32 (n, features). ``y``: int64 class indices (classification) or float32
-    (regression); None when a file has no target (prediction input). ``n_classes`` is 0 for
-    regression. ``target_names[k]`` is the original label of class k. ``target`` names the target
-    column. ``categories`` maps each one-hot encoded CSV column to its sorted categories.
+    ``X``: float32 (n, features). ``y``: int64 class indices (classification) or floats
+    (regression: float64 from CSV files, so large targets keep their precision); None when a file
+    has no target (prediction input). ``n_classes`` is 0 for regression. ``target_names[k]`` is the
+    original label of class k. ``target`` names the target column. ``categories`` maps each one-hot
+    encoded CSV column to its sorted categories.
+    ``input_shape`` is the shape of one example before flattening (``(1, 8, 8)`` for digits,
+    ``(n_features,)`` for tables); ``X`` is always ``(n, prod(input_shape))``. ``task_reason`` says
+    why the task was chosen. ``n_dropped`` counts rows left out for missing values, ``unseen`` the
+    cells per column whose category was not seen in training (encoded as all zeros), and
+    ``missing`` the missing cells per column.
     """
 
     X: np.ndarray
@@ -34,6 +41,15 @@ class DataBundle:
     target: str = "target"
     categories: dict[str, list[str]] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)  # raw feature columns before one-hot encoding (CSV)
+    input_shape: tuple[int, ...] = ()
+    task_reason: str = ""
+    n_dropped: int = 0
+    unseen: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.input_shape:
+            self.input_shape = (int(self.X.shape[1]),)
 
     @property
     def n_features(self) -> int:
@@ -61,9 +77,33 @@ class DataBundle:
         }
 
 
-def check_task(task: str | None) -> None:
-    if task is not None and task not in TASKS:
-        raise DataError(f"task must be one of {list(TASKS)}, got {task!r}")
+def check_task(task: str | None) -> str | None:
+    """``task`` (None or ``"auto"`` -> None: decide from the target), or a DataError."""
+    if task is None or task == "auto":
+        return None
+    if task not in TASKS:
+        raise DataError(f"task must be one of {['auto', *TASKS]}, got {task!r}")
+    return task
+
+
+def decide_task(name: str, kind: str, n_distinct: int, task: str | None) -> tuple[str, str]:
+    """The task for a target column and the sentence that explains it.
+
+    ``kind`` is ``"text"``, ``"integer"`` or ``"decimal"``. Automatic rule: text labels ->
+    classification; decimal numbers -> regression; integers -> classification when there are at
+    most ``MAX_INTEGER_CLASSES`` distinct values, otherwise regression (counts, prices, years).
+    """
+    if task is not None:
+        return task, f"target {name!r}: {task} (chosen with --task)"
+    if kind == "text":
+        decided, why = "classification", f"{n_distinct} distinct text labels"
+    elif kind == "decimal":
+        decided, why = "regression", "decimal numbers"
+    elif n_distinct <= MAX_INTEGER_CLASSES:
+        decided, why = "classification", f"{n_distinct} distinct integers (at most {MAX_INTEGER_CLASSES})"
+    else:
+        decided, why = "regression", f"{n_distinct} distinct integers (more than {MAX_INTEGER_CLASSES})"
+    return decided, f"target {name!r}: {why} -> {decided}; --task to override"
 
 
 def encode_labels(values: np.ndarray, where: str) -> tuple[np.ndarray, list[str]]:

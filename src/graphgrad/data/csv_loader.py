@@ -1,4 +1,18 @@
-"""CSV files: a header row, one example per line, numeric or categorical features, one target column.
+"""CSV files: a header row, one example per line, numeric or text features, one target column.
+
+How columns are treated (also in the README):
+
+- A cell is missing when it is empty or ``NA``, ``NaN``, ``null``, ``?`` (any case), in every
+  column type. ``missing="error"`` refuses the file, counting the missing cells per column;
+  ``"drop"`` leaves out rows with a missing cell; ``"fill"`` leaves out rows whose *target* is
+  missing and marks missing feature cells as NaN, to be filled with statistics of the training
+  split (:class:`~graphgrad.data.missing.MissingFiller`).
+- A feature column whose present cells are all numbers is numeric; a column whose cells are
+  mostly not numbers is text and is one-hot encoded (one 0/1 feature per category, sorted,
+  named ``column=category``); a stray text cell in a mostly numeric column is an error.
+- Text columns that look like identifiers (more than ``MAX_CATEGORIES`` distinct values, or
+  more than half of the rows distinct) or like dates are refused, naming them and ``drop``.
+- The target decides the task (:func:`~graphgrad.data.bundle.decide_task`) unless ``task`` is given.
 
 Every error names the file and, where one is at fault, the 1-based line (as a text editor shows it)
 and the column (name and 1-based number).
@@ -11,6 +25,7 @@ import io
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +33,16 @@ from typing import Any
 import numpy as np
 
 from graphgrad.data._io import read_bytes
-from graphgrad.data.bundle import DataBundle, apply_label_names, check_task, encode_labels
+from graphgrad.data.bundle import DataBundle, apply_label_names, check_task, decide_task, encode_labels
+from graphgrad.data.missing import MISSING_HELP, is_missing
 from graphgrad.errors import DataError
 
 _INT = re.compile(r"^[+-]?\d+$")
+_DATE = re.compile(r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})([ T]\d{1,2}:\d{2})?")
+INT64_MAX = 2**63 - 1
+MAX_CATEGORIES = 100  # a text column with more distinct values is treated as an identifier
+MAX_ENCODED_BYTES = 2 * 1024**3  # the encoded float32 feature matrix may not be larger
+MISSING_POLICIES = ("error", "drop", "fill")
 
 
 @dataclass
@@ -29,11 +50,14 @@ class _Table:
     path: Path
     header: list[str]
     header_line: int
-    rows: list[list[str]]
+    rows: list[list[str]]  # stripped cells
     lines: list[int]  # line of each row
 
     def where(self, i: int, j: int) -> str:
         return f"{self.path}, line {self.lines[i]}, column {self.header[j]!r} (column {j + 1})"
+
+    def column(self, j: int) -> list[str]:
+        return [r[j] for r in self.rows]
 
 
 def _read_table(path: str | os.PathLike[str], delimiter: str) -> _Table:
@@ -64,7 +88,7 @@ def _read_table(path: str | os.PathLike[str], delimiter: str) -> _Table:
                     f"(line {header_line})"
                 )
             else:
-                rows.append(row)
+                rows.append([c.strip() for c in row])
                 lines.append(start)
     except csv.Error as exc:
         raise DataError(f"{p}, line {reader.line_num}: malformed CSV: {exc}") from exc
@@ -90,87 +114,215 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _check_no_empty(t: _Table, col: tuple[str, ...], j: int) -> None:
-    for i, cell in enumerate(col):
-        if not cell.strip():
-            raise DataError(f"{t.where(i, j)}: empty cell (missing value); fill it in or drop the row")
+# ------------------------------------------------------------------------------ missing cells
+def _missing_mask(t: _Table, cols: Sequence[int]) -> np.ndarray:
+    """(rows, len(cols)) bool: which cells of those columns are missing."""
+    return np.array([[is_missing(r[j]) for j in cols] for r in t.rows], dtype=bool).reshape(len(t.rows), len(cols))
 
 
-def _numeric(t: _Table, col: tuple[str, ...], j: int) -> np.ndarray | None:
-    """The column as float64, None when most cells are not numbers (a categorical column)."""
-    _check_no_empty(t, col, j)
-    try:
-        values = np.array(col, dtype=np.float64)
-    except ValueError:
-        numeric = [_is_number(c) for c in col]
-        if 2 * sum(numeric) < len(col):
+def _refuse_missing(t: _Table, cols: Sequence[int], mask: np.ndarray) -> None:
+    counts = mask.sum(axis=0)
+    parts = [f"{t.header[j]!r} {int(c)}" for j, c in zip(cols, counts) if c]
+    i, k = np.argwhere(mask)[0]
+    raise DataError(
+        f"{t.path}: {int(counts.sum())} missing value(s) in {len(parts)} column(s): "
+        f"{', '.join(parts)}; the first at {t.where(int(i), cols[int(k)])}; missing means {MISSING_HELP}; "
+        "choose --missing drop (leave those rows out) or --missing fill (column mean or most frequent value)"
+    )
+
+
+def _keep_rows(t: _Table, keep: np.ndarray) -> _Table:
+    idx = np.flatnonzero(keep)
+    return _Table(t.path, t.header, t.header_line, [t.rows[i] for i in idx], [t.lines[i] for i in idx])
+
+
+# ------------------------------------------------------------------------------ columns
+def _numeric(t: _Table, j: int, present: list[int]) -> np.ndarray | None:
+    """The column as float64 (NaN where missing), None when most present cells are not numbers."""
+    col = t.column(j)
+    values = np.full(len(col), np.nan)
+    bad = []
+    for i in present:
+        try:
+            values[i] = float(col[i])
+        except ValueError:
+            bad.append(i)
+    if bad:
+        if 2 * len(bad) > len(present):
             return None
-        i = numeric.index(False)
-        raise DataError(
-            f"{t.where(i, j)}: non-numeric value {col[i].strip()!r} in a numeric column"
-        ) from None
+        i = bad[0]
+        raise DataError(f"{t.where(i, j)}: non-numeric value {col[i]!r} in a numeric column")
     return values
 
 
 def _check_finite(t: _Table, values: np.ndarray, j: int, dtype: Any = np.float32) -> None:
     with np.errstate(over="ignore"):
-        bad = ~np.isfinite(values.astype(dtype))
+        bad = np.isinf(values.astype(dtype))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        kind = "NaN" if np.isnan(values[i]) else "infinite" if np.isinf(values[i]) else "too large for float32"
-        raise DataError(f"{t.where(i, j)}: {kind} value {t.rows[i][j].strip()!r}; the data must be finite numbers")
+        kind = "infinite" if np.isinf(values[i]) else "too large for float32"
+        raise DataError(f"{t.where(i, j)}: {kind} value {t.rows[i][j]!r}; the data must be finite numbers")
 
 
-def _not_numeric(t: _Table, col: tuple[str, ...], j: int) -> None:
-    for i, cell in enumerate(col):
-        if not _is_number(cell):
-            raise DataError(f"{t.where(i, j)}: non-numeric value {cell.strip()!r} in a numeric column")
+def _looks_like(t: _Table, j: int, present: list[int], values: set[str]) -> str | None:
+    """``"dates"`` or ``"identifiers"`` for text columns that should not be one-hot encoded."""
+    col = t.column(j)
+    sample = [col[i] for i in present[:1000]]
+    if sample and sum(bool(_DATE.match(c)) for c in sample) >= 0.9 * len(sample):
+        return "dates"
+    if len(values) > MAX_CATEGORIES or (len(values) >= 20 and 2 * len(values) > len(present)):
+        return "identifiers"
+    return None
 
 
-def _one_hot(t: _Table, col: tuple[str, ...], j: int, categories: list[str] | None) -> tuple[np.ndarray, list[str]]:
-    values = [c.strip() for c in col]
-    cats = sorted(set(values)) if categories is None else categories
+def _one_hot(t: _Table, j: int, cats: list[str], missing: np.ndarray) -> tuple[np.ndarray, int]:
+    """One 0/1 column per category; a missing cell gives a row of NaN, an unseen category zeros.
+    Returns the block and the number of unseen cells."""
     index = {c: k for k, c in enumerate(cats)}
-    codes = np.empty(len(values), dtype=np.int64)
-    for i, v in enumerate(values):
-        if v not in index:
-            raise DataError(f"{t.where(i, j)}: category {v!r} was not seen in training; known categories: {cats}")
-        codes[i] = index[v]
-    out = np.zeros((len(values), len(cats)), dtype=np.float32)
-    out[np.arange(len(values)), codes] = 1.0
-    return out, cats
+    col = t.column(j)
+    out = np.zeros((len(col), len(cats)), dtype=np.float32)
+    unseen = 0
+    for i, v in enumerate(col):
+        if missing[i]:
+            out[i] = np.nan
+        elif v in index:
+            out[i, index[v]] = 1.0
+        else:
+            unseen += 1
+    return out, unseen
 
 
 def _label_key(cell: str) -> str:
     """A target cell as the class name the encoder gives it (so saved target_names can be matched)."""
-    c = cell.strip()
-    if _INT.match(c):
-        return str(int(c))
+    if _INT.match(cell):
+        return str(int(cell))
     try:
-        f = float(c)
+        f = float(cell)
     except ValueError:
-        return c
+        return cell
     return str(int(f)) if f.is_integer() else str(f)
 
 
-def _target(t: _Table, j: int, task: str | None) -> tuple[np.ndarray, str, list[str]]:
-    col = tuple(r[j] for r in t.rows)
-    values = _numeric(t, col, j)
-    where = f"{t.path}, target column {t.header[j]!r}"
+def _target(t: _Table, j: int, task: str | None) -> tuple[np.ndarray, str, list[str], str]:
+    col = t.column(j)
+    name = t.header[j]
+    present = list(range(len(col)))
+    values = _numeric(t, j, present)
+    where = f"{t.path}, target column {name!r}"
     if values is None:  # text labels
         if task == "regression":
-            _not_numeric(t, col, j)
-        y, names = encode_labels(np.array([c.strip() for c in col]), where)
-        return y, "classification", names
+            i = next(i for i, c in enumerate(col) if not _is_number(c))
+            raise DataError(f"{t.where(i, j)}: non-numeric value {col[i]!r} in a regression target")
+        decided, reason = decide_task(name, "text", len(set(col)), task)
+        y, names = encode_labels(np.array(col), where)
+        return y, decided, names, reason
     _check_finite(t, values, j, np.float64)
-    integer = all(_INT.match(c.strip()) for c in col)
-    task = task or ("classification" if integer else "regression")
-    if task == "regression":
-        _check_finite(t, values, j)
-        return values.astype(np.float32), task, []
-    labels = np.array([int(c) for c in col], dtype=np.int64) if integer else values
+    integer = all(_INT.match(c) for c in col)
+    decided, reason = decide_task(name, "integer" if integer else "decimal", len(set(values.tolist())), task)
+    if decided == "regression":
+        return values, decided, [], reason
+    if integer:
+        big = [i for i, c in enumerate(col) if abs(int(c)) > INT64_MAX]
+        if big:
+            raise DataError(f"{t.where(big[0], j)}: integer {col[big[0]]} is too large to be a class label "
+                            "(64-bit integers); use --task regression or text labels")
+        labels: np.ndarray = np.array([int(c) for c in col], dtype=np.int64)
+    else:
+        labels = values
     y, names = encode_labels(labels, where)
-    return y, task, names
+    return y, decided, names, reason
+
+
+def _refuse_identifier_columns(t: _Table, cols: list[int]) -> None:
+    """Refuse text columns that look like identifiers or dates, naming them and --drop."""
+    suspicious: dict[str, list[str]] = {"identifiers": [], "dates": []}
+    refused: list[str] = []
+    for j in cols:
+        present = [i for i, r in enumerate(t.rows) if not is_missing(r[j])]
+        numbers = sum(_is_number(t.rows[i][j]) for i in present)
+        if 2 * numbers >= len(present):
+            continue  # numeric (a stray text cell is reported later, with its line)
+        values = {t.rows[i][j] for i in present}
+        looks = _looks_like(t, j, present, values)
+        if looks:
+            suspicious[looks].append(f"{t.header[j]!r} ({len(values)} distinct values in {len(present)} rows)")
+            refused.append(t.header[j])
+    if refused:
+        said = "; ".join(f"like {what}: {', '.join(c)}" for what, c in suspicious.items() if c)
+        raise DataError(
+            f"{t.path}: text columns that look {said}; one-hot encoding them would make a feature per value. "
+            f"Leave them out with --drop {','.join(refused)} (or list the columns to use with --features)"
+        )
+
+
+def _features(
+    t: _Table, cols: list[int], missing: np.ndarray, known: dict[str, list[str]] | None
+) -> tuple[np.ndarray, list[str], dict[str, list[str]], dict[str, int]]:
+    """Encode the feature columns. ``known`` (from a training schema) fixes which columns are text
+    and their categories; without it they are decided here and identifier-like ones are refused."""
+    n = len(t.rows)
+    kinds: list[tuple[int, np.ndarray | None, list[str]]] = []
+    for k, j in enumerate(cols):
+        name = t.header[j]
+        present = [i for i in range(n) if not missing[i, k]]
+        if known is not None:
+            if name in known:
+                kinds.append((j, None, known[name]))
+                continue
+            values = _numeric(t, j, present)
+            if values is None:  # numeric in training: every present cell must be a number
+                i = next(i for i in present if not _is_number(t.rows[i][j]))
+                raise DataError(f"{t.where(i, j)}: non-numeric value {t.rows[i][j]!r} in a numeric column")
+            kinds.append((j, values, []))
+            continue
+        values = _numeric(t, j, present)
+        if values is not None:
+            kinds.append((j, values, []))
+            continue
+        kinds.append((j, None, sorted({t.rows[i][j] for i in present})))
+    width = sum(1 if values is not None else len(cats) for _, values, cats in kinds)
+    size = n * width * 4
+    if size > MAX_ENCODED_BYTES:
+        raise DataError(f"{t.path}: encoding {n} rows x {width} features needs {size / 1024**3:.1f} GB "
+                        f"(more than {MAX_ENCODED_BYTES / 1024**3:.0f} GB); leave text columns out with --drop")
+    blocks: list[np.ndarray] = []
+    names_out: list[str] = []
+    categories: dict[str, list[str]] = {}
+    unseen: dict[str, int] = {}
+    for j, values, cats in kinds:
+        name = t.header[j]
+        if values is None:
+            block, n_unseen = _one_hot(t, j, cats, missing[:, cols.index(j)])
+            categories[name] = cats
+            if n_unseen:
+                unseen[name] = n_unseen
+            blocks.append(block)
+            names_out.extend(f"{name}={c}" for c in cats)
+        else:
+            _check_finite(t, values, j)
+            blocks.append(values.astype(np.float32)[:, None])
+            names_out.append(name)
+    x = np.concatenate(blocks, axis=1) if blocks else np.zeros((n, 0), dtype=np.float32)
+    return x, names_out, categories, unseen
+
+
+def _choose_columns(t: _Table, target: str | None, drop: Sequence[str], features: Sequence[str] | None) -> list[int]:
+    named = [*drop, *(features or [])]
+    unknown = [c for c in named if c not in t.header]
+    if unknown:
+        raise DataError(f"{t.path}: no column named {', '.join(map(repr, unknown))}; the columns are: "
+                        f"{', '.join(t.header)}")
+    if target is not None and target in drop:
+        raise DataError(f"{t.path}: --drop names the target column {target!r}")
+    if features is not None:
+        if target in features:
+            raise DataError(f"{t.path}: --features names the target column {target!r}")
+        cols = [t.header.index(c) for c in features if c not in drop]
+    else:
+        cols = [j for j, c in enumerate(t.header) if c != target and c not in drop]
+    if not cols:
+        raise DataError(f"{t.path}: no feature columns left (target {target!r}, dropped {list(drop)})")
+    return cols
 
 
 def load_csv(
@@ -180,95 +332,101 @@ def load_csv(
     task: str | None = None,
     delimiter: str = ",",
     schema: dict[str, Any] | None = None,
+    drop: Sequence[str] = (),
+    features: Sequence[str] | None = None,
+    missing: str = "error",
+    with_target: bool = True,
 ) -> DataBundle:
-    """Load a CSV file with a header row into a :class:`DataBundle`.
+    """Load a CSV file with a header row into a :class:`DataBundle` (see the module docstring).
 
-    ``target`` names the target column (default: the last one). Feature columns are numbers; a
-    column whose cells are mostly not numbers is categorical and is one-hot encoded, one 0/1 feature
-    per category in sorted order, named ``column=category``; a stray non-numeric cell in a mostly
-    numeric column is an error. The target: integers -> classification (labels 0..K-1 used as
-    class indices), other numbers -> regression, text -> classification with the labels numbered in
-    sorted order (``target_names`` keeps them); ``task`` overrides the guess.
+    ``target`` names the target column (default: the last one); ``task`` is ``"auto"`` (or None),
+    ``"classification"`` or ``"regression"``. ``drop`` leaves columns out; ``features`` lists the
+    only feature columns to use. ``missing`` is ``"error"``, ``"drop"`` or ``"fill"``.
 
     ``schema`` (from ``DataBundle.schema()`` of the training data) loads a file for evaluation or
-    prediction with the training encoding: same feature columns (any order), same categories and
-    labels; the target column may be absent (then ``y`` is None).
-
-    Errors (DataError, with file, line and column): missing or empty file, ragged row, empty or
-    non-numeric cell, NaN or inf, unknown target column, unknown category or label under a schema.
+    prediction with the training encoding: the same feature columns (any order; other columns are
+    ignored), the same categories (an unseen one encodes as all zeros and is counted in
+    ``unseen``) and labels. The target column may be absent (then ``y`` is None); with
+    ``with_target=False`` it is ignored (prediction), so no row is ever left out for it.
     """
-    check_task(task)
+    if missing not in MISSING_POLICIES:
+        raise DataError(f"missing must be one of {list(MISSING_POLICIES)}, got {missing!r}")
     t = _read_table(path, delimiter)
     if schema is not None:
-        return _load_with_schema(t, schema)
+        return _load_with_schema(t, schema, missing, with_target)
+    task = check_task(task)
     target = t.header[-1] if target is None else str(target)
     if target not in t.header:
         raise DataError(f"{t.path}: no column named {target!r}; the columns are: {', '.join(t.header)}")
     if len(t.header) < 2:
         raise DataError(f"{t.path}: only the target column {target!r}; need at least one feature column")
     tj = t.header.index(target)
-    y, task, target_names = _target(t, tj, task)
-    feature_cols = [j for j in range(len(t.header)) if j != tj]
-    x, names, categories = _features(t, feature_cols, None)
-    return DataBundle(x, y, task, len(target_names) if task == "classification" else 0, names, target_names,
-                      t.path.stem, target=target, categories=categories, columns=[t.header[j] for j in feature_cols])
+    cols = _choose_columns(t, target, drop, features)
+    _refuse_identifier_columns(t, cols)  # before missing values: the column choice comes first
+    t, mask, n_dropped, counts = _apply_missing(t, [tj, *cols], missing, target_first=True)
+    y, task, target_names, reason = _target(t, tj, task)
+    x, names, categories, _ = _features(t, cols, mask[:, 1:], None)
+    return DataBundle(x, y, task,
+                      len(target_names) if task == "classification" else 0, names, target_names,
+                      t.path.stem, target=target, categories=categories, columns=[t.header[j] for j in cols],
+                      task_reason=reason, n_dropped=n_dropped, missing=counts)
 
 
-def _features(
-    t: _Table, cols: list[int], known: dict[str, list[str]] | None
-) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
-    blocks: list[np.ndarray] = []
-    names: list[str] = []
-    categories: dict[str, list[str]] = {}
-    for j in cols:
-        name = t.header[j]
-        col = tuple(r[j] for r in t.rows)
-        if known is not None and name in known:
-            _check_no_empty(t, col, j)
-            values = None
-        else:
-            values = _numeric(t, col, j)
-            if values is None and known is not None:
-                _not_numeric(t, col, j)  # numeric in training: every cell must be a number
-        if values is None:
-            block, cats = _one_hot(t, col, j, None if known is None else known[name])
-            categories[name] = cats
-            blocks.append(block)
-            names.extend(f"{name}={c}" for c in cats)
-        else:
-            _check_finite(t, values, j)
-            blocks.append(values.astype(np.float32)[:, None])
-            names.append(name)
-    return np.concatenate(blocks, axis=1), names, categories
+def _apply_missing(
+    t: _Table, cols: list[int], missing: str, target_first: bool
+) -> tuple[_Table, np.ndarray, int, dict[str, int]]:
+    """Apply the policy: refuse, or drop rows (all missing rows for "drop"; for "fill" only rows
+    whose target, ``cols[0]`` when ``target_first``, is missing). Returns the kept table, its
+    missing mask over ``cols``, the number of rows left out and the missing cells per column."""
+    mask = _missing_mask(t, cols)
+    counts = {t.header[j]: int(c) for j, c in zip(cols, mask.sum(axis=0)) if c}
+    if not mask.any():
+        return t, mask, 0, counts
+    if missing == "error":
+        _refuse_missing(t, cols, mask)
+    if missing == "drop":
+        keep = np.asarray(~mask.any(axis=1))
+    else:
+        keep = np.asarray(~mask[:, 0]) if target_first else np.ones(len(t.rows), dtype=bool)
+    if not keep.any():
+        raise DataError(f"{t.path}: every row has a missing value; nothing is left to use")
+    return _keep_rows(t, keep), mask[keep], int((~keep).sum()), counts
 
 
-def _load_with_schema(t: _Table, schema: dict[str, Any]) -> DataBundle:
+def _load_with_schema(t: _Table, schema: dict[str, Any], missing: str, with_target: bool) -> DataBundle:
     try:
         columns, target, task = list(schema["columns"]), schema["target"], schema["task"]
         known, target_names = dict(schema["categories"]), list(schema["target_names"])
     except (KeyError, TypeError) as exc:
         raise DataError(f"invalid data schema (from DataBundle.schema()): missing {exc}") from exc
-    missing = [c for c in columns if c not in t.header]
-    extra = [c for c in t.header if c not in columns and c != target]
-    if missing or extra:
+    absent = [c for c in columns if c not in t.header]
+    if absent:
         raise DataError(
-            f"{t.path}: columns differ from the training data: missing {missing}, unexpected {extra}; "
+            f"{t.path}: columns differ from the training data: missing {absent}; "
             f"expected {columns} (and optionally the target {target!r})"
         )
-    x, names, categories = _features(t, [t.header.index(c) for c in columns], known)
+    cols = [t.header.index(c) for c in columns]
+    has_target = with_target and target in t.header
+    tj = t.header.index(target) if has_target else -1
+    if has_target:
+        t, mask, n_dropped, counts = _apply_missing(t, [tj, *cols], missing, target_first=True)
+        mask = mask[:, 1:]
+    else:  # prediction: every row gets an answer, so "drop" only marks rows (NaN) here
+        t, mask, n_dropped, counts = _apply_missing(t, cols, "fill" if missing == "drop" else missing, False)
+    x, names, categories, unseen = _features(t, cols, mask, known)
     y = None
-    if target in t.header:
-        tj = t.header.index(target)
-        col = tuple(r[tj] for r in t.rows)
+    if has_target:
+        col = t.column(tj)
         if task == "regression":
-            _check_no_empty(t, col, tj)
-            _not_numeric(t, col, tj)
-            values = np.array(col, dtype=np.float64)
-            _check_finite(t, values, tj)
-            y = values.astype(np.float32)
+            values = _numeric(t, tj, list(range(len(col))))
+            if values is None:
+                i = next(i for i, c in enumerate(col) if not _is_number(c))
+                raise DataError(f"{t.where(i, tj)}: non-numeric value {col[i]!r} in a regression target")
+            _check_finite(t, values, tj, np.float64)
+            y = values
         else:
-            _check_no_empty(t, col, tj)
             y = apply_label_names([_label_key(c) for c in col], target_names,
                                   f"{t.path}, column {target!r}", t.lines)
     return DataBundle(x, y, task, len(target_names) if task == "classification" else 0, names, target_names,
-                      t.path.stem, target=target, categories=categories, columns=columns)
+                      t.path.stem, target=target, categories=categories, columns=columns,
+                      n_dropped=n_dropped, unseen=unseen, missing=counts)

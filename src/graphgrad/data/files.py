@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ def idx_labels_for(images: Path) -> Path:
 
 def load_file(
     path: str | os.PathLike[str], target: str | None = None, *, task: str | None = None,
-    schema: dict[str, Any] | None = None,
+    schema: dict[str, Any] | None = None, drop: Sequence[str] = (), features: Sequence[str] | None = None,
+    missing: str = "error", with_target: bool = True,
 ) -> DataBundle:
     """Load a data file by its extension.
 
@@ -37,11 +39,15 @@ def load_file(
     the labels file; without ``target`` the labels file is found by the MNIST naming convention
     (``images`` -> ``labels``, ``idx3`` -> ``idx1``), or, with a ``schema`` and no such file, there
     are no labels (prediction). ``schema`` (``DataBundle.schema()``) loads with the training encoding.
+    ``drop``, ``features``, ``missing`` and ``with_target`` are CSV options (see :func:`load_csv`).
     """
     p = existing_file(path)
     name = p.name.lower()
     if name.endswith(".csv"):
-        return load_csv(p, target, task=task, schema=schema)
+        return load_csv(p, target, task=task, schema=schema, drop=drop, features=features, missing=missing,
+                        with_target=with_target)
+    if drop or features is not None:
+        raise DataError(f"{p}: --drop and --features choose columns of CSV files, not of {p.suffix or 'IDX'} files")
     if name.endswith(".npz"):
         return load_npz(p, task=task, schema=schema)
     if is_idx_name(name):

@@ -44,7 +44,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raise DataError(f"{p}: truncated IDX header: {ndim} dimensions need {header} bytes, the file has {len(raw)}")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(IDX_DTYPES[code])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = int(np.prod(dims, dtype=object)) * dtype.itemsize
     found = len(raw) - header
     if found != expected:
         what = "truncated" if found < expected else "has trailing bytes"
@@ -57,13 +57,17 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
 def load_idx(images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str] | None = None) -> DataBundle:
     """MNIST-style images and labels as a classification :class:`DataBundle`.
 
-    Images (n, rows, cols...) are flattened to (n, features) float32; unsigned-byte pixels are
+    Images (n, rows, cols...) are flattened to (n, features) float32 (``input_shape`` keeps
+    ``(1, rows, cols)``); unsigned-byte pixels are
     divided by 255 (into [0, 1]), other dtypes are converted unchanged. Labels must be 1-D integers,
     one per image (class indices); without ``labels_path`` ``y`` is None (for prediction).
     """
     images = read_idx(images_path)
     if images.ndim < 2:
         raise DataError(f"{images_path}: images need 2+ dimensions (count, pixels...), got shape {images.shape}")
+    if images.shape[0] == 0 or images[0].size == 0:
+        raise DataError(f"{images_path}: the IDX file holds no images (shape {images.shape})")
+    input_shape = (1, *images.shape[1:]) if images.ndim == 3 else tuple(images.shape[1:])
     x = images.reshape(images.shape[0], -1).astype(np.float32)
     if images.dtype == np.uint8:
         x /= 255.0
@@ -72,7 +76,7 @@ def load_idx(images_path: str | os.PathLike[str], labels_path: str | os.PathLike
     features = [f"pixel_{i}" for i in range(x.shape[1])]
     name = Path(images_path).name.split(".")[0]
     if labels_path is None:
-        return DataBundle(x, None, "classification", 0, features, [], name, target="label")
+        return DataBundle(x, None, "classification", 0, features, [], name, target="label", input_shape=input_shape)
     labels = read_idx(labels_path)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         raise DataError(f"{labels_path}: labels must be a 1-D integer array, got {labels.dtype.name} {labels.shape}")
@@ -81,4 +85,5 @@ def load_idx(images_path: str | os.PathLike[str], labels_path: str | os.PathLike
             f"{labels_path}: {labels.shape[0]} labels for {x.shape[0]} images in {images_path}; counts must match"
         )
     y, names = encode_labels(labels, str(labels_path))
-    return DataBundle(x, y, "classification", len(names), features, names, name, target="label")
+    return DataBundle(x, y, "classification", len(names), features, names, name, target="label",
+                      input_shape=input_shape, task_reason="IDX labels -> classification")

@@ -9,8 +9,38 @@ from typing import Any
 import numpy as np
 
 from graphgrad.data._io import existing_file
-from graphgrad.data.bundle import DataBundle, apply_label_names, check_task, encode_labels, label_name
+from graphgrad.data.bundle import DataBundle, apply_label_names, check_task, decide_task, encode_labels, label_name
 from graphgrad.errors import DataError
+
+MAX_ARRAY_BYTES = 8 * 1024**3  # a member declaring more is refused before anything is allocated
+
+
+def _check_members(p: Any, zf: zipfile.ZipFile) -> None:
+    """Read each member's .npy header only: refuse non-arrays, object (pickle) arrays, and arrays
+    whose declared size does not match the stored bytes or cannot fit in memory."""
+    for info in zf.infolist():
+        name = info.filename
+        if not name.endswith(".npy"):
+            raise DataError(f"{p}: member {name!r} is not a NumPy array (.npy); save with np.savez(path, X=X, y=y)")
+        with zf.open(info) as fh:
+            try:
+                version = np.lib.format.read_magic(fh)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(fh)  # the header only
+            except (ValueError, OSError, EOFError) as exc:
+                raise DataError(f"{p}: member {name!r} has no valid .npy header ({exc})") from None
+            header_len = fh.tell()
+        if dtype.hasobject:
+            raise DataError(f"{p}: member {name!r} holds Python objects, which need pickle; store numeric or "
+                            "string arrays")
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if nbytes > MAX_ARRAY_BYTES:
+            raise DataError(f"{p}: member {name!r} declares shape {shape} of {dtype}, {nbytes / 1024**3:,.1f} GB; "
+                            f"refusing arrays over {MAX_ARRAY_BYTES / 1024**3:.0f} GB")
+        if header_len + nbytes != info.file_size:
+            raise DataError(f"{p}: member {name!r} declares shape {shape} of {dtype} ({nbytes} bytes) but stores "
+                            f"{info.file_size - header_len} bytes (truncated or corrupt)")
 
 
 def load_npz(
@@ -18,17 +48,25 @@ def load_npz(
 ) -> DataBundle:
     """Load ``x`` (n, ...) and ``y`` (n,) from an ``.npz`` file (``np.savez``) into a :class:`DataBundle`.
 
-    x is flattened to (n, features) float32. Optional arrays ``feature_names`` and ``target_names``
-    name the columns and classes. Integer or text ``y`` -> classification (non-negative integers are
-    the class indices), float ``y`` -> regression; ``task`` overrides. ``y`` may be absent only when
-    a ``schema`` (from the training data) is given, for prediction. Object arrays are refused (they
+    x is flattened to (n, features) float32; ``input_shape`` keeps one example's shape: ``(F,)``,
+    ``(1, H, W)`` for images ``(n, H, W)``, ``(C, H, W)`` for ``(n, C, H, W)``. Optional arrays
+    ``feature_names`` and ``target_names`` name the columns and classes. The task follows
+    :func:`~graphgrad.data.bundle.decide_task`: text ``y`` -> classification, float ``y`` ->
+    regression, integer ``y`` -> classification up to 20 distinct values (non-negative integers are
+    the class indices); ``task`` overrides. ``y`` may be absent only when a ``schema`` (from the
+    training data) is given, for prediction. Object arrays are refused (they
     would need pickle).
     """
-    check_task(task)
+    task = check_task(task)
     p = existing_file(path)
     with open(p, "rb") as fh:
         if fh.read(4) != b"PK\x03\x04":
             raise DataError(f"{p}: not a valid .npz file (not a zip archive; save with np.savez(path, X=X, y=y))")
+    try:
+        with zipfile.ZipFile(p) as zf:
+            _check_members(p, zf)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{p}: not a valid .npz file ({exc})") from exc
     try:
         with np.load(p, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -43,6 +81,9 @@ def load_npz(
     x = arrays["X"]
     if x.ndim < 2 or x.dtype.kind not in "biuf":
         raise DataError(f"{p}: X must be a numeric array of shape (examples, features...), got {x.dtype} {x.shape}")
+    if x.shape[0] == 0 or x[0].size == 0:
+        raise DataError(f"{p}: X has shape {x.shape}: no examples or no features")
+    input_shape = (1, *x.shape[1:]) if x.ndim == 3 else tuple(x.shape[1:])
     x = x.reshape(x.shape[0], -1).astype(np.float32)
     bad = ~np.isfinite(x)
     if bad.any():
@@ -52,28 +93,35 @@ def load_npz(
     name = p.stem
     if "y" not in arrays:
         assert schema is not None
-        return DataBundle(x, None, schema["task"], schema["n_classes"], features, list(schema["target_names"]), name)
+        return DataBundle(x, None, schema["task"], schema["n_classes"], features, list(schema["target_names"]), name,
+                          input_shape=input_shape)
     y = arrays["y"]
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise DataError(f"{p}: shape mismatch: y has shape {y.shape}, expected ({x.shape[0]},) to match X {x.shape}")
+    reason = ""
     if schema is not None:
         task = schema["task"]
-    task = task or ("regression" if y.dtype.kind == "f" else "classification")
+    elif y.dtype.kind in "biuf":
+        integer = y.dtype.kind in "biu"  # float y is a quantity, even when its values are whole
+        task, reason = decide_task("y", "integer" if integer else "decimal", len(np.unique(y)), task)
+    else:
+        task, reason = decide_task("y", "text", len(np.unique(y)), task)
     if task == "regression":
         if y.dtype.kind not in "biuf":
             raise DataError(f"{p}: y has dtype {y.dtype}; regression needs numbers")
         y = y.astype(np.float32)
         if not np.isfinite(y).all():
             raise DataError(f"{p}: y has a non-finite value at example {int(np.flatnonzero(~np.isfinite(y))[0])}")
-        return DataBundle(x, y, task, 0, features, [], name)
+        return DataBundle(x, y, task, 0, features, [], name, input_shape=input_shape, task_reason=reason)
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise DataError(f"{p}: y has a non-finite value at example {int(np.flatnonzero(~np.isfinite(y))[0])}")
     if schema is not None:
         names = list(schema["target_names"])
-        return DataBundle(x, _labels_like_training(y, names, p), task, len(names), features, names, name)
+        return DataBundle(x, _labels_like_training(y, names, p), task, len(names), features, names, name,
+                          input_shape=input_shape)
     y_idx, names = encode_labels(y, f"{p}, y")
     names = _names(arrays, "target_names", names, len(names), p)
-    return DataBundle(x, y_idx, task, len(names), features, names, name)
+    return DataBundle(x, y_idx, task, len(names), features, names, name, input_shape=input_shape, task_reason=reason)
 
 
 def _names(arrays: dict[str, np.ndarray], key: str, default: list[str], n: int, p: Any) -> list[str]:

@@ -6,7 +6,7 @@ from graphgrad.io.atomic import atomic_write_bytes, atomic_write_text
 from graphgrad.io.checkpoint import (
     FORMAT_VERSION,
     STATE_FILE,
-    Checkpoint,
+    LoadedCheckpoint,
     is_checkpoint,
     load_checkpoint,
     save_checkpoint,
@@ -16,7 +16,7 @@ from graphgrad.io.codec import decode, encode
 __all__ = [
     "FORMAT_VERSION",
     "STATE_FILE",
-    "Checkpoint",
+    "LoadedCheckpoint",
     "atomic_write_bytes",
     "atomic_write_text",
     "decode",

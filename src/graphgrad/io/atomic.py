@@ -8,10 +8,13 @@ then fsync the directory so the rename itself survives a power cut.
 from __future__ import annotations
 
 import os
+import re
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 TMP_PREFIX = ".tmp-"
+_TEMPORARY = re.compile(r"^\.tmp-(?P<target>.+)\.[0-9a-f]{12}$")  # what atomic_write_bytes names its temporaries
 
 
 def fsync_dir(directory: str | os.PathLike[str]) -> None:
@@ -49,7 +52,20 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def remove_stale_temporaries(directory: str | os.PathLike[str]) -> None:
-    """Delete temporaries left behind by a writer that crashed before its rename."""
-    for p in Path(directory).glob(f"{TMP_PREFIX}*"):
-        p.unlink(missing_ok=True)
+def temporary_target(name: str) -> str | None:
+    """The file a temporary named ``name`` was going to become, or None if it is not one of ours."""
+    m = _TEMPORARY.match(name)
+    return m["target"] if m else None
+
+
+def remove_stale_temporaries(directory: str | os.PathLike[str], is_ours: Callable[[str], bool]) -> list[str]:
+    """Delete temporaries left by a writer that was killed before its rename, but only those named
+    exactly as :func:`atomic_write_bytes` names them for a target that ``is_ours(target)`` accepts;
+    any other file (a user's ``.tmp-notes``) is left alone. Returns the names removed."""
+    removed = []
+    for p in Path(directory).iterdir():
+        target = temporary_target(p.name)
+        if target is not None and is_ours(target) and p.is_file() and not p.is_symlink():
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed

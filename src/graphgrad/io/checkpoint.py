@@ -8,8 +8,15 @@ any moment before it leaves the previous ``state.json`` pointing at the previous
 still there and unchanged; files of older saves are removed only after the commit. Every file is
 written atomically (temp file, fsync, rename, fsync of the directory).
 
-Reading checks the format, the version and every file's sha256, so a truncated or edited
-checkpoint is refused with a :class:`~graphgrad.errors.CheckpointError` naming the file.
+Nothing is deleted that this run did not write: each run has a ``run_id`` (in state.json and in
+the metadata of each of its tensor files); after a commit, a save removes only the tensor files
+the previous state.json named and tensor files carrying this run's id (left by a save that was
+killed before its commit), and only temporaries named as :mod:`graphgrad.io.atomic` names them.
+
+Reading checks the format, the version, the document against a schema and every file's sha256,
+and refuses tensor files reached through a link that leaves the run folder, so a truncated,
+edited or tampered checkpoint is refused with a :class:`~graphgrad.errors.CheckpointError`
+naming the file.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import hashlib
 import json
 import os
 import re
+import struct
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +38,7 @@ import safetensors.numpy
 from graphgrad.errors import CheckpointError
 from graphgrad.io.atomic import atomic_write_bytes, atomic_write_text, remove_stale_temporaries
 from graphgrad.io.codec import decode, encode
+from graphgrad.io.schema import check_schema
 
 FORMAT = "graphgrad-checkpoint"
 FORMAT_VERSION = 1
@@ -37,14 +47,50 @@ _TENSOR_FILE = re.compile(r"^(?P<group>[A-Za-z_][A-Za-z0-9_]*)-(?P<index>\d{6,})
 _GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+_DOCUMENT_SCHEMA: dict[str, Any] = {
+    "format": str, "format_version": int, "save_index": int, "?run_id": str,
+    "files": {str: {"path": str, "sha256": str, "?bytes": int, "structure": object}},
+    "state": dict,
+}
+
+
 @dataclass
-class Checkpoint:
+class LoadedCheckpoint:
     """What :func:`load_checkpoint` returns: the JSON state and the decoded array groups."""
 
     path: Path
     state: dict[str, Any]
     groups: dict[str, Any] = field(default_factory=dict)
     save_index: int = 0
+    run_id: str = ""
+
+
+def is_own_file(name: str) -> bool:
+    """True for names a checkpoint writes (state.json, ``<group>-<index>.safetensors``)."""
+    return name == STATE_FILE or bool(_TENSOR_FILE.match(name))
+
+
+def tensor_file_run_id(path: Path) -> str | None:
+    """The ``run_id`` in a safetensors file's header metadata (None if absent or unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > 1_000_000:
+                return None
+            header = json.loads(f.read(n))
+        run_id = header.get("__metadata__", {}).get("run_id")
+    except (OSError, ValueError, struct.error, AttributeError, RecursionError):
+        return None
+    return run_id if isinstance(run_id, str) else None
+
+
+def _previous_document(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads((run_dir / STATE_FILE).read_text("utf-8"))
+        check_schema(doc, _DOCUMENT_SCHEMA, STATE_FILE)
+    except (OSError, ValueError, RecursionError, CheckpointError):
+        return None
+    return doc if doc.get("format") == FORMAT else None
 
 
 def is_checkpoint(run_dir: str | os.PathLike[str]) -> bool:
@@ -74,7 +120,9 @@ def save_checkpoint(
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(run_dir)
+    remove_stale_temporaries(run_dir, is_own_file)
+    previous = _previous_document(run_dir)
+    run_id = str(previous.get("run_id") or uuid.uuid4().hex) if previous else uuid.uuid4().hex
     index = _next_index(run_dir)
     state_skeleton, state_arrays = encode(dict(state))
     all_groups: dict[str, Any] = dict(groups)
@@ -90,7 +138,7 @@ def save_checkpoint(
             skeleton, arrays = None, state_arrays
         else:
             skeleton, arrays = encode(content)
-        data = safetensors.numpy.save(arrays, metadata={"format": FORMAT, "group": name})
+        data = safetensors.numpy.save(arrays, metadata={"format": FORMAT, "group": name, "run_id": run_id})
         filename = f"{name}-{index:06d}.safetensors"
         atomic_write_bytes(run_dir / filename, data)
         files[name] = {"path": filename, "sha256": _sha256(data), "bytes": len(data), "structure": skeleton}
@@ -98,16 +146,30 @@ def save_checkpoint(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "save_index": index,
+        "run_id": run_id,
         "files": files,
         "state": state_skeleton,
     }
     state_path = run_dir / STATE_FILE
     atomic_write_text(state_path, json.dumps(document, indent=1) + "\n")  # the commit point
     keep = {f["path"] for f in files.values()}
-    for p in run_dir.iterdir():
-        if _TENSOR_FILE.match(p.name) and p.name not in keep:
-            p.unlink(missing_ok=True)
+    superseded = {f["path"] for f in previous["files"].values()} if previous else set()
+    remove_leftovers(run_dir, run_id, keep, superseded)
     return state_path
+
+
+def remove_leftovers(run_dir: Path, run_id: str, keep: set[str], superseded: frozenset[str] | set[str] = frozenset()
+                     ) -> list[str]:
+    """Remove tensor files of this run that ``keep`` does not name: those in ``superseded`` (named
+    by the previous state.json) and those whose header carries ``run_id``. Returns their names."""
+    removed = []
+    for p in run_dir.iterdir():
+        if not _TENSOR_FILE.match(p.name) or p.name in keep or p.is_symlink() or not p.is_file():
+            continue
+        if p.name in superseded or tensor_file_run_id(p) == run_id:
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
+    return removed
 
 
 def _read_document(run_dir: Path) -> dict[str, Any]:
@@ -118,10 +180,13 @@ def _read_document(run_dir: Path) -> dict[str, Any]:
     state_path = run_dir / STATE_FILE
     if not state_path.is_file():
         raise CheckpointError(f"{run_dir}: not a graphgrad run directory (no {STATE_FILE})")
+    _inside(run_dir, state_path)
     try:
         document = json.loads(state_path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise CheckpointError(f"{state_path}: unreadable or not valid JSON ({e})") from None
+    except RecursionError:
+        raise CheckpointError(f"{state_path}: nested too deeply to be a checkpoint") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CheckpointError(f"{state_path}: not a graphgrad checkpoint (format field missing or wrong)")
     version = document.get("format_version")
@@ -129,14 +194,15 @@ def _read_document(run_dir: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{state_path}: checkpoint format version {version!r}, this graphgrad reads version {FORMAT_VERSION}"
         )
-    files = document.get("files")
-    if not isinstance(files, dict) or not all(
-        isinstance(f, dict) and {"path", "sha256", "structure"} <= f.keys() for f in files.values()
-    ):
-        raise CheckpointError(f"{state_path}: malformed 'files' table")
-    if "state" not in document:
-        raise CheckpointError(f"{state_path}: missing 'state'")
+    check_schema(document, _DOCUMENT_SCHEMA, str(state_path))
     return document
+
+
+def _inside(run_dir: Path, path: Path) -> None:
+    """Refuse a file that resolves (through links) to somewhere outside the run folder."""
+    real = path.resolve()
+    if path.is_symlink() and not real.is_relative_to(run_dir.resolve()):
+        raise CheckpointError(f"{path}: a link to {real}, outside the run folder; refusing to read it")
 
 
 def _read_group(run_dir: Path, name: str, entry: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -144,6 +210,7 @@ def _read_group(run_dir: Path, name: str, entry: dict[str, Any]) -> dict[str, np
     if not isinstance(filename, str) or Path(filename).name != filename:
         raise CheckpointError(f"{run_dir / STATE_FILE}: bad file name {filename!r} for group {name!r}")
     path = run_dir / filename
+    _inside(run_dir, path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -158,7 +225,7 @@ def _read_group(run_dir: Path, name: str, entry: dict[str, Any]) -> dict[str, np
         raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
 
 
-def load_checkpoint(run_dir: str | os.PathLike[str], groups: Iterable[str] | None = None) -> Checkpoint:
+def load_checkpoint(run_dir: str | os.PathLike[str], groups: Iterable[str] | None = None) -> LoadedCheckpoint:
     """Read and verify the run's checkpoint; ``groups`` limits which tensor files are read."""
     run_dir = Path(run_dir)
     document = _read_document(run_dir)
@@ -178,4 +245,5 @@ def load_checkpoint(run_dir: str | os.PathLike[str], groups: Iterable[str] | Non
     state = decode(document["state"], state_arrays, str(run_dir / STATE_FILE))
     if not isinstance(state, dict):
         raise CheckpointError(f"{run_dir / STATE_FILE}: 'state' is not an object")
-    return Checkpoint(path=run_dir, state=state, groups=loaded, save_index=int(document.get("save_index", 0)))
+    return LoadedCheckpoint(path=run_dir, state=state, groups=loaded, save_index=int(document["save_index"]),
+                            run_id=str(document.get("run_id", "")))

@@ -5,6 +5,9 @@ learning rates for epoch 0 at construction; each ``step()`` (normally once per e
 optimizer's steps) moves to the next epoch. Epoch-indexed schedules here use their closed form,
 ``lr(e) = f(initial_lr, e)``, so a resumed run computes exactly the same rates as one that never
 stopped. Their state is plain JSON (numbers and lists).
+
+Every scheduler takes ``step(metrics=None)``: the epoch-indexed ones ignore the metric, and
+:class:`ReduceLROnPlateau` requires it, so a training loop steps any scheduler the same way.
 """
 
 from __future__ import annotations
@@ -62,6 +65,14 @@ class _SchedulerState:
     def _check_state(self, state_dict: dict[str, Any]) -> None:
         """Refuse a state that does not fit this optimizer (before anything changes)."""
 
+    def restart_from(self, lr: float) -> None:
+        """Make ``lr`` every group's rate from now on (a schedule keeps its position and follows its
+        curve scaled to start from ``lr``); used to go on with another rate, e.g. after divergence."""
+        check_hyper("lr", lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self._last_lr = [lr] * len(self.optimizer.param_groups)
+
 
 class LRScheduler(_SchedulerState):
     """Base class: subclasses define ``_lr_at(base_lr, epoch)``."""
@@ -91,13 +102,22 @@ class LRScheduler(_SchedulerState):
         """The learning rates for the current epoch (``last_epoch``)."""
         return [self._lr_at(base, self.last_epoch) for base in self.base_lrs]
 
-    def step(self, epoch: int | None = None) -> None:
-        """Advance one epoch (or jump to ``epoch``) and set every group's learning rate."""
+    def step(self, metrics: float | None = None, epoch: int | None = None) -> None:
+        """Advance one epoch (or jump to ``epoch``) and set every group's learning rate.
+
+        ``metrics`` is accepted and ignored, so that every scheduler is stepped the same way."""
         self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
         lrs = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = lrs
+
+    def restart_from(self, lr: float) -> None:
+        check_hyper("lr", lr)
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = lr
+        self.base_lrs = [lr] * len(self.optimizer.param_groups)
+        self.step(epoch=self.last_epoch)  # the same epoch, from the new base rate
 
     def _check_state(self, state_dict: dict[str, Any]) -> None:
         if len(state_dict.get("base_lrs", self.base_lrs)) != len(self.optimizer.param_groups):
@@ -125,7 +145,10 @@ class StepLR(LRScheduler):
 
 
 class MultiStepLR(LRScheduler):
-    """``lr = initial_lr * gamma ** (number of milestones <= epoch)``."""
+    """``lr = initial_lr * gamma ** (number of milestones <= epoch)``.
+
+    As in PyTorch, milestones may come in any order and may repeat: a milestone listed twice
+    multiplies by ``gamma`` twice at that epoch."""
 
     def __init__(
         self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1, last_epoch: int = -1
@@ -134,10 +157,8 @@ class MultiStepLR(LRScheduler):
         for m in milestones:
             if isinstance(m, bool) or not isinstance(m, int) or m < 0:
                 raise ConfigError(f"invalid milestone {m!r} in {milestones} (must be non-negative integers)")
-        if any(a >= b for a, b in zip(milestones, milestones[1:])):
-            raise ConfigError(f"milestones must be strictly increasing, got {milestones}")
         check_hyper("gamma", gamma)
-        self.milestones = milestones
+        self.milestones = sorted(milestones)  # repeats kept: each one counts
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -268,8 +289,10 @@ class ReduceLROnPlateau(_SchedulerState):
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 
-    def step(self, metrics: float) -> None:
+    def step(self, metrics: float | None = None) -> None:
         """Record this epoch's metric; reduce the rates if it has not improved for too long."""
+        if metrics is None:
+            raise ConfigError("ReduceLROnPlateau.step needs the monitored metric, e.g. step(val_loss)")
         current = float(metrics)
         self.last_epoch += 1
         if self.is_better(current, self.best):

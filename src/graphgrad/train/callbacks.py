@@ -3,7 +3,9 @@
 Callbacks run in ``order`` (smaller first), so at the end of training the early-stopping callback
 restores the best weights before the checkpoint callback saves them. Each callback's
 ``state_dict()`` goes into the checkpoint, so a resumed run continues with the same patience
-counter, best value and best weights as one that never stopped.
+counter, best value and best weights as one that never stopped. A callback tells the trainer what
+it did through the trainer's methods (``request_stop``, ``record_best``, ``record_checkpoint``),
+never the other way round.
 """
 
 from __future__ import annotations
@@ -117,13 +119,15 @@ class EarlyStopping(Callback):
         value = monitored_value(logs, self.monitor)
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, trainer.epoch, 0
+            trainer.record_best(trainer.epoch)
             if self.restore_best_weights:
                 self.best_weights = {k: np.array(v, copy=True) for k, v in trainer.model.state_dict().items()}
             return
         self.wait += 1
         if self.patience is not None and self.wait >= self.patience:
             self.stopped_epoch = trainer.epoch
-            trainer.stop_training = True
+            trainer.request_stop(f"stopped early at epoch {trainer.epoch}: {self.monitor} did not improve for "
+                                 f"{self.patience} epochs (best at epoch {self.best_epoch})")
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self.restore_best_weights and self.best_weights is not None:
@@ -172,9 +176,10 @@ class Checkpoint(Callback):
 
     def save(self, trainer: Trainer) -> None:
         state, groups = trainer.checkpoint_payload()
-        save_checkpoint(self.run_dir, state, groups)
+        path = save_checkpoint(self.run_dir, state, groups)
         write_history(self.run_dir, trainer.history)
         self.last_saved_epoch, self.last_saved_step = trainer.epoch, trainer.step
+        trainer.record_checkpoint(str(path))
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
         if trainer.epoch % self.every == 0:
@@ -186,4 +191,4 @@ class Checkpoint(Callback):
     def on_train_end(self, trainer: Trainer) -> None:
         self.save(trainer)
         if self.plot and trainer.history:
-            plot_history(self.run_dir / CURVES_PNG, trainer.history)
+            plot_history(trainer.history, self.run_dir / CURVES_PNG)

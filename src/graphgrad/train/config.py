@@ -15,10 +15,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphgrad.errors import ConfigError
+from graphgrad.train import registry
 
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "gelu", "elu", "softplus")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
-SCHEDULES = ("none", "step", "exp", "cosine", "plateau")
+ACTIVATIONS = tuple(registry.ACTIVATIONS)
+OPTIMIZERS = tuple(registry.OPTIMIZERS)
+SCHEDULES = tuple(registry.SCHEDULES)
+MODELS = tuple(registry.MODELS)
+TASKS = ("auto", "classification", "regression")
+MISSING = ("error", "drop", "fill")
+CLASS_WEIGHTS = ("none", "balanced")
+
+# the type every setting must have (a TOML file or a tampered state.json may hold anything)
+_STR, _OPT_STR, _NUM, _INT, _OPT_INT = (str,), (str, type(None)), (int, float), (int,), (int, type(None))
+_TYPES: dict[str, tuple[type, ...]] = {
+    "dataset": _STR, "data": _OPT_STR, "target": _OPT_STR, "hidden": (list, str), "model": _STR,
+    "activation": _STR, "optimizer": _STR, "lr": _NUM, "momentum": _NUM, "batch_size": _INT, "epochs": _INT,
+    "dropout": _NUM, "l2": _NUM, "weight_decay": _NUM, "schedule": _OPT_STR, "patience": _OPT_INT,
+    "seed": _INT, "test_size": _NUM, "val_size": _NUM, "task": _STR, "drop": (list, str),
+    "features": (list, str, type(None)), "missing": _STR, "class_weight": _OPT_STR,
+}
+_TYPE_WORDS = {_STR: "text", _OPT_STR: "text", _NUM: "a number", _INT: "an integer", _OPT_INT: "an integer",
+               (list, str): "a list", (list, str, type(None)): "a list"}
 
 
 @dataclass
@@ -28,6 +45,11 @@ class TrainConfig:
     dataset: str = "digits"
     data: str | None = None  # a CSV / NPZ / IDX file instead of a built-in dataset
     target: str | None = None
+    task: str = "auto"  # auto | classification | regression
+    drop: list[str] = field(default_factory=list)  # CSV columns that are not features
+    features: list[str] | None = None  # only these CSV columns are features
+    missing: str = "error"  # error | drop | fill (missing cells)
+    model: str = "mlp"
     hidden: list[int] = field(default_factory=lambda: [256, 128])
     activation: str = "relu"
     optimizer: str = "adam"
@@ -43,6 +65,7 @@ class TrainConfig:
     seed: int = 0
     test_size: float = 0.2
     val_size: float = 0.1
+    class_weight: str = "none"  # none | balanced (classification)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -70,10 +93,19 @@ class TrainConfig:
         def positive_int(value: Any) -> bool:
             return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
-        if self.data is None and not isinstance(self.dataset, str):
-            raise bad("dataset", self.dataset, "must be a name")
+        for name, types in _TYPES.items():
+            value = getattr(self, name)
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                raise bad(name, value, f"must be {_TYPE_WORDS[types]}, not {type(value).__name__}")
         if isinstance(self.hidden, str):
             self.hidden = parse_hidden(self.hidden)
+        self.drop = parse_columns("drop", self.drop) or []
+        self.features = parse_columns("features", self.features)
+        self.task = choose("task", self.task, TASKS)
+        self.missing = choose("missing", self.missing, MISSING)
+        self.model = choose("model", self.model, MODELS)
+        self.class_weight = choose("class-weight", "none" if self.class_weight is None else self.class_weight,
+                                   CLASS_WEIGHTS)
         if not isinstance(self.hidden, list) or not all(positive_int(h) for h in self.hidden):
             raise bad("hidden", self.hidden, "must be a list of positive layer sizes, e.g. 128,64")
         self.activation = choose("activation", self.activation, ACTIVATIONS)
@@ -110,6 +142,19 @@ def choose(what: str, name: Any, valid: tuple[str, ...]) -> str:
     return key
 
 
+def parse_columns(what: str, value: Any) -> list[str] | None:
+    """``"a,b"`` or ``["a", "b"]`` -> ``["a", "b"]`` (column names for --drop / --features)."""
+    if value is None:
+        return None
+    names = value.split(",") if isinstance(value, str) else value
+    if not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"invalid {what} {value!r} (column names, e.g. name,date)")
+    out = [n.strip() for n in names if n.strip()]
+    if len(set(out)) != len(out):
+        raise ConfigError(f"invalid {what} {value!r} (a column is named twice)")
+    return out
+
+
 def parse_hidden(text: str) -> list[int]:
     """``"128,64"`` -> ``[128, 64]``; ``""`` or ``"none"`` -> ``[]`` (a linear model)."""
     text = text.strip()
@@ -132,9 +177,16 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         import tomli as tomllib
     try:
         with open(path, "rb") as f:
-            doc = tomllib.load(f)
+            raw = f.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"config file not found: {os.fspath(path)!r}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{os.fspath(path)}: is a directory, expected a TOML file") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{os.fspath(path)}, line {line}: not UTF-8 text (TOML files must be UTF-8)") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{os.fspath(path)}: invalid TOML ({e})") from None
     table = doc.get("train", doc)

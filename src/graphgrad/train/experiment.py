@@ -1,9 +1,11 @@
-"""A whole training run from a :class:`TrainConfig`: data, model, optimizer, schedule, run directory.
+"""A whole training run from a :class:`TrainConfig`: data, model, optimizer, schedule, run folder.
 
-``start_run`` trains a new run, ``resume_run`` continues a saved one to its planned end, and
-``load_model`` / ``evaluate_run`` / ``predict_run`` use a finished run. Everything a run needs
-later (the config, the standardizer, class and feature names, the data schema) is saved in its
-state.json, so a run directory stands on its own.
+``start_run`` trains a new run, ``resume_run`` continues a saved one to its planned end (or
+completes the files of a finished one), and ``evaluate_run`` / ``predict_run`` use a saved run
+(through :func:`graphgrad.train.run.load_run`). Everything a run needs later (the config, the
+preprocessing, class and feature names, the data schema) is saved in its state.json, so a run
+folder stands on its own. The run folder rules (one writer, nothing touched that the run did not
+write) are in :mod:`graphgrad.train.run_dir`.
 
 Random generators are derived from the seed, one per purpose (split, init, dropout, data order),
 so changing e.g. the dropout rate does not change the data order.
@@ -11,8 +13,11 @@ so changing e.g. the dropout rate does not change the data order.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +25,39 @@ from typing import Any
 import numpy as np
 
 from graphgrad import data as gdata
-from graphgrad import nn, optim
-from graphgrad.errors import CheckpointError, ConfigError, DataError
-from graphgrad.io import atomic_write_text, is_checkpoint, load_checkpoint
+from graphgrad import nn
+from graphgrad.errors import ConfigError, DataError
+from graphgrad.io import atomic_write_text
 from graphgrad.train.callbacks import Checkpoint, EarlyStopping
 from graphgrad.train.config import TrainConfig
-from graphgrad.train.metrics import CLASSIFICATION, REGRESSION
+from graphgrad.train.csv_safety import safe_cell
+from graphgrad.train.evaluation import folder_name, write_evaluation
+from graphgrad.train.history import CURVES_PNG, plot_history, write_history
+from graphgrad.train.losses import balanced_class_weights, build_loss
+from graphgrad.train.metrics import CLASSIFICATION, classification_report, regression_report
+from graphgrad.train.preprocess import Preprocessing
 from graphgrad.train.progress import ProgressBar
+from graphgrad.train.registry import MODEL_SIZES, OPTIMIZERS, SCHEDULES
+from graphgrad.train.run import build_model, load_run, read_run_config
+from graphgrad.train.run_dir import (
+    SUMMARY_FILE,
+    check_new_run_folder,
+    check_not_running,
+    clean_leftovers,
+    new_run_folder,
+    run_lock,
+)
 from graphgrad.train.trainer import Trainer, evaluate
 
-SUMMARY_FILE = "summary.json"
+__all__ = ["PreparedData", "RunResult", "build_model", "evaluate_run", "load_model", "predict_run",
+           "prepare_data", "read_run_config", "resume_run", "rng_for", "start_run"]
+
 _RNG_PURPOSE = {"split": 0, "init": 1, "dropout": 2, "loader": 3}
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """The default ``say``: a library call prints nothing."""
 
 
 def rng_for(seed: int, purpose: str) -> np.random.Generator:
@@ -40,7 +67,7 @@ def rng_for(seed: int, purpose: str) -> np.random.Generator:
 
 @dataclass
 class PreparedData:
-    """The standardized splits and everything needed to encode new data the same way."""
+    """The encoded splits and everything needed to encode new data the same way."""
 
     train: tuple[np.ndarray, np.ndarray]
     val: tuple[np.ndarray, np.ndarray]
@@ -48,113 +75,94 @@ class PreparedData:
     metadata: dict[str, Any]
 
 
-def _targets(y: np.ndarray, task: str) -> np.ndarray:
-    return y.astype(np.int64) if task == CLASSIFICATION else y.astype(np.float32).reshape(-1, 1)
-
-
 def load_bundle(config: TrainConfig) -> gdata.DataBundle:
     if config.data is not None:
-        return gdata.load_file(config.data, config.target)
+        return gdata.load_file(config.data, config.target, task=config.task, drop=config.drop,
+                               features=config.features, missing=config.missing)
+    if config.drop or config.features is not None:
+        raise ConfigError("--drop and --features choose columns of a --data CSV file, not of a built-in dataset")
     try:
-        return gdata.load_dataset(config.dataset, seed=config.seed)
+        bundle = gdata.load_dataset(config.dataset, seed=config.seed)
     except KeyError:
         raise ConfigError(f"unknown dataset {config.dataset!r}; valid: {', '.join(gdata.dataset_names())}") from None
+    if config.task not in ("auto", bundle.task):
+        raise ConfigError(f"dataset {bundle.name!r} is a {bundle.task} dataset; --task {config.task} does not apply")
+    bundle.task_reason = bundle.task_reason or f"dataset {bundle.name!r}: {bundle.task}"
+    return bundle
 
 
 def prepare_data(config: TrainConfig) -> PreparedData:
-    """Load, split (stratified for classes), standardize on the training split only."""
+    """Load, split (stratified for classes), fill and standardize with training-split statistics."""
     bundle = load_bundle(config)
     if bundle.y is None:
         raise DataError(f"{config.data}: no target column to train on")
     if bundle.task == CLASSIFICATION and bundle.n_classes < 2:
         raise DataError(f"{bundle.name}: classification needs at least 2 classes, found {bundle.n_classes}")
     split = gdata.stratified_split(bundle.y, test_size=config.test_size, val_size=config.val_size,
-                                   seed=rng_for(config.seed, "split"))
+                                   seed=rng_for(config.seed, "split"),
+                                   stratify=bundle.task == CLASSIFICATION)
     if len(split.train) == 0 or len(split.val) == 0 or len(split.test) == 0:
         raise DataError(f"{bundle.name}: {len(bundle.y)} examples are too few to split into train/validation/test")
-    scaler = gdata.Standardizer().fit(bundle.X[split.train])
-    x = np.asarray(scaler.transform(bundle.X), dtype=np.float32)
-    y = _targets(bundle.y, bundle.task)
-    target_scale = None
-    if bundle.task == REGRESSION:  # train on a standardized target; predictions are scaled back
-        ytr = y[split.train]
-        target_scale = {"mean": float(ytr.mean()), "std": float(ytr.std()) or 1.0}
-        y = ((y - target_scale["mean"]) / target_scale["std"]).astype(np.float32)
+    prep = Preprocessing.fit(bundle, split.train, config.missing)
+    x = prep.features(bundle.X)
+    y = prep.targets(bundle.y)
+    n_outputs = bundle.n_classes if bundle.task == CLASSIFICATION else 1
+    weights = None
+    if config.class_weight == "balanced":
+        if bundle.task != CLASSIFICATION:
+            raise ConfigError("--class-weight balanced applies to classification, this run is a regression")
+        weights = balanced_class_weights(y[split.train], n_outputs).tolist()
     metadata = {
         "source": config.data or bundle.name,
-        "task": bundle.task,
+        **prep.metadata(),
+        "task_reason": bundle.task_reason,
         "n_features": bundle.n_features,
-        "n_outputs": bundle.n_classes if bundle.task == CLASSIFICATION else 1,
+        "n_outputs": n_outputs,
+        "input_shape": list(bundle.input_shape),
         "target_names": list(bundle.target_names),
         "feature_names": list(bundle.feature_names),
-        "schema": bundle.schema(),
-        "standardizer": scaler.state_dict(),
-        "target_scale": target_scale,
+        "class_weights": weights,
+        "rows_left_out": bundle.n_dropped,
+        "missing_cells": dict(bundle.missing),
         "split_sizes": {"train": len(split.train), "val": len(split.val), "test": len(split.test)},
     }
     return PreparedData((x[split.train], y[split.train]), (x[split.val], y[split.val]),
                         (x[split.test], y[split.test]), metadata)
 
 
-def build_model(config: TrainConfig, n_in: int, n_out: int, init_rng: np.random.Generator,
-                dropout_rng: np.random.Generator) -> nn.Module:
-    """``Linear -> activation [-> Dropout]`` per hidden size, then ``Linear`` to the outputs."""
-    activation = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-                  "gelu": nn.GELU, "elu": nn.ELU, "softplus": nn.Softplus}[config.activation]
-    layers: list[nn.Module] = []
-    width = n_in
-    for size in config.hidden:
-        layers += [nn.Linear(width, size, rng=init_rng), activation()]
-        if config.dropout > 0:
-            layers.append(nn.Dropout(config.dropout, rng=dropout_rng))
-        width = size
-    layers.append(nn.Linear(width, n_out, rng=init_rng))
-    return nn.Sequential(*layers)
-
-
-def build_optimizer(config: TrainConfig, params: list[Any]) -> optim.Optimizer:
-    lr, wd = config.lr, config.weight_decay
-    if config.optimizer == "sgd":
-        return optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
-    if config.optimizer == "rmsprop":
-        return optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=wd)
-    if config.optimizer == "adagrad":
-        return optim.Adagrad(params, lr=lr, weight_decay=wd)
-    if config.optimizer == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=wd)
-    return optim.Adam(params, lr=lr, weight_decay=wd)
-
-
-def build_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> Any:
-    sched = optim.lr_scheduler
-    if config.schedule == "step":
-        return sched.StepLR(optimizer, step_size=max(1, config.epochs // 3), gamma=0.1)
-    if config.schedule == "exp":
-        return sched.ExponentialLR(optimizer, gamma=0.95)
-    if config.schedule == "cosine":
-        return sched.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    if config.schedule == "plateau":
-        return sched.ReduceLROnPlateau(optimizer, mode="min", factor=0.5, patience=3)
-    return None
-
-
-def _loss(task: str) -> nn.Module:
-    return nn.CrossEntropyLoss() if task == CLASSIFICATION else nn.MSELoss()
+def check_model_fits(config: TrainConfig, meta: dict[str, Any]) -> None:
+    """Refuse, before allocating anything, a model whose weights, gradients and optimizer state
+    (about 4 copies of the parameters, float32) cannot fit in this machine's memory."""
+    count = MODEL_SIZES.get(config.model)
+    if count is None:
+        return
+    n = count(tuple(meta["input_shape"]), int(meta["n_outputs"]), config)
+    need = 4 * 4 * n + 4 * config.batch_size * (sum(config.hidden) + int(np.prod(meta["input_shape"]))) * 3
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf (Windows)
+        have = 64 * 1024**3
+    if need > 0.8 * have:
+        raise ConfigError(f"--hidden {','.join(map(str, config.hidden))}: the model has {n:,} parameters; its "
+                          f"weights, gradients and optimizer state need about {need / 1024**3:,.1f} GB, this "
+                          f"machine has {have / 1024**3:,.1f} GB")
 
 
 def build_trainer(config: TrainConfig, prepared: PreparedData, run_dir: Path, quiet: bool) -> Trainer:
     meta = prepared.metadata
+    check_model_fits(config, meta)
     rngs = {"init": rng_for(config.seed, "init"), "dropout": rng_for(config.seed, "dropout")}
-    model = build_model(config, meta["n_features"], meta["n_outputs"], rngs["init"], rngs["dropout"])
-    optimizer = build_optimizer(config, list(model.parameters()))
+    model = build_model(config, meta, rngs)
+    optimizer = OPTIMIZERS[config.optimizer](config, list(model.parameters()))
     loader = gdata.DataLoader(gdata.TensorDataset(*prepared.train), batch_size=config.batch_size, shuffle=True,
                               generator=rng_for(config.seed, "loader"))
     regularizer = (lambda: nn.l2_penalty(model, config.l2)) if config.l2 > 0 else None
     callbacks: list[Any] = [Checkpoint(run_dir), ProgressBar(disable=quiet)]
     if config.patience is not None:  # without it the run keeps its last epoch's weights
         callbacks.append(EarlyStopping(monitor="val_loss", patience=config.patience))
-    return Trainer(model, optimizer, _loss(meta["task"]), loader, epochs=config.epochs, task=meta["task"],
-                   val_data=prepared.val, scheduler=build_scheduler(config, optimizer), callbacks=callbacks,
+    return Trainer(model, optimizer, build_loss(meta["task"], meta.get("class_weights")), loader,
+                   epochs=config.epochs, task=meta["task"], val_data=prepared.val,
+                   scheduler=SCHEDULES[config.schedule](config, optimizer), callbacks=callbacks,
                    regularizer=regularizer, rngs=rngs, config=config.to_dict(), metadata=meta)
 
 
@@ -176,122 +184,142 @@ class RunResult:
     test: dict[str, float]
     seconds: float
     task: str
+    metadata: dict[str, Any]
 
 
 def _finish(run_dir: Path, trainer: Trainer, prepared: PreparedData, seconds: float) -> RunResult:
-    test = evaluate(trainer.model, trainer.loss_fn, *prepared.test, task=trainer.task)
+    test = evaluate(trainer.model, build_loss(trainer.task), *prepared.test, task=trainer.task)
     if trainer.finished:
-        import json
-
         summary = {"test": test, "epochs_run": trainer.epoch, "steps": trainer.step, "train_seconds": seconds,
-                   "best": trainer.best_metrics()}
+                   "best": trainer.best_metrics(), "stop_reason": trainer.stop_reason, "events": trainer.events,
+                   "split_sizes": prepared.metadata["split_sizes"]}
         atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
-    return RunResult(run_dir, trainer, test, seconds, trainer.task)
+    return RunResult(run_dir, trainer, test, seconds, trainer.task, prepared.metadata)
 
 
-def start_run(config: TrainConfig, run_dir: str | os.PathLike[str] | None = None, quiet: bool = False) -> RunResult:
-    """Train a new run into ``run_dir`` (default: :func:`default_run_dir`)."""
+def _describe_data(meta: dict[str, Any], say: Say) -> None:
+    say(meta["task_reason"])
+    if meta.get("rows_left_out"):
+        say(f"left out {meta['rows_left_out']} rows with missing values (--missing {meta.get('missing')})")
+    elif meta.get("missing_cells") and meta.get("missing") == "fill":
+        cells = ", ".join(f"{c} {n}" for c, n in meta["missing_cells"].items())
+        say(f"filled missing cells with the training split's mean or most frequent value: {cells}")
+    sizes = meta["split_sizes"]
+    say(f"split: {sizes['train']} train, {sizes['val']} validation, {sizes['test']} test examples; "
+        f"{meta['n_features']} features")
+
+
+def start_run(config: TrainConfig, run_dir: str | os.PathLike[str] | None = None, quiet: bool = False,
+              say: Say = _quiet) -> RunResult:
+    """Train a new run into ``run_dir`` (default: :func:`default_run_dir`), which must not exist or
+    be empty; ``say`` receives one-line notes (the task decision, split sizes)."""
     config.validate()
     if config.data is not None and Path(config.data).exists():  # so --resume works from any directory
         config.data = str(Path(config.data).resolve())
     path = default_run_dir(config) if run_dir is None else Path(run_dir)
-    if is_checkpoint(path):
-        raise ConfigError(f"{path} already holds a run; continue it with --resume {path} or choose another --out")
+    if path.is_dir():
+        check_not_running(path)
+    check_new_run_folder(path)
     prepared = prepare_data(config)
-    trainer = build_trainer(config, prepared, path, quiet)
-    start = time.perf_counter()
-    trainer.fit()
-    return _finish(path, trainer, prepared, time.perf_counter() - start)
+    _describe_data(prepared.metadata, say)
+    check_model_fits(config, prepared.metadata)
+    with new_run_folder(path):
+        trainer = build_trainer(config, prepared, path, quiet)
+        trainer.fit()
+        return _finish(path, trainer, prepared, _training_seconds(trainer))
 
 
-def read_run_config(run_dir: str | os.PathLike[str]) -> tuple[Any, TrainConfig]:
-    checkpoint = load_checkpoint(run_dir)
-    try:
-        config = TrainConfig.from_dict(checkpoint.state["config"], source=f"{run_dir}/state.json")
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{run_dir}/state.json: no usable run configuration ({e})") from None
-    return checkpoint, config
+def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float | None = None,
+               say: Say = _quiet) -> RunResult:
+    """Continue the run saved in ``run_dir`` with its saved configuration to its planned end, from
+    its last checkpoint; ``lr`` goes on with another learning rate (recorded in the history). A run
+    that had finished gets any missing file (curves, summary) written again."""
+    path = Path(run_dir)
+    read_run_config(path)  # a clear error before taking the lock when it is not a run
+    with run_lock(path):
+        removed = clean_leftovers(path)
+        if removed:
+            say(f"removed {len(removed)} unfinished file(s) of the interrupted run: {', '.join(sorted(removed))}")
+        checkpoint, config = read_run_config(path)
+        prepared = prepare_data(config)
+        trainer = build_trainer(config, prepared, path, quiet)
+        trainer.restore(checkpoint)
+        if trainer.finished:
+            if lr is not None:
+                raise ConfigError(f"{path}: the run has finished all {trainer.epochs} epochs; --lr has nothing to "
+                                  "continue")
+            write_history(path, trainer.history)
+            plot_history(trainer.history, path / CURVES_PNG)
+            say(f"the run had finished; wrote its metrics, {CURVES_PNG} and {SUMMARY_FILE} again")
+            return _finish(path, trainer, prepared, _training_seconds(trainer))
+        say(f"resuming from the checkpoint of epoch {trainer.epoch}, step {trainer.step} ({path / 'state.json'})")
+        if lr is not None:
+            if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+                raise ConfigError(f"invalid lr {lr!r} (the learning rate must be a number > 0)")
+            trainer.set_lr(float(lr), why="set with --resume --lr")
+        trainer.fit()
+        return _finish(path, trainer, prepared, _training_seconds(trainer))
 
 
-def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False) -> RunResult:
-    """Continue the run saved in ``run_dir`` with its saved configuration to its planned end."""
-    checkpoint, config = read_run_config(run_dir)
-    prepared = prepare_data(config)
-    trainer = build_trainer(config, prepared, Path(run_dir), quiet)
-    trainer.restore(checkpoint)
-    start = time.perf_counter()
-    trainer.fit()
-    return _finish(Path(run_dir), trainer, prepared, time.perf_counter() - start)
+def _training_seconds(trainer: Trainer) -> float:
+    """Seconds spent in training steps over all sessions of the run (from its history)."""
+    return float(sum(r.get("seconds", 0.0) for r in trainer.history))
 
 
+# ------------------------------------------------------------------------------------ using a run
 def load_model(run_dir: str | os.PathLike[str]) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
-    """The run's model (its saved weights, eval mode), config and metadata."""
-    checkpoint = load_checkpoint(run_dir, groups=["model"])
-    try:
-        config = TrainConfig.from_dict(checkpoint.state["config"], source=f"{run_dir}/state.json")
-        meta = checkpoint.state["metadata"]
-        model = build_model(config, meta["n_features"], meta["n_outputs"], rng_for(config.seed, "init"),
-                            rng_for(config.seed, "dropout"))
-    except (KeyError, TypeError) as e:
-        raise CheckpointError(f"{run_dir}/state.json: no usable run configuration ({e})") from None
-    model.load_state_dict(checkpoint.groups["model"])
-    model.eval()
-    return model, config, meta
+    """The run's model (its saved weights, eval mode), config and metadata (see :func:`load_run`)."""
+    run = load_run(run_dir)
+    return run.model, run.config, run.metadata
 
 
-def _encode_file(path: str, meta: dict[str, Any]) -> gdata.DataBundle:
-    schema = dict(meta["schema"])
-    if not schema.get("columns"):  # built-in datasets: a file's columns are the feature names
-        schema["columns"] = list(meta["feature_names"])
-    bundle = gdata.load_file(path, schema=schema)
-    if bundle.n_features != meta["n_features"]:
-        raise DataError(f"{path}: {bundle.n_features} features, the model was trained on {meta['n_features']}")
-    scaler = gdata.Standardizer.from_state_dict(meta["standardizer"])
-    bundle.X = np.asarray(scaler.transform(bundle.X), dtype=np.float32)
-    return bundle
-
-
-def evaluate_run(run_dir: str | os.PathLike[str], data: str | None = None) -> dict[str, Any]:
-    """Loss and accuracy (or MSE / R^2) of a saved run on its test split, or on ``data``."""
-    model, config, meta = load_model(run_dir)
-    task = meta["task"]
+def evaluate_run(run_dir: str | os.PathLike[str], data: str | None = None, save: bool = True) -> dict[str, Any]:
+    """Metrics of a saved run on its test split, or on the file ``data``: loss, accuracy, balanced
+    accuracy, per-class precision / recall / F1 / support and the confusion matrix, or RMSE, MAE
+    and R^2 in the target's units. With ``save``, the report's files go to ``evaluation/<name>/``."""
+    run = load_run(run_dir)
+    prep, task = run.preprocessing, run.task
+    notes: list[str] = []
     if data is None:
-        x, y = prepare_data(config).test
+        x, y = prepare_data(run.config).test
         where = "test split"
     else:
-        bundle = _encode_file(data, meta)
+        bundle = prep.load(data, with_target=True)
         if bundle.y is None:
-            raise DataError(f"{data}: no target column {meta['schema']['target']!r} to evaluate against")
-        x, y = bundle.X, _targets(bundle.y, task)
-        if meta["target_scale"] is not None:
-            y = ((y - meta["target_scale"]["mean"]) / meta["target_scale"]["std"]).astype(np.float32)
+            raise DataError(f"{data}: no target column {prep.schema['target']!r} to evaluate against")
+        if bundle.n_dropped:
+            notes.append(f"left out {bundle.n_dropped} rows with missing values")
+        if bundle.unseen:
+            notes.append(f"{sum(bundle.unseen.values())} cells had a category not seen in training (encoded as "
+                         f"all zeros): " + ", ".join(f"{c} {n}" for c, n in bundle.unseen.items()))
+        x, y = prep.features(bundle.X), prep.targets(bundle.y)
         where = data
-    metrics = evaluate(model, _loss(task), x, y, task=task)
-    return {"task": task, "data": where, "n": int(len(x)), **metrics}
+    metrics = evaluate(run.model, build_loss(task), x, y, task=task)
+    report: dict[str, Any] = {"task": task, "data": where, "n": int(len(x)), "loss": metrics["loss"], "notes": notes}
+    outputs = run.outputs(x)
+    if task == CLASSIFICATION:
+        report.update(classification_report(y, np.argmax(outputs, axis=1), len(run.class_names)))
+        report["class_names"] = run.class_names
+    else:
+        report.update(regression_report(prep.to_units(outputs), prep.to_units(y)))
+        report["target"] = prep.schema["target"]
+    if save:
+        report["files"] = str(write_evaluation(Path(run_dir), folder_name(data), report))
+    return report
 
 
-def predict_run(run_dir: str | os.PathLike[str], data: str) -> tuple[list[str], list[list[Any]]]:
-    """Predictions for the rows of ``data``: ``(header, rows)``, a class name and its probabilities
-    per row for classification, the predicted value for regression."""
-    from graphgrad.autograd.grad_mode import no_grad
+def predict_run(run_dir: str | os.PathLike[str], data: str) -> tuple[list[str], list[list[Any]], list[str]]:
+    """Predictions for the rows of ``data``: ``(header, rows, notes)``, a class name and its
+    probabilities per row for classification, the value in the target's units for regression.
+    Class names are protected against spreadsheet formulas; unusable rows get empty cells."""
+    run = load_run(run_dir)
+    if run.task == CLASSIFICATION:
+        probs = run.predict_proba(data)
+        names = run.class_names
+        header = ["prediction", *[safe_cell(f"p_{n}") for n in names]]
+        rows = [[safe_cell(names[int(np.argmax(p))]), *[f"{v:.6g}" for v in p]] if np.isfinite(p).all()
+                else [""] * (len(names) + 1) for p in probs]
+        return header, rows, run.notes
+    values = run.predict(data)
+    return ["prediction"], [[f"{v:.6g}" if math.isfinite(v) else ""] for v in values], run.notes
 
-    model, _, meta = load_model(run_dir)
-    bundle = _encode_file(data, meta)
-    with no_grad():
-        out = model(_as_tensor(bundle.X)).data.astype(np.float64)
-    if meta["task"] == CLASSIFICATION:
-        names = meta["target_names"]
-        z = out - out.max(axis=1, keepdims=True)
-        probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-        header = ["prediction", *[f"p_{n}" for n in names]]
-        rows = [[names[int(k)], *[f"{p:.6g}" for p in row]] for k, row in zip(probs.argmax(axis=1), probs)]
-        return header, rows
-    scale = meta["target_scale"] or {"mean": 0.0, "std": 1.0}
-    values = out.reshape(-1) * scale["std"] + scale["mean"]
-    return ["prediction"], [[f"{v:.6g}"] for v in values]
-
-
-def _as_tensor(x: np.ndarray) -> Any:
-    from graphgrad.tensor import Tensor
-
-    return Tensor(x)

@@ -40,12 +40,17 @@ def write_history(run_dir: str | os.PathLike[str], rows: Sequence[dict[str, Any]
     atomic_write_text(run_dir / METRICS_CSV, buf.getvalue())
 
 
-def plot_history(path: str | os.PathLike[str], rows: Sequence[dict[str, Any]]) -> None:
-    """Draw loss curves and accuracy (or R^2) curves, train and validation, to a PNG."""
+def plot_history(history: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
+    """Draw loss curves and accuracy (or R^2) curves, train and validation, of ``history`` (the
+    rows of metrics.json) to the PNG file ``path``. Ticks mark whole epochs only."""
+    if isinstance(history, (str, os.PathLike)) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError("plot_history(history, path): the history rows come first, then the PNG path")
+    rows = history
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in rows]
     quality = "accuracy" if any("train_accuracy" in r for r in rows) else "r2"
@@ -59,6 +64,7 @@ def plot_history(path: str | os.PathLike[str], rows: Sequence[dict[str, Any]]) -
                 if any(v is not None and math.isfinite(v) for v in values):
                     ax.plot(epochs, values, marker="o", markersize=3, label="validation" if split == "val" else split)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(label)
             ax.grid(True, alpha=0.3)
             ax.set_title(label)

@@ -6,6 +6,11 @@ random generator (``rngs``: initialization, dropout...) and the data loader's po
 epoch. Restoring it (:meth:`Trainer.restore`) and calling :meth:`fit` again yields bit-identical
 weights to a run that never stopped. Interruption (Ctrl-C or :meth:`interrupt`) takes effect at a
 step boundary, so the saved state is never half an optimizer step.
+
+The trainer knows callbacks only through the :class:`Callback` hooks; callbacks report back
+through :meth:`Trainer.request_stop`, :meth:`Trainer.record_best` and
+:meth:`Trainer.record_checkpoint`, so why training stopped, its best epoch and its last
+checkpoint are the trainer's own state. Every scheduler is stepped as ``step(metrics=...)``.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ import numpy as np
 
 from graphgrad.autograd.grad_mode import no_grad
 from graphgrad.errors import CheckpointError, ConfigError, TrainingDivergedError
-from graphgrad.io.checkpoint import Checkpoint as LoadedCheckpoint
+from graphgrad.io.checkpoint import LoadedCheckpoint
+from graphgrad.io.schema import check_schema
 from graphgrad.tensor import Tensor
-from graphgrad.train.callbacks import Callback, Checkpoint, monitored_value
+from graphgrad.train.callbacks import Callback
 from graphgrad.train.metrics import CLASSIFICATION, REGRESSION, task_metrics
 
 TRAINER_STATE_VERSION = 1
@@ -34,7 +40,7 @@ def _tensor(x: Any) -> Tensor:
 
 
 def _get_rng_state(g: np.random.Generator) -> dict[str, Any]:
-    return g.bit_generator.state
+    return dict(g.bit_generator.state)
 
 
 def _set_rng_state(g: np.random.Generator, state: dict[str, Any]) -> None:
@@ -66,8 +72,11 @@ class Trainer:
     """Train ``model`` with ``optimizer`` on ``train_loader`` for ``epochs`` epochs.
 
     ``val_data`` is ``(X, y)`` arrays evaluated after each epoch (metrics ``val_loss``,
-    ``val_accuracy`` or ``val_mse`` / ``val_r2``). ``scheduler`` steps once per epoch; a
-    ``ReduceLROnPlateau`` gets ``scheduler_monitor``. ``regularizer()`` returns a term added to the
+    ``val_accuracy`` or ``val_mse`` / ``val_r2``). ``scheduler`` steps once per epoch with
+    ``step(metrics=<the epoch's scheduler_monitor value>)``. Each history row also holds the
+    learning rate (``lr``) and, per parameter, ``weight_norm/<name>`` (L2 norm of the weights at
+    the end of the epoch) and ``grad_norm/<name>`` (L2 norm of the gradient of the epoch's last
+    step: one cheap sample, not an average). ``regularizer()`` returns a term added to the
     loss (e.g. ``lambda: nn.l2_penalty(model, 1e-4)``); the logged loss is the data loss alone.
     ``rngs`` names every Generator the run draws from besides the loader's (saved and restored).
     ``config`` and ``metadata`` are JSON-able and saved in checkpoints for the record.
@@ -111,6 +120,11 @@ class Trainer:
         self.epoch = 0  # completed epochs
         self.step = 0  # optimizer steps taken
         self.history: list[dict[str, Any]] = []
+        self.stop_reason: str | None = None  # why training ended before its last epoch
+        self.best_epoch: int | None = None  # the epoch whose weights a callback keeps as the best
+        self.last_checkpoint: dict[str, Any] | None = None  # {"epoch", "step", "path"} of the last save
+        self.events: list[dict[str, Any]] = []  # changes made between sessions (e.g. --lr on resume)
+        self._row_notes: dict[str, Any] = {}
         self.stop_training = False
         self.finished = False
         self.interrupted = False
@@ -126,6 +140,30 @@ class Trainer:
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
+
+    def request_stop(self, reason: str) -> None:
+        """End training after this epoch (called by callbacks such as early stopping)."""
+        self.stop_training = True
+        self.stop_reason = reason
+
+    def record_best(self, epoch: int) -> None:
+        """A callback's note that ``epoch`` is the best so far (its weights are the ones kept)."""
+        self.best_epoch = int(epoch)
+
+    def record_checkpoint(self, path: str) -> None:
+        """A callback's note that the full state at this epoch and step was saved to ``path``."""
+        self.last_checkpoint = {"epoch": self.epoch, "step": self.step, "path": str(path)}
+
+    def set_lr(self, lr: float, why: str = "set by the user") -> None:
+        """Continue with learning rate ``lr`` (a schedule restarts its curve from it), noted in the
+        next history row (``lr_note``) and in :attr:`events`."""
+        if self.scheduler is not None:
+            self.scheduler.restart_from(lr)
+        else:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+        self.events.append({"epoch": self.epoch, "step": self.step, "lr": lr, "why": why})
+        self._row_notes["lr_note"] = f"lr {lr:g} {why} after epoch {self.epoch}"
 
     def interrupt(self) -> None:
         """Ask :meth:`fit` to stop after the current step, save (via callbacks) and return."""
@@ -220,10 +258,10 @@ class Trainer:
         return logs
 
     def _diverged(self, value: float, n_batches: int) -> None:
-        saved = [cb for cb in self.callbacks if isinstance(cb, Checkpoint) and cb.last_saved_epoch is not None]
+        last = self.last_checkpoint
         where = (
-            f"; the last good checkpoint (epoch {saved[0].last_saved_epoch}, step {saved[0].last_saved_step}) "
-            f"is kept in {saved[0].run_dir}" if saved else "; no checkpoint had been saved yet"
+            f"; the last good checkpoint (epoch {last['epoch']}, step {last['step']}) is kept in {last['path']}"
+            if last else "; no checkpoint had been saved yet"
         )
         batch = self.step - self.epoch * n_batches + 1
         raise TrainingDivergedError(
@@ -240,14 +278,26 @@ class Trainer:
             val = evaluate(self.model, self.loss_fn, *self.val_data, task=self.task)
             row.update({f"val_{k}": v for k, v in val.items()})
         row["seconds"] = self._acc["seconds"]
+        row.update(self._parameter_norms())
+        row.update(self._row_notes)
+        self._row_notes = {}
         self._acc = self._fresh_accumulators()
         if self.scheduler is not None:
-            if hasattr(self.scheduler, "num_bad_epochs"):  # ReduceLROnPlateau
-                self.scheduler.step(monitored_value(row, self.scheduler_monitor))
-            else:
-                self.scheduler.step()
+            self.scheduler.step(metrics=row.get(self.scheduler_monitor))
         self.history.append(row)
         self._fire("on_epoch_end", row)
+
+    def _parameter_norms(self) -> dict[str, float]:
+        """L2 norms of each parameter and of its gradient from the last step (NaN if it has none)."""
+        named = getattr(self.model, "named_parameters", None)
+        if named is None:
+            return {}
+        norms: dict[str, float] = {}
+        for name, p in named():
+            norms[f"weight_norm/{name}"] = float(np.linalg.norm(np.asarray(p.data, dtype=np.float64)))
+            grad = None if p.grad is None else np.asarray(p.grad.data, dtype=np.float64)
+            norms[f"grad_norm/{name}"] = math.nan if grad is None else float(np.linalg.norm(grad))
+        return norms
 
     # ------------------------------------------------------------------ checkpoint state
     def checkpoint_payload(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -266,6 +316,9 @@ class Trainer:
             "rng": {name: _get_rng_state(g) for name, g in self.rngs.items()},
             "loader": self.train_loader.state_dict(),
             "best": self.best_metrics(),
+            "best_epoch": self.best_epoch,
+            "stop_reason": self.stop_reason,
+            "events": list(self.events),
             "config": self.config,
             "metadata": self.metadata,
         }
@@ -273,11 +326,9 @@ class Trainer:
         return state, groups
 
     def best_metrics(self) -> dict[str, Any] | None:
-        """The history row of the best epoch according to early stopping, if it is used."""
-        for cb in self.callbacks:
-            best_epoch = getattr(cb, "best_epoch", 0)
-            if best_epoch and best_epoch <= len(self.history):
-                return dict(self.history[best_epoch - 1])
+        """The history row of the best epoch recorded by a callback (early stopping), if any."""
+        if self.best_epoch and self.best_epoch <= len(self.history):
+            return dict(self.history[self.best_epoch - 1])
         return None
 
     def restore(self, checkpoint: LoadedCheckpoint) -> None:
@@ -285,6 +336,7 @@ class Trainer:
         the state saved in ``checkpoint`` (from :func:`graphgrad.io.load_checkpoint`)."""
         state, groups = checkpoint.state, checkpoint.groups
         where = checkpoint.path / "state.json"
+        check_schema(state, TRAINER_STATE_SCHEMA, f"{where}: state")
         try:
             if state.get("trainer_version") != TRAINER_STATE_VERSION:
                 raise CheckpointError(f"{where}: trainer state version {state.get('trainer_version')!r} is not "
@@ -308,8 +360,23 @@ class Trainer:
             self.finished = bool(state["finished"])
             self._acc = {k: float(v) for k, v in state["epoch_progress"].items()}
             self.history = [dict(r) for r in state["history"]]
+            self.best_epoch = state.get("best_epoch")
+            self.stop_reason = state.get("stop_reason")
+            self.events = [dict(e) for e in state.get("events", [])]
+            self.last_checkpoint = {"epoch": self.epoch, "step": self.step, "path": str(where)}
         except KeyError as e:
             raise CheckpointError(f"{where}: missing entry {e}") from None
+        except (TypeError, ValueError) as e:  # a state that passed the schema but does not fit this run
+            raise CheckpointError(f"{where}: saved state does not fit this run ({e})") from None
+
+
+_NUM = (int, float)
+TRAINER_STATE_SCHEMA: dict[str, Any] = {
+    "trainer_version": int, "epoch": int, "step": int, "epochs": int, "finished": bool, "task": str,
+    "epoch_progress": {str: _NUM}, "history": [{str: object}], "scheduler": (dict, None),
+    "callbacks": {str: dict}, "rng": {str: dict}, "loader": dict, "config": dict, "metadata": dict,
+    "?best_epoch": (int, None), "?stop_reason": (str, None), "?events": [dict],
+}
 
 
 def history_column(history: Sequence[dict[str, Any]], key: str) -> list[float]:
