@@ -311,3 +311,24 @@ def test_class_names_in_predictions_cannot_become_formulas(tmp_path):
     risky = [c for c in cells + header if c[:1] in ("=", "+", "@") or (c[:1] == "-" and c != "-1")]
     assert not risky, risky
     assert set(cells) <= {"'=HYPERLINK(\"http://x\",\"y\")", "'+1+2", "'@SUM(A1)", "'-cmd", "-1", "plain"}
+
+
+def test_train_report_writes_the_page_and_the_boundaries_which_resume_keeps(tmp_path):
+    """``train --report`` on 2-feature data: the run records its decision boundaries each epoch and
+    ends with report.html; both are the run's own files, so resuming the finished run keeps them."""
+    out = tmp_path / "moons"
+    r = gg("train", "--dataset", "moons", "--out", out, "--report", *QUICK)
+    assert r.code == 0, r.err
+    assert f"wrote {out / 'report.html'}" in r.out
+    page = (out / "report.html").read_text()
+    assert "<script src=" not in page and "http://" not in page.split("</style>")[0]
+    from graphgrad.viz.boundary import load_boundaries
+
+    maps = load_boundaries(out)
+    assert maps is not None and list(maps.epochs) == [0, 1, 2]
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    r = gg("train", "--resume", out, "--quiet")
+    assert r.code == 0, r.err
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after["boundary.safetensors"] == before["boundary.safetensors"]
+    assert after["report.html"] == before["report.html"]

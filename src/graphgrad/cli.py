@@ -111,6 +111,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="a new or empty folder for the run (default: runs/<data>-<time>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR to its planned end")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--report", action="store_true",
+                   help="when training ends, write RUN/report.html (as graphgrad report RUN)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _EXTERNAL = (
     ("explain", "graphgrad.viz.command", "add_explain_arguments", "run_explain"),
+    ("report", "graphgrad.viz.command", "add_report_arguments", "run_report"),
     ("bench", "graphgrad.benchmarks.cli", "add_bench_arguments", "run_bench"),
 )
 
@@ -198,6 +201,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.trainer.interrupted:
         return _interrupted(result)
     _summary(result, verb)
+    if args.report:
+        from graphgrad.viz.report import write_report
+
+        print(f"wrote {write_report(result.run_dir)}")
     return 0
 
 

@@ -160,6 +160,9 @@ def build_trainer(config: TrainConfig, prepared: PreparedData, run_dir: Path, qu
     callbacks: list[Any] = [Checkpoint(run_dir), ProgressBar(disable=quiet)]
     if config.patience is not None:  # without it the run keeps its last epoch's weights
         callbacks.append(EarlyStopping(monitor="val_loss", patience=config.patience))
+    from graphgrad.viz.boundary import DecisionBoundaryRecorder  # the report's decision-boundary maps
+
+    callbacks.append(DecisionBoundaryRecorder(run_dir, prepared.train[0]))  # 2-feature classification only
     return Trainer(model, optimizer, build_loss(meta["task"], meta.get("class_weights")), loader,
                    epochs=config.epochs, task=meta["task"], val_data=prepared.val,
                    scheduler=SCHEDULES[config.schedule](config, optimizer), callbacks=callbacks,

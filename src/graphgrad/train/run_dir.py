@@ -1,7 +1,8 @@
 """The run folder: which files are the run's, one writer at a time, and nothing else touched.
 
 A run folder holds only what graphgrad wrote there: the checkpoint (state.json and tensor
-files), metrics.csv / metrics.json, curves.png, summary.json, the ``evaluation/`` folder and the
+files), metrics.csv / metrics.json, curves.png, summary.json, boundary.safetensors and report.html
+(the views), the ``evaluation/`` folder and the
 lock file ``.graphgrad-lock``. A new run starts only in a folder that does not exist or is empty;
 a process that writes a run folder holds an exclusive lock on it for as long as it writes
 (released by the operating system even if the process is killed), so a second writer is refused
@@ -28,7 +29,9 @@ from graphgrad.train.history import CURVES_PNG, METRICS_CSV, METRICS_JSON
 LOCK_FILE = ".graphgrad-lock"
 SUMMARY_FILE = "summary.json"
 EVALUATION_DIR = "evaluation"
-RUN_FILES = (STATE_FILE, METRICS_CSV, METRICS_JSON, CURVES_PNG, SUMMARY_FILE, LOCK_FILE)
+BOUNDARY_FILE = "boundary.safetensors"  # decision-boundary maps per epoch (graphgrad.viz.boundary)
+REPORT_FILE = "report.html"  # graphgrad report / train --report
+RUN_FILES = (STATE_FILE, METRICS_CSV, METRICS_JSON, CURVES_PNG, SUMMARY_FILE, LOCK_FILE, BOUNDARY_FILE, REPORT_FILE)
 
 
 def is_run_file(name: str) -> bool:

@@ -23,11 +23,11 @@ import numpy as np
 from graphgrad.errors import CheckpointError
 from graphgrad.io import atomic_write_bytes
 from graphgrad.train.callbacks import Callback
+from graphgrad.train.run_dir import BOUNDARY_FILE
 
 if TYPE_CHECKING:
     from graphgrad.train.trainer import Trainer
 
-BOUNDARY_FILE = "boundary.safetensors"
 FORMAT = "graphgrad-decision-boundary-1"
 RESOLUTION = 48
 CHUNK = 512  # grid points per forward pass

@@ -22,12 +22,12 @@ import numpy as np
 
 from graphgrad.errors import ConfigError, GraphgradError
 from graphgrad.io import atomic_write_text, load_checkpoint
+from graphgrad.train.run_dir import REPORT_FILE
 from graphgrad.viz._page import MARKER, page, script_json
 from graphgrad.viz.boundary import RESOLUTION, Boundaries, class_map, grid_bounds, load_boundaries
 from graphgrad.viz.numbers import fmt
 from graphgrad.viz.plots import PALETTE, Series, line_chart
 
-REPORT_FILE = "report.html"
 MAX_POINTS = 800  # data points drawn over the decision boundary
 CHART_W, CHART_H = 412, 250
 

@@ -39,7 +39,8 @@ def _forward_with_names(model: Any, x: Tensor) -> Tensor:
 
 def explain_run(run_dir: str | os.PathLike[str], batch_size: int | None = None) -> Explanation:
     """The explanation of one mini-batch of the run in ``run_dir`` (see the module's docstring)."""
-    from graphgrad.train.experiment import _loss, load_model, prepare_data
+    from graphgrad.train.experiment import load_model, prepare_data
+    from graphgrad.train.losses import build_loss
 
     if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
         raise ConfigError(f"explain --batch-size: must be a positive integer, got {batch_size}")
@@ -48,7 +49,7 @@ def explain_run(run_dir: str | os.PathLike[str], batch_size: int | None = None) 
     n = min(batch_size or config.batch_size, len(x))
     xb = Tensor(x[:n], name="x")
     yb = Tensor(y[:n], name="y")
-    loss_fn = _loss(meta["task"])
+    loss_fn = build_loss(meta["task"], meta.get("class_weights"))
     loss = loss_fn(_forward_with_names(model, xb), yb)
     loss.name = "L"
     sizes = "-".join(str(s) for s in [meta["n_features"], *config.hidden, meta["n_outputs"]])
