@@ -183,6 +183,28 @@ class WithSpare(nn.Module):
         return self.body(x)
 
 
+def prepared_run(epochs: int = 2) -> nn.Module:
+    """Two epochs through distributed.prepare: the trainer's path, in whatever world this is."""
+    from graphgrad.data import DataLoader, TensorDataset
+
+    x, y = make_data(np.float64, n=62)  # last global batch: 2 examples, 1 per rank
+    loader = DataLoader(TensorDataset(x, y), batch_size=GLOBAL_BATCH, shuffle=True)
+    ddp, mine = dist.prepare(make_model(100, np.float64), loader, seed=21)
+    opt = make_optimizer("sgd", ddp.parameters())
+    for _ in range(epochs):
+        for xb, yb in mine:
+            loss = nn.functional.cross_entropy(ddp(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return ddp.module
+
+
+def prepared(folder: Path) -> None:
+    w = dist.init()
+    save(folder, w, prepared_run().state_dict())
+
+
 def unused(folder: Path) -> None:
     """A parameter that no forward uses: with find_unused_parameters the step completes."""
     w = dist.init()

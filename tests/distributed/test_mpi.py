@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.distributed.mpi_harness import run_ok, run_workers
+from tests.distributed.mpi_harness import needs_sampler_argument, run_ok, run_workers
 from tests.distributed.mpi_workers import (
     GLOBAL_BATCH,
     global_batches,
     make_data,
     make_model,
     make_optimizer,
+    prepared_run,
     train,
 )
 
@@ -129,6 +130,18 @@ def test_unused_parameters_are_averaged_when_declared(tmp_path: Path) -> None:
 
     untouched = nn.Linear(2, 2, rng=0, dtype=np.float64)  # zero gradient, momentum SGD: unchanged
     assert np.array_equal(spare["spare.weight"], untouched.weight.data)
+
+
+@needs_sampler_argument
+def test_prepare_on_two_ranks_equals_prepare_on_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_ok("prepared", tmp_path)
+    from graphgrad.distributed import comm
+
+    monkeypatch.setattr(comm, "_world", comm.World(0, 1))
+    reference = prepared_run().state_dict()
+    results = [load(tmp_path / f"rank{r}.npz") for r in (0, 1)]
+    assert max_difference(results[0], reference) <= 1e-12
+    assert_bitwise_equal(results[0], results[1])
 
 
 def finished_quickly(proc_start: float, limit: float = 30) -> None:

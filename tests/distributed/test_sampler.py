@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,6 +11,7 @@ from graphgrad.data import DataLoader, TensorDataset
 from graphgrad.data.sampler import DistributedSampler
 from graphgrad.distributed import comm
 from graphgrad.errors import ConfigError
+from tests.distributed.mpi_harness import needs_sampler_argument
 
 
 def shards(n: int, ranks: int, **kwargs: object) -> list[list[int]]:
@@ -97,11 +96,6 @@ def test_without_mpi_the_sampler_is_rank_0_of_1(monkeypatch: pytest.MonkeyPatch)
     assert (s.rank, s.num_replicas, list(s)) == (0, 1, list(range(7)))
     assert repr(s) == ("DistributedSampler(rank 0 of 1, 7 of 7 examples, shuffle=False, seed=0, drop_last=False, "
                        "epoch=0)")
-
-
-needs_sampler_argument = pytest.mark.skipif(
-    "sampler" not in inspect.signature(DataLoader).parameters,
-    reason="DataLoader has no sampler= argument on this branch yet (the lead applies it at merge)")
 
 
 @needs_sampler_argument

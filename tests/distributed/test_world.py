@@ -16,7 +16,7 @@ from graphgrad.distributed.consistency import describe, first_difference
 from graphgrad.distributed.ddp import DistributedDataParallel
 from graphgrad.distributed.reducer import make_buckets
 from graphgrad.errors import ConfigError
-from tests.distributed.mpi_harness import SRC
+from tests.distributed.mpi_harness import SRC, needs_sampler_argument
 
 LAUNCHER_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS")
 INSTALL = "pip install 'graphgrad[mpi]'"
@@ -151,3 +151,19 @@ def test_buckets_follow_reverse_parameter_order_size_cap_and_dtype() -> None:
     assert [b.buffer.size for b in buckets] == [18, 105, 20, 200]
     one = make_buckets(named, cap_bytes=10**6)
     assert [b.names for b in one] == [["4.bias", "4.weight"], ["2.bias", "2.weight", "0.bias", "0.weight"]]
+
+
+@needs_sampler_argument
+def test_prepare_splits_the_global_batch_over_the_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphgrad.data import DataLoader, TensorDataset
+    from graphgrad.distributed import prepare, shard_loader
+
+    data = TensorDataset(np.zeros((20, 3), dtype=np.float32), np.zeros(20, dtype=np.int64))
+    monkeypatch.setattr(world_module, "_world", world_module.World(0, 1))
+    ddp, loader = prepare(small_model(), DataLoader(data, batch_size=6, shuffle=True), seed=1)
+    assert isinstance(ddp, DistributedDataParallel) and loader.batch_size == 6 and len(loader) == 4
+    monkeypatch.setattr(world_module, "_world", world_module.World(1, 3))
+    third = shard_loader(DataLoader(data, batch_size=6, drop_last=True), seed=1)
+    assert third.batch_size == 2 and len(third) == 3  # 6 examples per rank, batches of 2
+    with pytest.raises(ConfigError, match=r"^batch size 32 cannot be split evenly over 3 ranks; choose a multiple"):
+        shard_loader(DataLoader(data, batch_size=32), seed=1)

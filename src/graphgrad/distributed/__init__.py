@@ -30,6 +30,7 @@ from graphgrad.distributed.comm import (
     world_size,
 )
 from graphgrad.distributed.ddp import DistributedDataParallel
+from graphgrad.distributed.prepare import limit_blas_threads, prepare, shard_loader
 
 __all__ = [
     "INSTALL_HINT",
@@ -42,7 +43,10 @@ __all__ = [
     "broadcast",
     "init",
     "is_main",
+    "limit_blas_threads",
+    "prepare",
     "rank",
+    "shard_loader",
     "world",
     "world_size",
 ]
