@@ -172,15 +172,16 @@ def sampler(folder: Path) -> None:
 
 
 class WithSpare(nn.Module):
-    """The test model plus a layer its forward never calls."""
+    """The test model plus a layer its forward never calls, and a shift of the logits."""
 
     def __init__(self) -> None:
         super().__init__()
         self.body = make_model(100, np.float64)
         self.spare = nn.Linear(2, 2, rng=0, dtype=np.float64)
+        self.offset = nn.Parameter(np.zeros(3))  # its gradient comes from sum(): a read-only view
 
     def forward(self, x: gg.Tensor) -> gg.Tensor:
-        return self.body(x)
+        return self.body(x) + self.offset.sum()
 
 
 def prepared_run(epochs: int = 2) -> nn.Module:

@@ -125,6 +125,7 @@ def test_unused_parameters_are_averaged_when_declared(tmp_path: Path) -> None:
     result = load(tmp_path / "rank0.npz")
     reference = single_process(np.float64, "sgd", global_batches(2))
     spare = {k: result.pop(k) for k in list(result) if k.startswith("spare.")}
+    assert np.abs(result.pop("offset")).max() < 1e-12  # softmax ignores a shift: zero gradient
     assert max_difference({k.removeprefix("body."): v for k, v in result.items()}, reference) <= 1e-12
     import graphgrad.nn as nn
 

@@ -55,10 +55,10 @@ class Bucket:
         np.divide(self.buffer, world_size, out=self.buffer)
         for p, (start, end) in zip(self.params, self.bounds):
             mean = self.buffer[start:end].reshape(p.shape)
-            if p.grad is None:
-                p.grad = Tensor(mean.copy())
-            else:
+            if p.grad is not None and p.grad.data.flags.writeable and p.grad.shape == p.shape:
                 np.copyto(p.grad.data, mean)
+            else:  # no gradient (unused parameter), or a read-only one (a broadcast view)
+                p.grad = Tensor(mean.copy())
         self.marked[:] = False
         self.request = None
 
