@@ -38,3 +38,13 @@ def test_projection_rows_use_each_link_and_bucket_count() -> None:
     assert rows[0]["last_bucket_s"] == pytest.approx(tail)
     assert rows[0]["efficiency_no_overlap"] == pytest.approx(0.1 / (0.1 + comm))
     assert rows[0]["efficiency_overlap"] == pytest.approx(0.1 / (0.1 + tail))
+
+
+def test_the_benchmark_without_mpi_says_what_to_install(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from graphgrad.benchmarks import distributed
+
+    monkeypatch.setattr(distributed, "find_mpiexec", lambda: None)
+    assert distributed.run(out=None) == 2
+    assert capsys.readouterr().err == ("graphgrad: bench distributed needs mpi4py and an MPI library with its "
+                                       "mpiexec; install them with: pip install 'graphgrad[mpi]'\n")
