@@ -48,11 +48,11 @@ def test_command_prints_table_and_saves_plot(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     complexity.add_arguments(parser)
     args = parser.parse_args(["--widths", "2,3", "--depths", "2,3", "--out", str(tmp_path)])
-    assert complexity.run(args) == 0
+    assert complexity.run_from_args(args) == 0
     out = capsys.readouterr().out
     assert "nodes+edges" in out and "wide width=3" in out and "deep depth=3" in out
     for name in ("wide backprop k", "wide naive k", "deep path_sum c"):
         assert name in out
     assert (tmp_path / "complexity.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ConfigError, match="at least two"):
-        complexity.run(parser.parse_args(["--widths", "3"]))
+        complexity.run_from_args(parser.parse_args(["--widths", "3"]))

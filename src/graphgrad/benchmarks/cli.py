@@ -1,27 +1,29 @@
-"""`graphgrad bench speed | complexity`: the benchmark subcommands of the CLI."""
+"""`graphgrad bench NAME`: the benchmark subcommands of the CLI, one table row per benchmark.
+
+Each benchmark module offers ``add_arguments(parser)`` and ``run_from_args(args)``; it is imported
+only when listed in ``--help`` or run, so a missing optional dependency hides one benchmark only.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+
+BENCHMARKS: dict[str, str] = {
+    "speed": "training-step speed against NumPy and PyTorch",
+    "complexity": "backprop vs the naive gradient methods",
+    "distributed": "data-parallel speed over MPI and the scaling projection",
+}
+"""Benchmark name (also its module in graphgrad.benchmarks) -> one-line help."""
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="bench", required=True, metavar="{speed,complexity}")
-    from graphgrad.benchmarks import speed
-
-    speed.add_arguments(sub.add_parser("speed", help="training-step speed against NumPy and PyTorch"))
-    try:
-        from graphgrad.benchmarks import complexity
-    except ImportError:
-        return
-    complexity.add_arguments(sub.add_parser("complexity", help="backprop vs the naive gradient methods"))
+    sub = parser.add_subparsers(dest="bench", required=True, metavar="{" + ",".join(BENCHMARKS) + "}")
+    for name, help_text in BENCHMARKS.items():
+        module = importlib.import_module(f"graphgrad.benchmarks.{name}")
+        module.add_arguments(sub.add_parser(name, help=help_text))
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    if args.bench == "speed":
-        from graphgrad.benchmarks import speed
-
-        return speed.run_from_args(args)
-    from graphgrad.benchmarks import complexity
-
-    return complexity.run(args)
+    module = importlib.import_module(f"graphgrad.benchmarks.{args.bench}")
+    return int(module.run_from_args(args) or 0)

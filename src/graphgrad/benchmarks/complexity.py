@@ -217,7 +217,7 @@ def _ints(text: str | None, default: tuple[int, ...], what: str) -> tuple[int, .
     return values
 
 
-def run(args: argparse.Namespace) -> int:
+def run_from_args(args: argparse.Namespace) -> int:
     """Measure, print the table and fitted exponents, save the plot."""
     widths = _ints(args.widths, QUICK_WIDTHS if args.quick else WIDTHS, "widths")
     depths = _ints(args.depths, QUICK_DEPTHS if args.quick else DEPTHS, "depths")

@@ -14,10 +14,12 @@ from graphgrad.data.files import load_file
 from graphgrad.data.idx_loader import load_idx, read_idx
 from graphgrad.data.loader import DataLoader, default_collate
 from graphgrad.data.npz_loader import load_npz
+from graphgrad.data.sampler import DistributedSampler
 from graphgrad.data.split import SplitIndices, stratified_split
 from graphgrad.data.standardize import Standardizer
 
 __all__ = [
+    "DistributedSampler",
     "DEFAULT_DATASET",
     "DataBundle",
     "DataFileNotFoundError",

@@ -53,6 +53,10 @@ class DataLoader:
     the original loader would have yielded next (the rest of that epoch), and later epochs match too.
     A finished epoch counts as no epoch in progress, so saving after its last batch and saving after
     the loop give the same state.
+
+    ``sampler`` (e.g. :class:`~graphgrad.data.DistributedSampler`) chooses the indices instead of
+    ``shuffle``/``generator``: at the start of its e-th epoch (from 0) the loader calls
+    ``sampler.set_epoch(e)`` when the sampler has it, so epochs differ and a resume continues exactly.
     """
 
     def __init__(
@@ -62,7 +66,11 @@ class DataLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         generator: np.random.Generator | int | None = None,
+        sampler: Any = None,
     ) -> None:
+        if sampler is not None and shuffle:
+            raise ConfigError("DataLoader: give shuffle=True or a sampler, not both (the sampler decides the "
+                              "order; e.g. DistributedSampler(dataset, shuffle=True))")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.dataset = dataset
@@ -70,6 +78,7 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.generator = as_generator(generator)
+        self.sampler = sampler
         self._fast = _fast_arrays(dataset)
         self._keep_float64 = bool(getattr(dataset, "keep_float64", False))
         self._epoch = 0  # epochs started
@@ -78,10 +87,14 @@ class DataLoader:
         self._resume = False  # next iter() continues the restored epoch instead of starting one
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _order(self) -> np.ndarray:
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(self._epoch - 1)
+            return np.fromiter(self.sampler, dtype=np.int64)
         n = len(self.dataset)
         return self.generator.permutation(n) if self.shuffle else np.arange(n)
 
