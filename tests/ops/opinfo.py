@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -146,6 +147,20 @@ def op_inputs(draw: st.DrawFn, info: OpInfo) -> list[np.ndarray]:
 def cotangent(shape: tuple[int, ...]) -> st.SearchStrategy:
     """An upstream gradient v of an output's ``shape``, drawn by Hypothesis."""
     return hnp.arrays(np.float64, shape, elements=st.floats(-2.0, 2.0, allow_nan=False, width=64))
+
+
+def registry_settings(max_examples: int) -> settings:
+    """Hypothesis settings of the registry tests: ``max_examples`` draws per entry, no deadline.
+
+    No shrinking: a failing draw is reported as drawn (inputs are small already), and the strict
+    xfails of known defects cost one failing example each instead of a shrink search.
+    """
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
 
 
 # ---------------------------------------------------------------------------- parametrizing

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import graphgrad
 from graphgrad import Tensor, no_grad
 from graphgrad.autograd.check import gradcheck
-from tests.ops.opinfo import OpInfo, all_opinfos, cases, cotangent, differentiable_opinfos, op_inputs
+from tests.ops.opinfo import OpInfo, all_opinfos, cases, cotangent, differentiable_opinfos, op_inputs, registry_settings
 
 __all__ = ["op_inputs"]  # re-exported: other test modules import it from here
 
 OPINFOS = differentiable_opinfos()
-SETTINGS = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
-)
 
 KNOWN = {
     "setitem[repeated index]": "issue 8 §4: a value written twice to one index gets gradient at both writes",
@@ -36,7 +33,7 @@ def test_registry_covers_every_op() -> None:
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS, KNOWN))
-@SETTINGS
+@registry_settings(max_examples=25)
 @given(data=st.data())
 def test_gradient_matches_finite_differences(info: OpInfo, data: st.DataObject) -> None:
     arrays = data.draw(op_inputs(info))
@@ -55,7 +52,7 @@ def _leaf_grads(info: OpInfo, arrays: list[np.ndarray], v: np.ndarray, create_gr
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS))
-@settings(SETTINGS, max_examples=10)
+@registry_settings(max_examples=10)
 @given(data=st.data())
 def test_create_graph_agrees_with_plain_backward(info: OpInfo, data: st.DataObject) -> None:
     """Recording the backward pass (the graph-op path of every rule) gives the plain backward's numbers."""

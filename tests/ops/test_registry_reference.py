@@ -10,12 +10,12 @@ import inspect
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import graphgrad as gg
 from graphgrad import Tensor
-from tests.ops.opinfo import OpInfo, all_opinfos, cases, op_inputs
+from tests.ops.opinfo import OpInfo, all_opinfos, cases, op_inputs, registry_settings
 
 OPINFOS = all_opinfos()
 
@@ -31,7 +31,7 @@ def check_forward(info: OpInfo, arrays: list[np.ndarray]) -> None:
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS))
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@registry_settings(max_examples=25)
 @given(data=st.data())
 def test_forward_matches_reference(info: OpInfo, data: st.DataObject) -> None:
     arrays = data.draw(op_inputs(info))

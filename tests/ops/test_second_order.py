@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import graphgrad as gg
@@ -23,7 +23,7 @@ from graphgrad.autograd.check import gradcheck
 from graphgrad.autograd.engine import backward
 from graphgrad.errors import GradcheckError
 from graphgrad.ops import core
-from tests.ops.opinfo import OpInfo, cases, cotangent, differentiable_opinfos, op_inputs
+from tests.ops.opinfo import OpInfo, cases, cotangent, differentiable_opinfos, op_inputs, registry_settings
 
 OPINFOS = [info for info in differentiable_opinfos() if not info.skip_second_order]
 
@@ -48,7 +48,7 @@ def vjp(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS))
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@registry_settings(max_examples=10)
 @given(data=st.data())
 def test_second_derivative_in_input_and_cotangent(info: OpInfo, data: st.DataObject) -> None:
     arrays = data.draw(op_inputs(info))
