@@ -33,7 +33,7 @@ def test_registry_covers_every_op() -> None:
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS, KNOWN))
-@registry_settings(max_examples=25)
+@registry_settings(max_examples=15)
 @given(data=st.data())
 def test_gradient_matches_finite_differences(info: OpInfo, data: st.DataObject) -> None:
     arrays = data.draw(op_inputs(info))
@@ -52,7 +52,7 @@ def _leaf_grads(info: OpInfo, arrays: list[np.ndarray], v: np.ndarray, create_gr
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS))
-@registry_settings(max_examples=10)
+@registry_settings(max_examples=6)
 @given(data=st.data())
 def test_create_graph_agrees_with_plain_backward(info: OpInfo, data: st.DataObject) -> None:
     """Recording the backward pass (the graph-op path of every rule) gives the plain backward's numbers."""

@@ -31,7 +31,7 @@ def check_forward(info: OpInfo, arrays: list[np.ndarray]) -> None:
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS))
-@registry_settings(max_examples=25)
+@registry_settings(max_examples=12)
 @given(data=st.data())
 def test_forward_matches_reference(info: OpInfo, data: st.DataObject) -> None:
     arrays = data.draw(op_inputs(info))

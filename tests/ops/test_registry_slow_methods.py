@@ -41,7 +41,7 @@ def _least_precise(out: Tensor) -> np.dtype:
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS, KNOWN))
-@registry_settings(max_examples=4)
+@registry_settings(max_examples=3)
 @given(data=st.data())
 def test_naive_and_path_sum_agree_with_backward(info: OpInfo, data: st.DataObject) -> None:
     arrays = data.draw(op_inputs(info))

@@ -129,7 +129,7 @@ def grid_inputs(draw: st.DrawFn, pair: Pair) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=[p.name for p in PAIRS])
-@registry_settings(max_examples=15)
+@registry_settings(max_examples=10)
 @given(data=st.data())
 def test_value_and_gradient_match_torch(pair: Pair, data: st.DataObject) -> None:
     arrays = data.draw(grid_inputs(pair))

@@ -48,7 +48,7 @@ def vjp(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS))
-@registry_settings(max_examples=10)
+@registry_settings(max_examples=6)
 @given(data=st.data())
 def test_second_derivative_in_input_and_cotangent(info: OpInfo, data: st.DataObject) -> None:
     arrays = data.draw(op_inputs(info))
