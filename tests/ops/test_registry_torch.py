@@ -77,6 +77,11 @@ PAIRS = [
     Pair("min", gg.min, torch.amin, min_dims=1),
     Pair("max[axis -1]", lambda x: gg.max(x, axis=-1), lambda x: torch.amax(x, dim=-1), min_dims=1),
     Pair("min[axis 0, keepdims]", lambda x: gg.min(x, 0, True), lambda x: torch.amin(x, 0, True), min_dims=1),
+    # integer powers at 0 (x ** 0 is issue 8 §3, tested by the engine's own tests)
+    Pair("x ** 1", lambda x: x**1.0, lambda x: x**1.0),
+    Pair("x ** 2", lambda x: x**2.0, lambda x: x**2.0),
+    Pair("x ** 3", lambda x: x**3.0, lambda x: x**3.0),
+    Pair("2 ** x", lambda x: 2.0**x, lambda x: 2.0**x),
     # zeros in a product
     Pair("prod", gg.prod, torch.prod, grid=(-1.0, 1.0)),
     Pair("prod[axis -1]", lambda x: gg.prod(x, axis=-1), lambda x: torch.prod(x, dim=-1), grid=(-1.0, 1.0), min_dims=1),
