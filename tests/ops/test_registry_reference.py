@@ -10,7 +10,7 @@ import inspect
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import graphgrad as gg
@@ -34,10 +34,9 @@ def check_forward(info: OpInfo, arrays: list[np.ndarray]) -> None:
 @registry_settings(max_examples=12)
 @given(data=st.data())
 def test_forward_matches_reference(info: OpInfo, data: st.DataObject) -> None:
-    arrays = data.draw(op_inputs(info))
-    if info.avoid is not None:
-        assume(not info.avoid(arrays))
-    check_forward(info, arrays)
+    arrays = data.draw(op_inputs(info))  # kinks and ties included: the forward is defined there
+    with np.errstate(divide="ignore", over="ignore"):  # 1 / 0 = inf on both sides is a match
+        check_forward(info, arrays)
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS))
