@@ -17,6 +17,8 @@ from hypothesis.extra import numpy as hnp
 import graphgrad as gg
 from tests.ops.opinfo import OpInfo, has_ties
 
+HUGE = 1e308
+
 VARIANTS = ("all", "last", "tuple")
 
 
@@ -37,6 +39,31 @@ def _reduction(op: Callable[..., Any], variant: str, **kw: Any) -> Callable[[Any
     return fn
 
 
+def _ref(op: Callable[..., Any], variant: str, **kw: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """The NumPy reduction ``op`` over the axes of ``variant``."""
+
+    def ref(x: np.ndarray) -> np.ndarray:
+        axis, keepdims = axes_for(x.ndim, variant)
+        return op(x, axis=axis, keepdims=keepdims, **kw)
+
+    return ref
+
+
+def _var_ref(x: np.ndarray, axis: Any, keepdims: bool, ddof: int = 0) -> np.ndarray:
+    """Mean squared deviation over ``axis``, divided by n - ddof: the textbook formula."""
+    n = x.size if axis is None else int(np.prod([x.shape[i] for i in np.atleast_1d(axis)]))
+    d = x - np.mean(x, axis=axis, keepdims=True)
+    return np.sum(d * d, axis=axis, keepdims=keepdims) / (n - ddof)
+
+
+def _std_ref(x: np.ndarray, axis: Any, keepdims: bool, ddof: int = 0) -> np.ndarray:
+    return np.sqrt(_var_ref(x, axis, keepdims, ddof))
+
+
+def _logsumexp_ref(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))  # inputs within +-20: no overflow
+
+
 def _ramp(shape: tuple[int, ...]) -> np.ndarray:
     """Distinct offsets 0.05 apart, in a shuffled order fixed by the shape."""
     size = int(np.prod(shape))
@@ -47,6 +74,11 @@ def _ramp(shape: tuple[int, ...]) -> np.ndarray:
 def _ramped(op: Callable[..., Any], variant: str) -> Callable[[Any], Any]:
     inner = _reduction(op, variant)
     return lambda x: inner(x + _ramp(x.shape).astype(x.dtype))
+
+
+def _ramped_ref(op: Callable[..., Any], variant: str) -> Callable[[np.ndarray], np.ndarray]:
+    inner = _ref(op, variant)
+    return lambda x: inner(x + _ramp(x.shape))
 
 
 def _ties(xs: list[np.ndarray]) -> bool:
@@ -63,23 +95,77 @@ def _flat(variant: str) -> Callable[[list[np.ndarray]], bool]:
     return avoid
 
 
+def _last_axis(op: Callable[..., Any]) -> Callable[[Any], Any]:
+    """``op`` along the last axis (over everything for a 0-d input)."""
+    return lambda x: op(x, axis=-1 if x.ndim else None)
+
+
 def _name(op: str, variant: str) -> str:
     return op if variant == "all" else f"{op}[{variant}]"
 
 
 _AT_LEAST_TWO = hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=4).map(lambda s: [s])
 
+OVERFLOW = [([HUGE, HUGE, -HUGE, 1.0],)]  # sums overflow; var of these is inf
+PRODUCT_OVERFLOW = [([1e200, 1e200, 1e200, -1.0],)]  # the product of any two others is inf
+
 OPINFOS = [
-    OpInfo("sum", lambda x: gg.sum(x, axis=-1, keepdims=True) if x.ndim else gg.sum(x)),
-    OpInfo("mean", lambda x: gg.mean(x, axis=0) if x.ndim else gg.mean(x)),
-    *[OpInfo(_name("sum", v), _reduction(gg.sum, v)) for v in VARIANTS[1:]],
-    *[OpInfo(_name("mean", v), _reduction(gg.mean, v)) for v in VARIANTS[1:]],
-    *[OpInfo(_name("prod", v), _reduction(gg.prod, v), domain=(-2, 2)) for v in VARIANTS],
-    *[OpInfo(_name("max", v), _ramped(gg.max, v), avoid=_ties) for v in VARIANTS],
-    *[OpInfo(_name("min", v), _ramped(gg.min, v), avoid=_ties) for v in VARIANTS],
-    *[OpInfo(_name("var", v), _reduction(gg.var, v)) for v in VARIANTS],
-    OpInfo("var[ddof=1]", _reduction(gg.var, "last", ddof=1), shapes=_AT_LEAST_TWO),
-    *[OpInfo(_name("std", v), _reduction(gg.std, v), avoid=_flat(v)) for v in VARIANTS],
-    OpInfo("std[ddof=1]", _reduction(gg.std, "last", ddof=1), shapes=_AT_LEAST_TWO, avoid=_flat("last")),
-    *[OpInfo(_name("logsumexp", v), _reduction(gg.logsumexp, v), domain=(-20, 20)) for v in VARIANTS],
+    OpInfo(
+        "sum",
+        lambda x: gg.sum(x, axis=-1, keepdims=True) if x.ndim else gg.sum(x),
+        ref=lambda x: np.sum(x, axis=-1, keepdims=True) if x.ndim else np.sum(x),
+        edges=OVERFLOW,
+    ),
+    OpInfo(
+        "mean",
+        lambda x: gg.mean(x, axis=0) if x.ndim else gg.mean(x),
+        ref=lambda x: np.mean(x, axis=0) if x.ndim else np.mean(x),
+        edges=OVERFLOW,
+    ),
+    *[OpInfo(_name("sum", v), _reduction(gg.sum, v), ref=_ref(np.sum, v), edges=OVERFLOW) for v in VARIANTS[1:]],
+    *[OpInfo(_name("mean", v), _reduction(gg.mean, v), ref=_ref(np.mean, v), edges=OVERFLOW) for v in VARIANTS[1:]],
+    *[
+        OpInfo(_name("prod", v), _reduction(gg.prod, v), domain=(-2, 2), ref=_ref(np.prod, v), edges=PRODUCT_OVERFLOW)
+        for v in VARIANTS
+    ],
+    *[
+        OpInfo(_name("max", v), _ramped(gg.max, v), avoid=_ties, ref=_ramped_ref(np.max, v), edges=OVERFLOW)
+        for v in VARIANTS
+    ],
+    *[
+        OpInfo(_name("min", v), _ramped(gg.min, v), avoid=_ties, ref=_ramped_ref(np.min, v), edges=OVERFLOW)
+        for v in VARIANTS
+    ],
+    *[OpInfo(_name("var", v), _reduction(gg.var, v), ref=_ref(_var_ref, v), edges=OVERFLOW) for v in VARIANTS],
+    OpInfo(
+        "var[ddof=1]",
+        _reduction(gg.var, "last", ddof=1),
+        shapes=_AT_LEAST_TWO,
+        ref=_ref(_var_ref, "last", ddof=1),
+        edges=OVERFLOW,
+    ),
+    *[
+        OpInfo(_name("std", v), _reduction(gg.std, v), avoid=_flat(v), ref=_ref(_std_ref, v), edges=OVERFLOW)
+        for v in VARIANTS
+    ],
+    OpInfo(
+        "std[ddof=1]",
+        _reduction(gg.std, "last", ddof=1),
+        shapes=_AT_LEAST_TWO,
+        avoid=_flat("last"),
+        ref=_ref(_std_ref, "last", ddof=1),
+        edges=OVERFLOW,
+    ),
+    *[
+        OpInfo(
+            _name("logsumexp", v),
+            _reduction(gg.logsumexp, v),
+            domain=(-20, 20),
+            ref=_ref(_logsumexp_ref, v),
+            edges=[([HUGE, HUGE, -HUGE],)],
+        )
+        for v in VARIANTS
+    ],
+    OpInfo("argmax", _last_axis(gg.argmax), ref=_last_axis(np.argmax), differentiable=False),
+    OpInfo("argmin", _last_axis(gg.argmin), ref=_last_axis(np.argmin), differentiable=False),
 ]

@@ -1,9 +1,11 @@
-"""Registry-driven second derivatives: every op's VJP rule, differentiated again, against finite differences.
+"""Registry-driven second derivatives: every op's VJP, differentiated in both of its arguments.
 
-For an op f and a fixed random upstream u, the map x -> d<u, f(x)>/dx_k is computed by backward
-with ``create_graph=True``; gradcheck then compares its own gradient (the Hessian of <u, f> applied
-to a random vector) with central differences of that map. This holds every rule to being written
-with differentiable graphgrad ops, with a correct derivative.
+For an op f, the VJP is the map (x, v) -> J_f(x)^T v, computed by backward with
+``create_graph=True``. gradcheck compares its derivatives with central differences in x (the
+Hessian of <v, f> applied to a direction) and in v (J_f(x) itself: the rule must be linear in the
+cotangent and recorded as such). v is drawn by Hypothesis, not fixed, so a rule that is only right
+for one upstream gradient fails. This holds every rule to being written with differentiable
+graphgrad ops, with a correct derivative.
 """
 
 from __future__ import annotations
@@ -12,60 +14,93 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from graphgrad import Tensor, enable_grad
+import graphgrad as gg
+from graphgrad import Tensor, enable_grad, no_grad
 from graphgrad.autograd.check import gradcheck
 from graphgrad.autograd.engine import backward
 from graphgrad.errors import GradcheckError
-from tests.ops.opinfo import OpInfo, all_opinfos
-from tests.ops.test_gradients import op_inputs
+from graphgrad.ops import core
+from tests.ops.opinfo import OpInfo, cases, cotangent, differentiable_opinfos, op_inputs, registry_settings
 
-OPINFOS = [info for info in all_opinfos() if not info.skip_second_order]
+OPINFOS = [info for info in differentiable_opinfos() if not info.skip_second_order]
 
 
-def first_derivative(fn: Callable[..., Tensor], k: int) -> Callable[..., Tensor]:
-    """x -> d<u, fn(x)>/dx_k, recorded so that it can be differentiated again.
+def vjp(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """(x_1, ..., x_n, v) -> the gradients of <v, fn(x)> in every x_k, flattened and joined.
 
-    ``u`` is fixed by the output's shape, so every call (the finite differences too) pairs with
-    the same upstream. ``0 * x_k`` is added so that a gradient that does not depend on x (linear
-    and piecewise-linear ops) is still a tensor in the graph: its derivative must then be 0.
+    Recorded (``create_graph=True``) so that it can be differentiated again, in the x_k and in v.
+    ``0 * x_k`` is added so that a gradient that does not depend on x (linear and piecewise-linear
+    ops) is still a tensor in the graph: its derivative in x must then be 0.
     """
 
-    def grad_k(*xs: Tensor) -> Tensor:
+    def grads(*args: Tensor) -> Tensor:
+        *xs, v = args
         with enable_grad():
             y = fn(*xs)
-            u = Tensor(np.random.default_rng(1).standard_normal(y.shape))
-            grads = backward([y], [u], retain_graph=True, create_graph=True, inputs=list(xs))
-            g = grads[k]
-            return xs[k] * 0.0 if g is None else g + xs[k] * 0.0
+            gs = backward([y], [v], retain_graph=True, create_graph=True, inputs=list(xs))
+            parts = [(x * 0.0 if g is None else g + x * 0.0).reshape(-1) for x, g in zip(xs, gs)]
+            return parts[0] if len(parts) == 1 else gg.concatenate(parts)
 
-    return grad_k
+    return grads
 
 
-@pytest.mark.parametrize("info", OPINFOS, ids=[i.name for i in OPINFOS])
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@pytest.mark.parametrize("info", cases(OPINFOS))
+@registry_settings(max_examples=6)
 @given(data=st.data())
-def test_second_derivative_matches_finite_differences(info: OpInfo, data: st.DataObject) -> None:
+def test_second_derivative_in_input_and_cotangent(info: OpInfo, data: st.DataObject) -> None:
     arrays = data.draw(op_inputs(info))
     if info.avoid is not None:
         assume(not info.avoid(arrays))
-    for k in range(info.nargs):
-        gradcheck(first_derivative(info.fn, k), arrays, eps=info.eps, atol=info.atol, rtol=info.rtol)
+    with no_grad():
+        shape = info.fn(*[Tensor(a) for a in arrays]).shape
+    v = data.draw(cotangent(shape), label="v")
+    gradcheck(vjp(info.fn), [*arrays, v], eps=info.eps, atol=info.atol, rtol=info.rtol)
 
 
-def test_a_wrong_second_derivative_is_caught() -> None:
-    """The check can fail: a rule that is right to first order only (treats out as a constant)."""
-    from graphgrad.ops.core import Op
+# ---------------------------------------------------------------------------- the check can fail
+@pytest.fixture
+def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, core.Op]:
+    """Ops made by a test go into a copy of the registry, never into the engine's own."""
+    scratch = dict(core.REGISTRY)
+    monkeypatch.setattr(core, "REGISTRY", scratch)
+    return scratch
 
-    bad = Op("exp_first_order_only", np.exp, (lambda g, out, a: g * out.detach(),))
-    x = np.array([0.3, -1.2])
-    gradcheck(lambda t: bad(t), [x])  # first derivative is right
-    with pytest.raises(GradcheckError):
-        gradcheck(first_derivative(lambda t: bad(t), 0), [x])
+
+def _sin_with(rule: Callable[..., Tensor], name: str) -> Callable[[Tensor], Tensor]:
+    op = core.Op(name, np.sin, (rule,))
+    return lambda t: op(t)
+
+
+def test_a_rule_right_to_first_order_only_is_caught(scratch_registry: dict[str, core.Op]) -> None:
+    """A rule that treats the op's value as a constant: right gradient, wrong derivative in x."""
+    bad = _sin_with(lambda g, out, a: g * gg.cos(a.detach()), "sin_first_order_only")
+    x, v = np.array([0.3, -1.2]), np.array([0.7, 1.9])
+    gradcheck(bad, [x])
+    with pytest.raises(GradcheckError, match="input 0"):
+        gradcheck(vjp(bad), [x, v])
+    assert "sin_first_order_only" in scratch_registry
+
+
+def test_a_rule_that_drops_the_cotangent_from_the_graph_is_caught(scratch_registry: dict[str, core.Op]) -> None:
+    """A rule that reads the upstream gradient as a constant: right numbers for every v and right in
+    x, but its derivative in v is 0. A check with a fixed cotangent cannot see it; this one can."""
+    bad = _sin_with(lambda g, out, a: g.detach() * gg.cos(a), "sin_cotangent_detached")
+    x, v = np.array([0.3, -1.2]), np.array([0.7, 1.9])
+    gradcheck(bad, [x])
+    xs = Tensor(x, requires_grad=True)
+    (h,) = backward([vjp(bad)(xs, Tensor(v))], [Tensor(np.ones(2))], inputs=[xs])
+    np.testing.assert_allclose(h.data, -np.sin(x) * v)  # the x-derivative alone is right
+    with pytest.raises(GradcheckError, match="input 1"):
+        gradcheck(vjp(bad), [x, v])
+
+
+def test_scratch_ops_stay_out_of_the_engine_registry() -> None:
+    assert not {"sin_first_order_only", "sin_cotangent_detached"} & set(core.REGISTRY)
 
 
 def test_every_opt_out_gives_a_reason() -> None:
-    skipped = [info for info in all_opinfos() if info.skip_second_order]
+    skipped = [info for info in differentiable_opinfos() if info.skip_second_order]
     assert all(len(info.skip_second_order) > 10 for info in skipped)
