@@ -324,10 +324,15 @@ def _function(name: str) -> Callable[..., Tensor]:
     return fn
 
 
+def _listed(names: list[str]) -> str:
+    """The first ten names, comma-separated (a message stays one readable line)."""
+    return ", ".join(names[:10]) + (f", \u2026 ({len(names):,} in all)" if len(names) > 10 else "")
+
+
 def _at(values: dict[str, float]) -> str:
     """The point, as ``x=1, y=2`` (the first few values of a long list)."""
     shown = ", ".join(f"{k}={v:g}" for k, v in list(values.items())[:4])
-    return shown + (f", … ({len(values):,} values)" if len(values) > 4 else "")
+    return shown + (f", \u2026 ({len(values):,} values)" if len(values) > 4 else "")
 
 
 def build(text: str, values: dict[str, float]) -> tuple[Tensor, dict[str, Tensor]]:
@@ -343,15 +348,14 @@ def build(text: str, values: dict[str, float]) -> tuple[Tensor, dict[str, Tensor
         raise ExpressionError(f"{_excerpt(text, 0)} uses no variables, so there is nothing to differentiate")
     missing = [n for n in names if n not in values]
     if missing:
-        raise ExpressionError(
-            f"no value for {', '.join(missing)}; give every variable one, e.g. --at "
-            + ",".join(f"{n}=1" for n in names)
-        )
+        first = min(n.start for n in ex.nodes if n.kind == "name" and n.op == missing[0])
+        raise _error(text, first, f"no value for {_listed(missing)}",
+                     "give every variable one, e.g. --at " + ",".join(f"{n}=1" for n in names[:10]))
     used = set(names)
     unused = [n for n in values if n not in used]
     if unused:
-        raise ExpressionError(f"--at gives {', '.join(unused)}, which the expression does not use (it uses "
-                              f"{', '.join(names)})")
+        raise ExpressionError(f"--at gives {_listed(unused)}, which the expression does not use (it uses "
+                              f"{_listed(names)})")
     inputs = {n: Tensor(np.array(float(values[n])), requires_grad=True, name=n) for n in names}
     with np.errstate(all="ignore"):
         tensors = _evaluate(ex, inputs, values)
