@@ -47,7 +47,7 @@ _GRAMMAR = "use numbers, names, + - * / ** and ( )"
 _REFUSED_CHARACTERS = {  # character -> (what, hint)
     ".": ("attribute access ('.') is not allowed", _GRAMMAR),
     "[": ("indexing ('[') is not allowed", _GRAMMAR), "]": ("indexing (']') is not allowed", _GRAMMAR),
-    "'": ("text in quotes is not allowed", "only numbers"), '"': ("text in quotes is not allowed", "only numbers"),
+    "'": ("text in quotes is not allowed", _GRAMMAR), '"': ("text in quotes is not allowed", _GRAMMAR),
     "^": ("operator '^' is not supported", "write x**2 for a power"),
     "=": ("'=' is not allowed (no keyword arguments or assignments)", _GRAMMAR),
     ":": ("':' is not allowed (no lambdas, slices or assignments)", _GRAMMAR),
@@ -82,12 +82,13 @@ class Expression:
     def variables(self) -> list[str]:
         """The variable names, in order of first appearance (function names and pi/e excluded)."""
         seen: dict[str, None] = {}
-        for n in sorted((n for n in self.nodes if n.kind == "name"), key=lambda n: n.start):
-            if n.op not in CONSTANTS:
+        for n in self.nodes:  # leaves are added as they are read, left to right
+            if n.kind == "name" and n.op not in CONSTANTS:
                 seen.setdefault(n.op)
         return list(seen)
 
     def source(self, node: Node) -> str:
+        """The text ``node`` was read from (without parentheses around it)."""
         return self.text[node.start:node.end]
 
 
