@@ -77,8 +77,6 @@ def _build(args: argparse.Namespace) -> tuple[Explanation, dict[str, Any]]:
                           "or --example mlp, or --run RUN")
     values = expr.parse_assignments(args.at)
     out, inputs = expr.build(args.expression, values)
-    if not out.requires_grad:
-        raise ConfigError(f"explain: {args.expression!r} uses no variables, so there is nothing to differentiate")
     at = ", ".join(f"{k}={fmt_text(v)}" for k, v in values.items())
     return explain(out, title=f"f = {args.expression} at {at}"), dict(inputs)
 
