@@ -195,11 +195,12 @@ class Explanation:
                 rows.append((str(i), s.name, "-", "-", "-", "-", s.total + "  (start: dL/dL = 1)"))
                 continue
             for j, t in enumerate(s.terms):
-                last = j == len(s.terms) - 1
-                total = s.total if len(s.terms) == 1 else f"{' + '.join(x.product for x in s.terms)} = {s.total}"
+                last = j == len(s.terms) - 1  # the sum is written once, on the node's last row
+                total = "" if not last else s.total if len(s.terms) == 1 else \
+                    f"{' + '.join(x.product for x in s.terms)} = {s.total}"
                 rows.append((
                     str(i) if j == 0 else "", s.name if j == 0 else "", f"{t.consumer_name} ({t.op})",
-                    t.incoming, t.local, t.product, total if last else "",
+                    t.incoming, t.local, t.product, total,
                 ))
         return _table(rows)
 
