@@ -76,3 +76,15 @@ def test_nan_reductions_of_size_zero_follow_numpy() -> None:
     assert gg.nansum(np.zeros((0, 3))).item() == 0.0
     with pytest.warns(RuntimeWarning):
         assert np.isnan(gg.nanmean(np.zeros((0,))).item())
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [lambda x: gg.cumsum(x, axis=0), lambda x: gg.cumprod(x, axis=0), gg.cumprod, lambda x: gg.diff(x, axis=0),
+     lambda x: gg.nansum(x, axis=0), lambda x: gg.einsum("ij,kj->ik", x, x), lambda x: gg.sort(x, axis=0)],
+)  # fmt: skip
+def test_size_zero_inputs_give_empty_gradients(fn) -> None:
+    x = gg.Tensor(np.zeros((0, 3)), requires_grad=True)
+    y = fn(x)
+    y.backward(np.ones(y.shape))
+    assert x.grad.shape == (0, 3)

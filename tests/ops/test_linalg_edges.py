@@ -115,3 +115,17 @@ def test_integer_matrices_are_computed_in_float64_like_numpy() -> None:
     a = np.array([[2, 1], [1, 3]])
     assert la.inv(a).dtype == np.float64 and la.det(a).item() == pytest.approx(5.0)
     assert la.norm(np.array([3, 4])).item() == 5.0
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [la.inv, la.det, lambda x: la.slogdet(x).logabsdet, la.cholesky, lambda x: la.svd(x).S,
+     lambda x: la.qr(x).R, lambda x: la.eigh(x).eigenvalues, la.pinv, lambda x: la.matrix_power(x, 3),
+     lambda x: la.norm(x, "nuc", axis=(1, 2))],
+)  # fmt: skip
+def test_an_empty_stack_of_matrices_gives_empty_results_and_gradients(fn) -> None:
+    x = gg.Tensor(np.zeros((0, 2, 2)), requires_grad=True)
+    y = fn(x)
+    assert y.size == 0
+    y.backward(np.ones(y.shape))
+    assert x.grad.shape == (0, 2, 2)

@@ -42,8 +42,9 @@ NON_DIFFERENTIABLE: tuple[str, ...] = ()
 
 # ------------------------------------------------------------------ several outputs in one array
 def _pack(*arrays: np.ndarray) -> np.ndarray:
-    batch = arrays[0].shape[:-2] if arrays[0].ndim >= 2 else arrays[0].shape[:-1]
-    return np.concatenate([a.reshape(batch + (-1,)) for a in arrays], axis=-1)
+    """The outputs flattened after the batch axes (those of the first, a matrix) and joined."""
+    batch = arrays[0].shape[:-2]
+    return np.concatenate([a.reshape(batch + (int(np.prod(a.shape[len(batch) :])),)) for a in arrays], axis=-1)
 
 
 def _unpack(t: Tensor, shapes: list[tuple[int, ...]]) -> list[Tensor]:
