@@ -18,6 +18,7 @@ from graphgrad.ops import conv as C
 from tests.ops.opinfo import OpInfo, has_ties
 
 CONV_OPS = ("conv2d", "conv2d_input_grad", "conv2d_weight_grad")
+NORMALIZE_OPS = ("normalize", "normalize_backward", "normalize_rstd")
 
 
 # ------------------------------------------------------------------ references (loops)
@@ -248,7 +249,7 @@ OPINFOS = [
         avoid=lambda xs: _no_flat_channel(xs, (0, 2, 3)),
         sample=[(4, 3, 2, 2), (3,), (3,)],
         ref=ref_batch_norm,
-        covers=("mean", "subtract", "multiply"),
+        covers=NORMALIZE_OPS,
     ),
     OpInfo(
         "batch_norm[eval, 2-D]",
@@ -268,7 +269,7 @@ OPINFOS = [
         avoid=lambda xs: _no_flat_channel(xs, (1, 2)),
         sample=[(2, 3, 4), (3, 4), (3, 4)],
         ref=ref_layer_norm,
-        covers=("mean", "subtract", "multiply"),
+        covers=NORMALIZE_OPS,
     ),
     OpInfo(
         "embedding",

@@ -46,18 +46,19 @@ def test_conv_ops_are_adjoint() -> None:
     assert a == pytest.approx(b, rel=1e-12) and a == pytest.approx(c, rel=1e-12)
 
 
-def test_pool_scatter_and_gather_are_adjoint_with_correct_gradients() -> None:
+@pytest.mark.parametrize("kernel, stride, overlap", [(3, 1, True), (2, 2, False)])
+def test_pool_scatter_and_gather_are_adjoint_with_correct_gradients(kernel: int, stride: int, overlap: bool) -> None:
     x = RNG.standard_normal((2, 3, 5, 5))
     where = C._Argmax()
-    geo = C._pool_args(gg.Tensor(x), 3, 1, 1, 1, False, "max_pool2d")
-    C._max_pool_forward(x, geo=geo, where=where)
-    assert where.index is not None
-    index, shape = where.index, x.shape
-    g = RNG.standard_normal(index.shape)
-    gradcheck(lambda g: C._pool_scatter(g, index=index, shape=shape) * 1.0, [g])
-    gradcheck(lambda v: C._pool_gather(v, index=index, shape=shape) * 1.0, [x])
-    scattered = C._pool_scatter(gg.Tensor(g), index=index, shape=shape).data
-    gathered = C._pool_gather(gg.Tensor(x), index=index, shape=shape).data
+    geo = C._pool_args(gg.Tensor(x), kernel, stride, 1, 1, False, "max_pool2d")
+    y = C._max_pool_forward(x, geo=geo, where=where)
+    params = dict(index=where.index, shape=x.shape, overlap=overlap)
+    g = RNG.standard_normal(y.shape)
+    gradcheck(lambda g: C._pool_scatter(g, **params) * 1.0, [g])
+    gradcheck(lambda v: C._pool_gather(v, **params) * 1.0, [x])
+    scattered = C._pool_scatter(gg.Tensor(g), **params).data
+    gathered = C._pool_gather(gg.Tensor(x), **params).data
+    np.testing.assert_array_equal(gathered, y)
     assert float((scattered * x).sum()) == pytest.approx(float((g * gathered).sum()), rel=1e-12)
 
 
@@ -68,9 +69,25 @@ def test_embedding_backward_op_gradient() -> None:
     gradcheck(lambda g: C._embedding_backward(g, index=index, rows=5, padding_idx=None) * 1.0, [g])
 
 
+@pytest.mark.parametrize("axes", [(0, 2, 3), (2, 3)])
+def test_normalize_helper_ops_have_correct_gradients_in_every_input(axes) -> None:
+    x = RNG.standard_normal((3, 2, 4, 3)) * 2 + 1
+    moments = C._Moments()
+    xh = C._normalize_forward(x, axes=axes, eps=1e-3, moments=moments)
+    g = RNG.standard_normal(x.shape)
+    rstd = moments.rstd
+    gradcheck(lambda g, xh, r: C._normalize_backward(g, xh, r, axes=axes), [g, xh, rstd])
+    gradcheck(lambda g, xh, r: gg.tanh(C._normalize_backward(g, xh, r, axes=axes)), [g, xh, rstd], fast=True)
+    fresh = C._Moments()  # nothing cached: computes rstd itself
+    gradcheck(lambda x: C._rstd(x, axes=axes, eps=1e-3, moments=fresh), [x])
+    gradcheck(lambda x: gg.tanh(C._rstd(x, axes=axes, eps=1e-3, moments=fresh)), [x], fast=True)
+    np.testing.assert_allclose(C._rstd(gg.Tensor(x), axes=axes, eps=1e-3, moments=fresh).data, rstd, rtol=1e-13)
+
+
 def test_every_conv_family_op_is_registered_once() -> None:
     names = {"conv2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d", "max_pool2d_scatter",
-             "max_pool2d_gather", "embedding", "embedding_backward"}
+             "max_pool2d_gather", "embedding", "embedding_backward", "normalize", "normalize_backward",
+             "normalize_rstd"}
     assert names <= set(REGISTRY)
 
 

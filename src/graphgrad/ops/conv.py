@@ -23,9 +23,10 @@ in PyTorch on CPU (NaN counts as largest, so NaN propagates). ``avg_pool2d`` is 
 convolution with a constant kernel (divided by the window's count of entries), and
 ``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
 
-**Normalization** (``batch_norm``, ``layer_norm``) is written with graphgrad ops (mean, subtract,
-multiply...), so its gradient is exact and differentiable again. ``batch_norm`` in training
-updates the running statistics in place, outside the graph, as a buffer update.
+**Normalization** (``batch_norm`` in training, ``layer_norm``) is one ``normalize`` node whose rule
+is one ``normalize_backward`` node; their rules are graphgrad expressions, so derivatives of every
+order work. ``batch_norm`` in training updates the running statistics in place, outside the
+graph, as a buffer update; in evaluation it is plain arithmetic with the running statistics.
 
 **Embedding** is a row lookup; repeated indices accumulate their gradients, and the row
 ``padding_idx`` gets none.
@@ -40,7 +41,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from graphgrad.autograd.grad_mode import STATE, no_grad
+from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, lift
@@ -143,33 +144,44 @@ def _geometry(
 
 
 # ------------------------------------------------------------------ im2col and col2im (arrays)
+# Inside these ops images are laid out (C, H, W, N): channels first, the batch innermost. Then the
+# columns come out of one copy with long contiguous runs (a window row of every image at once),
+# the matmul's output is already in this layout, and col2im adds long runs too. Tensors are
+# handed out as (N, C, H, W) views of it; the ops accept any layout.
+def _chwn(a: np.ndarray) -> np.ndarray:
+    """An (N, C, H, W) array seen as (C, H, W, N) (a view; a copy only where the caller copies)."""
+    return a.transpose(1, 2, 3, 0)
+
+
+def _nchw(a: np.ndarray) -> np.ndarray:
+    return a.transpose(3, 0, 1, 2)
+
+
 def _padded(x: np.ndarray, geo: Geometry, fill: float = 0.0) -> np.ndarray:
+    """The input as (C, Hp, Wp, N), surrounded by ``fill``."""
     (t, b), (left, r) = geo.padding
     if not (t or b or left or r):
-        return x
+        return _chwn(x)
     n, c, h, w = x.shape
-    hp, wp = geo.padded_hw
-    out = np.full((c, n, hp, wp), fill, dtype=x.dtype).transpose(1, 0, 2, 3)  # channel-major, as the outputs
-    out[:, :, t : t + h, left : left + w] = x
+    out = np.full((c, *geo.padded_hw, n), fill, dtype=x.dtype)
+    out[:, t : t + h, left : left + w, :] = _chwn(x)
     return out
 
 
 def _windows(xp: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The read-only view (N, C, OH, OW, KH, KW) of every window of the padded input."""
-    n, c = xp.shape[:2]
+    """The read-only view (C, KH, KW, OH, OW, N) of every window of the padded (C, Hp, Wp, N) input."""
+    c, _, _, n = xp.shape
     s0, s1, s2, s3 = xp.strides
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    shape = (n, c, *geo.out_hw, *geo.kernel)
-    return as_strided(xp, shape, (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw), writeable=False)
+    shape = (c, *geo.kernel, *geo.out_hw, n)
+    return as_strided(xp, shape, (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3), writeable=False)
 
 
 def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The columns of ``x``: (G, Cg*KH*KW, N*OH*OW), one copy of the window view."""
+    """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view."""
     win = _windows(_padded(x, geo), geo)
-    n, c, oh, ow, kh, kw = win.shape
-    g = geo.groups
-    win = win.reshape(n, g, c // g, oh, ow, kh, kw)
-    return win.transpose(1, 2, 5, 6, 0, 3, 4).reshape(g, (c // g) * kh * kw, n * oh * ow)
+    c, kh, kw, oh, ow, n = win.shape
+    return win.reshape(geo.groups, (c // geo.groups) * kh * kw, oh * ow * n)
 
 
 def _col2im(cols: np.ndarray, geo: Geometry) -> np.ndarray:
@@ -181,24 +193,24 @@ def _col2im(cols: np.ndarray, geo: Geometry) -> np.ndarray:
     (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     (t, _), (left, _) = geo.padding
-    out = np.zeros((c, n, *geo.padded_hw), dtype=cols.dtype)
-    parts = cols.reshape(c, kh, kw, n, oh, ow)
+    out = np.zeros((c, *geo.padded_hw, n), dtype=cols.dtype)
+    parts = cols.reshape(c, kh, kw, oh, ow, n)
     for i in range(kh):
         rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
         for j in range(kw):
-            out[:, :, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += parts[:, i, j]
-    return out[:, :, t : t + h, left : left + w].transpose(1, 0, 2, 3)
+            out[:, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += parts[:, i, j]
+    return _nchw(out[:, t : t + h, left : left + w])
 
 
 def _channel_rows(a: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C, H, W) as (G, C/G, N*H*W): channels as rows, each group its own matrix."""
+    """(N, C, H, W) as (G, C/G, H*W*N): channels as rows, each group its own matrix."""
     n, c, h, w = a.shape
-    return a.transpose(1, 0, 2, 3).reshape(groups, c // groups, n * h * w)
+    return _chwn(a).reshape(groups, c // groups, h * w * n)
 
 
 def _from_channel_rows(a: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
     n, c, h, w = shape
-    return a.reshape(c, n, h, w).transpose(1, 0, 2, 3)
+    return _nchw(a.reshape(c, h, w, n))
 
 
 # ------------------------------------------------------------------ the three convolution ops
@@ -280,7 +292,8 @@ def _float_input(x: Any, op: str, name: str = "input") -> Tensor:
     return x
 
 
-def _conv_padding(padding: Any, kernel: Pair, dilation: Pair, stride: Pair, op: str) -> tuple[Pair, Pair]:
+def resolve_padding(padding: Any, kernel: Pair, dilation: Pair, stride: Pair, op: str) -> tuple[Pair, Pair]:
+    """``padding`` as ((top, bottom), (left, right)); ``"same"`` puts an odd total's extra at the end."""
     if isinstance(padding, str):
         if padding == "valid":
             return (0, 0), (0, 0)
@@ -329,7 +342,7 @@ def conv2d(
         raise ShapeError(f"{op}: weight of shape {w.shape} has an empty axis")
     stride_p = _pair(stride, "stride", op)
     dilation_p = _pair(dilation, "dilation", op)
-    pads = _conv_padding(padding, (kh, kw), dilation_p, stride_p, op)
+    pads = resolve_padding(padding, (kh, kw), dilation_p, stride_p, op)
     geo = _geometry(x.shape, (kh, kw), out_c, stride_p, pads, dilation_p, groups, op)
     inputs = [x, w]
     if bias is not None:
@@ -375,7 +388,8 @@ def conv1d(
 
 # ------------------------------------------------------------------ max pooling
 class _Argmax:
-    """Where each window's maximum was, filled by the forward: flat indices into the input."""
+    """Where each window's maximum was, filled by the forward: flat indices into the input laid
+    out (C, H, W, N), in the (C, OH, OW, N) layout of the output."""
 
     __slots__ = ("index",)
 
@@ -389,10 +403,10 @@ class _Argmax:
 def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax) -> np.ndarray:
     win = _windows(_padded(x, geo, -np.inf), geo)
     kh, kw = geo.kernel
-    best = win[..., 0, 0]
+    best = win[:, 0, 0]
     arg = np.zeros(best.shape, dtype=np.intp)
     for k in range(1, kh * kw):  # one pass per kernel offset; strictly larger wins: the first maximum stays
-        cand = win[..., k // kw, k % kw]
+        cand = win[:, k // kw, k % kw]
         better = (cand > best) | np.isnan(cand)
         best = np.where(better, cand, best)
         arg[better] = k
@@ -400,39 +414,46 @@ def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax) -> np.nda
     oh, ow = geo.out_hw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     (t, _), (left, _) = geo.padding
-    rows = np.arange(oh)[:, None] * sh + (arg // kw) * dh - t
-    cols = np.arange(ow) * sw + (arg % kw) * dw - left
-    plane = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)
-    where.index = plane + rows * w + cols  # into the flattened (N, C, H, W) input
-    return best
+    rows = np.arange(oh)[:, None, None] * sh + (arg // kw) * dh - t
+    cols = np.arange(ow)[:, None] * sw + (arg % kw) * dw - left
+    where.index = ((np.arange(c).reshape(c, 1, 1, 1) * h + rows) * w + cols) * n + np.arange(n)
+    return _nchw(best)
 
 
-def _gather_forward(v: np.ndarray, *, index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    return np.ascontiguousarray(v).reshape(-1)[index]
+def _gather_forward(v: np.ndarray, *, index: np.ndarray, shape: tuple[int, ...], overlap: bool) -> np.ndarray:
+    return _nchw(np.ascontiguousarray(_chwn(v)).reshape(-1)[index])
 
 
-def _scatter_forward(g: np.ndarray, *, index: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    out = np.zeros(math.prod(shape), dtype=g.dtype)
-    np.add.at(out, index.reshape(-1), g.reshape(-1))  # overlapping windows may pick one entry twice
-    return out.reshape(shape)
+def _scatter_forward(g: np.ndarray, *, index: np.ndarray, shape: tuple[int, ...], overlap: bool) -> np.ndarray:
+    n, c, h, w = shape
+    out = np.zeros(c * h * w * n, dtype=g.dtype)
+    if overlap:
+        np.add.at(out, index.reshape(-1), _chwn(g).reshape(-1))  # an entry picked by two windows gets both
+    else:
+        out[index] = _chwn(g)
+    return _nchw(out.reshape(c, h, w, n))
 
 
 _pool_scatter: Op
 _pool_gather = Op(
     "max_pool2d_gather",
     _gather_forward,
-    (lambda u, out, v, *, index, shape: _pool_scatter(u, index=index, shape=shape),),
+    (lambda u, out, v, **params: _pool_scatter(u, **params),),
 )
 _pool_scatter = Op(
     "max_pool2d_scatter",
     _scatter_forward,
-    (lambda v, out, g, *, index, shape: _pool_gather(v, index=index, shape=shape),),
+    (lambda v, out, g, **params: _pool_gather(v, **params),),
 )
-_max_pool = Op(
-    "max_pool2d",
-    _max_pool_forward,
-    (lambda g, out, x, *, geo, where: _pool_scatter(g, index=where.index, shape=geo.in_shape),),
-)
+
+
+def _max_pool_rule(g: Tensor, out: Tensor, x: Tensor, *, geo: Geometry, where: _Argmax) -> Tensor:
+    reach = [d * (k - 1) + 1 for k, d in zip(geo.kernel, geo.dilation)]
+    overlap = any(s < r for s, r in zip(geo.stride, reach))
+    return _pool_scatter(g, index=where.index, shape=geo.in_shape, overlap=overlap)
+
+
+_max_pool = Op("max_pool2d", _max_pool_forward, (_max_pool_rule,))
 
 
 def _pool_args(
@@ -479,9 +500,9 @@ def _window_counts(geo: Geometry, inside: tuple[Pair, Pair]) -> np.ndarray:
     """How many entries of each window lie in the input extended by ``inside`` padding: (OH, OW)."""
     h, w = geo.in_shape[2:]
     (t, _), (left, _) = geo.padding
-    mask = np.zeros((1, 1, *geo.padded_hw))
-    mask[0, 0, t - inside[0][0] : t + h + inside[0][1], left - inside[1][0] : left + w + inside[1][1]] = 1.0
-    return _windows(mask, geo).sum(axis=(-2, -1))[0, 0]
+    mask = np.zeros((1, *geo.padded_hw, 1))
+    mask[0, t - inside[0][0] : t + h + inside[0][1], left - inside[1][0] : left + w + inside[1][1]] = 1.0
+    return _windows(mask, geo).sum(axis=(1, 2))[0, :, :, 0]
 
 
 def avg_pool2d(
@@ -543,6 +564,79 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
 
 
 # ------------------------------------------------------------------ normalization
+class _Moments:
+    """The statistics a normalization's forward computed: the running-statistics update and the
+    rule read them instead of computing them again."""
+
+    __slots__ = ("mean", "var", "rstd")
+
+    def __init__(self) -> None:
+        self.mean: np.ndarray | None = None
+        self.var: np.ndarray | None = None
+        self.rstd: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return "<moments>"
+
+
+def _normalize_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    mean = x.mean(axis=axes, keepdims=True)
+    out = x - mean
+    var = np.mean(np.square(out), axis=axes, keepdims=True)
+    rstd = 1.0 / np.sqrt(var + eps)
+    out *= rstd
+    moments.mean, moments.var, moments.rstd = mean, var, rstd
+    return out
+
+
+def _rstd_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    if moments.rstd is not None:
+        return moments.rstd  # the forward's value for this very input (backward checks its version)
+    var = x.var(axis=axes, keepdims=True)
+    return 1.0 / np.sqrt(var + eps)
+
+
+def _rstd_rule(u: Tensor, out: Tensor, x: Tensor, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> Tensor:
+    # d rstd / dx_i = -rstd^3 (x_i - mean) / n, with rstd = (var + eps)^(-1/2)
+    n = math.prod(x.shape[a] for a in axes)
+    centered = x - _mean(x, axis=axes, keepdims=True)
+    return centered * (u * out * out * out * (-1.0 / n))
+
+
+def _normalize_backward_forward(
+    g: np.ndarray, xh: np.ndarray, rstd: np.ndarray, *, axes: tuple[int, ...]
+) -> np.ndarray:
+    out = g - g.mean(axis=axes, keepdims=True)
+    out -= xh * np.mean(g * xh, axis=axes, keepdims=True)
+    out *= rstd
+    return out
+
+
+def _nb_grad_g(v: Tensor, out: Tensor, g: Tensor, xh: Tensor, rstd: Tensor, *, axes: tuple[int, ...]) -> Tensor:
+    return _normalize_backward(v, xh, rstd, axes=axes)  # P(g) = g - mean(g) - xh mean(g xh) is symmetric
+
+
+def _nb_grad_xh(v: Tensor, out: Tensor, g: Tensor, xh: Tensor, rstd: Tensor, *, axes: tuple[int, ...]) -> Tensor:
+    inner = v * _mean(g * xh, axis=axes, keepdims=True) + g * _mean(v * xh, axis=axes, keepdims=True)
+    return -(inner * rstd)
+
+
+def _nb_grad_rstd(v: Tensor, out: Tensor, g: Tensor, xh: Tensor, rstd: Tensor, *, axes: tuple[int, ...]) -> Tensor:
+    return _sum(v * out, axis=axes, keepdims=True) / rstd  # out = rstd P(g)
+
+
+_normalize_backward = Op("normalize_backward", _normalize_backward_forward, (_nb_grad_g, _nb_grad_xh, _nb_grad_rstd))
+_rstd = Op("normalize_rstd", _rstd_forward, (_rstd_rule,))
+_normalize = Op(
+    "normalize",
+    _normalize_forward,
+    (lambda g, out, x, **params: _normalize_backward(g, out, _rstd(x, **params), axes=params["axes"]),),
+)
+"""``(x - mean) / sqrt(var + eps)`` over ``axes`` as one node. Its rule is ``rstd * P(g)`` with the
+projection ``P(g) = g - mean(g) - xh mean(g xh)``: one op (``normalize_backward``) whose own rules,
+like ``rstd``'s, are graphgrad expressions, so every derivative order works."""
+
+
 def _channel_view(t: Tensor, ndim: int) -> Tensor:
     """A (C,) tensor shaped to broadcast against (N, C, ...) of ``ndim`` axes."""
     return reshape(t, (1, t.shape[0]) + (1,) * (ndim - 2))
@@ -555,6 +649,10 @@ def _buffer_update(buffer: Any, value: np.ndarray, momentum: float) -> None:
     arr += momentum * value.astype(arr.dtype, copy=False)
     if isinstance(buffer, Tensor):
         buffer.bump_version()
+
+
+def _shape_of(value: Any) -> tuple[int, ...]:
+    return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
 
 
 def batch_norm(
@@ -576,28 +674,27 @@ def batch_norm(
     c = x.shape[1]
     for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                         ("bias", bias)):
-        if value is not None and tuple(np.shape(value.data if isinstance(value, Tensor) else value)) != (c,):
-            raise ShapeError(f"{op}: {name} must have shape ({c},) for input of shape {x.shape}, got "
-                             f"{np.shape(value.data if isinstance(value, Tensor) else value)}")
-    axes = (0, *range(2, x.ndim))
+        if value is not None and _shape_of(value) != (c,):
+            raise ShapeError(
+                f"{op}: {name} must have shape ({c},) for input of shape {x.shape}, got {_shape_of(value)}")
     if training:
+        axes = (0, *range(2, x.ndim))
         count = x.data.size // max(c, 1)
         if count <= 1:
             raise ShapeError(f"{op}: training needs more than one value per channel, got input of shape {x.shape}")
-        mu = _mean(x, axis=axes, keepdims=True)
-        d = x - mu
-        var = _mean(d * d, axis=axes, keepdims=True)
-        with no_grad():
-            if running_mean is not None:
-                _buffer_update(running_mean, mu.data.reshape(c), momentum)
-            if running_var is not None:
-                _buffer_update(running_var, var.data.reshape(c) * (count / (count - 1)), momentum)
+        moments = _Moments()
+        y = _normalize(x, axes=axes, eps=float(eps), moments=moments)
+        assert moments.mean is not None and moments.var is not None
+        if running_mean is not None:
+            _buffer_update(running_mean, moments.mean.reshape(c), momentum)
+        if running_var is not None:
+            _buffer_update(running_var, moments.var.reshape(c) * (count / (count - 1)), momentum)
     else:
         if running_mean is None or running_var is None:
             raise ConfigError(f"{op}: evaluation (training=False) needs running_mean and running_var")
-        d = x - _channel_view(lift(running_mean, x).astype(x.dtype), x.ndim)
+        mean = _channel_view(lift(running_mean, x).astype(x.dtype), x.ndim)
         var = _channel_view(lift(running_var, x).astype(x.dtype), x.ndim)
-    y = d * ew.reciprocal(ew.sqrt(var + eps))
+        y = (x - mean) * ew.reciprocal(ew.sqrt(var + eps))
     if weight is not None:
         y = y * _channel_view(lift(weight, x), x.ndim)
     if bias is not None:
@@ -613,16 +710,12 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
     shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(
         int(n) for n in normalized_shape)
     k = len(shape)
-    if k == 0 or x.shape[x.ndim - k:] != shape or k > x.ndim:
+    if k == 0 or k > x.ndim or x.shape[x.ndim - k:] != shape:
         raise ShapeError(f"{op}: normalized_shape {shape} must be the last axes of the input's shape {x.shape}")
     for name, value in (("weight", weight), ("bias", bias)):
-        if value is not None and tuple(np.shape(value.data if isinstance(value, Tensor) else value)) != shape:
-            raise ShapeError(f"{op}: {name} must have shape {shape}, got {np.shape(getattr(value, 'data', value))}")
-    axes = tuple(range(x.ndim - k, x.ndim))
-    mu = _mean(x, axis=axes, keepdims=True)
-    d = x - mu
-    var = _mean(d * d, axis=axes, keepdims=True)
-    y = d * ew.reciprocal(ew.sqrt(var + eps))
+        if value is not None and _shape_of(value) != shape:
+            raise ShapeError(f"{op}: {name} must have shape {shape}, got {_shape_of(value)}")
+    y = _normalize(x, axes=tuple(range(x.ndim - k, x.ndim)), eps=float(eps), moments=_Moments())
     if weight is not None:
         y = y * lift(weight, x)
     if bias is not None:
