@@ -52,7 +52,7 @@ def test_pool_scatter_and_gather_are_adjoint_with_correct_gradients(kernel: int,
     where = C._Argmax()
     geo = C._pool_args(gg.Tensor(x), kernel, stride, 1, 1, False, "max_pool2d")
     y = C._max_pool_forward(x, geo=geo, where=where)
-    params = dict(index=where.index, shape=x.shape, overlap=overlap)
+    params = dict(index=where.flat_index(geo), shape=x.shape, overlap=overlap)
     g = RNG.standard_normal(y.shape)
     gradcheck(lambda g: C._pool_scatter(g, **params) * 1.0, [g])
     gradcheck(lambda v: C._pool_gather(v, **params) * 1.0, [x])

@@ -19,7 +19,7 @@ W)`` view; every op here accepts any memory layout.
 
 **Pooling**: ``max_pool2d`` picks the largest entry of each window; at a tie the *first* largest
 entry in row-major window order (top row first, then left to right) gets the whole gradient, as
-in PyTorch on CPU (NaN counts as largest, so NaN propagates). ``avg_pool2d`` is a depthwise
+in PyTorch on CPU; a NaN in a window makes its output NaN. ``avg_pool2d`` is a depthwise
 convolution with a constant kernel (divided by the window's count of entries), and
 ``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
 
@@ -163,7 +163,8 @@ def _padded(x: np.ndarray, geo: Geometry, fill: float = 0.0) -> np.ndarray:
     if not (t or b or left or r):
         return _chwn(x)
     n, c, h, w = x.shape
-    out = np.full((c, *geo.padded_hw, n), fill, dtype=x.dtype)
+    shape = (c, *geo.padded_hw, n)
+    out = np.zeros(shape, dtype=x.dtype) if fill == 0 else np.full(shape, fill, dtype=x.dtype)
     out[:, t : t + h, left : left + w, :] = _chwn(x)
     return out
 
@@ -388,35 +389,43 @@ def conv1d(
 
 # ------------------------------------------------------------------ max pooling
 class _Argmax:
-    """Where each window's maximum was, filled by the forward: flat indices into the input laid
-    out (C, H, W, N), in the (C, OH, OW, N) layout of the output."""
+    """Which kernel offset (row-major) held each window's maximum; filled by the forward when a
+    gradient will be needed, in the (C, OH, OW, N) layout of the output."""
 
-    __slots__ = ("index",)
+    __slots__ = ("offset",)
 
     def __init__(self) -> None:
-        self.index: np.ndarray | None = None
+        self.offset: np.ndarray | None = None
+
+    def flat_index(self, geo: Geometry) -> np.ndarray:
+        """Each maximum's position in the input flattened as (C, H, W, N)."""
+        assert self.offset is not None
+        n, c, h, w = geo.in_shape
+        (oh, ow), (kh, kw) = geo.out_hw, geo.kernel
+        (sh, sw), (dh, dw) = geo.stride, geo.dilation
+        (t, _), (left, _) = geo.padding
+        rows = np.arange(oh) * sh - t
+        cols = np.arange(ow) * sw - left
+        start = ((np.arange(c)[:, None, None, None] * h + rows[:, None, None]) * w + cols[:, None]) * n + np.arange(n)
+        step = ((np.arange(kh) * dh)[:, None] * w + np.arange(kw) * dw).reshape(-1) * n
+        return start + step.take(self.offset)
 
     def __repr__(self) -> str:
         return "<argmax>"
 
 
-def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax) -> np.ndarray:
+def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax | None) -> np.ndarray:
     win = _windows(_padded(x, geo, -np.inf), geo)
     kh, kw = geo.kernel
-    best = win[:, 0, 0]
-    arg = np.zeros(best.shape, dtype=np.intp)
-    for k in range(1, kh * kw):  # one pass per kernel offset; strictly larger wins: the first maximum stays
+    best = win[:, 0, 0].copy()
+    offset = None if where is None else np.zeros(best.shape, dtype=np.uint8 if kh * kw < 256 else np.intp)
+    for k in range(1, kh * kw):  # one pass per kernel offset, over every window at once
         cand = win[:, k // kw, k % kw]
-        better = (cand > best) | np.isnan(cand)
-        best = np.where(better, cand, best)
-        arg[better] = k
-    n, c, h, w = geo.in_shape
-    oh, ow = geo.out_hw
-    (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    (t, _), (left, _) = geo.padding
-    rows = np.arange(oh)[:, None, None] * sh + (arg // kw) * dh - t
-    cols = np.arange(ow)[:, None] * sw + (arg % kw) * dw - left
-    where.index = ((np.arange(c).reshape(c, 1, 1, 1) * h + rows) * w + cols) * n + np.arange(n)
+        if offset is not None:
+            np.copyto(offset, k, where=cand > best, casting="unsafe")  # strictly larger: the first maximum stays
+        np.maximum(best, cand, out=best)  # NaN propagates
+    if where is not None:
+        where.offset = offset
     return _nchw(best)
 
 
@@ -450,7 +459,7 @@ _pool_scatter = Op(
 def _max_pool_rule(g: Tensor, out: Tensor, x: Tensor, *, geo: Geometry, where: _Argmax) -> Tensor:
     reach = [d * (k - 1) + 1 for k, d in zip(geo.kernel, geo.dilation)]
     overlap = any(s < r for s, r in zip(geo.stride, reach))
-    return _pool_scatter(g, index=where.index, shape=geo.in_shape, overlap=overlap)
+    return _pool_scatter(g, index=where.flat_index(geo), shape=geo.in_shape, overlap=overlap)
 
 
 _max_pool = Op("max_pool2d", _max_pool_forward, (_max_pool_rule,))
@@ -486,12 +495,12 @@ def max_pool2d(
     """The largest entry of each window, PyTorch's ``max_pool2d`` (``stride`` defaults to the kernel).
 
     ``padding`` (at most half the kernel) pads with -inf. At a tie the first largest entry in
-    row-major window order gets the whole gradient; NaN counts as largest.
+    row-major window order gets the whole gradient. A NaN in a window makes its output NaN.
     """
     op = "max_pool2d"
     x, unbatched = _batched(_float_input(input, op))
     geo = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op)
-    y = _max_pool(x, geo=geo, where=_Argmax())
+    y = _max_pool(x, geo=geo, where=_Argmax() if STATE.enabled and x._requires_grad else None)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
