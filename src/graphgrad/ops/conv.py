@@ -7,8 +7,8 @@ needs two more ops, and the three close under differentiation: with
 ``T(x, w, g) = <g, conv2d(x, w)>`` (linear in each argument),
 
 - ``conv2d(x, w)``            is dT/dg; its rules are the other two ops;
-- ``conv2d_input_grad(g, w)`` is dT/dx (a transposed convolution: matmul, then col2im, which adds
-  each column back onto the windows it came from);
+- ``conv2d_input_grad(g, w)`` is dT/dx (a transposed convolution: the columns ``w^T g``, added back
+  onto the windows they came from, one kernel offset at a time);
 - ``conv2d_weight_grad(x, g)`` is dT/dw (the columns of x times g).
 
 So every rule is one of these ops, and second derivatives work to any order. An ordinary
@@ -185,22 +185,38 @@ def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
     return win.reshape(geo.groups, (c // geo.groups) * kh * kw, oh * ow * n)
 
 
-def _col2im(cols: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The adjoint of :func:`_im2col`: add each column back onto its window; (N, C, H, W).
-
-    One strided add per kernel offset (KH*KW of them), each over every image and pixel at once.
-    """
-    n, c, h, w = geo.in_shape
+def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The adjoint of im2col applied to the columns ``w^T gy``, a few kernel offsets at a time: each
+    chunk's columns (one matmul of at least ~64 rows) are added onto their window positions of
+    every image at once, so the full column matrix (KH*KW times the input) never exists.
+    Returns (N, C, H, W)."""
+    n, c, h, width = geo.in_shape
     (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     (t, _), (left, _) = geo.padding
-    out = np.zeros((c, *geo.padded_hw, n), dtype=cols.dtype)
-    parts = cols.reshape(c, kh, kw, oh, ow, n)
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            out[:, rows, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += parts[:, i, j]
-    return _nchw(out[:, t : t + h, left : left + w])
+    g, cg = geo.groups, c // geo.groups
+    rows = _channel_rows(gy, g)  # (G, Og, OH*OW*N)
+    per_offset = np.ascontiguousarray(w.reshape(g, w.shape[0] // g, cg, kh * kw).transpose(0, 3, 2, 1))
+    out = np.zeros((c, *geo.padded_hw, n), dtype=np.result_type(gy, w))
+    grouped = out.reshape(g, cg, *geo.padded_hw, n)
+    chunk = max(1, -(-64 // cg))
+    for first in range(0, kh * kw, chunk):
+        last = min(first + chunk, kh * kw)
+        cols = _matmul(per_offset[:, first:last].reshape(g, (last - first) * cg, -1), rows)
+        cols = cols.reshape(g, last - first, cg, oh, ow, n)
+        for k in range(first, last):
+            i, j = divmod(k, kw)
+            band = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            grouped[:, :, band, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += cols[:, k - first]
+    return _nchw(out[:, t : t + h, left : left + width])
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` over a leading group axis; one group as a 2-D product (NumPy's stacked matmul skips
+    BLAS for small matrices, up to 10x slower)."""
+    if a.shape[0] == 1:
+        return np.matmul(a[0], b[0])[None]
+    return np.matmul(a, b)
 
 
 def _channel_rows(a: np.ndarray, groups: int) -> np.ndarray:
@@ -222,7 +238,7 @@ def _conv_forward(
     if saved is not None:
         saved.value = cols  # the weight gradient's operand, kept for one backward
     g = geo.groups
-    out = np.matmul(w.reshape(g, w.shape[0] // g, -1), cols)
+    out = _matmul(w.reshape(g, w.shape[0] // g, -1), cols)
     if b is not None:
         out += b.reshape(g, -1, 1)
     return _from_channel_rows(out, geo.out_shape)
@@ -247,10 +263,7 @@ _conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b))
 
 
 def _input_grad_forward(gy: np.ndarray, w: np.ndarray, *, geo: Geometry) -> np.ndarray:
-    g = geo.groups
-    wm = w.reshape(g, w.shape[0] // g, -1)
-    cols = np.matmul(wm.transpose(0, 2, 1), _channel_rows(gy, g))
-    return _col2im(cols, geo)
+    return _col2im(gy, w, geo)
 
 
 _conv_input_grad: Op
@@ -270,7 +283,7 @@ def _weight_grad_forward(x: np.ndarray, gy: np.ndarray, *, geo: Geometry, saved:
     if cols is None:
         cols = _im2col(x, geo)
     g = geo.groups
-    out = np.matmul(_channel_rows(gy, g), cols.transpose(0, 2, 1))
+    out = _matmul(_channel_rows(gy, g), cols.transpose(0, 2, 1))
     c = geo.in_shape[1]
     return out.reshape(geo.out_channels, c // g, *geo.kernel)
 
@@ -397,19 +410,6 @@ class _Argmax:
     def __init__(self) -> None:
         self.offset: np.ndarray | None = None
 
-    def flat_index(self, geo: Geometry) -> np.ndarray:
-        """Each maximum's position in the input flattened as (C, H, W, N)."""
-        assert self.offset is not None
-        n, c, h, w = geo.in_shape
-        (oh, ow), (kh, kw) = geo.out_hw, geo.kernel
-        (sh, sw), (dh, dw) = geo.stride, geo.dilation
-        (t, _), (left, _) = geo.padding
-        rows = np.arange(oh) * sh - t
-        cols = np.arange(ow) * sw - left
-        start = ((np.arange(c)[:, None, None, None] * h + rows[:, None, None]) * w + cols[:, None]) * n + np.arange(n)
-        step = ((np.arange(kh) * dh)[:, None] * w + np.arange(kw) * dw).reshape(-1) * n
-        return start + step.take(self.offset)
-
     def __repr__(self) -> str:
         return "<argmax>"
 
@@ -422,25 +422,37 @@ def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax | None) ->
     for k in range(1, kh * kw):  # one pass per kernel offset, over every window at once
         cand = win[:, k // kw, k % kw]
         if offset is not None:
-            np.copyto(offset, k, where=cand > best, casting="unsafe")  # strictly larger: the first maximum stays
+            np.putmask(offset, cand > best, k)  # strictly larger: the first maximum stays
         np.maximum(best, cand, out=best)  # NaN propagates
     if where is not None:
         where.offset = offset
     return _nchw(best)
 
 
-def _gather_forward(v: np.ndarray, *, index: np.ndarray, shape: tuple[int, ...], overlap: bool) -> np.ndarray:
-    return _nchw(np.ascontiguousarray(_chwn(v)).reshape(-1)[index])
+def _gather_forward(v: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.ndarray:
+    """Each window's entry at ``offset``: (N, C, OH, OW)."""
+    win = _windows(_padded(v, geo), geo)
+    kw = geo.kernel[1]
+    out = np.zeros(offset.shape, dtype=v.dtype)
+    for k in range(geo.kernel[0] * kw):
+        np.copyto(out, win[:, k // kw, k % kw], where=offset == k)
+    return _nchw(out)
 
 
-def _scatter_forward(g: np.ndarray, *, index: np.ndarray, shape: tuple[int, ...], overlap: bool) -> np.ndarray:
-    n, c, h, w = shape
-    out = np.zeros(c * h * w * n, dtype=g.dtype)
-    if overlap:
-        np.add.at(out, index.reshape(-1), _chwn(g).reshape(-1))  # an entry picked by two windows gets both
-    else:
-        out[index] = _chwn(g)
-    return _nchw(out.reshape(c, h, w, n))
+def _scatter_forward(g: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The adjoint of :func:`_gather_forward`: each entry of ``g`` added at its window's ``offset``
+    (overlapping windows that pick one entry add up); (N, C, H, W)."""
+    n, c, h, w = geo.in_shape
+    (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    (t, _), (left, _) = geo.padding
+    out = np.zeros((c, *geo.padded_hw, n), dtype=g.dtype)
+    gc = _chwn(g)
+    for k in range(kh * kw):
+        i, j = divmod(k, kw)
+        view = out[:, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
+        view += np.where(offset == k, gc, 0)  # (a masked add, where=, is several times slower)
+    return _nchw(out[:, t : t + h, left : left + w])
 
 
 _pool_scatter: Op
@@ -454,15 +466,11 @@ _pool_scatter = Op(
     _scatter_forward,
     (lambda v, out, g, **params: _pool_gather(v, **params),),
 )
-
-
-def _max_pool_rule(g: Tensor, out: Tensor, x: Tensor, *, geo: Geometry, where: _Argmax) -> Tensor:
-    reach = [d * (k - 1) + 1 for k, d in zip(geo.kernel, geo.dilation)]
-    overlap = any(s < r for s, r in zip(geo.stride, reach))
-    return _pool_scatter(g, index=where.flat_index(geo), shape=geo.in_shape, overlap=overlap)
-
-
-_max_pool = Op("max_pool2d", _max_pool_forward, (_max_pool_rule,))
+_max_pool = Op(
+    "max_pool2d",
+    _max_pool_forward,
+    (lambda g, out, x, *, geo, where: _pool_scatter(g, offset=where.offset, geo=geo),),
+)
 
 
 def _pool_args(
