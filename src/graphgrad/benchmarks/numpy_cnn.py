@@ -28,7 +28,7 @@ def plan_from_model(model: Any) -> list[Layer]:
         if isinstance(m, nn.Unflatten):
             plan.append(["images", m.unflattened_size])
         elif isinstance(m, nn.Conv2d):
-            assert m.stride == (1, 1) and m.groups == 1 and m.padding[0] == m.padding[1]
+            assert m.stride == (1, 1) and m.groups == 1 and m.padding[0] == m.padding[1] and m.bias is not None
             plan.append(["conv", m.weight.data.copy(), m.bias.data.copy(), int(m.padding[0])])
         elif isinstance(m, nn.ReLU):
             plan.append(["relu"])
@@ -38,6 +38,7 @@ def plan_from_model(model: Any) -> list[Layer]:
         elif isinstance(m, nn.Flatten):
             plan.append(["flatten"])
         elif isinstance(m, nn.Linear):
+            assert m.bias is not None
             plan.append(["linear", m.weight.data.copy(), m.bias.data.copy()])
         else:
             raise TypeError(f"the NumPy baseline has no {type(m).__name__}")
