@@ -13,9 +13,11 @@ needs two more ops, and the three close under differentiation: with
 
 So every rule is one of these ops, and second derivatives work to any order. An ordinary
 training step keeps the forward's columns for the weight gradient instead of building them again.
-``conv1d`` is ``conv2d`` on images of height 1. Arrays are laid out so that the matmuls are large:
-the output is computed channel-major (``(C, N, H, W)`` in memory) and returned as an ``(N, C, H,
-W)`` view; every op here accepts any memory layout.
+``conv1d`` is ``conv2d`` on images of height 1. Inside, images are laid out ``(C, H, W, N)`` (the
+batch innermost), so the column copies and col2im's additions run over long contiguous stretches
+and one matmul covers the whole batch; outputs are ``(N, C, H, W)`` views of that layout, and
+every op here accepts any memory layout. Loops run over kernel offsets (KH*KW), never over
+pixels or images.
 
 **Pooling**: ``max_pool2d`` picks the largest entry of each window; at a tie the *first* largest
 entry in row-major window order (top row first, then left to right) gets the whole gradient, as
