@@ -250,3 +250,19 @@ def test_model_factories_check_their_arguments() -> None:
     assert small_cnn((8, 8), 3, rng=0)(gg.Tensor(np.ones((2, 64), np.float32))).shape == (2, 3)
     assert small_cnn((3, 28, 28), 10, channels=(8, 8, 8, 8, 8), rng=0)(
         gg.Tensor(np.ones((2, 3 * 28 * 28), np.float32))).shape == (2, 10)
+
+
+def test_functional_gathers_the_conv_family() -> None:
+    from graphgrad.nn import functional as F
+    from graphgrad.ops import conv
+
+    for name in conv.__all__:
+        assert getattr(F, name) is getattr(conv, name) and name in F.__all__
+
+
+def test_small_cnn_learns_the_digits_in_two_epochs() -> None:
+    """The benchmark's training loop on the MLP default's split: far above chance after two epochs."""
+    from graphgrad.benchmarks.cnn_digits import train_graphgrad
+
+    result = train_graphgrad(0, epochs=2)
+    assert result["accuracy"] > 0.9
