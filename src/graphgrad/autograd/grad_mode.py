@@ -1,32 +1,54 @@
-"""Global switches of the engine: whether ops record a graph, and whether anomaly checks run.
+"""The engine's switches, per thread (as in PyTorch): record a graph, anomaly checks, rules running.
 
-Kept in one tiny object so the hot path reads a single attribute.
+All switches live in one small integer, ``STATE.mode``, so the hot path (every op call) reads a
+single thread-local attribute. A new thread starts with recording on and nothing else.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+RECORD = 1
+"""Ops record the graph (grad mode)."""
+ANOMALY = 2
+"""Ops check for NaN and remember the user's line (:func:`graphgrad.detect_anomaly`)."""
+CHECK_INF = 4
+"""Anomaly mode also stops at infinities."""
+RULES = 8
+"""The engine is applying gradient rules: products follow ``0 * x = 0`` (see ``Op(zero_safe_forward=)``)."""
 
-class _State:
-    __slots__ = ("enabled", "anomaly", "check_inf")
+
+class _State(threading.local):
+    """``mode``: the bit set above, one per thread; named properties for code off the hot path."""
+
+    mode: int
 
     def __init__(self) -> None:
-        self.enabled = True  # ops record the graph
-        self.anomaly = False  # ops check for NaN and remember where they were created
-        self.check_inf = False  # anomaly mode also stops at inf
+        self.mode = RECORD
+
+    def _get(self, bit: int) -> bool:
+        return bool(self.mode & bit)
+
+    def _set(self, bit: int, on: bool) -> None:
+        self.mode = self.mode | bit if on else self.mode & ~bit
+
+    enabled = property(lambda self: self._get(RECORD), lambda self, v: self._set(RECORD, v))
+    anomaly = property(lambda self: self._get(ANOMALY), lambda self, v: self._set(ANOMALY, v))
+    check_inf = property(lambda self: self._get(CHECK_INF), lambda self, v: self._set(CHECK_INF, v))
+    in_rules = property(lambda self: self._get(RULES), lambda self, v: self._set(RULES, v))
 
 
 STATE = _State()
 
 
 def is_grad_enabled() -> bool:
-    """True when ops record the graph for backward."""
-    return STATE.enabled
+    """True when ops record the graph for backward (in this thread)."""
+    return bool(STATE.mode & RECORD)
 
 
 class _GradSwitch:
@@ -35,14 +57,15 @@ class _GradSwitch:
     _value: bool
 
     def __init__(self) -> None:
-        self._saved: list[bool] = []
+        self._saved: list[int] = []
 
     def __enter__(self) -> None:
-        self._saved.append(STATE.enabled)
-        STATE.enabled = self._value
+        mode = STATE.mode
+        self._saved.append(mode)
+        STATE.mode = mode | RECORD if self._value else mode & ~RECORD
 
     def __exit__(self, *exc: object) -> None:
-        STATE.enabled = self._saved.pop()
+        STATE.mode = self._saved.pop()
 
     def _fresh(self) -> _GradSwitch:
         # a new switch per call, so a decorated function may recurse or run in two threads

@@ -11,7 +11,7 @@ from graphgrad.ops.linalg import *  # noqa: F403
 from graphgrad.ops.nn import *  # noqa: F403
 from graphgrad.ops.reduce import *  # noqa: F403
 from graphgrad.ops.shape import *  # noqa: F403
-from graphgrad.ops.shape import plain_index, setitem_
+from graphgrad.ops.shape import plain_index, setitem, setitem_
 
 _FAMILIES = (elementwise, reduce, shape, linalg, nn)
 
@@ -19,4 +19,4 @@ __all__ = [name for family in _FAMILIES for name in family.__all__]
 NON_DIFFERENTIABLE = tuple(name for family in _FAMILIES for name in getattr(family, "NON_DIFFERENTIABLE", ()))
 """Public ops whose outputs carry no gradient (booleans, indices)."""
 
-_INTERNAL = (REGISTRY, Op, apply, lift, plain_index, setitem_)
+_INTERNAL = (REGISTRY, Op, apply, lift, plain_index, setitem, setitem_)
