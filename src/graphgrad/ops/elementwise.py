@@ -16,6 +16,7 @@ operands; clip passes the gradient at the bounds themselves (gradient 1 for a_mi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -64,23 +65,28 @@ NON_DIFFERENTIABLE = ("equal", "not_equal", "less", "less_equal", "greater", "gr
 
 
 # ------------------------------------------------------------------ the rule-mode products
-def _annihilate(out: Any, zero: np.ndarray) -> np.ndarray:
-    """``out`` with its NaN entries set to 0 where ``zero`` holds (one NaN scan when none is there)."""
+def _annihilate(out: Any, zero: Callable[[], np.ndarray]) -> np.ndarray:
+    """``out`` with its NaN entries set to 0 where ``zero()`` holds; one NaN scan when none is there
+    (the mask is only computed when a NaN is)."""
     out = np.asarray(out)
     if out.dtype.kind != "f" or not out.size or not np.isnan(np.max(out)):
         return out
-    return np.where(zero & np.isnan(out), np.zeros((), out.dtype), out)
+    bad = np.isnan(out) & zero()
+    if out.ndim == 0 or not out.flags.writeable:
+        return np.where(bad, np.zeros((), out.dtype), out)
+    out[bad] = 0
+    return out
 
 
-def annihilating_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def annihilating_multiply(a: Any, b: Any, out: np.ndarray | None = None) -> np.ndarray:
     """``a * b`` with ``0 * x = 0`` for every x (inf and NaN included): multiply's forward while
-    the engine applies rules, so a zero gradient annihilates whatever it meets."""
-    return _annihilate(np.multiply(a, b), (np.asarray(a) == 0) | (np.asarray(b) == 0))
+    the engine applies rules, so a zero gradient annihilates whatever it meets. ``out`` as NumPy's."""
+    return _annihilate(np.multiply(a, b, out=out), lambda: (np.asarray(a) == 0) | (np.asarray(b) == 0))
 
 
-def annihilating_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def annihilating_divide(a: Any, b: Any) -> np.ndarray:
     """``a / b`` with ``0 / x = 0`` for every x (0, inf and NaN included): divide's rule-mode forward."""
-    return _annihilate(np.true_divide(a, b), np.asarray(a) == 0)
+    return _annihilate(np.true_divide(a, b), lambda: np.asarray(a) == 0)
 
 
 # ------------------------------------------------------------------ arithmetic

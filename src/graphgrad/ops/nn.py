@@ -357,14 +357,12 @@ def _ce_array_logits(
         p *= qw.sum(axis=-1, keepdims=True)
         p -= qw
     if reduction == "none":
-        p *= g[..., None]
-    elif reduction == "mean" and denom:
-        p *= g * (1.0 / denom)
-    elif reduction == "mean":  # no row counts: every row's factor is 0, and 0 * inf stays 0
-        return annihilating_multiply(p, g * np.inf)
+        scale = g[..., None]
+    elif reduction == "mean":  # no row counts (denom 0): every row's factor is 0, and 0 * inf stays 0
+        scale = g * (1.0 / denom if denom else np.inf)
     else:
-        p *= g
-    return p
+        scale = g
+    return annihilating_multiply(p, scale, out=p)  # a zero upstream gradient gives exactly 0
 
 
 def _ce_grad_target(
