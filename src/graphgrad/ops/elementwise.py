@@ -80,7 +80,11 @@ def _annihilate(out: Any, zero: Callable[[], np.ndarray]) -> np.ndarray:
 
 def annihilating_multiply(a: Any, b: Any, out: np.ndarray | None = None) -> np.ndarray:
     """``a * b`` with ``0 * x = 0`` for every x (inf and NaN included): multiply's forward while
-    the engine applies rules, so a zero gradient annihilates whatever it meets. ``out`` as NumPy's."""
+    the engine applies rules, so a zero gradient annihilates whatever it meets. ``out`` as NumPy's
+    (``out=a`` is allowed: then ``a``'s zeros are noted before the product overwrites them)."""
+    if out is not None and out is a:
+        zero_a = a == 0
+        return _annihilate(np.multiply(a, b, out=out), lambda: zero_a | (np.asarray(b) == 0))
     return _annihilate(np.multiply(a, b, out=out), lambda: (np.asarray(a) == 0) | (np.asarray(b) == 0))
 
 

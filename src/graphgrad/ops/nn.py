@@ -411,7 +411,8 @@ def _class_target(target: Any, logits: Tensor, axis: int, ignore_index: int, op:
         ncls = logits.shape[axis]
         td = t.data
         if td.size:
-            counted = td if td.min() >= 0 else td[td != ignore_index]
+            kept = td != ignore_index
+            counted = td if kept.all() else td[kept]
             # one pass for both ends: viewed as unsigned, a negative index is a huge one
             if counted.size and counted.view(counted.dtype.str.replace("i", "u")).max() >= ncls:
                 bad = counted.min() if counted.min() < 0 else counted.max()
