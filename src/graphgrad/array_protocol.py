@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import RECORD, STATE
+from graphgrad.autograd.grad_mode import RECORD, get_mode
 from graphgrad.errors import DTypeError
 from graphgrad.tensor import Tensor
 
@@ -54,7 +54,7 @@ def _needs_gradient(values: Any) -> bool:
 def _on_arrays(name: str, call: Any, args: Any, kwargs: dict[str, Any]) -> Any:
     """Run NumPy's function on the plain arrays; refuse if that would drop a gradient."""
     result = call(*_plain(args), **{k: _plain(v) for k, v in kwargs.items()})
-    if STATE.mode & RECORD and _needs_gradient((args, kwargs)):
+    if get_mode() & RECORD and _needs_gradient((args, kwargs)):
         arrays = result if isinstance(result, tuple) else (result,)
         if any(isinstance(a, np.ndarray) and a.dtype.kind in "fc" for a in arrays):
             raise DTypeError(

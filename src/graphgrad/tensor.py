@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import RECORD, STATE
+from graphgrad.autograd.grad_mode import RECORD, get_mode
 from graphgrad.errors import BackwardError, DTypeError, InplaceError, ShapeError
 
 if TYPE_CHECKING:
@@ -262,7 +262,7 @@ class Tensor:
     # tensor or the operand requires one), it is also recorded: the tensor keeps its identity and
     # becomes the output of the op, applied to a copy of its old value that keeps the old history.
     def _check_inplace(self, what: str) -> None:
-        if STATE.mode & RECORD and self._requires_grad and self._node is None:
+        if get_mode() & RECORD and self._requires_grad and self._node is None:
             raise BackwardError(
                 f"{what} on a leaf tensor that requires a gradient; do it under graphgrad.no_grad()"
             )
@@ -280,7 +280,7 @@ class Tensor:
 
     def _records(self, other: Any) -> bool:
         """Whether a change of this tensor by ``other`` must be recorded: a gradient flows through it."""
-        return bool(STATE.mode & RECORD) and (
+        return bool(get_mode() & RECORD) and (
             self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
         )
 

@@ -128,6 +128,10 @@ FAST_PATH_SAMPLES: dict[str, list[Callable[[], tuple[Callable[..., gg.Tensor], l
             [RNG.standard_normal((3, 2)), RNG.uniform(0, 1, (3, 2)), RNG.uniform(0.5, 2, 2)],
         ),
     ],
+    "relu": [
+        lambda: (gg.relu, [RNG.standard_normal((4, 5))]),
+        lambda: (gg.relu, [RNG.standard_normal(()).astype(np.float32)]),
+    ],
     "prod": [
         lambda: (lambda x: gg.prod(x, axis=1), [RNG.standard_normal((3, 4))]),
         lambda: (lambda x: gg.prod(x, keepdims=True), [np.array([[0.0, 2.0], [3.0, 0.5]])]),

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import ANOMALY, CHECK_INF, RECORD, RULES, STATE
+from graphgrad.autograd.grad_mode import ANOMALY, CHECK_INF, RECORD, RULES, get_mode, set_mode
 from graphgrad.errors import BackwardError, GraphFreedError, InplaceError, ShapeError
 from graphgrad.ops.core import Node
 from graphgrad.tensor import Tensor
@@ -79,17 +79,17 @@ def input_gradients(out: Tensor, g: Tensor) -> list[Tensor | None]:
         )
     if not isinstance(g, Tensor):
         g = _wrap(np.asarray(g, dtype=out.data.dtype))
-    saved = STATE.mode
-    STATE.mode = saved | RULES
+    saved = get_mode()
+    set_mode(saved | RULES)
     try:
         with np.errstate(all="ignore"):
             return _apply_rules(node, out, g, saved | RULES)
     finally:
-        STATE.mode = saved
+        set_mode(saved)
 
 
 def _apply_rules(node: Node, out: Tensor, g: Tensor, mode: int) -> list[Tensor | None]:
-    """:func:`input_gradients` without the checks of its arguments; ``mode`` is the current STATE.mode."""
+    """:func:`input_gradients` without the checks of its arguments; ``mode`` is the current mode."""
     ins: tuple[Tensor, ...] = node.inputs  # type: ignore[assignment]
     for p, v in zip(ins, node.versions):
         if p._vc[0] != v:
@@ -98,35 +98,34 @@ def _apply_rules(node: Node, out: Tensor, g: Tensor, mode: int) -> list[Tensor |
         _raise_inplace(node, out, node.out_version)
     op = node.op
     params = node.params
-    rules = op.vjps
-    fast = op.array_vjps if not mode & RECORD else None
-    arrays = None
+    rules: Any = op.vjps
+    variadic = op.variadic
+    fast: Any = None if mode & RECORD else op.array_vjps  # the raw-array path when nothing is recorded
+    arrays: Any = None
     grads: list[Tensor | None] = []
-    for k, p in enumerate(ins):
+    k = -1
+    for p in ins:
+        k += 1
         if not p._requires_grad:
             grads.append(None)
             continue
-        j = 0 if op.variadic else k
-        if fast is not None and fast[j] is not None:
+        j = 0 if variadic else k
+        rule = None if fast is None else fast[j]
+        if rule is not None:
             if arrays is None:
                 arrays = [t.data for t in ins]
-            fast_rule: Any = fast[j]
-            if op.variadic:
-                raw = fast_rule(k, g.data, out.data, *arrays, **params)
-            else:
-                raw = fast_rule(g.data, out.data, *arrays, **params)
+            gd, od = g.data, out.data
+            raw = rule(k, gd, od, *arrays, **params) if variadic else rule(gd, od, *arrays, **params)
             gk = None if raw is None else _wrap(raw if raw.__class__ is np.ndarray else np.asarray(raw))
         else:
-            rule: Any = rules[j]  # type: ignore[index]
-            if rule is None:
-                grads.append(None)
-                continue
-            gk = rule(k, g, out, *ins, **params) if op.variadic else rule(g, out, *ins, **params)
+            rule = rules[j]
+            gk = None if rule is None else rule(k, g, out, *ins, **params) if variadic else rule(g, out, *ins, **params)
         if gk is not None:
             pdata = p.data
             if gk.data.shape != pdata.shape:
                 gk = _unbroadcast(gk, p, node)
-            if gk.data.dtype != pdata.dtype:
+            dtype = gk.data.dtype
+            if dtype is not pdata.dtype and dtype != pdata.dtype:
                 gk = gk.astype(pdata.dtype)
             if mode & ANOMALY:
                 from graphgrad.autograd import anomaly
@@ -209,9 +208,9 @@ def backward(
     found: list[Tensor | None] = [None] * (0 if inputs is None else len(inputs))
     handed_out: set[int] = set()  # ids of arrays already stored in some .grad
 
-    saved_mode = STATE.mode
+    saved_mode = get_mode()
     mode = (RECORD if create_graph else 0) | (saved_mode & (ANOMALY | CHECK_INF)) | RULES
-    STATE.mode = mode
+    set_mode(mode)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # backward makes no reference cycles; collector passes over a big graph cost O(graph)
     errstate = np.errstate(all="ignore")  # rules may meet inf/NaN that a zero gradient then annihilates
@@ -237,12 +236,12 @@ def backward(
             elif node is None or t._retain:
                 _store_grad(t, g, handed_out, foreign)
                 if node is None and t._post_hooks:
-                    STATE.mode = saved_mode  # a hook runs as user code, in the caller's mode
+                    set_mode(saved_mode)  # a hook runs as user code, in the caller's mode
                     try:
                         for hook in list(t._post_hooks.values()):
                             hook(t)
                     finally:
-                        STATE.mode = mode
+                        set_mode(mode)
             if node is None:
                 continue
             ins = node.inputs
@@ -258,7 +257,7 @@ def backward(
                 node.inputs = None
     finally:
         errstate.__exit__(None, None, None)
-        STATE.mode = saved_mode
+        set_mode(saved_mode)
         if gc_was_enabled:
             gc.enable()
     return found if inputs is not None else None

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.engine import backward, topological_order
-from graphgrad.autograd.grad_mode import RECORD, STATE, enable_grad
+from graphgrad.autograd.grad_mode import RECORD, enable_grad, get_mode
 from graphgrad.errors import BackwardError, ShapeError
 from graphgrad.tensor import Tensor
 
@@ -93,7 +93,7 @@ def _outer_graph(out: Tensor, fresh: set[int]) -> bool:
     """Whether the backward of ``out`` must be recorded: grad mode is on and ``out``'s graph reaches a
     tensor that requires a gradient other than the transform's fresh inputs (closures, other
     arguments, outer variables), so an outer computation may differentiate the result."""
-    if not STATE.mode & RECORD or not out.requires_grad:
+    if not get_mode() & RECORD or not out.requires_grad:
         return False
     return any(t._node is None and id(t) not in fresh for t in topological_order([out]))
 

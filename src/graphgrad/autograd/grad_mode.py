@@ -1,13 +1,15 @@
 """The engine's switches, per thread (as in PyTorch): record a graph, anomaly checks, rules running.
 
-All switches live in one small integer, ``STATE.mode``, so the hot path (every op call) reads a
-single thread-local attribute. A new thread starts with recording on and nothing else.
+All switches live in one small integer, the mode, held in a context variable: each thread (and
+each asyncio task) has its own, and a new thread starts with recording on and nothing else. The
+hot path (every op call) reads it once with :func:`get_mode`; other code may use ``STATE``'s named
+properties.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,19 +25,32 @@ RULES = 8
 """The engine is applying gradient rules: products follow ``0 * x = 0`` (see ``Op(zero_safe_forward=)``)."""
 
 
-class _State(threading.local):
-    """``mode``: the bit set above, one per thread; named properties for code off the hot path."""
+_MODE: contextvars.ContextVar[int] = contextvars.ContextVar("graphgrad_mode", default=RECORD)
+get_mode = _MODE.get
+"""The current thread's mode bits (one context-variable read: the hot path's only access)."""
+set_mode = _MODE.set
+"""Set the current thread's mode bits."""
 
-    mode: int
 
-    def __init__(self) -> None:
-        self.mode = RECORD
+class _State:
+    """The current thread's mode, ``mode``, and its bits by name, for code off the hot path."""
+
+    __slots__ = ()
+
+    @property
+    def mode(self) -> int:
+        return _MODE.get()
+
+    @mode.setter
+    def mode(self, value: int) -> None:
+        _MODE.set(value)
 
     def _get(self, bit: int) -> bool:
-        return bool(self.mode & bit)
+        return bool(_MODE.get() & bit)
 
     def _set(self, bit: int, on: bool) -> None:
-        self.mode = self.mode | bit if on else self.mode & ~bit
+        mode = _MODE.get()
+        _MODE.set(mode | bit if on else mode & ~bit)
 
     enabled = property(lambda self: self._get(RECORD), lambda self, v: self._set(RECORD, v))
     anomaly = property(lambda self: self._get(ANOMALY), lambda self, v: self._set(ANOMALY, v))
@@ -48,7 +63,7 @@ STATE = _State()
 
 def is_grad_enabled() -> bool:
     """True when ops record the graph for backward (in this thread)."""
-    return bool(STATE.mode & RECORD)
+    return bool(_MODE.get() & RECORD)
 
 
 class _GradSwitch:
@@ -60,12 +75,12 @@ class _GradSwitch:
         self._saved: list[int] = []
 
     def __enter__(self) -> None:
-        mode = STATE.mode
+        mode = _MODE.get()
         self._saved.append(mode)
-        STATE.mode = mode | RECORD if self._value else mode & ~RECORD
+        _MODE.set(mode | RECORD if self._value else mode & ~RECORD)
 
     def __exit__(self, *exc: object) -> None:
-        STATE.mode = self._saved.pop()
+        _MODE.set(self._saved.pop())
 
     def _fresh(self) -> _GradSwitch:
         # a new switch per call, so a decorated function may recurse or run in two threads

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import ANOMALY, RECORD, RULES, STATE
+from graphgrad.autograd.grad_mode import ANOMALY, RECORD, RULES, get_mode
 from graphgrad.errors import ShapeError
 from graphgrad.tensor import Tensor
 
@@ -81,7 +81,7 @@ class Op:
 
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the forward on tensors; record a node if a gradient will be needed."""
-        mode = STATE.mode
+        mode = get_mode()
         forward = self.forward
         if mode >= RULES and self.zero_safe_forward is not None:
             forward = self.zero_safe_forward

@@ -16,7 +16,6 @@ operands; clip passes the gradient at the bounds themselves (gradient 1 for a_mi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -65,13 +64,21 @@ NON_DIFFERENTIABLE = ("equal", "not_equal", "less", "less_equal", "greater", "gr
 
 
 # ------------------------------------------------------------------ the rule-mode products
-def _annihilate(out: Any, zero: Callable[[], np.ndarray]) -> np.ndarray:
-    """``out`` with its NaN entries set to 0 where ``zero()`` holds; one NaN scan when none is there
-    (the mask is only computed when a NaN is)."""
+def has_nan(out: Any) -> bool:
+    """Whether a ufunc's result holds a NaN: one reduction (NaN propagates through a sum; a sum that
+    is NaN without one, inf - inf, only costs the exact check that follows)."""
+    if out.__class__ is not np.ndarray:  # ufuncs give NumPy scalars for 0-d operands
+        return bool(out != out)
+    if out.dtype.kind != "f" or not out.size:
+        return False
+    total = np.add.reduce(out, axis=None)
+    return bool(total != total)
+
+
+def _annihilate(out: Any, zero: np.ndarray) -> np.ndarray:
+    """``out`` (which holds a NaN) with its NaN entries set to 0 where ``zero`` holds."""
     out = np.asarray(out)
-    if out.dtype.kind != "f" or not out.size or not np.isnan(np.max(out)):
-        return out
-    bad = np.isnan(out) & zero()
+    bad = np.isnan(out) & zero
     if out.ndim == 0 or not out.flags.writeable:
         return np.where(bad, np.zeros((), out.dtype), out)
     out[bad] = 0
@@ -82,15 +89,20 @@ def annihilating_multiply(a: Any, b: Any, out: np.ndarray | None = None) -> np.n
     """``a * b`` with ``0 * x = 0`` for every x (inf and NaN included): multiply's forward while
     the engine applies rules, so a zero gradient annihilates whatever it meets. ``out`` as NumPy's
     (``out=a`` is allowed: then ``a``'s zeros are noted before the product overwrites them)."""
-    if out is not None and out is a:
-        zero_a = a == 0
-        return _annihilate(np.multiply(a, b, out=out), lambda: zero_a | (np.asarray(b) == 0))
-    return _annihilate(np.multiply(a, b, out=out), lambda: (np.asarray(a) == 0) | (np.asarray(b) == 0))
+    zero_a = a == 0 if out is not None and out is a else None
+    result = np.multiply(a, b, out=out)
+    if not has_nan(result):
+        return result if result.__class__ is np.ndarray else np.asarray(result)
+    zero = (np.asarray(a) == 0 if zero_a is None else zero_a) | (np.asarray(b) == 0)
+    return _annihilate(result, zero)
 
 
 def annihilating_divide(a: Any, b: Any) -> np.ndarray:
     """``a / b`` with ``0 / x = 0`` for every x (0, inf and NaN included): divide's rule-mode forward."""
-    return _annihilate(np.true_divide(a, b), lambda: np.asarray(a) == 0)
+    result = np.true_divide(a, b)
+    if not has_nan(result):
+        return result if result.__class__ is np.ndarray else np.asarray(result)
+    return _annihilate(result, np.asarray(a) == 0)
 
 
 # ------------------------------------------------------------------ arithmetic
@@ -245,7 +257,12 @@ def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
 
 _tanh = Op("tanh", np.tanh, (lambda g, out, a: g * (1.0 - out * out),))
 _sigmoid = Op("sigmoid", _sigmoid_forward, (lambda g, out, a: g * (out * (1.0 - out)),))
-_relu = Op("relu", lambda a: np.maximum(a, 0), (lambda g, out, a: where(_mask(out.data > 0), g, 0.0),))
+_relu = Op(
+    "relu",
+    lambda a: np.maximum(a, 0),
+    (lambda g, out, a: where(_mask(out.data > 0), g, 0.0),),
+    array_vjps=(lambda g, out, a: np.multiply(g, out > 0),),  # every MLP's hot path (np.where is 3x slower)
+)
 
 
 def tanh(x: Any) -> Tensor:

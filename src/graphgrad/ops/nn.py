@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import RECORD, STATE
+from graphgrad.autograd.grad_mode import RECORD, get_mode
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, lift, lift_pair
-from graphgrad.ops.elementwise import annihilating_multiply
+from graphgrad.ops.elementwise import annihilating_multiply, has_nan
 from graphgrad.ops.linalg import matmul, outer
 from graphgrad.ops.reduce import mean as _mean
 from graphgrad.ops.reduce import sum as _sum
@@ -303,8 +303,7 @@ def _ce_forward(
         return loss.astype(z.dtype, copy=False)
     total_loss = loss.sum()
     if reduction == "mean":
-        with np.errstate(invalid="ignore", divide="ignore"):  # no row counts: NaN, as PyTorch
-            total_loss = total_loss / np.float64(denom)
+        total_loss = total_loss / denom if denom else np.nan  # no row counts: NaN, as PyTorch
     return np.asarray(total_loss, dtype=z.dtype)
 
 
@@ -337,14 +336,14 @@ def _ce_grad_logits(
     return grad * _ce_scale(g, reduction, denom)
 
 
-def _ce_array_logits(
-    g: np.ndarray, out: np.ndarray, z: np.ndarray, t: np.ndarray, reduction: str, smoothing: float,
-    saved: Any, index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+def _ce_unscaled(
+    z: np.ndarray, t: np.ndarray, smoothing: float, saved: Any, index: Any, alpha: Any, beta: Any,
+    weight: np.ndarray | None,
 ) -> np.ndarray:  # fmt: skip
+    """Each row's gradient before the upstream factor: p * coef - q, built in the saved softmax."""
     p = None if saved is None else saved.take()
     if p is None:
         p = _softmax_array(z, -1)
-    # p becomes (p * coef - q) * scale, in place: this array is ours
     if index is not None:
         coef = _coef(alpha, beta, weight, z.shape[-1])
         if not (isinstance(coef, float) and coef == 1.0):
@@ -356,13 +355,27 @@ def _ce_array_logits(
         qw = _weighted_target(t, smoothing, weight)
         p *= qw.sum(axis=-1, keepdims=True)
         p -= qw
+    return p
+
+
+def _ce_array_logits(
+    g: np.ndarray, out: np.ndarray, z: np.ndarray, t: np.ndarray, reduction: str, smoothing: float,
+    saved: Any, index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+) -> np.ndarray:  # fmt: skip
+    p = _ce_unscaled(z, t, smoothing, saved, index, alpha, beta, weight)
     if reduction == "none":
         scale = g[..., None]
     elif reduction == "mean":  # no row counts (denom 0): every row's factor is 0, and 0 * inf stays 0
         scale = g * (1.0 / denom if denom else np.inf)
     else:
         scale = g
-    return annihilating_multiply(p, scale, out=p)  # a zero upstream gradient gives exactly 0
+    if denom:
+        p *= scale  # in place: this array is ours
+        if not has_nan(p):
+            return p
+        # a zero factor met inf or NaN: redo the product with 0 * x = 0 (rare, so recomputing is fine)
+        p = _ce_unscaled(z, t, smoothing, None, index, alpha, beta, weight)
+    return annihilating_multiply(p, scale)
 
 
 def _ce_grad_target(
@@ -408,18 +421,6 @@ def _class_target(target: Any, logits: Tensor, axis: int, ignore_index: int, op:
                 f"{op}: integer target of shape {t.shape} does not fit logits of shape {logits.shape}: "
                 f"class indices need shape {rows} (the logits without class axis {axis})"
             )
-        ncls = logits.shape[axis]
-        td = t.data
-        if td.size:
-            kept = td != ignore_index
-            counted = td if kept.all() else td[kept]
-            # one pass for both ends: viewed as unsigned, a negative index is a huge one
-            if counted.size and counted.view(counted.dtype.str.replace("i", "u")).max() >= ncls:
-                bad = counted.min() if counted.min() < 0 else counted.max()
-                raise DataError(
-                    f"{op}: target class {bad} is out of range for {ncls} classes (0..{ncls - 1}"
-                    f"{'' if ignore_index == -100 else f', or ignore_index {ignore_index}'})"
-                )
         return t
     if kind != "f":
         raise DTypeError(f"{op}: target must hold class indices (int) or probabilities (float), got {t.dtype}")
@@ -432,20 +433,30 @@ def _class_target(target: Any, logits: Tensor, axis: int, ignore_index: int, op:
 
 
 def _index_terms(
-    t: np.ndarray, weight: np.ndarray | None, ignore_index: int, smoothing: float, ncls: int
+    t: np.ndarray, weight: np.ndarray | None, ignore_index: int, smoothing: float, ncls: int, op: str
 ) -> tuple[tuple[np.ndarray, ...], Any, Any, float]:
-    """For class indices: the index of each row's target logit, alpha, beta and the mean's divisor."""
-    ignored = t == ignore_index
-    any_ignored = bool(ignored.any())
-    safe = np.where(ignored, 0, t) if any_ignored else t
-    index = _row_index(safe)
-    if weight is None and not any_ignored:
-        return index, 1.0 - smoothing, smoothing / ncls, float(t.size)
-    counted = (~ignored).astype(np.float64)
-    row_weight = counted if weight is None else weight[safe] * counted
+    """For class indices (checked here): the index of each row's target logit, alpha, beta and the
+    mean's divisor (see the formulas above)."""
+    ignored = None
+    if t.size:
+        # one pass in the common case: viewed as unsigned, a negative index is a huge one
+        if t.view(t.dtype.str.replace("i", "u")).max() >= ncls or 0 <= ignore_index < ncls:
+            ignored = t == ignore_index
+            if not ignored.any():
+                ignored = None
+        counted = t if ignored is None else t[~ignored]
+        if counted.size and (counted.min() < 0 or counted.max() >= ncls):
+            bad = counted.min() if counted.min() < 0 else counted.max()
+            also = "" if ignore_index == -100 else f", or ignore_index {ignore_index}"
+            raise DataError(f"{op}: target class {bad} is out of range for {ncls} classes (0..{ncls - 1}{also})")
+    if weight is None and ignored is None:
+        return _row_index(t), 1.0 - smoothing, smoothing / ncls, float(t.size)
+    safe = t if ignored is None else np.where(ignored, 0, t)
+    counted_rows = np.ones(t.shape) if ignored is None else (~ignored).astype(np.float64)
+    row_weight = counted_rows if weight is None else weight[safe] * counted_rows
     alpha = (1.0 - smoothing) * row_weight
-    beta = (smoothing / ncls) * counted if smoothing else 0.0
-    return index, alpha, beta, float(row_weight.sum())
+    beta = (smoothing / ncls) * counted_rows if smoothing else 0.0
+    return _row_index(safe), alpha, beta, float(row_weight.sum())
 
 
 def cross_entropy(
@@ -485,12 +496,12 @@ def cross_entropy(
     z = _to_last(z, ax)
     smoothing = float(label_smoothing)
     if t.data.dtype.kind in "iu":
-        index, alpha, beta, denom = _index_terms(t.data, w, ignore_index, smoothing, ncls)
+        index, alpha, beta, denom = _index_terms(t.data, w, ignore_index, smoothing, ncls, "cross_entropy")
     else:
         if ignore_index != -100:
             raise ConfigError("cross_entropy: ignore_index applies to class-index targets, not probabilities")
         index, alpha, beta, denom = None, 1.0, 0.0, float(z.data.size // max(ncls, 1))
-    needs_grad = bool(STATE.mode & RECORD) and z._requires_grad
+    needs_grad = bool(get_mode() & RECORD) and z._requires_grad
     return _cross_entropy(
         z, t, reduction=reduction, smoothing=smoothing, saved=_Saved() if needs_grad else None,
         index=index, alpha=alpha, beta=beta, weight=w, denom=denom,
@@ -519,10 +530,10 @@ def nll_loss(
     if t.dtype.kind not in "iu":
         raise DTypeError(f"nll_loss: target must hold integer class indices, got dtype {t.dtype}")
     ignore_index = int(ignore_index)
-    _class_target(Tensor._wrap(t), lp, ax, ignore_index, "nll_loss")  # same shape and range checks
+    _class_target(Tensor._wrap(t), lp, ax, ignore_index, "nll_loss")  # same shape checks
     w = _class_weight(weight, lp.shape[ax], lp.data.dtype, "nll_loss")
     lp = _to_last(lp, ax)
-    index, alpha, _, denom = _index_terms(t, w, ignore_index, 0.0, lp.shape[-1])
+    index, alpha, _, denom = _index_terms(t, w, ignore_index, 0.0, lp.shape[-1], "nll_loss")
     picked = -getitem(lp, index)
     if isinstance(alpha, np.ndarray):  # weighted or ignored rows
         picked = picked * Tensor._wrap(alpha.astype(lp.data.dtype))
