@@ -51,6 +51,7 @@ def _as_output(value: Any) -> Tensor:
 
 
 def _argnums(argnums: ArgNums, nargs: int, where: str) -> tuple[tuple[int, ...], bool]:
+    nums: tuple[int, ...]
     if isinstance(argnums, (int, np.integer)):
         nums, single = (int(argnums),), True
     else:

@@ -365,7 +365,7 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     if mode not in PAD_MODES:
         raise ConfigError(f"pad: unknown mode {mode!r}; valid modes: {', '.join(PAD_MODES)}")
     try:
-        source = np.pad(np.arange(x.size).reshape(x.shape), widths, mode=mode)
+        source = np.pad(np.arange(x.size).reshape(x.shape), widths, mode=mode)  # type: ignore[call-overload]
     except ValueError as exc:
         raise ShapeError(f"pad: mode {mode!r} cannot pad shape {x.shape} by {widths}: {exc}") from None
     return getitem(reshape(x, (-1,)), source)
