@@ -139,6 +139,7 @@ def test_modules_take_pytorchs_arguments() -> None:
     expected = F.nll_loss(torch.tensor(Z), torch.tensor(_targets(0)), weight=torch.tensor(W), ignore_index=0)
     assert nll(gg.Tensor(Z), _targets(0)).item() == pytest.approx(expected.item(), rel=1e-12)
     assert gg.nn.CrossEntropyLoss("sum").reduction == "sum"  # the old positional reduction still works
+    assert set(loss.state_dict()) == {"weight"}  # a buffer, saved with the model as in PyTorch
 
 
 def test_bad_weights_and_targets_are_named() -> None:

@@ -107,7 +107,7 @@ class CrossEntropyLoss(_Loss):
             0.0 <= label_smoothing <= 1.0
         ):
             raise ConfigError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing!r}")
-        self.weight = _class_weights(weight, "CrossEntropyLoss")
+        self.register_buffer("weight", _class_weights(weight, "CrossEntropyLoss"))  # saved, as in PyTorch
         self.ignore_index = _ignore_index(ignore_index, "CrossEntropyLoss")
         self.label_smoothing = float(label_smoothing)
         self.axis = axis
@@ -136,7 +136,7 @@ class NLLLoss(_Loss):
         if isinstance(weight, str):  # the old first argument was reduction
             weight, reduction = None, weight
         super().__init__(reduction)
-        self.weight = _class_weights(weight, "NLLLoss")
+        self.register_buffer("weight", _class_weights(weight, "NLLLoss"))
         self.ignore_index = _ignore_index(ignore_index, "NLLLoss")
         self.axis = axis
 
