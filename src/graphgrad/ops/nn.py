@@ -29,7 +29,7 @@ from graphgrad.autograd.grad_mode import RECORD, get_mode
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, lift, lift_pair
-from graphgrad.ops.elementwise import annihilating_multiply, has_nan
+from graphgrad.ops.elementwise import annihilating_multiply
 from graphgrad.ops.linalg import matmul, outer
 from graphgrad.ops.reduce import mean as _mean
 from graphgrad.ops.reduce import sum as _sum
@@ -363,19 +363,20 @@ def _ce_array_logits(
     saved: Any, index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
 ) -> np.ndarray:  # fmt: skip
     p = _ce_unscaled(z, t, smoothing, saved, index, alpha, beta, weight)
+    # times the upstream factor, in place (this array is ours), with 0 * x = 0 for every x
     if reduction == "none":
-        scale = g[..., None]
-    elif reduction == "mean":  # no row counts (denom 0): every row's factor is 0, and 0 * inf stays 0
-        scale = g * (1.0 / denom if denom else np.inf)
-    else:
-        scale = g
-    if denom:
-        p *= scale  # in place: this array is ours
-        if not has_nan(p):
-            return p
-        # a zero factor met inf or NaN: redo the product with 0 * x = 0 (rare, so recomputing is fine)
-        p = _ce_unscaled(z, t, smoothing, None, index, alpha, beta, weight)
-    return annihilating_multiply(p, scale)
+        p *= g[..., None]
+        zero = g == 0
+        if zero.any():
+            p[zero] = 0
+        return p
+    factor = float(g)
+    if factor == 0.0:
+        return np.zeros_like(p)
+    if not denom and reduction == "mean":  # no row counts: the factor is infinite, rows of zeros stay 0
+        return annihilating_multiply(p, np.inf if factor > 0 else -np.inf)
+    p *= factor / denom if reduction == "mean" else factor
+    return p
 
 
 def _ce_grad_target(
@@ -438,12 +439,11 @@ def _index_terms(
     """For class indices (checked here): the index of each row's target logit, alpha, beta and the
     mean's divisor (see the formulas above)."""
     ignored = None
-    if t.size:
-        # one pass in the common case: viewed as unsigned, a negative index is a huge one
-        if t.view(t.dtype.str.replace("i", "u")).max() >= ncls or 0 <= ignore_index < ncls:
-            ignored = t == ignore_index
-            if not ignored.any():
-                ignored = None
+    # one pass in the common case: viewed as unsigned, a negative index is a huge one
+    if t.size and (t.view(t.dtype.str.replace("i", "u")).max() >= ncls or 0 <= ignore_index < ncls):
+        ignored = t == ignore_index
+        if not ignored.any():
+            ignored = None
         counted = t if ignored is None else t[~ignored]
         if counted.size and (counted.min() < 0 or counted.max() >= ncls):
             bad = counted.min() if counted.min() < 0 else counted.max()
