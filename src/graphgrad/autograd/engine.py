@@ -29,7 +29,7 @@ from graphgrad.tensor import Tensor
 _wrap = Tensor._wrap
 
 try:  # NumPy 2's floating-point error state is a context variable: setting it directly costs ~0.1 us
-    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj  # type: ignore[attr-defined]
 
     def _quiet() -> object:
         """Silence floating-point warnings (undo with :func:`_restore`): rules may meet inf or NaN

@@ -92,6 +92,8 @@ class CrossEntropyLoss(_Loss):
     the weighted mean with weight or ignored rows), ``label_smoothing`` s (trains toward
     (1 - s) q + s / C); ``axis`` is the class axis (PyTorch's layout: ``axis=1``)."""
 
+    weight: Tensor | None  # a buffer
+
     def __init__(
         self,
         weight: Any = None,
@@ -131,6 +133,8 @@ class CrossEntropyLoss(_Loss):
 class NLLLoss(_Loss):
     """Negative log-likelihood ``-weight[t] log_probs[t]`` (after LogSoftmax: together, cross-entropy),
     with PyTorch's ``weight`` and ``ignore_index`` (see CrossEntropyLoss)."""
+
+    weight: Tensor | None  # a buffer
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean", axis: int = -1) -> None:
         if isinstance(weight, str):  # the old first argument was reduction
