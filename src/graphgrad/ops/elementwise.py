@@ -64,15 +64,16 @@ NON_DIFFERENTIABLE = ("equal", "not_equal", "less", "less_equal", "greater", "gr
 
 
 # ------------------------------------------------------------------ the rule-mode products
-def has_nan(out: Any) -> bool:
-    """Whether a ufunc's result holds a NaN: one reduction (NaN propagates through a sum; a sum that
-    is NaN without one, inf - inf, only costs the exact check that follows)."""
-    if out.__class__ is not np.ndarray:  # ufuncs give NumPy scalars for 0-d operands
-        return bool(out != out)
-    if out.dtype.kind != "f" or not out.size:
-        return False
-    total = np.add.reduce(out, axis=None)
-    return bool(total != total)
+def _clean(result: Any) -> bool:
+    """Whether a ufunc's result holds no NaN: one reduction (NaN propagates through a sum; a sum that
+    is NaN without one, inf - inf, only costs the exact check that follows). NumPy scalars (from 0-d
+    operands) are compared directly."""
+    if result.__class__ is not np.ndarray:
+        return bool(result == result)
+    if result.dtype.kind != "f" or not result.size:
+        return True
+    total = np.add.reduce(result, axis=None)
+    return bool(total == total)
 
 
 def _annihilate(out: Any, zero: np.ndarray) -> np.ndarray:
@@ -85,23 +86,24 @@ def _annihilate(out: Any, zero: np.ndarray) -> np.ndarray:
     return out
 
 
-def annihilating_multiply(a: Any, b: Any, out: np.ndarray | None = None) -> np.ndarray:
+def annihilating_multiply(a: Any, b: Any, out: np.ndarray | None = None) -> Any:
     """``a * b`` with ``0 * x = 0`` for every x (inf and NaN included): multiply's forward while
     the engine applies rules, so a zero gradient annihilates whatever it meets. ``out`` as NumPy's
-    (``out=a`` is allowed: then ``a``'s zeros are noted before the product overwrites them)."""
+    (``out=a`` is allowed: then ``a``'s zeros are noted before the product overwrites them). Like
+    NumPy, gives a NumPy scalar for 0-d operands."""
     zero_a = a == 0 if out is not None and out is a else None
     result = np.multiply(a, b, out=out)
-    if not has_nan(result):
-        return result if result.__class__ is np.ndarray else np.asarray(result)
+    if _clean(result):
+        return result
     zero = (np.asarray(a) == 0 if zero_a is None else zero_a) | (np.asarray(b) == 0)
     return _annihilate(result, zero)
 
 
-def annihilating_divide(a: Any, b: Any) -> np.ndarray:
+def annihilating_divide(a: Any, b: Any) -> Any:
     """``a / b`` with ``0 / x = 0`` for every x (0, inf and NaN included): divide's rule-mode forward."""
     result = np.true_divide(a, b)
-    if not has_nan(result):
-        return result if result.__class__ is np.ndarray else np.asarray(result)
+    if _clean(result):
+        return result
     return _annihilate(result, np.asarray(a) == 0)
 
 
