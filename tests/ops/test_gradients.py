@@ -17,9 +17,7 @@ __all__ = ["op_inputs"]  # re-exported: other test modules import it from here
 
 OPINFOS = differentiable_opinfos()
 
-KNOWN = {
-    "setitem[repeated index]": "issue 8 §4: a value written twice to one index gets gradient at both writes",
-}
+KNOWN: dict[str, str] = {}  # entry name -> why it is a known failure (strict xfail); empty: none
 
 
 def test_registry_covers_every_op() -> None:

@@ -49,13 +49,7 @@ GRID: list[tuple[tuple[int, ...], Any, bool]] = [
 ]
 """(shape, axis, keepdims): whole-tensor reductions, empty slices with a non-empty output, and the reverse."""
 
-_SIZE0 = "issue 8 §3: size-0 reductions"
-_KNOWN_REDUCTIONS = {
-    "mean": f"{_SIZE0}: mean's backward divides by the count 0 (ZeroDivisionError)",
-    "var": f"{_SIZE0}: var of an empty slice raises ShapeError (PyTorch: nan)",
-    "std": f"{_SIZE0}: std of an empty slice raises ShapeError (PyTorch: nan)",
-    "logsumexp": f"{_SIZE0} (logsumexp is not named there): an empty slice raises ShapeError (PyTorch: -inf)",
-}
+_KNOWN_REDUCTIONS: dict[str, str] = {}  # reduction -> why an empty slice fails (strict xfail); empty: none
 
 
 def empty_slices(shape: tuple[int, ...], axis: Any) -> bool:
@@ -135,11 +129,7 @@ LOSSES: dict[str, tuple[Callable[..., Any], list[tuple[int, ...]]]] = {
 }
 """Each loss of an input of the given size-0 shapes (targets built to fit)."""
 
-_KNOWN_LOSSES = {
-    "cross_entropy": "issue 8 §3: cross_entropy over 0 rows with reduction='mean' returns 0.0 (PyTorch: nan)",
-    "cross_entropy[probabilities]": "issue 8 §3: cross_entropy over 0 rows with reduction='mean' returns 0.0",
-}
-_MEAN_BACKWARD = "issue 8 §3: the 'mean' reduction's backward divides by 0 terms (ZeroDivisionError)"
+_KNOWN_LOSSES: dict[str, str] = {}  # loss -> why its size-0 "mean" fails (strict xfail); empty: none
 
 
 def loss_cases() -> list[Any]:
@@ -147,7 +137,7 @@ def loss_cases() -> list[Any]:
     for name, (_, shapes) in LOSSES.items():
         for shape in shapes:
             for reduction in ("mean", "sum", "none"):
-                reason = _KNOWN_LOSSES.get(name, _MEAN_BACKWARD) if reduction == "mean" else None
+                reason = _KNOWN_LOSSES.get(name) if reduction == "mean" else None
                 marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
                 params.append(pytest.param(name, shape, reduction, id=f"{name}-{shape}-{reduction}", marks=marks))
     return params

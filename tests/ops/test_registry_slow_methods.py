@@ -22,11 +22,7 @@ from tests.ops.opinfo import OpInfo, cases, cotangent, differentiable_opinfos, o
 
 OPINFOS = differentiable_opinfos()
 
-_VARIADIC = "issue 8 §6: naive_grad and path_sum_grad raise TypeError on stack/concatenate nodes"
-KNOWN = {
-    name: _VARIADIC
-    for name in ("concatenate", "concatenate[axis None]", "stack", "stack[axis 0]", "split", "split[sections]")
-}
+KNOWN: dict[str, str] = {}  # entry name -> why it is a known failure (strict xfail); empty: none
 
 
 def _paired(fn: Callable[..., Tensor], w: np.ndarray) -> Callable[..., Tensor]:

@@ -151,7 +151,6 @@ def test_value_and_gradient_match_torch(pair: Pair, data: st.DataObject) -> None
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13, err_msg=f"gradient of input {k} at {arrays}")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8 §2: maximum/minimum at a tie on 0-d inputs raise TypeError in backward")
 @pytest.mark.parametrize("op", ["maximum", "minimum"])
 def test_tie_of_0d_operands_matches_torch(op: str) -> None:
     """The 0-d case the grid test leaves out (min_dims=1) because it fails today."""

@@ -6,7 +6,7 @@ is one more than its deepest input's). The backward steps follow
 :func:`graphgrad.autograd.engine.topological_order` reversed, the order ``loss.backward()`` uses.
 Each backward step is the gradient table's update: for node v, every consumer u of v contributes
 u's derivative rule applied to ``grad_table[u]``, and their sum is ``grad_table[v]``. The rules are
-applied through :func:`graphgrad.viz._rules.input_gradients`, the engine's own, but nothing is
+applied through :func:`graphgrad.viz._rules.input_gradients` (the engine's own), but nothing is
 written to ``.grad`` and the graph is not freed: explaining has no side effects.
 """
 
