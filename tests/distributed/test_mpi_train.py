@@ -215,3 +215,11 @@ def test_a_file_missing_on_one_rank_names_that_rank_once(tmp_path: Path) -> None
     proc = mpi_gg("train", *QUICK, "--epochs", "2", "--out", tmp_path / "run", patch=RANK_1_MISSES_A_FILE)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr == "graphgrad: error: rank 1 of 2: file not found: /only/on/node1.csv\n"
+
+
+def test_one_process_never_starts_mpi(tmp_path: Path) -> None:
+    # Without a launcher, train does not even import mpi4py (joining MPI costs time and can fail).
+    patch = "import atexit, sys\natexit.register(lambda: print('mpi4py' in sys.modules))\n"
+    r = gg("train", *QUICK, "--epochs", "1", "--out", tmp_path / "run", patch=patch)
+    assert r.code == 0, r.err
+    assert r.out.splitlines()[-1] == "False"

@@ -256,7 +256,8 @@ def start_run(config: TrainConfig, run_dir: str | os.PathLike[str] | None = None
     if config.data is not None and Path(config.data).exists():  # so --resume works from any directory
         config.data = str(Path(config.data).resolve())
     path = default_run_dir(config) if run_dir is None else Path(run_dir)
-    path = Path(all_gather_json(str(path))[0])  # rank 0's (the default name holds the time)
+    if world.size > 1:
+        path = Path(all_gather_json(str(path))[0])  # rank 0's (the default name holds the time)
     with ExitStack() as folder:
         def setup() -> PreparedData:
             if world.is_main:
