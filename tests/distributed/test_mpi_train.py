@@ -108,7 +108,7 @@ def wait_for_epoch(run: Path, epoch: int, proc: subprocess.Popen[str], limit: fl
 
 def test_resume_after_kill_is_bitwise_the_uninterrupted_run_and_goes_on_with_other_rank_counts(
         tmp_path: Path) -> None:
-    args = ["train", *QUICK, "--epochs", "12", "--batch-size", "4", "--dropout", "0.1"]
+    args = ["train", *QUICK, "--epochs", "6", "--batch-size", "8", "--dropout", "0.1"]
     whole = mpi_gg(*args, "--out", tmp_path / "whole")
     assert whole.returncode == 0, whole.stderr
     run = tmp_path / "killed"
@@ -116,7 +116,7 @@ def test_resume_after_kill_is_bitwise_the_uninterrupted_run_and_goes_on_with_oth
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
                             start_new_session=True)
     try:
-        wait_for_epoch(run, 3, proc)
+        wait_for_epoch(run, 2, proc)
         rank0 = json.loads((run / ".graphgrad-lock").read_text())["pid"]  # the lock names rank 0
         os.kill(rank0, signal.SIGKILL)
         proc.communicate(timeout=30)
@@ -125,7 +125,7 @@ def test_resume_after_kill_is_bitwise_the_uninterrupted_run_and_goes_on_with_oth
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode != 0
     saved = json.loads((run / STATE_FILE).read_text())["state"]["epoch"]
-    assert 3 <= saved < 12
+    assert 2 <= saved < 6
     other = tmp_path / "killed-then-one-process"
     shutil.copytree(run, other)
     resumed = mpi_gg("train", "--resume", run, "--quiet")
@@ -160,12 +160,13 @@ def test_resume_on_another_number_of_ranks_equals_the_uninterrupted_run(tmp_path
 
 
 FAIL_ON_RANK_1 = """
-import sys
+import os, sys, time
 import graphgrad.train.trainer as t
 from graphgrad.distributed.comm import current
 _step = t.Trainer._restart_rank_streams
 def step(self):
     if current().rank == 1 and self.step == 5:
+        open(os.environ["FAILED_AT"], "w").write(repr(time.time()))
         {action}
     _step(self)
 t.Trainer._restart_rank_streams = step
@@ -178,10 +179,10 @@ t.Trainer._restart_rank_streams = step
     ("sys.exit(3)", "graphgrad: rank 1 of 2: exited with status 3; stopping all ranks", 3),
 ])
 def test_a_failing_rank_ends_the_whole_job_within_seconds(tmp_path: Path, action: str, line: str, code: int) -> None:
-    start = time.monotonic()
+    failed_at = tmp_path / "failed_at"
     proc = mpi_gg("train", *QUICK, "--epochs", "50", "--out", tmp_path / "run",
-                  patch=FAIL_ON_RANK_1.format(action=action), timeout=60)
-    assert time.monotonic() - start < 30
+                  patch=FAIL_ON_RANK_1.format(action=action), timeout=120, extra_env={"FAILED_AT": str(failed_at)})
+    assert time.time() - float(failed_at.read_text()) < 10  # rank 0 waited in an Allreduce; it was ended
     assert proc.returncode == code
     assert line in proc.stderr.splitlines()
     assert ("Traceback" in proc.stderr) == (code == 1)  # a bug shows where it happened
