@@ -6,6 +6,10 @@ line to stderr and exit with status 2; a bug in graphgrad still shows its traceb
 matched exactly (no abbreviations), so a typo is an error rather than another option.
 ``explain`` and ``bench`` live in other packages and are imported only when used, so ``train``
 works even if they cannot be imported.
+
+``mpiexec -n N graphgrad train ...`` trains data parallel on N processes (ranks) with the same
+options (see :func:`main_on_ranks`): rank 0 prints and writes the run folder; the other ranks
+print nothing but their own errors.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from graphgrad.errors import CheckpointError, ConfigError, DataError, GraphgradError, TrainingDivergedError
+from graphgrad.distributed.agreement import FailedOnSomeRankError, agree, one_line
+from graphgrad.errors import CheckpointError, ConfigError, DataError, TrainingDivergedError
 
 USER_ERRORS = (ConfigError, DataError, CheckpointError, TrainingDivergedError, OSError, MemoryError)
 EXIT_USER_ERROR = 2
@@ -183,9 +188,8 @@ def _interrupted(result: Any) -> int:
     return EXIT_INTERRUPTED
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from graphgrad.train.experiment import resume_run, start_run
-
+def _check_train_args(args: argparse.Namespace) -> None:
+    """Refuse options that contradict each other or the settings, before anything is read."""
     if args.resume:
         given = [f"--{n.replace('_', '-')}" for n in _TRAIN_OPTIONS
                  if getattr(args, n) is not None and n not in _RESUME_OPTIONS]
@@ -193,6 +197,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         if given:
             raise ConfigError(f"--resume continues the run with its saved configuration (only --lr may change); "
                               f"drop {' '.join(given)}")
+    else:
+        _train_config(args).validate()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from graphgrad.distributed.comm import current
+    from graphgrad.train.experiment import resume_run, start_run
+
+    _check_train_args(args)
+    if args.resume:
         result = resume_run(args.resume, quiet=args.quiet, lr=args.lr, say=_say)
         verb = "resumed; the run has"
     else:
@@ -204,7 +218,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.report:
         from graphgrad.viz.report import write_report
 
-        print(f"wrote {write_report(result.run_dir)}")
+        written = agree(lambda: write_report(result.run_dir) if current().is_main else None, USER_ERRORS, one_line)
+        if written is not None:
+            print(f"wrote {written}")
     return 0
 
 
@@ -269,6 +285,10 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    from graphgrad.distributed.comm import launcher_size
+
+    if argv[:1] == ["train"] and launcher_size() > 1:
+        return main_on_ranks(argv)
     parser = build_parser()
     try:
         external = {name: (m, a, r) for name, m, a, r in _EXTERNAL}
@@ -286,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except USER_ERRORS as e:
-        print(f"graphgrad: error: {_one_line(e)}", file=sys.stderr)
+        print(f"graphgrad: error: {one_line(e)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except SystemExit as e:  # --help of an external subcommand
         return int(e.code or 0) if not isinstance(e.code, str) else EXIT_USER_ERROR
@@ -295,18 +315,76 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+# ------------------------------------------------------------------------------ train under mpiexec
+def _launcher_rank() -> int:
+    """This process's rank as the launcher says (before MPI is joined); 0 when it says nothing."""
+    for name in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MV2_COMM_WORLD_RANK", "SLURM_PROCID"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
 
-def _one_line(error: BaseException) -> str:
-    if isinstance(error, FileNotFoundError) and error.filename:
-        text = f"file not found: {error.filename}"
-    elif isinstance(error, MemoryError):
-        text = f"out of memory ({error or 'an array did not fit'}); try smaller --hidden or --batch-size"
-    elif isinstance(error, OSError) and not isinstance(error, GraphgradError) and error.strerror:
-        where = f": {error.filename}" if error.filename else ""
-        text = f"cannot read or write{where}: {error.strerror}"
-    else:
-        text = str(error)
-    return " ".join(text.split()) or type(error).__name__
+
+def main_on_ranks(argv: list[str]) -> int:
+    """``graphgrad train`` on one rank of an MPI job; every rank runs it with the same ``argv``.
+
+    Failure, not hang. A mistake every rank meets at the same point (an option, a file, a folder,
+    a diverged loss: setup steps end in :func:`~graphgrad.distributed.agree`, and divergence is
+    decided on the global batch's loss) ends every rank with status 2 and one line printed once by
+    rank 0, naming the rank where it happened if that was not rank 0. Anything else on one rank (a
+    bug, a disk that fills while rank 0 saves, ``sys.exit``) prints one line naming that rank (a
+    bug's traceback first) and aborts the whole job (MPI Abort), since the others wait for it.
+    """
+    from graphgrad.distributed.comm import init
+    from graphgrad.distributed.failure import abort_world
+    from graphgrad.distributed.prepare import limit_blas_threads
+
+    try:
+        world = init()
+    except USER_ERRORS as e:  # no MPI to coordinate with: only the launcher's rank 0 prints
+        if _launcher_rank() == 0:
+            print(f"graphgrad: error: {one_line(e)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if not world.is_main:  # errors go to the real stderr, through abort_world below
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+
+    def parse() -> argparse.Namespace | int:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as e:  # --help
+            return int(e.code or 0)
+        _check_train_args(args)
+        return args
+
+    def fail(line: str, code: int) -> int:
+        sys.stderr = sys.__stderr__
+        abort_world(world, line, code)
+        return code  # pragma: no cover - abort_world does not return
+
+    try:
+        limit_blas_threads()
+        args = agree(parse, USER_ERRORS, one_line)
+        return args if isinstance(args, int) else cmd_train(args)
+    except (FailedOnSomeRankError, TrainingDivergedError) as e:  # every rank is here, at the same point
+        if world.is_main:
+            line = e.line if isinstance(e, FailedOnSomeRankError) else one_line(e)
+            print(f"graphgrad: error: {line}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except USER_ERRORS as e:
+        return fail(f"error: {one_line(e)}", EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        return fail("interrupted", EXIT_INTERRUPTED)
+    except SystemExit as e:
+        if not e.code:
+            return 0
+        return fail(f"exited with status {e.code}", e.code if isinstance(e.code, int) else 1)
+    except BaseException as e:  # a bug: its traceback, then the job ends
+        sys.stderr = sys.__stderr__
+        import traceback
+
+        traceback.print_exc()
+        return fail(f"{type(e).__name__}: {e}", 1)
 
 
 if __name__ == "__main__":

@@ -162,8 +162,21 @@ def test_prepare_splits_the_global_batch_over_the_ranks(monkeypatch: pytest.Monk
     monkeypatch.setattr(world_module, "_world", world_module.World(0, 1))
     ddp, loader = prepare(small_model(), DataLoader(data, batch_size=6, shuffle=True), seed=1)
     assert isinstance(ddp, DistributedDataParallel) and loader.batch_size == 6 and len(loader) == 4
-    monkeypatch.setattr(world_module, "_world", world_module.World(1, 3))
-    third = shard_loader(DataLoader(data, batch_size=6, drop_last=True), seed=1)
-    assert third.batch_size == 2 and len(third) == 3  # 6 examples per rank, batches of 2
+    # Three ranks: each takes every third example of each global batch of 6; together they see
+    # exactly the batches of one process (same order for any number of ranks).
+    numbered = TensorDataset(np.arange(20, dtype=np.float32)[:, None], np.zeros(20, dtype=np.int64))
+    whole = [xb.data[:, 0].tolist() for xb, _ in shard_loader(DataLoader(numbered, batch_size=6, shuffle=True),
+                                                               seed=1)]
+    parts = []
+    for rank in range(3):
+        monkeypatch.setattr(world_module, "_world", world_module.World(rank, 3))
+        third = shard_loader(DataLoader(numbered, batch_size=6, shuffle=True), seed=1)
+        assert third.batch_size == 6 and len(third) == 4  # global batches: 6, 6, 6, then 2
+        parts.append([xb.data[:, 0].tolist() for xb, _ in third])
+    assert [len(p) for p in parts[2]] == [2, 2, 2, 0]  # the last batch of 2 leaves rank 2 an empty part
+    for k, batch in enumerate(whole):
+        assert sorted(batch) == sorted(parts[0][k] + parts[1][k] + parts[2][k])
+        assert parts[1][k] == batch[1::3]
+    assert sorted(sum(whole, [])) == list(range(20))
     with pytest.raises(ConfigError, match=r"^batch size 32 cannot be split evenly over 3 ranks; choose a multiple"):
         shard_loader(DataLoader(data, batch_size=32), seed=1)

@@ -57,6 +57,12 @@ class DataLoader:
     ``sampler`` (e.g. :class:`~graphgrad.data.DistributedSampler`) chooses the indices instead of
     ``shuffle``/``generator``: at the start of its e-th epoch (from 0) the loader calls
     ``sampler.set_epoch(e)`` when the sampler has it, so epochs differ and a resume continues exactly.
+
+    ``shard=(i, k)`` yields only part ``i`` of ``k`` of each batch (its positions ``i, i+k, ...``):
+    ``k`` processes with the same order and ``batch_size`` (the global batch) together see every
+    batch whole. Parts differ by at most one example (a small last batch may leave a part empty);
+    ``len()`` and the saved position count whole batches, so a run saved with ``k`` parts resumes
+    with any other ``k``.
     """
 
     def __init__(
@@ -67,6 +73,7 @@ class DataLoader:
         drop_last: bool = False,
         generator: np.random.Generator | int | None = None,
         sampler: Any = None,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         if sampler is not None and shuffle:
             raise ConfigError("DataLoader: give shuffle=True or a sampler, not both (the sampler decides the "
@@ -79,6 +86,12 @@ class DataLoader:
         self.drop_last = bool(drop_last)
         self.generator = as_generator(generator)
         self.sampler = sampler
+        if shard is not None:
+            part, parts = shard
+            if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in shard) or not (
+                    parts >= 1 and 0 <= part < parts):
+                raise ConfigError(f"DataLoader: shard must be (part, parts) with 0 <= part < parts, got {shard!r}")
+        self.shard = None if shard is None else (int(shard[0]), int(shard[1]))
         self._fast = _fast_arrays(dataset)
         self._keep_float64 = bool(getattr(dataset, "keep_float64", False))
         self._epoch = 0  # epochs started
@@ -103,6 +116,9 @@ class DataLoader:
             arrays, index_map = self._fast
             rows = idx if index_map is None else index_map[idx]
             return tuple(Tensor(a[rows]) for a in arrays)
+        if len(idx) == 0:  # an empty part of a small last batch: the fields' shapes with 0 rows
+            first = default_collate([self.dataset[0]], self._keep_float64)
+            return tuple(Tensor(t.data[:0]) for t in first) if isinstance(first, tuple) else Tensor(first.data[:0])
         return default_collate([self.dataset[int(i)] for i in idx], self._keep_float64)
 
     def __iter__(self) -> Iterator[Batch]:
@@ -124,7 +140,10 @@ class DataLoader:
     def _run(self, order: np.ndarray, skip: int) -> Iterator[Batch]:
         n_batches = len(self)
         for b in range(skip, n_batches):
-            batch = self._batch(order[b * self.batch_size : (b + 1) * self.batch_size])
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            if self.shard is not None:
+                idx = idx[self.shard[0] :: self.shard[1]]
+            batch = self._batch(idx)
             self._yielded = b + 1
             if self._yielded == n_batches:
                 self._finish_epoch()
@@ -173,4 +192,6 @@ class DataLoader:
 
     def __repr__(self) -> str:
         return (f"DataLoader({len(self.dataset)} examples, batch_size={self.batch_size}, shuffle={self.shuffle}, "
-                f"drop_last={self.drop_last}, {len(self)} batches)")
+                f"drop_last={self.drop_last}, {len(self)} batches"
+                + ("" if self.shard is None else f", part {self.shard[0]} of {self.shard[1]} of each")
+                + ")")

@@ -15,6 +15,7 @@ An uncaught exception on any rank stops all of them (one line names the rank) in
 the others waiting forever.
 """
 
+from graphgrad.distributed.agreement import FailedOnSomeRankError, agree
 from graphgrad.distributed.comm import (
     INSTALL_HINT,
     World,
@@ -23,6 +24,7 @@ from graphgrad.distributed.comm import (
     all_reduce,
     barrier,
     broadcast,
+    current,
     init,
     is_main,
     rank,
@@ -30,22 +32,26 @@ from graphgrad.distributed.comm import (
     world_size,
 )
 from graphgrad.distributed.ddp import DistributedDataParallel
-from graphgrad.distributed.prepare import limit_blas_threads, prepare, shard_loader
+from graphgrad.distributed.prepare import limit_blas_threads, prepare, ranks_on_this_machine, shard_loader
 
 __all__ = [
     "INSTALL_HINT",
     "DistributedDataParallel",
+    "FailedOnSomeRankError",
     "World",
     "abort",
+    "agree",
     "all_gather_json",
     "all_reduce",
     "barrier",
     "broadcast",
+    "current",
     "init",
     "is_main",
     "limit_blas_threads",
     "prepare",
     "rank",
+    "ranks_on_this_machine",
     "shard_loader",
     "world",
     "world_size",

@@ -105,6 +105,12 @@ def init(mpi: bool | None = None) -> World:
     return world
 
 
+def current() -> World:
+    """The world joined so far, without joining one: a world of one when :func:`init` was never
+    called (so a single-process run never starts MPI)."""
+    return _world if _world is not None else World(0, 1)
+
+
 def world() -> World:
     """The current world, joining it first if needed."""
     return _world if _world is not None else init()

@@ -9,6 +9,12 @@ write) are in :mod:`graphgrad.train.run_dir`.
 
 Random generators are derived from the seed, one per purpose (split, init, dropout, data order),
 so changing e.g. the dropout rate does not change the data order.
+
+Under MPI (``mpiexec -n N graphgrad train``) every rank runs these functions: all ranks load the
+data and train their part of each global batch; only rank 0 touches the run folder (lock,
+checkpoints, metrics, curves, summary, maps). Setup steps end with :func:`agree`, so a user's
+mistake on any rank ends every rank at the same point with one line, and rank 0 has cleaned a
+resumed folder before any rank reads it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +33,10 @@ import numpy as np
 
 from graphgrad import data as gdata
 from graphgrad import nn
-from graphgrad.errors import ConfigError, DataError
+from graphgrad.distributed.agreement import agree
+from graphgrad.distributed.comm import World, all_gather_json, current
+from graphgrad.distributed.prepare import shard_loader
+from graphgrad.errors import ConfigError, DataError, GraphgradError
 from graphgrad.io import atomic_write_text
 from graphgrad.train.callbacks import Checkpoint, EarlyStopping
 from graphgrad.train.config import TrainConfig
@@ -54,6 +64,7 @@ __all__ = ["PreparedData", "RunResult", "build_model", "evaluate_run", "load_mod
 
 _RNG_PURPOSE = {"split": 0, "init": 1, "dropout": 2, "loader": 3}
 Say = Callable[[str], None]
+SETUP_ERRORS = (GraphgradError, OSError, MemoryError)  # a user's or the machine's: one line, exit 2
 
 
 def _quiet(_: str) -> None:
@@ -148,25 +159,43 @@ def check_model_fits(config: TrainConfig, meta: dict[str, Any]) -> None:
                           f"machine has {have / 1024**3:,.1f} GB")
 
 
-def build_trainer(config: TrainConfig, prepared: PreparedData, run_dir: Path, quiet: bool) -> Trainer:
+def build_trainer(config: TrainConfig, prepared: PreparedData, run_dir: Path, quiet: bool,
+                  world: World | None = None) -> Trainer:
+    """The run's trainer for this process's place in ``world`` (default: the world joined so far):
+    the loader gives this rank its part of every global batch, in an order that depends only on the
+    seed; only rank 0 saves, draws progress and records maps. The model is wrapped for data
+    parallelism later, by :func:`data_parallel` (after a resume has loaded its weights)."""
+    world = current() if world is None else world
     meta = prepared.metadata
     check_model_fits(config, meta)
     rngs = {"init": rng_for(config.seed, "init"), "dropout": rng_for(config.seed, "dropout")}
     model = build_model(config, meta, rngs)
     optimizer = OPTIMIZERS[config.optimizer](config, list(model.parameters()))
-    loader = gdata.DataLoader(gdata.TensorDataset(*prepared.train), batch_size=config.batch_size, shuffle=True,
-                              generator=rng_for(config.seed, "loader"))
+    whole = gdata.DataLoader(gdata.TensorDataset(*prepared.train), batch_size=config.batch_size, shuffle=True)
+    order_seed = int(rng_for(config.seed, "loader").integers(2**62))
+    loader = shard_loader(whole, order_seed, even=False, world=world)
     regularizer = (lambda: nn.l2_penalty(model, config.l2)) if config.l2 > 0 else None
-    callbacks: list[Any] = [Checkpoint(run_dir), ProgressBar(disable=quiet)]
+    callbacks: list[Any] = [Checkpoint(run_dir), ProgressBar(disable=quiet)] if world.is_main else []
     if config.patience is not None:  # without it the run keeps its last epoch's weights
         callbacks.append(EarlyStopping(monitor="val_loss", patience=config.patience))
-    from graphgrad.viz.boundary import DecisionBoundaryRecorder  # the report's decision-boundary maps
+    if world.is_main:
+        from graphgrad.viz.boundary import DecisionBoundaryRecorder  # the report's decision-boundary maps
 
-    callbacks.append(DecisionBoundaryRecorder(run_dir, prepared.train[0]))  # 2-feature classification only
+        callbacks.append(DecisionBoundaryRecorder(run_dir, prepared.train[0]))  # 2-feature classification only
     return Trainer(model, optimizer, build_loss(meta["task"], meta.get("class_weights")), loader,
                    epochs=config.epochs, task=meta["task"], val_data=prepared.val,
                    scheduler=SCHEDULES[config.schedule](config, optimizer), callbacks=callbacks,
-                   regularizer=regularizer, rngs=rngs, config=config.to_dict(), metadata=meta)
+                   regularizer=regularizer, rngs=rngs, config=config.to_dict(), metadata=meta,
+                   world=world, rank_rngs=["dropout"] if config.dropout > 0 else [])
+
+
+def data_parallel(trainer: Trainer) -> None:
+    """Under MPI, wrap the trainer's model in DistributedDataParallel (rank 0's weights on every
+    rank, gradients averaged during backward); nothing in a world of one. A collective."""
+    if trainer.world.size > 1:
+        from graphgrad.distributed.ddp import DistributedDataParallel
+
+        trainer.model = DistributedDataParallel(trainer.model)
 
 
 def default_run_dir(config: TrainConfig, root: str | os.PathLike[str] = "runs") -> Path:
@@ -191,13 +220,18 @@ class RunResult:
 
 
 def _finish(run_dir: Path, trainer: Trainer, prepared: PreparedData, seconds: float) -> RunResult:
-    test = evaluate(trainer.model, build_loss(trainer.task), *prepared.test, task=trainer.task)
-    if trainer.finished:
-        summary = {"test": test, "epochs_run": trainer.epoch, "steps": trainer.step, "train_seconds": seconds,
-                   "best": trainer.best_metrics(), "stop_reason": trainer.stop_reason, "events": trainer.events,
-                   "split_sizes": prepared.metadata["split_sizes"]}
-        atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
-    return RunResult(run_dir, trainer, test, seconds, trainer.task, prepared.metadata)
+    """Test metrics (every rank computes them, alike) and, on rank 0, the summary file; every rank
+    returns when rank 0 has written it (or all fail with rank 0's error)."""
+    def finish() -> RunResult:
+        test = evaluate(trainer.model, build_loss(trainer.task), *prepared.test, task=trainer.task)
+        if trainer.finished and trainer.world.is_main:
+            summary = {"test": test, "epochs_run": trainer.epoch, "steps": trainer.step, "train_seconds": seconds,
+                       "best": trainer.best_metrics(), "stop_reason": trainer.stop_reason, "events": trainer.events,
+                       "split_sizes": prepared.metadata["split_sizes"], "ranks": trainer.world.size}
+            atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
+        return RunResult(run_dir, trainer, test, seconds, trainer.task, prepared.metadata)
+
+    return agree(finish, SETUP_ERRORS)
 
 
 def _describe_data(meta: dict[str, Any], say: Say) -> None:
@@ -216,18 +250,33 @@ def start_run(config: TrainConfig, run_dir: str | os.PathLike[str] | None = None
               say: Say = _quiet) -> RunResult:
     """Train a new run into ``run_dir`` (default: :func:`default_run_dir`), which must not exist or
     be empty; ``say`` receives one-line notes (the task decision, split sizes)."""
+    world = current()
+    say = say if world.is_main else _quiet
     config.validate()
     if config.data is not None and Path(config.data).exists():  # so --resume works from any directory
         config.data = str(Path(config.data).resolve())
     path = default_run_dir(config) if run_dir is None else Path(run_dir)
-    if path.is_dir():
-        check_not_running(path)
-    check_new_run_folder(path)
-    prepared = prepare_data(config)
-    _describe_data(prepared.metadata, say)
-    check_model_fits(config, prepared.metadata)
-    with new_run_folder(path):
-        trainer = build_trainer(config, prepared, path, quiet)
+    if world.size > 1:
+        path = Path(all_gather_json(str(path))[0])  # rank 0's (the default name holds the time)
+    with ExitStack() as folder:
+        def setup() -> PreparedData:
+            if world.is_main:
+                if path.is_dir():
+                    check_not_running(path)
+                check_new_run_folder(path)
+            prepared = prepare_data(config)
+            check_model_fits(config, prepared.metadata)
+            if world.is_main:
+                folder.enter_context(new_run_folder(path))
+            return prepared
+
+        prepared = agree(setup, SETUP_ERRORS)
+        _describe_data(prepared.metadata, say)
+        if world.size > 1:
+            say(f"training on {world.size} processes (MPI ranks); each takes its part of every batch of "
+                f"{config.batch_size}")
+        trainer = agree(lambda: build_trainer(config, prepared, path, quiet, world), SETUP_ERRORS)
+        agree(lambda: data_parallel(trainer), SETUP_ERRORS)
         trainer.fit()
         return _finish(path, trainer, prepared, _training_seconds(trainer))
 
@@ -236,30 +285,51 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
                say: Say = _quiet) -> RunResult:
     """Continue the run saved in ``run_dir`` with its saved configuration to its planned end, from
     its last checkpoint; ``lr`` goes on with another learning rate (recorded in the history). A run
-    that had finished gets any missing file (curves, summary) written again."""
+    that had finished gets any missing file (curves, summary) written again. Under MPI the number
+    of ranks may differ from the saved run's: the global batches stay the same."""
+    world = current()
+    say = say if world.is_main else _quiet
     path = Path(run_dir)
-    read_run_config(path)  # a clear error before taking the lock when it is not a run
-    with run_lock(path):
-        removed = clean_leftovers(path)
+    with ExitStack() as folder:
+        def clean() -> list[str]:
+            if not world.is_main:
+                return []
+            read_run_config(path)  # a clear error before taking the lock when it is not a run
+            folder.enter_context(run_lock(path))
+            return clean_leftovers(path)
+
+        removed = agree(clean, SETUP_ERRORS)  # rank 0 has cleaned before any rank reads the checkpoint
         if removed:
             say(f"removed {len(removed)} unfinished file(s) of the interrupted run: {', '.join(sorted(removed))}")
-        checkpoint, config = read_run_config(path)
-        prepared = prepare_data(config)
-        trainer = build_trainer(config, prepared, path, quiet)
-        trainer.restore(checkpoint)
-        if trainer.finished:
-            if lr is not None:
+
+        def load() -> tuple[Trainer, PreparedData, int]:
+            checkpoint, config = read_run_config(path)
+            prepared = prepare_data(config)
+            trainer = build_trainer(config, prepared, path, quiet, world)
+            trainer.restore(checkpoint)
+            if trainer.finished and lr is not None:
                 raise ConfigError(f"{path}: the run has finished all {trainer.epochs} epochs; --lr has nothing to "
                                   "continue")
-            write_history(path, trainer.history)
-            plot_history(trainer.history, path / CURVES_PNG)
+            if lr is not None and not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+                raise ConfigError(f"invalid lr {lr!r} (the learning rate must be a number > 0)")
+            return trainer, prepared, int(checkpoint.state.get("ranks", 1))
+
+        trainer, prepared, saved_ranks = agree(load, SETUP_ERRORS)
+        if trainer.finished:
+            if world.is_main:
+                write_history(path, trainer.history)
+                plot_history(trainer.history, path / CURVES_PNG)
             say(f"the run had finished; wrote its metrics, {CURVES_PNG} and {SUMMARY_FILE} again")
             return _finish(path, trainer, prepared, _training_seconds(trainer))
         say(f"resuming from the checkpoint of epoch {trainer.epoch}, step {trainer.step} ({path / 'state.json'})")
+        if saved_ranks != world.size:
+            trainer.events.append({"epoch": trainer.epoch, "step": trainer.step, "ranks": world.size,
+                                   "why": f"resumed on {world.size} processes, saved on {saved_ranks}"})
+            say(f"the run was saved on {saved_ranks} process(es) and goes on with {world.size}; every batch still "
+                f"holds {trainer.train_loader.batch_size} examples")
         if lr is not None:
-            if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-                raise ConfigError(f"invalid lr {lr!r} (the learning rate must be a number > 0)")
             trainer.set_lr(float(lr), why="set with --resume --lr")
+        agree(lambda: data_parallel(trainer), SETUP_ERRORS)
         trainer.fit()
         return _finish(path, trainer, prepared, _training_seconds(trainer))
 

@@ -11,20 +11,32 @@ The trainer knows callbacks only through the :class:`Callback` hooks; callbacks 
 through :meth:`Trainer.request_stop`, :meth:`Trainer.record_best` and
 :meth:`Trainer.record_checkpoint`, so why training stopped, its best epoch and its last
 checkpoint are the trainer's own state. Every scheduler is stepped as ``step(metrics=...)``.
+
+Data parallel (``world`` of several MPI ranks, the model wrapped in DistributedDataParallel, the
+loader giving each rank its part of every global batch): each step, one small Allreduce shares
+every rank's loss, batch weight, correct count and interrupt request, so every rank logs the
+global batch's loss, decides divergence and interruption at the same step, and weighs its loss
+by its share of the batch (parts of a small last batch differ in size; class weights differ
+between parts). The averaged gradient is then the single-process gradient of the global batch.
+Validation runs on every rank on the whole validation split: the ranks' weights are identical,
+so their metrics are too, and early stopping and schedules decide alike without communicating.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from graphgrad.autograd.grad_mode import no_grad
+from graphgrad.distributed.comm import World, all_reduce, current
 from graphgrad.errors import CheckpointError, ConfigError, TrainingDivergedError
 from graphgrad.io.checkpoint import LoadedCheckpoint
 from graphgrad.io.schema import check_schema
@@ -45,6 +57,16 @@ def _get_rng_state(g: np.random.Generator) -> dict[str, Any]:
 
 def _set_rng_state(g: np.random.Generator, state: dict[str, Any]) -> None:
     g.bit_generator.state = state
+
+
+def _batch_weight(loss_fn: Any, target: np.ndarray) -> float:
+    """What the loss's mean divides by for this batch: the sum of the examples' class weights for
+    a class-weighted loss (a ``weights`` array indexed by class), else the number of examples."""
+    weights = getattr(loss_fn, "weights", None)
+    labels = np.asarray(target)
+    if isinstance(weights, np.ndarray) and weights.ndim == 1 and labels.dtype.kind in "iu":
+        return float(np.sum(weights[labels.reshape(-1)], dtype=np.float64))
+    return float(len(labels))
 
 
 def evaluate(
@@ -80,6 +102,10 @@ class Trainer:
     loss (e.g. ``lambda: nn.l2_penalty(model, 1e-4)``); the logged loss is the data loss alone.
     ``rngs`` names every Generator the run draws from besides the loader's (saved and restored).
     ``config`` and ``metadata`` are JSON-able and saved in checkpoints for the record.
+    ``world``: the MPI ranks training together (default: the world joined so far, one process
+    without MPI). ``rank_rngs`` names generators (dropout) that must draw differently on each rank:
+    under several ranks they restart every step from (their initial state, step, rank), so a
+    resumed run draws as an uninterrupted one without saving every rank's state.
     """
 
     def __init__(
@@ -99,6 +125,8 @@ class Trainer:
         rngs: dict[str, np.random.Generator] | None = None,
         config: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        world: World | None = None,
+        rank_rngs: Sequence[str] = (),
     ) -> None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"invalid epochs: {epochs!r} (must be a positive integer)")
@@ -117,6 +145,9 @@ class Trainer:
         self.rngs = dict(rngs or {})
         self.config = dict(config or {})
         self.metadata = dict(metadata or {})
+        self.world = current() if world is None else world
+        self._rank_streams = {name: zlib.crc32(json.dumps(_get_rng_state(self.rngs[name]), sort_keys=True).encode())
+                              for name in rank_rngs if self.world.size > 1}
         self.epoch = 0  # completed epochs
         self.step = 0  # optimizer steps taken
         self.history: list[dict[str, Any]] = []
@@ -128,7 +159,8 @@ class Trainer:
         self.stop_training = False
         self.finished = False
         self.interrupted = False
-        self._interrupt_requested = False
+        self._interrupt_requested = False  # acted on (agreed by all ranks under MPI)
+        self._interrupt_signal = False  # asked on this process (Ctrl-C, interrupt())
         self._acc = self._fresh_accumulators()
         self._epoch_start_time: float | None = None
 
@@ -166,8 +198,17 @@ class Trainer:
         self._row_notes["lr_note"] = f"lr {lr:g} {why} after epoch {self.epoch}"
 
     def interrupt(self) -> None:
-        """Ask :meth:`fit` to stop after the current step, save (via callbacks) and return."""
-        self._interrupt_requested = True
+        """Ask :meth:`fit` to stop after the current step, save (via callbacks) and return (under MPI:
+        all ranks stop after the first step at which any rank had asked)."""
+        self._interrupt_signal = True
+        if self.world.size == 1:
+            self._interrupt_requested = True
+
+    def _agree_interrupt(self) -> None:
+        """Under MPI, stop when any rank was asked to (a collective: every rank calls it)."""
+        if self.world.size > 1:
+            flag = all_reduce(np.array([float(self._interrupt_signal)]))
+            self._interrupt_requested = bool(flag[0] > 0)
 
     def _fire(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
@@ -178,7 +219,7 @@ class Trainer:
         if self.finished:
             return self.history
         self.stop_training = False
-        self.interrupted = self._interrupt_requested = False
+        self.interrupted = self._interrupt_requested = self._interrupt_signal = False
         previous = self._install_sigint()
         try:
             with np.errstate(all="ignore"):  # overflow shows up as a non-finite loss, reported below
@@ -187,6 +228,7 @@ class Trainer:
                     if not self._run_epoch():
                         return self._interrupt_now()
                     self._end_epoch()
+                    self._agree_interrupt()
                     if self._interrupt_requested and self.epoch < self.epochs and not self.stop_training:
                         return self._interrupt_now()
                 self.finished = True
@@ -209,7 +251,7 @@ class Trainer:
             return None
 
         def handler(signum: int, frame: Any) -> None:
-            if self._interrupt_requested:  # second Ctrl-C: stop now
+            if self._interrupt_signal:  # second Ctrl-C: stop now
                 raise KeyboardInterrupt
             self.interrupt()
 
@@ -227,28 +269,57 @@ class Trainer:
         start = time.perf_counter()
         n_batches = len(self.train_loader)
         for xb, yb in self.train_loader:
+            self._restart_rank_streams()
             out = self.model(_tensor(xb))
             target = _tensor(yb)
             loss = self.loss_fn(out, target)
-            value = float(loss.item())
-            total = loss if self.regularizer is None else loss + self.regularizer()
-            if not (math.isfinite(value) and math.isfinite(float(total.item()))):
-                self._diverged(value if not math.isfinite(value) else float(total.item()), n_batches)
+            n = len(target.data)
+            correct = (float(np.sum(np.argmax(out.data, axis=1) == target.data.reshape(-1)))
+                       if self.task == CLASSIFICATION and n else 0.0)
+            if self.world.size > 1:
+                value, loss, n, correct = self._global_batch(out, loss, target.data, correct)
+            else:
+                value = float(loss.item())
+            penalty = None if self.regularizer is None else self.regularizer()
+            total = loss if penalty is None else loss + penalty
+            checked = value if penalty is None else value + float(penalty.item())
+            if not (math.isfinite(value) and math.isfinite(checked)):
+                self._diverged(value if not math.isfinite(value) else checked, n_batches)
             self.optimizer.zero_grad()
             total.backward()
             self.optimizer.step()
             self.step += 1
-            n = len(target.data)
             acc["loss_sum"] += value * n
             acc["seen"] += n
-            if self.task == CLASSIFICATION:
-                acc["correct"] += float(np.sum(np.argmax(out.data, axis=1) == target.data.reshape(-1)))
+            acc["correct"] += correct
             self._fire("on_batch_end", self._running_logs())
             if self._interrupt_requested and self.step - self.epoch * n_batches < n_batches:
                 acc["seconds"] += time.perf_counter() - start  # mid-epoch; after the last batch, end the epoch
                 return False
         acc["seconds"] += time.perf_counter() - start
         return True
+
+    def _global_batch(self, out: Tensor, loss: Tensor, target: np.ndarray,
+                      correct: float) -> tuple[float, Tensor, int, float]:
+        """Under MPI, from this rank's part of the batch (``target``, ``correct`` right): the
+        global batch's loss, this rank's loss weighed by its share of the batch, the global batch's
+        size and correct count; also agrees on interruption. One Allreduce of 5 numbers."""
+        n = len(target)
+        weight = _batch_weight(self.loss_fn, target) if n else 0.0
+        value = float(loss.item()) if n else 0.0
+        stats = all_reduce(np.array([weight, value * weight, n, correct, float(self._interrupt_signal)]))
+        total_weight, weighted, total_n, total_correct, asked = (float(v) for v in stats)
+        if asked > 0:
+            self._interrupt_requested = True
+        global_value = weighted / max(total_weight, 1e-12)
+        share = self.world.size * weight / max(total_weight, 1e-12)
+        if not n:  # an empty part of a small last batch: zero gradients, still averaged with the others
+            return global_value, out.sum() * 0.0, int(total_n), total_correct
+        return global_value, (loss if share == 1.0 else loss * share), int(total_n), total_correct
+
+    def _restart_rank_streams(self) -> None:
+        for name, base in self._rank_streams.items():
+            _set_rng_state(self.rngs[name], _get_rng_state(np.random.default_rng([base, self.step, self.world.rank])))
 
     def _running_logs(self) -> dict[str, float]:
         acc = self._acc
@@ -319,6 +390,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "stop_reason": self.stop_reason,
             "events": list(self.events),
+            "ranks": self.world.size,
             "config": self.config,
             "metadata": self.metadata,
         }
@@ -375,7 +447,7 @@ TRAINER_STATE_SCHEMA: dict[str, Any] = {
     "trainer_version": int, "epoch": int, "step": int, "epochs": int, "finished": bool, "task": str,
     "epoch_progress": {str: _NUM}, "history": [{str: object}], "scheduler": (dict, None),
     "callbacks": {str: dict}, "rng": {str: dict}, "loader": dict, "config": dict, "metadata": dict,
-    "?best_epoch": (int, None), "?stop_reason": (str, None), "?events": [dict],
+    "?best_epoch": (int, None), "?stop_reason": (str, None), "?events": [dict], "?ranks": int,
 }
 
 
