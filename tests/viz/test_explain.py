@@ -19,7 +19,7 @@ def test_steps_follow_backprop_order_with_exact_numbers():
     out, inputs = f_at_123()
     ex = gg.explain(out)
     names = [s.name for s in ex.backward]
-    assert names == ["x*(y**2+z)", "x", "y**2+z", "y**2", "y", "z"]
+    assert names == ["x*(y**2+z)", "x", "y**2+z", "z", "y**2", "y"]  # each input right after its consumer
     by = {s.name: s for s in ex.backward}
     assert by["x*(y**2+z)"].terms == [] and by["x*(y**2+z)"].total == "1"
     # dL/dx: consumer f, grad_table[f] = 1, local df/dx = y^2 + z = 7
@@ -50,8 +50,8 @@ def test_text_table_lines():
     assert lines[0] == "f = x (y^2 + z)"
     row = next(line for line in lines if line.split()[:2] == ["2", "x"])
     assert row.split() == ["2", "x", "x*(y**2+z)", "(multiply)", "1", "7", "7", "7"]
-    row = next(line for line in lines if line.split()[:2] == ["5", "y"])
-    assert row.split() == ["5", "y", "y**2", "(power)", "1", "4", "4", "4"]
+    row = next(line for line in lines if line.split()[:2] == ["6", "y"])
+    assert row.split() == ["6", "y", "y**2", "(power)", "1", "4", "4", "4"]
     assert "grad_table[node] = sum over consumers" in text
 
 

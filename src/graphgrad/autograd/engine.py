@@ -75,9 +75,13 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
                 f"backward through the graph of '{node.op.name}' a second time: its saved values "
                 "were freed by the first backward; pass retain_graph=True to the first one"
             )
-        for p in node.inputs:
-            if p._requires_grad and id(p) not in seen:
-                stack.append((p, False))
+        # Leaves are pushed first, so they are explored last and land right before their consumer:
+        # backward then completes (and hands to hooks) each parameter's gradient as soon as it can,
+        # which lets data-parallel training start averaging it while backward goes on.
+        for leaves in (True, False):
+            for p in node.inputs:
+                if p._requires_grad and id(p) not in seen and (p._node is None) is leaves:
+                    stack.append((p, False))
     return order
 
 
