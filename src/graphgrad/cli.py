@@ -113,6 +113,13 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--report", action="store_true",
                    help="when training ends, write RUN/report.html (as graphgrad report RUN)")
+    _add_speed_arguments(p)
+
+
+def _add_speed_arguments(p: argparse.ArgumentParser) -> None:
+    """How fast a run goes, never what it computes: not saved with the run, free on --resume."""
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="BLAS threads for matrix products (default: measured at the start of the run)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,8 +268,24 @@ def _run_external(name: str, spec: tuple[str, str, str], argv: Sequence[str]) ->
 
 
 # ---------------------------------------------------------------------------------------- main
+def _with_speed_settings(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``command`` run under the speed options of :func:`_add_speed_arguments`."""
+
+    def run(args: argparse.Namespace) -> int:
+        import contextlib
+
+        with contextlib.ExitStack() as stack:
+            if args.threads is not None:
+                from graphgrad import threads
+
+                stack.enter_context(threads.limit(args.threads))
+            return command(args)
+
+    return run
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+    "train": _with_speed_settings(cmd_train), "evaluate": cmd_evaluate, "predict": cmd_predict,
 }
 
 

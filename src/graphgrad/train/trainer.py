@@ -80,6 +80,8 @@ class Trainer:
     loss (e.g. ``lambda: nn.l2_penalty(model, 1e-4)``); the logged loss is the data loss alone.
     ``rngs`` names every Generator the run draws from besides the loader's (saved and restored).
     ``config`` and ``metadata`` are JSON-able and saved in checkpoints for the record.
+    ``threads`` is the number of BLAS threads; None measures the faster of one and all of them
+    for this model at the start of :meth:`fit` (see :mod:`graphgrad.threads`).
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class Trainer:
         rngs: dict[str, np.random.Generator] | None = None,
         config: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        threads: int | None = None,
     ) -> None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"invalid epochs: {epochs!r} (must be a positive integer)")
@@ -131,6 +134,8 @@ class Trainer:
         self._interrupt_requested = False
         self._acc = self._fresh_accumulators()
         self._epoch_start_time: float | None = None
+        self.threads = threads  # BLAS threads; None: the user's limit if any, else measured per fit
+        self.threads_used: int | None = None  # what fit() ran with
 
     # ------------------------------------------------------------------ running
     @staticmethod
@@ -181,7 +186,7 @@ class Trainer:
         self.interrupted = self._interrupt_requested = False
         previous = self._install_sigint()
         try:
-            with np.errstate(all="ignore"):  # overflow shows up as a non-finite loss, reported below
+            with np.errstate(all="ignore"), self._thread_policy() as self.threads_used:  # overflow shows up as a non-finite loss, reported below
                 self._fire("on_train_begin")
                 while self.epoch < self.epochs and not self.stop_training:
                     if not self._run_epoch():
@@ -198,6 +203,13 @@ class Trainer:
         finally:
             self._restore_sigint(previous)
         return self.history
+
+    def _thread_policy(self) -> Any:
+        from graphgrad import threads
+
+        params = self.model.parameters() if hasattr(self.model, "parameters") else []
+        shapes = threads.matmul_shapes(params, int(getattr(self.train_loader, "batch_size", 1) or 1))
+        return threads.for_run(self.threads, shapes)
 
     def _interrupt_now(self) -> list[dict[str, Any]]:
         self.interrupted = True
