@@ -186,7 +186,8 @@ class Trainer:
         self.interrupted = self._interrupt_requested = False
         previous = self._install_sigint()
         try:
-            with np.errstate(all="ignore"), self._thread_policy() as self.threads_used:  # overflow shows up as a non-finite loss, reported below
+            # overflow shows up as a non-finite loss, reported below
+            with np.errstate(all="ignore"), self._thread_policy() as self.threads_used:
                 self._fire("on_train_begin")
                 while self.epoch < self.epochs and not self.stop_training:
                     if not self._run_epoch():
