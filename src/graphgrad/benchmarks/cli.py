@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, str] = {
     "speed": "training-step speed against NumPy and PyTorch",
     "complexity": "backprop vs the naive gradient methods",
     "distributed": "data-parallel speed over MPI and the scaling projection",
+    "contention": "default `graphgrad train` next to a busy process, against one BLAS thread",
 }
 """Benchmark name (also its module in graphgrad.benchmarks) -> one-line help."""
 

@@ -35,6 +35,7 @@ def graphgrad_mlp(config: MLPConfig, momentum: float = 0.0) -> tuple[Any, Any]:
     for i, (w, b) in enumerate(layers):
         lin = nn.Linear(w.shape[1], w.shape[0])
         lin.weight.data[...] = w
+        assert lin.bias is not None
         lin.bias.data[...] = b
         mods.append(lin)
         if i < len(layers) - 1:
@@ -181,6 +182,7 @@ def run(rounds: int = 15, out: str | None = "bench/results.json", chain_sizes: t
     results["torch_before"] = peer("graphgrad.benchmarks.torch_peer", rounds)
     results["mlp"] = mlp_ratios(rounds)
     results["torch_after"] = peer("graphgrad.benchmarks.torch_peer", rounds)
+    results["jax"] = peer("graphgrad.benchmarks.jax_peer", rounds)
     biggest = next(c for c in CONFIGS if c.name.startswith("784-1024-1024"))
     results["backward_forward"] = backward_forward_ratio(biggest, rounds)
     results["memory"] = {c.name: peak_memory(c) for c in CONFIGS}
@@ -200,25 +202,29 @@ def run(rounds: int = 15, out: str | None = "bench/results.json", chain_sizes: t
     return results
 
 
-def _torch_median(results: dict[str, Any], name: str) -> float | None:
-    runs = [r["step_s"][name] for r in (results.get("torch_before"), results.get("torch_after"))
-            if r and "step_s" in r]
-    return statistics.median(runs) if runs else None
+def _peer_ratio(runs: list[dict[str, Any] | None], name: str) -> float | None:
+    """The median over a peer's runs of its step time / its own process's NumPy step time."""
+    ratios = [r["ratio"][name] for r in runs if r and name in r.get("ratio", {})]
+    return statistics.median(ratios) if ratios else None
+
+
+def _cell(ratio: float | None) -> str:
+    return f"{ratio:9.2f}" if ratio is not None else f"{'n/a':>9}"
 
 
 def print_table(results: dict[str, Any]) -> None:
-    print()
-    print(f"{'MLP training step (float32)':28} {'numpy ms':>9} {'graphgrad ms':>12} {'ratio':>6} "
-          f"{'torch ms':>9} {'vs torch':>8}")
+    torch_runs = [results.get("torch_before"), results.get("torch_after")]
+    print("\nMLP training step (float32), time / hand-written NumPy's (each peer against its own process's NumPy)")
+    print(f"{'network @ batch':28} {'numpy ms':>9} {'eager':>9} {'captured':>9} {'torch':>9} {'jax.jit':>9}")
     for name, r in results["mlp"].items():
-        torch_s = _torch_median(results, name)
-        if torch_s:
-            torch_cols = f"{_fmt_ms(torch_s):>9} {torch_s / r['graphgrad']:7.2f}x"
-        else:
-            torch_cols = f"{'n/a':>9} {'':>8}"
-        print(f"{name:28} {_fmt_ms(r['numpy']):>9} {_fmt_ms(r['graphgrad']):>12} {r['ratio']:6.2f} {torch_cols}")
-    if not (results.get("torch_before") or results.get("torch_after")):
-        print("PyTorch: not installed (pip install torch==2.13.0 to compare); JAX: not measured")
+        print(f"{name:28} {_fmt_ms(r['numpy']):>9} {_cell(r['ratio'])} {_cell(r.get('captured_ratio'))} "
+              f"{_cell(_peer_ratio(torch_runs, name))} {_cell(_peer_ratio([results.get('jax')], name))}")
+    for label, runs in (("PyTorch", torch_runs), ("JAX", [results.get("jax")])):
+        errors = [r["error"] for r in runs if r and "error" in r]
+        if not any(runs):
+            print(f"{label}: not installed (pip install {'torch==2.13.0' if label == 'PyTorch' else 'jax[cpu]'})")
+        elif errors:
+            print(f"{label}: failed: {errors[0]}")
     bf = results["backward_forward"]
     print(f"\nbackward / forward, 784-1024-1024-10: {bf['ratio']:.2f} "
           f"(forward {_fmt_ms(bf['forward_s']).strip()} ms, backward {_fmt_ms(bf['backward_s']).strip()} ms)")
