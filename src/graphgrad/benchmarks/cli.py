@@ -12,6 +12,7 @@ import importlib
 BENCHMARKS: dict[str, str] = {
     "speed": "training-step speed against NumPy and PyTorch",
     "complexity": "backprop vs the naive gradient methods",
+    "conv": "CNN training-step speed and memory against NumPy and PyTorch",
     "distributed": "data-parallel speed over MPI and the scaling projection",
     "contention": "default `graphgrad train` next to a busy process, against one BLAS thread",
 }

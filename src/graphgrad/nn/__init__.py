@@ -12,8 +12,10 @@ from __future__ import annotations
 from graphgrad.nn import functional, init, utils
 from graphgrad.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from graphgrad.nn.container import ModuleDict, ModuleList, Sequential
+from graphgrad.nn.conv import Conv1d, Conv2d
 from graphgrad.nn.dropout import Dropout
-from graphgrad.nn.linear import Flatten, Identity, Linear
+from graphgrad.nn.embedding import Embedding
+from graphgrad.nn.linear import Flatten, Identity, Linear, Unflatten
 from graphgrad.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -24,7 +26,9 @@ from graphgrad.nn.loss import (
     SquareLoss,
 )
 from graphgrad.nn.module import IncompatibleKeys, Module
+from graphgrad.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from graphgrad.nn.parameter import Parameter
+from graphgrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from graphgrad.nn.regularization import l2_penalty
 
 __all__ = [
@@ -40,6 +44,16 @@ __all__ = [
     "Linear",
     "Identity",
     "Flatten",
+    "Unflatten",
+    "Conv1d",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "Embedding",
     "Dropout",
     "ReLU",
     "LeakyReLU",

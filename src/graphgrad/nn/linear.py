@@ -1,4 +1,4 @@
-"""Layers without a nonlinearity: Linear (affine map), Identity, Flatten."""
+"""Layers without a nonlinearity: Linear (affine map), Identity, Flatten, Unflatten."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from graphgrad.nn.module import Module
 from graphgrad.nn.parameter import Parameter
 from graphgrad.tensor import Tensor
 
-__all__ = ["Linear", "Identity", "Flatten"]
+__all__ = ["Linear", "Identity", "Flatten", "Unflatten"]
 
 
 def _generator(rng: Any) -> np.random.Generator:
@@ -70,28 +70,57 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Merge dimensions ``start_axis..end_axis`` into one: (N, 8, 8) -> (N, 64) by default.
-
-    ``start_dim`` / ``end_dim`` are accepted as PyTorch spells them.
-    """
+    """Merge dimensions ``start_dim..end_dim`` into one, as PyTorch's ``Flatten``: (N, 8, 8) -> (N, 64)
+    by default. ``start_axis`` / ``end_axis`` are accepted as the same, in NumPy's words."""
 
     def __init__(
-        self, start_axis: int = 1, end_axis: int = -1, *, start_dim: int | None = None, end_dim: int | None = None
+        self, start_dim: int = 1, end_dim: int = -1, *, start_axis: int | None = None, end_axis: int | None = None
     ) -> None:
         super().__init__()
-        self.start_axis = start_axis if start_dim is None else start_dim
-        self.end_axis = end_axis if end_dim is None else end_dim
+        self.start_dim = int(start_dim if start_axis is None else start_axis)
+        self.end_dim = int(end_dim if end_axis is None else end_axis)
 
     def forward(self, x: Tensor) -> Tensor:
         shape = tuple(x.shape)
-        start = self.start_axis % max(len(shape), 1)
-        end = self.end_axis % max(len(shape), 1)
-        if len(shape) == 0 or start > end:
-            raise ShapeError(
-                f"Flatten(start_axis={self.start_axis}, end_axis={self.end_axis}) cannot flatten shape {shape}"
-            )
-        merged = math.prod(shape[start:end + 1])
-        return x.reshape(shape[:start] + (merged,) + shape[end + 1:])
+        ndim = max(len(shape), 1)  # a 0-d tensor flattens as if it had one axis, as in PyTorch
+        if not (-ndim <= self.start_dim < ndim and -ndim <= self.end_dim < ndim):
+            raise ShapeError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) cannot flatten shape "
+                             f"{shape}: a dimension is out of range for {len(shape)} dimensions")
+        start, end = self.start_dim % ndim, self.end_dim % ndim
+        if start > end:
+            raise ShapeError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}) cannot flatten shape "
+                             f"{shape}: start_dim comes after end_dim")
+        merged = math.prod(shape[start : end + 1])
+        return x.reshape(shape[:start] + (merged,) + shape[end + 1 :])
 
     def extra_repr(self) -> str:
-        return f"start_axis={self.start_axis}, end_axis={self.end_axis}"
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size``, as PyTorch's ``Unflatten``: with
+    ``Unflatten(1, (1, 8, 8))`` a model takes rows of 64 pixels and sees (N, 1, 8, 8) images."""
+
+    def __init__(self, dim: int, unflattened_size: Any) -> None:
+        super().__init__()
+        self.dim = int(dim)
+        self.unflattened_size = tuple(int(n) for n in unflattened_size)
+        if not self.unflattened_size or sum(n == -1 for n in self.unflattened_size) > 1 or any(
+                n < -1 or n == 0 for n in self.unflattened_size):
+            raise ConfigError(f"Unflatten: unflattened_size must be positive sizes (one may be -1), "
+                              f"got {unflattened_size!r}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = tuple(x.shape)
+        if not -len(shape) <= self.dim < len(shape):
+            raise ShapeError(f"Unflatten(dim={self.dim}) got input of shape {shape}: no dimension {self.dim}")
+        d = self.dim % len(shape)
+        known = math.prod(n for n in self.unflattened_size if n != -1)
+        if (-1 in self.unflattened_size and shape[d] % known) or (
+                -1 not in self.unflattened_size and known != shape[d]):
+            raise ShapeError(f"Unflatten(dim={self.dim}, unflattened_size={self.unflattened_size}) got input of "
+                             f"shape {shape}: dimension {self.dim} has size {shape[d]}")
+        return x.reshape(shape[:d] + self.unflattened_size + shape[d + 1 :])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

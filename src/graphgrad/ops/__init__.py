@@ -8,6 +8,7 @@ from graphgrad.ops import (
     aliases,
     arrange,
     contract,
+    conv,
     cumulative,
     decomp,
     elementwise,
@@ -28,6 +29,7 @@ from graphgrad.ops import (
 from graphgrad.ops.aliases import *  # noqa: F403
 from graphgrad.ops.arrange import *  # noqa: F403
 from graphgrad.ops.contract import *  # noqa: F403
+from graphgrad.ops.conv import *  # noqa: F403
 from graphgrad.ops.core import REGISTRY, Op, apply, lift
 from graphgrad.ops.cumulative import *  # noqa: F403
 from graphgrad.ops.elementwise import *  # noqa: F403
@@ -45,7 +47,7 @@ from graphgrad.ops.shape import plain_index, setitem_
 from graphgrad.ops.trig import *  # noqa: F403
 
 _FAMILIES = (elementwise, reduce, shape, linalg, nn, trig, exponential, rounding, aliases, arrange, join,
-             select, grid, cumulative, nanreduce, contract)
+             select, grid, cumulative, nanreduce, contract, conv)
 LINALG_FAMILIES = (norms, matrix, decomp)
 """Registered like the others, public as ``graphgrad.linalg.<name>`` (NumPy's layout), not at top level."""
 

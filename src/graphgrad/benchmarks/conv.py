@@ -1,0 +1,238 @@
+"""`graphgrad bench conv`: one CNN training step, graphgrad against hand-written NumPy (same process,
+interleaved) and PyTorch eager (its own process), and the step's peak memory.
+
+Two networks: LeNet-5 on 1x28x28 digits at batch 64 and a VGG-style block (two 3x3 convolutions
+of width 32, max pooling, a linear classifier) on 3x32x32 images at batch 32. Each step is a
+forward, softmax cross-entropy, backward and a plain SGD update, in float32, from the same
+initial weights in all three (the first losses are checked to agree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+LEARNING_RATE = 0.01
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    factory: str  # a function of graphgrad.nn.models
+    input_shape: tuple[int, int, int]
+    batch: int
+
+    def model(self) -> Any:
+        from graphgrad.nn import models
+
+        return getattr(models, self.factory)(self.input_shape, 10, rng=0)
+
+    def batch_data(self) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(1)
+        x = rng.standard_normal((self.batch, int(np.prod(self.input_shape)))).astype(np.float32)
+        return x, rng.integers(0, 10, self.batch)
+
+
+NETWORKS = (
+    Network("LeNet-5 1x28x28 @64", "lenet5", (1, 28, 28), 64),
+    Network("VGG block 3x32x32 @32", "vgg_block", (3, 32, 32), 32),
+)
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int | None) -> Iterator[None]:
+    """BLAS threads of this process capped at ``threads`` (None: the library's default)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield
+
+
+def graphgrad_step(model: Any, x: Any, y: np.ndarray) -> Callable[[], float]:
+    import graphgrad as gg
+    from graphgrad import optim
+
+    opt = optim.SGD(list(model.parameters()), lr=LEARNING_RATE)
+
+    def step() -> float:
+        loss = gg.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return float(loss.data)
+
+    return step
+
+
+def step_times(net: Network, rounds: int) -> dict[str, float]:
+    """Median seconds per step of hand-written NumPy and graphgrad, interleaved in this process."""
+    import graphgrad as gg
+    from graphgrad.benchmarks.numpy_cnn import plan_from_model, train_step
+    from graphgrad.benchmarks.timing import interleaved_medians
+
+    x_np, y = net.batch_data()
+    first_np = train_step(plan_from_model(net.model()), x_np, y, LEARNING_RATE)
+    first_gg = graphgrad_step(net.model(), gg.Tensor(x_np), y)()
+    if abs(first_np - first_gg) > 1e-4 * max(1.0, abs(first_np)):
+        raise AssertionError(f"{net.name}: graphgrad loss {first_gg} differs from NumPy's {first_np}")
+    plan = plan_from_model(net.model())
+    medians = interleaved_medians(
+        {"numpy": functools.partial(train_step, plan, x_np, y, LEARNING_RATE),
+         "graphgrad": graphgrad_step(net.model(), gg.Tensor(x_np), y)},
+        rounds=rounds,
+    )
+    return {**medians, "ratio": medians["graphgrad"] / medians["numpy"], "first_loss": first_gg}
+
+
+def peak_memory(net: Network) -> dict[str, float]:
+    """Peak bytes traced during one graphgrad step against what the step must hold: parameters and
+    their gradients, every layer's output (saved for backward), each convolution's columns, the batch."""
+    import graphgrad as gg
+    from graphgrad import nn
+
+    x_np, y = net.batch_data()
+    model = net.model()
+    tracemalloc.start()
+    try:
+        step = graphgrad_step(model, gg.Tensor(x_np), y)
+        step()
+        tracemalloc.reset_peak()
+        step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    params = sum(p.data.nbytes for p in model.parameters())
+    activations = columns = 0
+    h = gg.Tensor(x_np)
+    with gg.no_grad():
+        for m in model:
+            if isinstance(m, nn.Conv2d):
+                kh, kw = m.kernel_size
+                columns += h.shape[1] * kh * kw * h.shape[0] * 4 * int(np.prod(m(h).shape[2:]))
+            h = m(h)
+            activations += h.data.nbytes
+    budget = 2 * params + activations + columns + x_np.nbytes
+    return {"peak_bytes": peak, "budget_bytes": budget, "ratio": peak / budget, "params_bytes": params,
+            "activation_bytes": activations, "column_bytes": columns}
+
+
+def torch_times(rounds: int, threads: int | None) -> dict[str, Any]:
+    """Median seconds per PyTorch eager step of every network (run in its own process)."""
+    import torch
+
+    from graphgrad.benchmarks.timing import interleaved_medians
+    from graphgrad.benchmarks.torch_models import to_torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    out: dict[str, Any] = {"version": torch.__version__, "threads": torch.get_num_threads(), "step_s": {}}
+    for net in NETWORKS:
+        model = to_torch(net.model())
+        opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+        x_np, y_np = net.batch_data()
+        x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
+
+        def step(model: Any = model, opt: Any = opt, x: Any = x, y: Any = y) -> None:
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        out["step_s"][net.name] = interleaved_medians({"torch": step}, rounds=rounds)["torch"]
+    return out
+
+
+def torch_peer(rounds: int, threads: int | None) -> dict[str, Any] | None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return None
+    cmd = [sys.executable, "-m", "graphgrad.benchmarks.conv", "--peer", "--rounds", str(rounds)]
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run(rounds: int = 15, out: str | None = "bench/conv.json", threads: int | None = None) -> dict[str, Any]:
+    """Every measurement: PyTorch before and after the in-process pairs (drift shows), the table, JSON."""
+    from graphgrad.benchmarks.speed import machine
+
+    results: dict[str, Any] = {"machine": machine(), "rounds": rounds, "threads": threads}
+    results["torch_before"] = torch_peer(rounds, threads)
+    with thread_limit(threads):
+        results["steps"] = {net.name: step_times(net, rounds) for net in NETWORKS}
+        results["memory"] = {net.name: peak_memory(net) for net in NETWORKS}
+    results["torch_after"] = torch_peer(rounds, threads)
+    print_table(results)
+    if out:
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        with open(out + ".tmp", "w") as f:
+            json.dump(results, f, indent=2)
+        os.replace(out + ".tmp", out)
+        print(f"wrote {out}")
+    return results
+
+
+def _torch_median(results: dict[str, Any], name: str) -> float | None:
+    runs = [r["step_s"][name] for r in (results.get("torch_before"), results.get("torch_after")) if r and "step_s" in r]
+    return statistics.median(runs) if runs else None
+
+
+def print_table(results: dict[str, Any]) -> None:
+    threads = results.get("threads")
+    print(f"CNN training step (float32, SGD), BLAS/PyTorch threads: {threads or 'library default'}")
+    print(f"{'network':24} {'numpy ms':>9} {'graphgrad ms':>12} {'ratio':>6} {'torch ms':>9} {'torch/gg':>8}")
+    for name, r in results["steps"].items():
+        t = _torch_median(results, name)
+        cols = f"{t * 1e3:9.2f} {t / r['graphgrad']:7.2f}x" if t else f"{'n/a':>9} {'':>8}"
+        print(f"{name:24} {r['numpy'] * 1e3:9.2f} {r['graphgrad'] * 1e3:12.2f} {r['ratio']:6.2f} {cols}")
+    print("peak memory of a step / (parameters + gradients + layer outputs + im2col columns + batch):")
+    for name, m in results["memory"].items():
+        peak, budget = m["peak_bytes"] / 2**20, m["budget_bytes"] / 2**20
+        print(f"  {name:24} {peak:7.2f} MiB / {budget:7.2f} MiB = {m['ratio']:.2f}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rounds", type=int, default=15, help="timed blocks per contender (median over them)")
+    parser.add_argument("--out", default="bench/conv.json", help="where to write every number as JSON")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="cap BLAS and PyTorch threads (default: each library's own setting)")
+    parser.add_argument("--quick", action="store_true", help="few rounds (a smoke run)")
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    run(rounds=3 if args.quick else args.rounds, out=args.out, threads=args.threads)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="graphgrad bench conv")
+    add_arguments(parser)
+    parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.peer:
+        print(json.dumps(torch_times(args.rounds, args.threads)))
+    else:
+        run_from_args(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The baseline: one CNN training step written out by hand in NumPy.
+
+Convolutions are im2col (one copy of a strided window view) and one matmul; images are kept as
+(C, H, W, N) arrays so that the copies run over long contiguous stretches; the weight gradient
+reuses the forward's columns; max pooling is 2x2 with stride 2 by reshaping. Softmax
+cross-entropy and the SGD update as in the MLP baseline. graphgrad is measured against this.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from graphgrad.benchmarks.numpy_mlp import cross_entropy_grad
+
+Layer = list[Any]
+
+
+def plan_from_model(model: Any) -> list[Layer]:
+    """The layers of a graphgrad Sequential (Unflatten, Conv2d with stride 1, ReLU, MaxPool2d(2),
+    Flatten, Linear) as ``[kind, arrays...]`` with copies of its weights."""
+    from graphgrad import nn
+
+    plan: list[Layer] = []
+    for m in model:
+        if isinstance(m, nn.Unflatten):
+            plan.append(["images", m.unflattened_size])
+        elif isinstance(m, nn.Conv2d):
+            assert m.stride == (1, 1) and m.groups == 1 and m.padding[0] == m.padding[1] and m.bias is not None
+            plan.append(["conv", m.weight.data.copy(), m.bias.data.copy(), int(m.padding[0])])
+        elif isinstance(m, nn.ReLU):
+            plan.append(["relu"])
+        elif isinstance(m, nn.MaxPool2d):
+            assert m.kernel_size == 2 and m.stride == 2
+            plan.append(["pool"])
+        elif isinstance(m, nn.Flatten):
+            plan.append(["flatten"])
+        elif isinstance(m, nn.Linear):
+            assert m.bias is not None
+            plan.append(["linear", m.weight.data.copy(), m.bias.data.copy()])
+        else:
+            raise TypeError(f"the NumPy baseline has no {type(m).__name__}")
+    return plan
+
+
+def _columns(x: np.ndarray, k: int, pad: int) -> np.ndarray:
+    """(C*k*k, OH*OW*N) columns of a (C, H, W, N) image batch."""
+    c, h, w, n = x.shape
+    if pad:
+        xp = np.zeros((c, h + 2 * pad, w + 2 * pad, n), dtype=x.dtype)
+        xp[:, pad : pad + h, pad : pad + w] = x
+    else:
+        xp = x
+    oh, ow = xp.shape[1] - k + 1, xp.shape[2] - k + 1
+    s = xp.strides
+    view = as_strided(xp, (c, k, k, oh, ow, n), (s[0], s[1], s[2], s[1], s[2], s[3]), writeable=False)
+    return view.reshape(c * k * k, oh * ow * n)
+
+
+def _col2im(cols: np.ndarray, shape: tuple[int, ...], k: int, pad: int) -> np.ndarray:
+    c, h, w, n = shape
+    oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+    out = np.zeros((c, h + 2 * pad, w + 2 * pad, n), dtype=cols.dtype)
+    parts = cols.reshape(c, k, k, oh, ow, n)
+    for i in range(k):
+        for j in range(k):
+            out[:, i : i + oh, j : j + ow] += parts[:, i, j]
+    return out[:, pad : pad + h, pad : pad + w]
+
+
+def train_step(plan: list[Layer], x: np.ndarray, y: np.ndarray, lr: float) -> float:
+    """One SGD step on a batch of rows ``x``; updates ``plan``'s weights in place; returns the loss."""
+    saved: list[Any] = []
+    h: np.ndarray = x
+    for layer in plan:
+        kind = layer[0]
+        if kind == "images":
+            c, hh, ww = layer[1]
+            h = h.reshape(-1, c, hh, ww).transpose(1, 2, 3, 0)
+            saved.append(None)
+        elif kind == "conv":
+            w, b, pad = layer[1:]
+            cols = _columns(h, w.shape[2], pad)
+            saved.append((h.shape, cols))
+            out = w.reshape(w.shape[0], -1) @ cols
+            out += b[:, None]
+            oh = h.shape[1] + 2 * pad - w.shape[2] + 1
+            h = out.reshape(w.shape[0], oh, -1, h.shape[3])
+        elif kind == "relu":
+            np.maximum(h, 0, out=h)
+            saved.append(h)
+        elif kind == "pool":
+            c, hh, ww, n = h.shape
+            blocks = h.reshape(c, hh // 2, 2, ww // 2, 2, n)
+            pooled = blocks.max(axis=(2, 4))
+            saved.append((blocks, pooled))
+            h = pooled
+        elif kind == "flatten":
+            saved.append(h.shape)
+            h = h.transpose(3, 0, 1, 2).reshape(h.shape[3], -1)
+        else:
+            w, b = layer[1:]
+            saved.append(h)
+            h = h @ w.T
+            h += b
+    loss, d = cross_entropy_grad(h, y)
+    lr32 = np.float32(lr)
+    for i in range(len(plan) - 1, -1, -1):
+        layer, s = plan[i], saved[i]
+        kind = layer[0]
+        if kind == "linear":
+            w, b = layer[1:]
+            grad_w, grad_b = d.T @ s, d.sum(axis=0)
+            d = d @ w
+            w -= lr32 * grad_w
+            b -= lr32 * grad_b
+        elif kind == "flatten":
+            c, hh, ww, n = s
+            d = d.reshape(n, c, hh, ww).transpose(1, 2, 3, 0)
+        elif kind == "pool":
+            blocks, pooled = s
+            mask = blocks == pooled[:, :, None, :, None]
+            d = (mask * d[:, :, None, :, None]).reshape(blocks.shape[0], blocks.shape[1] * 2, -1, blocks.shape[5])
+        elif kind == "relu":
+            d = d * (s > 0)
+        elif kind == "conv":
+            w, b, pad = layer[1:]
+            shape, cols = s
+            d2 = d.reshape(w.shape[0], -1)
+            grad_w = (d2 @ cols.T).reshape(w.shape)
+            grad_b = d2.sum(axis=1)
+            if i > 1:  # the first convolution's input is the data: no gradient needed
+                d = _col2im(w.reshape(w.shape[0], -1).T @ d2, shape, w.shape[2], pad)
+            w -= lr32 * grad_w
+            b -= lr32 * grad_b
+    return loss

@@ -1,0 +1,801 @@
+"""Convolution, pooling, normalization and embedding: the ops of image and token models.
+
+**Convolution** is one im2col and one matmul. The padded input is viewed as its sliding windows
+(a strided view, no copy), that view is copied once into a matrix of columns (one column per
+output pixel, one row per kernel entry), and the kernel matrix multiplies it. Its derivative
+needs two more ops, and the three close under differentiation: with
+``T(x, w, g) = <g, conv2d(x, w)>`` (linear in each argument),
+
+- ``conv2d(x, w)``            is dT/dg; its rules are the other two ops;
+- ``conv2d_input_grad(g, w)`` is dT/dx (a transposed convolution: the columns ``w^T g``, added back
+  onto the windows they came from, one kernel offset at a time);
+- ``conv2d_weight_grad(x, g)`` is dT/dw (the columns of x times g).
+
+So every rule is one of these ops, and second derivatives work to any order. An ordinary
+training step keeps the forward's columns for the weight gradient instead of building them again.
+``conv1d`` is ``conv2d`` on images of height 1. Inside, images are laid out ``(C, H, W, N)`` (the
+batch innermost), so the column copies and col2im's additions run over long contiguous stretches
+and one matmul covers the whole batch; outputs are ``(N, C, H, W)`` views of that layout, and
+every op here accepts any memory layout. Loops run over kernel offsets (KH*KW), never over
+pixels or images.
+
+**Pooling**: ``max_pool2d`` picks the largest entry of each window; at a tie the *first* largest
+entry in row-major window order (top row first, then left to right) gets the whole gradient, as
+in PyTorch on CPU; a NaN in a window makes its output NaN. ``avg_pool2d`` is a depthwise
+convolution with a constant kernel (divided by the window's count of entries), and
+``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
+
+**Normalization** (``batch_norm`` in training, ``layer_norm``) is one ``normalize`` node whose rule
+is one ``normalize_backward`` node; their rules are graphgrad expressions, so derivatives of every
+order work. ``batch_norm`` in training updates the running statistics in place, outside the
+graph, as a buffer update; in evaluation it is plain arithmetic with the running statistics.
+
+**Embedding** is a row lookup; repeated indices accumulate their gradients, and the row
+``padding_idx`` gets none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from graphgrad.autograd.grad_mode import STATE
+from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
+from graphgrad.ops import elementwise as ew
+from graphgrad.ops.core import Op, lift
+from graphgrad.ops.nn import _Saved
+from graphgrad.ops.reduce import mean as _mean
+from graphgrad.ops.reduce import sum as _sum
+from graphgrad.ops.shape import reshape
+from graphgrad.tensor import Tensor
+
+__all__ = [
+    "conv1d",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
+    "batch_norm",
+    "layer_norm",
+    "embedding",
+]
+
+Pair = tuple[int, int]
+
+
+# ------------------------------------------------------------------ geometry
+@dataclass(frozen=True)
+class Geometry:
+    """Where the windows of a 2-D convolution or pooling lie; the ops of one layer share it.
+
+    ``in_shape`` is the input's (N, C, H, W), ``kernel`` (KH, KW), ``padding`` the
+    ((top, bottom), (left, right)) rows and columns added around the input, ``out_hw`` the
+    output's (OH, OW), ``out_channels`` the output's C.
+    """
+
+    in_shape: tuple[int, int, int, int]
+    kernel: Pair
+    out_channels: int
+    stride: Pair
+    padding: tuple[Pair, Pair]
+    dilation: Pair
+    groups: int
+    out_hw: Pair
+
+    @property
+    def padded_hw(self) -> Pair:
+        (t, b), (left, r) = self.padding
+        return self.in_shape[2] + t + b, self.in_shape[3] + left + r
+
+    @property
+    def out_shape(self) -> tuple[int, int, int, int]:
+        return (self.in_shape[0], self.out_channels, *self.out_hw)
+
+
+def _pair(value: Any, name: str, op: str, minimum: int = 1) -> Pair:
+    """An int or a pair of ints as a pair, each at least ``minimum``."""
+    items = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
+        raise ConfigError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if any(v < minimum for v in items):
+        raise ConfigError(f"{op}: {name} must be at least {minimum}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def _out_size(size: int, k: int, s: int, before: int, after: int, d: int, ceil_mode: bool) -> tuple[int, int]:
+    """Output length along one axis and the extra padding at the end that ceil mode needs.
+
+    In ceil mode a last, partial window is kept if it starts inside the input or the padding
+    before it (PyTorch's rule); the entries it reaches beyond the padding are the extra.
+    """
+    span = size + before + after - d * (k - 1) - 1
+    if span < 0:
+        return 0, 0
+    if not ceil_mode:
+        return span // s + 1, 0
+    n = -(-span // s) + 1
+    if (n - 1) * s >= size + before:
+        n -= 1
+    extra = max(0, (n - 1) * s + d * (k - 1) + 1 - (size + before + after))
+    return n, extra
+
+
+def _geometry(
+    x_shape: tuple[int, ...], kernel: Pair, out_channels: int, stride: Pair, padding: tuple[Pair, Pair],
+    dilation: Pair, groups: int, op: str, ceil_mode: bool = False,
+) -> Geometry:
+    sizes = []
+    pads = []
+    for axis in range(2):
+        n, extra = _out_size(x_shape[2 + axis], kernel[axis], stride[axis], *padding[axis], dilation[axis], ceil_mode)
+        if n <= 0:
+            reach = dilation[axis] * (kernel[axis] - 1) + 1
+            raise ShapeError(
+                f"{op}: a kernel reaching {reach} entries (kernel {kernel}, dilation {dilation}) does not fit "
+                f"the input of shape {tuple(x_shape)} padded by {padding}"
+            )
+        sizes.append(n)
+        pads.append((padding[axis][0], padding[axis][1] + extra))
+    shape = tuple(int(v) for v in x_shape)
+    return Geometry(shape, kernel, out_channels, stride, (pads[0], pads[1]), dilation, groups,  # type: ignore[arg-type]
+                    (sizes[0], sizes[1]))
+
+
+# ------------------------------------------------------------------ im2col and col2im (arrays)
+# Inside these ops images are laid out (C, H, W, N): channels first, the batch innermost. Then the
+# columns come out of one copy with long contiguous runs (a window row of every image at once),
+# the matmul's output is already in this layout, and col2im adds long runs too. Tensors are
+# handed out as (N, C, H, W) views of it; the ops accept any layout.
+def _chwn(a: np.ndarray) -> np.ndarray:
+    """An (N, C, H, W) array seen as (C, H, W, N) (a view; a copy only where the caller copies)."""
+    return a.transpose(1, 2, 3, 0)
+
+
+def _nchw(a: np.ndarray) -> np.ndarray:
+    return a.transpose(3, 0, 1, 2)
+
+
+def _padded(x: np.ndarray, geo: Geometry, fill: float = 0.0) -> np.ndarray:
+    """The input as (C, Hp, Wp, N), surrounded by ``fill``."""
+    (t, b), (left, r) = geo.padding
+    if not (t or b or left or r):
+        return _chwn(x)
+    n, c, h, w = x.shape
+    shape = (c, *geo.padded_hw, n)
+    out = np.zeros(shape, dtype=x.dtype) if fill == 0 else np.full(shape, fill, dtype=x.dtype)
+    out[:, t : t + h, left : left + w, :] = _chwn(x)
+    return out
+
+
+def _windows(xp: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The read-only view (C, KH, KW, OH, OW, N) of every window of the padded (C, Hp, Wp, N) input."""
+    c, _, _, n = xp.shape
+    s0, s1, s2, s3 = xp.strides
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    shape = (c, *geo.kernel, *geo.out_hw, n)
+    return as_strided(xp, shape, (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3), writeable=False)
+
+
+def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view."""
+    win = _windows(_padded(x, geo), geo)
+    c, kh, kw, oh, ow, n = win.shape
+    return win.reshape(geo.groups, (c // geo.groups) * kh * kw, oh * ow * n)
+
+
+def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The adjoint of im2col applied to the columns ``w^T gy``, a few kernel offsets at a time: each
+    chunk's columns (one matmul of at least ~64 rows) are added onto their window positions of
+    every image at once, so the full column matrix (KH*KW times the input) never exists.
+    Returns (N, C, H, W)."""
+    n, c, h, width = geo.in_shape
+    (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    (t, _), (left, _) = geo.padding
+    g, cg = geo.groups, c // geo.groups
+    rows = _channel_rows(gy, g)  # (G, Og, OH*OW*N)
+    per_offset = np.ascontiguousarray(w.reshape(g, w.shape[0] // g, cg, kh * kw).transpose(0, 3, 2, 1))
+    out = np.zeros((c, *geo.padded_hw, n), dtype=np.result_type(gy, w))
+    grouped = out.reshape(g, cg, *geo.padded_hw, n)
+    chunk = max(1, -(-64 // cg))
+    for first in range(0, kh * kw, chunk):
+        last = min(first + chunk, kh * kw)
+        cols = _matmul(per_offset[:, first:last].reshape(g, (last - first) * cg, -1), rows)
+        cols = cols.reshape(g, last - first, cg, oh, ow, n)
+        for k in range(first, last):
+            i, j = divmod(k, kw)
+            band = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            grouped[:, :, band, j * dw : j * dw + sw * (ow - 1) + 1 : sw] += cols[:, k - first]
+    return _nchw(out[:, t : t + h, left : left + width])
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` over a leading group axis; one group as a 2-D product (NumPy's stacked matmul skips
+    BLAS for small matrices, up to 10x slower)."""
+    if a.shape[0] == 1:
+        return np.matmul(a[0], b[0])[None]
+    return np.matmul(a, b)
+
+
+def _channel_rows(a: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C, H, W) as (G, C/G, H*W*N): channels as rows, each group its own matrix."""
+    n, c, h, w = a.shape
+    return _chwn(a).reshape(groups, c // groups, h * w * n)
+
+
+def _from_channel_rows(a: np.ndarray, shape: tuple[int, int, int, int]) -> np.ndarray:
+    n, c, h, w = shape
+    return _nchw(a.reshape(c, h, w, n))
+
+
+# ------------------------------------------------------------------ the three convolution ops
+def _conv_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _Saved | None = None
+) -> np.ndarray:
+    cols = _im2col(x, geo)
+    if saved is not None:
+        saved.value = cols  # the weight gradient's operand, kept for one backward
+    g = geo.groups
+    out = _matmul(w.reshape(g, w.shape[0] // g, -1), cols)
+    if b is not None:
+        out += b.reshape(g, -1, 1)
+    return _from_channel_rows(out, geo.out_shape)
+
+
+def _conv_grad_x(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, *,
+                 geo: Geometry, saved: Any = None) -> Tensor:
+    return _conv_input_grad(g, w, geo=geo)
+
+
+def _conv_grad_w(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, *,
+                 geo: Geometry, saved: Any = None) -> Tensor:
+    return _conv_weight_grad(x, g, geo=geo, saved=saved)
+
+
+def _conv_grad_b(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, *,
+                 geo: Geometry, saved: Any = None) -> Tensor:
+    return _sum(g, axis=(0, 2, 3))
+
+
+_conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b))
+
+
+def _input_grad_forward(gy: np.ndarray, w: np.ndarray, *, geo: Geometry) -> np.ndarray:
+    return _col2im(gy, w, geo)
+
+
+_conv_input_grad: Op
+_conv_weight_grad: Op
+_conv_input_grad = Op(
+    "conv2d_input_grad",
+    _input_grad_forward,
+    (
+        lambda v, out, gy, w, *, geo: _conv(v, w, geo=geo),
+        lambda v, out, gy, w, *, geo: _conv_weight_grad(v, gy, geo=geo),
+    ),
+)
+
+
+def _weight_grad_forward(x: np.ndarray, gy: np.ndarray, *, geo: Geometry, saved: _Saved | None = None) -> np.ndarray:
+    cols = None if saved is None else saved.take()
+    if cols is None:
+        cols = _im2col(x, geo)
+    g = geo.groups
+    out = _matmul(_channel_rows(gy, g), cols.transpose(0, 2, 1))
+    c = geo.in_shape[1]
+    return out.reshape(geo.out_channels, c // g, *geo.kernel)
+
+
+_conv_weight_grad = Op(
+    "conv2d_weight_grad",
+    _weight_grad_forward,
+    (
+        lambda u, out, x, gy, *, geo, saved=None: _conv_input_grad(gy, u, geo=geo),
+        lambda u, out, x, gy, *, geo, saved=None: _conv(x, u, geo=geo),
+    ),
+)
+
+
+# ------------------------------------------------------------------ conv2d, conv1d
+def _float_input(x: Any, op: str, name: str = "input") -> Tensor:
+    x = lift(x)
+    if x.data.dtype.kind != "f":
+        raise DTypeError(f"{op}: {name} needs a floating-point dtype, got {x.dtype}")
+    return x
+
+
+def resolve_padding(padding: Any, kernel: Pair, dilation: Pair, stride: Pair, op: str) -> tuple[Pair, Pair]:
+    """``padding`` as ((top, bottom), (left, right)); ``"same"`` puts an odd total's extra at the end."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0), (0, 0)
+        if padding != "same":
+            raise ConfigError(f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        if stride != (1, 1):
+            raise ConfigError(f"{op}: padding='same' needs stride 1 (got stride {stride}); give the padding as numbers")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return (totals[0] // 2, totals[0] - totals[0] // 2), (totals[1] // 2, totals[1] - totals[1] // 2)
+    ph, pw = _pair(padding, "padding", op, minimum=0)
+    return (ph, ph), (pw, pw)
+
+
+def conv2d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Tensor:
+    """2-D cross-correlation, PyTorch's ``conv2d``: ``(N, C, H, W)`` (or ``(C, H, W)``) images and a
+    ``(O, C / groups, KH, KW)`` weight give ``(N, O, OH, OW)``.
+
+    ``stride``, ``dilation``: an int or a pair. ``padding``: zeros around the input, an int, a pair,
+    ``"valid"`` (none) or ``"same"`` (output as large as the input; stride 1; an odd total goes one
+    more at the bottom / right, as PyTorch). ``groups`` splits the channels into that many
+    independent convolutions (``groups = C``: depthwise). ``bias``: ``(O,)`` or None.
+    """
+    op = "conv2d"
+    x = _float_input(input, op)
+    w = _float_input(weight, op, "weight")
+    if w.ndim != 4:
+        raise ShapeError(f"{op}: weight must be 4-D (out_channels, in_channels / groups, kH, kW), got shape {w.shape}")
+    if x.ndim == 3:  # one unbatched image
+        y = conv2d(reshape(x, (1, *x.shape)), w, bias, stride, padding, dilation, groups)
+        return reshape(y, y.shape[1:])
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ConfigError(f"{op}: groups must be a positive integer, got {groups!r}")
+    groups = int(groups)
+    out_c, in_per_group, kh, kw = w.shape
+    if x.shape[1] != in_per_group * groups or out_c % groups:
+        raise ShapeError(
+            f"{op}: input of shape {x.shape} and weight of shape {w.shape} with groups={groups} do not fit: the "
+            f"input needs {in_per_group * groups} channels (weight.shape[1] * groups) and out_channels {out_c} "
+            f"must be divisible by groups"
+        )
+    if kh < 1 or kw < 1 or out_c < 1:
+        raise ShapeError(f"{op}: weight of shape {w.shape} has an empty axis")
+    stride_p = _pair(stride, "stride", op)
+    dilation_p = _pair(dilation, "dilation", op)
+    pads = resolve_padding(padding, (kh, kw), dilation_p, stride_p, op)
+    geo = _geometry(x.shape, (kh, kw), out_c, stride_p, pads, dilation_p, groups, op)
+    inputs = [x, w]
+    if bias is not None:
+        b = _float_input(bias, op, "bias")
+        if b.shape != (out_c,):
+            raise ShapeError(f"{op}: bias must have shape ({out_c},) for weight of shape {w.shape}, got {b.shape}")
+        inputs.append(b)
+    saved = _Saved() if STATE.enabled and w._requires_grad else None
+    return _conv(*inputs, geo=geo, saved=saved)
+
+
+def conv1d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1
+) -> Tensor:
+    """1-D cross-correlation, PyTorch's ``conv1d``: ``(N, C, L)`` (or ``(C, L)``) and a
+    ``(O, C / groups, K)`` weight give ``(N, O, OL)``; the arguments as :func:`conv2d` (ints).
+
+    Computed as :func:`conv2d` on images of height 1.
+    """
+    op = "conv1d"
+    x = _float_input(input, op)
+    w = _float_input(weight, op, "weight")
+    if w.ndim != 3:
+        raise ShapeError(f"{op}: weight must be 3-D (out_channels, in_channels / groups, k), got shape {w.shape}")
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"{op}: input must be (N, C, L) or (C, L), got shape {x.shape}")
+
+    def one(value: Any, name: str) -> Any:
+        if isinstance(value, str):
+            return value
+        items = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
+        if len(items) != 1:
+            raise ConfigError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
+        return items[0]
+
+    pad = one(padding, "padding")
+    x4 = reshape(x, (*x.shape[:-1], 1, x.shape[-1]))
+    w4 = reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2]))
+    pad2 = pad if isinstance(pad, str) else (0, pad)
+    y = conv2d(x4, w4, bias, (1, one(stride, "stride")), pad2, (1, one(dilation, "dilation")), groups)
+    return reshape(y, (*y.shape[:-2], y.shape[-1]))
+
+
+# ------------------------------------------------------------------ max pooling
+class _Argmax:
+    """Which kernel offset (row-major) held each window's maximum; filled by the forward when a
+    gradient will be needed, in the (C, OH, OW, N) layout of the output."""
+
+    __slots__ = ("offset",)
+
+    def __init__(self) -> None:
+        self.offset: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return "<argmax>"
+
+
+def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax | None) -> np.ndarray:
+    win = _windows(_padded(x, geo, -np.inf), geo)
+    kh, kw = geo.kernel
+    best = win[:, 0, 0].copy()
+    offset = None if where is None else np.zeros(best.shape, dtype=np.uint8 if kh * kw < 256 else np.intp)
+    for k in range(1, kh * kw):  # one pass per kernel offset, over every window at once
+        cand = win[:, k // kw, k % kw]
+        if offset is not None:
+            np.putmask(offset, cand > best, k)  # strictly larger: the first maximum stays
+        np.maximum(best, cand, out=best)  # NaN propagates
+    if where is not None:
+        where.offset = offset
+    return _nchw(best)
+
+
+def _gather_forward(v: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.ndarray:
+    """Each window's entry at ``offset``: (N, C, OH, OW)."""
+    win = _windows(_padded(v, geo), geo)
+    kw = geo.kernel[1]
+    out = np.zeros(offset.shape, dtype=v.dtype)
+    for k in range(geo.kernel[0] * kw):
+        np.copyto(out, win[:, k // kw, k % kw], where=offset == k)
+    return _nchw(out)
+
+
+def _scatter_forward(g: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.ndarray:
+    """The adjoint of :func:`_gather_forward`: each entry of ``g`` added at its window's ``offset``
+    (overlapping windows that pick one entry add up); (N, C, H, W)."""
+    n, c, h, w = geo.in_shape
+    (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    (t, _), (left, _) = geo.padding
+    out = np.zeros((c, *geo.padded_hw, n), dtype=g.dtype)
+    gc = _chwn(g)
+    for k in range(kh * kw):
+        i, j = divmod(k, kw)
+        view = out[:, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
+        view += np.where(offset == k, gc, 0)  # (a masked add, where=, is several times slower)
+    return _nchw(out[:, t : t + h, left : left + w])
+
+
+_pool_scatter: Op
+_pool_gather = Op(
+    "max_pool2d_gather",
+    _gather_forward,
+    (lambda u, out, v, **params: _pool_scatter(u, **params),),
+)
+_pool_scatter = Op(
+    "max_pool2d_scatter",
+    _scatter_forward,
+    (lambda v, out, g, **params: _pool_gather(v, **params),),
+)
+_max_pool = Op(
+    "max_pool2d",
+    _max_pool_forward,
+    (lambda g, out, x, *, geo, where: _pool_scatter(g, offset=where.offset, geo=geo),),
+)
+
+
+def _pool_args(
+    x: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool, op: str
+) -> Geometry:
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    kernel = _pair(kernel_size, "kernel_size", op)
+    stride_p = kernel if stride is None else _pair(stride, "stride", op)
+    pad = _pair(padding, "padding", op, minimum=0)
+    dilation_p = _pair(dilation, "dilation", op)
+    for p, k, d in zip(pad, kernel, dilation_p):
+        if 2 * p > d * (k - 1) + 1:
+            raise ConfigError(f"{op}: padding {padding} must be at most half the kernel size {kernel_size}")
+    c = x.shape[1]
+    return _geometry(x.shape, kernel, c, stride_p, ((pad[0], pad[0]), (pad[1], pad[1])), dilation_p, c, op,
+                     ceil_mode=bool(ceil_mode))
+
+
+def _batched(x: Tensor) -> tuple[Tensor, bool]:
+    """A (C, H, W) image as a batch of one (and whether it was), as PyTorch accepts."""
+    if x.ndim == 3:
+        return reshape(x, (1, *x.shape)), True
+    return x, False
+
+
+def max_pool2d(
+    input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False
+) -> Tensor:
+    """The largest entry of each window, PyTorch's ``max_pool2d`` (``stride`` defaults to the kernel).
+
+    ``padding`` (at most half the kernel) pads with -inf. At a tie the first largest entry in
+    row-major window order gets the whole gradient. A NaN in a window makes its output NaN.
+    """
+    op = "max_pool2d"
+    x, unbatched = _batched(_float_input(input, op))
+    geo = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op)
+    y = _max_pool(x, geo=geo, where=_Argmax() if STATE.enabled and x._requires_grad else None)
+    return reshape(y, y.shape[1:]) if unbatched else y
+
+
+# ------------------------------------------------------------------ average pooling
+def _window_counts(geo: Geometry, inside: tuple[Pair, Pair]) -> np.ndarray:
+    """How many entries of each window lie in the input extended by ``inside`` padding: (OH, OW)."""
+    h, w = geo.in_shape[2:]
+    (t, _), (left, _) = geo.padding
+    mask = np.zeros((1, *geo.padded_hw, 1))
+    mask[0, t - inside[0][0] : t + h + inside[0][1], left - inside[1][0] : left + w + inside[1][1]] = 1.0
+    return _windows(mask, geo).sum(axis=(1, 2))[0, :, :, 0]
+
+
+def avg_pool2d(
+    input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+    count_include_pad: bool = True, divisor_override: int | None = None,
+) -> Tensor:
+    """The mean of each window, PyTorch's ``avg_pool2d`` (``stride`` defaults to the kernel).
+
+    Padding adds zeros; ``count_include_pad`` counts them in the divisor (else only the input's
+    entries are counted); ``divisor_override`` replaces the divisor. Computed as a depthwise
+    :func:`conv2d` with a constant kernel, so its gradient is the convolution's.
+    """
+    op = "avg_pool2d"
+    x, unbatched = _batched(_float_input(input, op))
+    geo = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, op)
+    c = x.shape[1]
+    kh, kw = geo.kernel
+    if divisor_override is not None:
+        scale: Any = 1.0 / _pair(divisor_override, "divisor_override", op)[0]
+    else:
+        pad = geo.padding[0][0], geo.padding[1][0]
+        inside = ((pad[0], pad[0]), (pad[1], pad[1])) if count_include_pad else ((0, 0), (0, 0))
+        counts = _window_counts(geo, inside)
+        scale = 1.0 / counts[0, 0] if (counts == counts[0, 0]).all() else (1.0 / counts).astype(x.dtype)
+    if isinstance(scale, float):
+        weight = Tensor._wrap(np.full((c, 1, kh, kw), scale, dtype=x.dtype))
+        y = _conv(x, weight, geo=geo, saved=None)
+    else:
+        weight = Tensor._wrap(np.ones((c, 1, kh, kw), dtype=x.dtype))
+        y = ew.multiply(_conv(x, weight, geo=geo, saved=None), Tensor._wrap(scale))
+    return reshape(y, y.shape[1:]) if unbatched else y
+
+
+def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
+    """PyTorch's ``adaptive_avg_pool2d`` where each output cell averages an equal block.
+
+    ``output_size`` 1 (global average pooling: the mean over H and W) or any size that divides
+    the input's H and W (an :func:`avg_pool2d` with kernel = stride = input / output). ``None`` in
+    ``output_size`` keeps that axis.
+    """
+    op = "adaptive_avg_pool2d"
+    x = _float_input(input, op)
+    if x.ndim not in (3, 4):
+        raise ShapeError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    h, w = x.shape[-2:]
+    single = output_size is None or isinstance(output_size, (int, np.integer))
+    items = (output_size, output_size) if single else tuple(output_size)
+    if len(items) != 2:
+        raise ConfigError(f"{op}: output_size must be an int or a pair, got {output_size!r}")
+    oh, ow = (h if items[0] is None else items[0]), (w if items[1] is None else items[1])
+    oh, ow = _pair((oh, ow), "output_size", op)
+    if (oh, ow) == (1, 1):
+        return _mean(x, axis=(-2, -1), keepdims=True)
+    if h % oh or w % ow:
+        raise ConfigError(
+            f"{op}: output size {(oh, ow)} does not divide the input's {(h, w)}; only equal blocks are supported"
+        )
+    return avg_pool2d(x, (h // oh, w // ow))
+
+
+# ------------------------------------------------------------------ normalization
+class _Moments:
+    """The statistics a normalization's forward computed: the running-statistics update and the
+    rule read them instead of computing them again."""
+
+    __slots__ = ("mean", "var", "rstd")
+
+    def __init__(self) -> None:
+        self.mean: np.ndarray | None = None
+        self.var: np.ndarray | None = None
+        self.rstd: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return "<moments>"
+
+
+def _normalize_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    mean = x.mean(axis=axes, keepdims=True)
+    out = x - mean
+    var = np.mean(np.square(out), axis=axes, keepdims=True)
+    rstd = 1.0 / np.sqrt(var + eps)
+    out *= rstd
+    moments.mean, moments.var, moments.rstd = mean, var, rstd
+    return out
+
+
+def _rstd_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    if moments.rstd is not None:
+        return moments.rstd  # the forward's value for this very input (backward checks its version)
+    var = x.var(axis=axes, keepdims=True)
+    return 1.0 / np.sqrt(var + eps)
+
+
+def _rstd_rule(u: Tensor, out: Tensor, x: Tensor, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> Tensor:
+    # d rstd / dx_i = -rstd^3 (x_i - mean) / n, with rstd = (var + eps)^(-1/2)
+    n = math.prod(x.shape[a] for a in axes)
+    centered = x - _mean(x, axis=axes, keepdims=True)
+    return centered * (u * out * out * out * (-1.0 / n))
+
+
+def _normalize_backward_forward(
+    g: np.ndarray, xh: np.ndarray, rstd: np.ndarray, *, axes: tuple[int, ...]
+) -> np.ndarray:
+    out = g - g.mean(axis=axes, keepdims=True)
+    out -= xh * np.mean(g * xh, axis=axes, keepdims=True)
+    out *= rstd
+    return out
+
+
+def _nb_grad_g(v: Tensor, out: Tensor, g: Tensor, xh: Tensor, rstd: Tensor, *, axes: tuple[int, ...]) -> Tensor:
+    return _normalize_backward(v, xh, rstd, axes=axes)  # P(g) = g - mean(g) - xh mean(g xh) is symmetric
+
+
+def _nb_grad_xh(v: Tensor, out: Tensor, g: Tensor, xh: Tensor, rstd: Tensor, *, axes: tuple[int, ...]) -> Tensor:
+    inner = v * _mean(g * xh, axis=axes, keepdims=True) + g * _mean(v * xh, axis=axes, keepdims=True)
+    return -(inner * rstd)
+
+
+def _nb_grad_rstd(v: Tensor, out: Tensor, g: Tensor, xh: Tensor, rstd: Tensor, *, axes: tuple[int, ...]) -> Tensor:
+    return _sum(v * out, axis=axes, keepdims=True) / rstd  # out = rstd P(g)
+
+
+_normalize_backward = Op("normalize_backward", _normalize_backward_forward, (_nb_grad_g, _nb_grad_xh, _nb_grad_rstd))
+_rstd = Op("normalize_rstd", _rstd_forward, (_rstd_rule,))
+_normalize = Op(
+    "normalize",
+    _normalize_forward,
+    (lambda g, out, x, **params: _normalize_backward(g, out, _rstd(x, **params), axes=params["axes"]),),
+)
+"""``(x - mean) / sqrt(var + eps)`` over ``axes`` as one node. Its rule is ``rstd * P(g)`` with the
+projection ``P(g) = g - mean(g) - xh mean(g xh)``: one op (``normalize_backward``) whose own rules,
+like ``rstd``'s, are graphgrad expressions, so every derivative order works."""
+
+
+def _channel_view(t: Tensor, ndim: int) -> Tensor:
+    """A (C,) tensor shaped to broadcast against (N, C, ...) of ``ndim`` axes."""
+    return reshape(t, (1, t.shape[0]) + (1,) * (ndim - 2))
+
+
+def _buffer_update(buffer: Any, value: np.ndarray, momentum: float) -> None:
+    """``buffer = (1 - momentum) * buffer + momentum * value`` in place (a Tensor or an ndarray)."""
+    arr = buffer.data if isinstance(buffer, Tensor) else buffer
+    arr *= 1.0 - momentum
+    arr += momentum * value.astype(arr.dtype, copy=False)
+    if isinstance(buffer, Tensor):
+        buffer.bump_version()
+
+
+def _shape_of(value: Any) -> tuple[int, ...]:
+    return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
+
+
+def batch_norm(
+    input: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
+    training: bool = False, momentum: float = 0.1, eps: float = 1e-5,
+) -> Tensor:
+    """PyTorch's ``batch_norm`` over the channel axis 1 of ``(N, C)`` or ``(N, C, ...)`` input.
+
+    Training: normalize with the batch's mean and biased variance (the gradient flows through
+    both), and, when given, update ``running_mean`` / ``running_var`` in place with
+    ``(1 - momentum) * running + momentum * batch`` (the unbiased variance, as PyTorch); the
+    update is not part of the graph. Evaluation: normalize with the running statistics.
+    ``weight`` and ``bias`` ((C,), or None) scale and shift the result.
+    """
+    op = "batch_norm"
+    x = _float_input(input, op)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: input must be (N, C) or (N, C, ...), got shape {x.shape}")
+    c = x.shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                        ("bias", bias)):
+        if value is not None and _shape_of(value) != (c,):
+            raise ShapeError(
+                f"{op}: {name} must have shape ({c},) for input of shape {x.shape}, got {_shape_of(value)}")
+    if training:
+        axes = (0, *range(2, x.ndim))
+        count = x.data.size // max(c, 1)
+        if count <= 1:
+            raise ShapeError(f"{op}: training needs more than one value per channel, got input of shape {x.shape}")
+        moments = _Moments()
+        y = _normalize(x, axes=axes, eps=float(eps), moments=moments)
+        assert moments.mean is not None and moments.var is not None
+        if running_mean is not None:
+            _buffer_update(running_mean, moments.mean.reshape(c), momentum)
+        if running_var is not None:
+            _buffer_update(running_var, moments.var.reshape(c) * (count / (count - 1)), momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise ConfigError(f"{op}: evaluation (training=False) needs running_mean and running_var")
+        mean = _channel_view(lift(running_mean, x).astype(x.dtype), x.ndim)
+        var = _channel_view(lift(running_var, x).astype(x.dtype), x.ndim)
+        y = (x - mean) * ew.reciprocal(ew.sqrt(var + eps))
+    if weight is not None:
+        y = y * _channel_view(lift(weight, x), x.ndim)
+    if bias is not None:
+        y = y + _channel_view(lift(bias, x), x.ndim)
+    return y
+
+
+def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """PyTorch's ``layer_norm``: normalize over the last ``len(normalized_shape)`` axes with their
+    mean and biased variance, then scale by ``weight`` and shift by ``bias`` (of that shape)."""
+    op = "layer_norm"
+    x = _float_input(input, op)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else tuple(
+        int(n) for n in normalized_shape)
+    k = len(shape)
+    if k == 0 or k > x.ndim or x.shape[x.ndim - k:] != shape:
+        raise ShapeError(f"{op}: normalized_shape {shape} must be the last axes of the input's shape {x.shape}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and _shape_of(value) != shape:
+            raise ShapeError(f"{op}: {name} must have shape {shape}, got {_shape_of(value)}")
+    y = _normalize(x, axes=tuple(range(x.ndim - k, x.ndim)), eps=float(eps), moments=_Moments())
+    if weight is not None:
+        y = y * lift(weight, x)
+    if bias is not None:
+        y = y + lift(bias, x)
+    return y
+
+
+# ------------------------------------------------------------------ embedding
+def _embedding_forward(w: np.ndarray, *, index: np.ndarray, padding_idx: int | None) -> np.ndarray:
+    return w[index]
+
+
+def _embedding_backward_forward(
+    g: np.ndarray, *, index: np.ndarray, rows: int, padding_idx: int | None
+) -> np.ndarray:
+    dim = g.shape[-1]
+    out = np.zeros((rows, dim), dtype=g.dtype)
+    np.add.at(out, index.reshape(-1), g.reshape(-1, dim))  # a row looked up twice gets both gradients
+    if padding_idx is not None:
+        out[padding_idx] = 0.0
+    return out
+
+
+def _embedding_backward_rule(v: Tensor, out: Tensor, g: Tensor, *, index: np.ndarray, rows: int,
+                             padding_idx: int | None) -> Tensor:
+    picked = _embedding(v, index=index, padding_idx=padding_idx)
+    if padding_idx is None:
+        return picked
+    keep = (index != padding_idx)[..., None].astype(g.data.dtype)
+    return ew.multiply(picked, Tensor._wrap(keep))
+
+
+_embedding_backward = Op("embedding_backward", _embedding_backward_forward, (_embedding_backward_rule,))
+_embedding = Op(
+    "embedding",
+    _embedding_forward,
+    (lambda g, out, w, *, index, padding_idx: _embedding_backward(
+        g, index=index, rows=w.shape[0], padding_idx=padding_idx),),
+)
+
+
+def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, dim) picked by the integer ``input`` (any shape), as
+    PyTorch's ``embedding``: the result has shape ``input.shape + (dim,)``.
+
+    A row picked several times gets the sum of their gradients; the row ``padding_idx`` (negative
+    counts from the end) gets no gradient.
+    """
+    op = "embedding"
+    w = _float_input(weight, op, "weight")
+    if w.ndim != 2:
+        raise ShapeError(f"{op}: weight must be 2-D (num_embeddings, embedding_dim), got shape {w.shape}")
+    index = input.data if isinstance(input, Tensor) else np.asarray(input)
+    if index.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: indices must be integers, got dtype {index.dtype}")
+    rows = w.shape[0]
+    if index.size and (index.min() < 0 or index.max() >= rows):
+        bad = index.min() if index.min() < 0 else index.max()
+        raise DataError(f"{op}: index {bad} is out of range for {rows} embeddings (0..{rows - 1})")
+    if padding_idx is not None:
+        if not -rows <= int(padding_idx) < rows:
+            raise ConfigError(f"{op}: padding_idx {padding_idx} is out of range for {rows} embeddings")
+        padding_idx = int(padding_idx) % rows
+    return _embedding(w, index=index, padding_idx=padding_idx)

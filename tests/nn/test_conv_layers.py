@@ -1,0 +1,268 @@
+"""Conv, pooling, normalization and embedding layers: PyTorch's names, arguments, initialization,
+buffers and training behaviour, checked against PyTorch (float64) where it is installed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad import nn, optim
+from graphgrad.errors import CheckpointError, ConfigError, ShapeError
+from graphgrad.io import load_checkpoint, save_checkpoint
+from graphgrad.nn.models import lenet5, small_cnn, vgg_block
+
+RNG = np.random.default_rng(0)
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")  # PyTorch's own note
+
+
+def _torch():
+    return pytest.importorskip("torch")
+
+
+# ------------------------------------------------------------------ initialization and names
+@pytest.mark.parametrize("layer, fan_in", [
+    (lambda: nn.Conv2d(4, 6, (3, 2), rng=0), 4 * 3 * 2),
+    (lambda: nn.Conv2d(4, 6, 3, groups=2, rng=0), 2 * 3 * 3),
+    (lambda: nn.Conv1d(3, 5, 4, rng=0), 3 * 4),
+])
+def test_conv_default_init_is_uniform_within_one_over_sqrt_fan_in(layer, fan_in) -> None:
+    m = layer()
+    bound = 1.0 / math.sqrt(fan_in)
+    for p in (m.weight, m.bias):
+        assert np.all(np.abs(p.data) <= bound) and np.abs(p.data).max() > 0.5 * bound
+        assert p.dtype == np.float32
+    big = nn.Conv2d(16, 32, 3, rng=1)  # enough draws to see the uniform's standard deviation
+    assert big.weight.data.std() == pytest.approx(1 / math.sqrt(3 * 16 * 9), rel=0.05)
+
+
+def test_state_dict_keys_and_shapes_match_torch() -> None:
+    torch = _torch()
+    pairs = [
+        (nn.Conv2d(3, 8, 3, groups=1, bias=False), torch.nn.Conv2d(3, 8, 3, bias=False)),
+        (nn.Conv1d(4, 6, 5, groups=2), torch.nn.Conv1d(4, 6, 5, groups=2)),
+        (nn.BatchNorm2d(5), torch.nn.BatchNorm2d(5)),
+        (nn.BatchNorm1d(5, affine=False), torch.nn.BatchNorm1d(5, affine=False)),
+        (nn.BatchNorm1d(5, track_running_stats=False), torch.nn.BatchNorm1d(5, track_running_stats=False)),
+        (nn.LayerNorm((3, 4)), torch.nn.LayerNorm((3, 4))),
+        (nn.LayerNorm(4, bias=False), torch.nn.LayerNorm(4, bias=False)),
+        (nn.Embedding(7, 3, padding_idx=2), torch.nn.Embedding(7, 3, padding_idx=2)),
+    ]
+    for ours, theirs in pairs:
+        mine = {k: v.shape for k, v in ours.state_dict().items()}
+        assert mine == {k: tuple(v.shape) for k, v in theirs.state_dict().items()}, type(ours).__name__
+    bn = nn.BatchNorm2d(5)
+    assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
+    assert [n for n, _ in bn.named_parameters()] == ["weight", "bias"]
+
+
+def test_embedding_init_and_padding_row() -> None:
+    e = nn.Embedding(50, 40, padding_idx=-1, rng=0)
+    assert e.padding_idx == 49
+    np.testing.assert_array_equal(e.weight.data[49], 0.0)
+    assert e.weight.data[:49].std() == pytest.approx(1.0, rel=0.05)
+    out = e(np.array([[49, 3, 3]]))
+    out.sum().backward()
+    np.testing.assert_array_equal(e.weight.grad.data[49], 0.0)
+    np.testing.assert_array_equal(e.weight.grad.data[3], 2.0)
+
+
+# ------------------------------------------------------------------ forward against PyTorch
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [1, (2, 1), "same"])
+def test_conv2d_layer_padding_modes_match_torch(padding_mode: str, padding) -> None:
+    torch = _torch()
+    ours = nn.Conv2d(3, 4, (3, 4), padding=padding, padding_mode=padding_mode, rng=0, dtype=np.float64)
+    theirs = torch.nn.Conv2d(3, 4, (3, 4), padding=padding, padding_mode=padding_mode).double()
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    x = RNG.standard_normal((2, 3, 7, 6))
+    xt = torch.tensor(x, requires_grad=True)
+    xs = gg.Tensor(x, requires_grad=True)
+    y, yt = ours(xs), theirs(xt)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    u = RNG.standard_normal(y.shape)
+    y.backward(u)
+    yt.backward(torch.tensor(u))
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv1d_layer_matches_torch() -> None:
+    torch = _torch()
+    ours = nn.Conv1d(4, 6, 3, stride=2, padding=1, groups=2, padding_mode="reflect", rng=0, dtype=np.float64)
+    theirs = torch.nn.Conv1d(4, 6, 3, stride=2, padding=1, groups=2, padding_mode="reflect").double()
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    x = RNG.standard_normal((2, 4, 9))
+    np.testing.assert_allclose(ours(gg.Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("shape, args", [((2, 3, 4, 5), (1, -1)), ((2, 3, 4, 5), (0, 2)), ((2, 3, 4, 5), (-2, -1)),
+                                         ((6,), (0, -1)), ((2, 3), (1, 1))])
+def test_flatten_matches_torch(shape, args) -> None:
+    torch = _torch()
+    x = np.arange(math.prod(shape), dtype=np.float64).reshape(shape)
+    expected = torch.nn.Flatten(*args)(torch.tensor(x)).numpy()
+    np.testing.assert_array_equal(nn.Flatten(*args)(gg.Tensor(x)).data, expected)
+    assert repr(nn.Flatten(*args)) == repr(torch.nn.Flatten(*args)).replace("Flatten(", "Flatten(")
+
+
+def test_flatten_refuses_what_torch_refuses() -> None:
+    with pytest.raises(ShapeError, match="out of range for 1 dimensions"):
+        nn.Flatten()(gg.Tensor(np.ones(5)))
+    with pytest.raises(ShapeError, match="start_dim comes after end_dim"):
+        nn.Flatten(2, 1)(gg.Tensor(np.ones((2, 3, 4))))
+
+
+def test_unflatten_matches_torch() -> None:
+    torch = _torch()
+    x = np.arange(2 * 12, dtype=np.float64).reshape(2, 12)
+    for size in [(3, 4), (1, -1), (2, 3, 2)]:
+        np.testing.assert_array_equal(nn.Unflatten(1, size)(gg.Tensor(x)).data,
+                                      torch.nn.Unflatten(1, size)(torch.tensor(x)).numpy())
+    with pytest.raises(ShapeError, match="dimension 1 has size 12"):
+        nn.Unflatten(1, (5, 2))(gg.Tensor(x))
+
+
+# ------------------------------------------------------------------ batch norm buffers and modes
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_running_statistics_after_n_steps_match_torch(momentum) -> None:
+    torch = _torch()
+    ours = nn.BatchNorm2d(3, momentum=momentum, dtype=np.float64)
+    theirs = torch.nn.BatchNorm2d(3, momentum=momentum).double()
+    for step in range(7):
+        x = RNG.standard_normal((4, 3, 5, 5)) * (1 + step) + step
+        ours(gg.Tensor(x))
+        theirs(torch.tensor(x))
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-12, err_msg=key)
+    assert int(ours.num_batches_tracked.data) == 7
+    ours.eval()
+    theirs.eval()
+    x = RNG.standard_normal((2, 3, 5, 5))
+    np.testing.assert_allclose(ours(gg.Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+    before = ours.state_dict()
+    ours(gg.Tensor(x))  # evaluation changes no buffer
+    for key, value in ours.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_batch_norm_without_running_statistics_uses_batch_statistics_in_eval() -> None:
+    bn = nn.BatchNorm1d(2, track_running_stats=False, affine=False, dtype=np.float64).eval()
+    x = np.array([[1.0, 10.0], [3.0, 30.0]])
+    np.testing.assert_allclose(bn(gg.Tensor(x)).data, [[-1, -1], [1, 1]], rtol=1e-5)
+    assert bn.state_dict() == {}
+
+
+def test_train_and_eval_switch_every_batch_norm_in_a_model() -> None:
+    model = small_cnn((1, 8, 8), 10, rng=0)
+    x = gg.Tensor(RNG.standard_normal((4, 64)).astype(np.float32))
+    model(x)
+    counts = [int(m.num_batches_tracked.data) for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert counts == [1, 1, 1, 1]
+    model.eval()
+    with gg.no_grad():
+        first = model(x).data
+        np.testing.assert_allclose(model(x[:2]).data, first[:2], rtol=1e-5)  # eval: each row on its own
+    assert [int(m.num_batches_tracked.data) for m in model.modules() if isinstance(m, nn.BatchNorm2d)] == counts
+
+
+def test_layer_errors_name_the_layer() -> None:
+    with pytest.raises(ShapeError, match=r"BatchNorm2d\(3\) got input of shape \(2, 4, 5, 5\)"):
+        nn.BatchNorm2d(3)(gg.Tensor(np.ones((2, 4, 5, 5))))
+    with pytest.raises(ShapeError, match=r"Conv2d\(in_channels=3\) got input of shape \(2, 1, 5, 5\)"):
+        nn.Conv2d(3, 4, 3)(gg.Tensor(np.ones((2, 1, 5, 5))))
+    with pytest.raises(ConfigError, match="divisible by groups 2"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ConfigError, match="padding='same' needs stride 1"):
+        nn.Conv2d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(ConfigError, match="padding_mode must be one of"):
+        nn.Conv2d(3, 4, 3, padding_mode="mirror")
+    with pytest.raises(ConfigError, match="return_indices=True is not supported"):
+        nn.MaxPool2d(2, return_indices=True)
+
+
+# ------------------------------------------------------------------ state dict and checkpoints
+def test_model_with_buffers_round_trips_through_state_dict_and_checkpoint(tmp_path) -> None:
+    model = small_cnn((1, 8, 8), 10, rng=0)
+    x = gg.Tensor(RNG.standard_normal((8, 64)).astype(np.float32))
+    for _ in range(3):
+        model(x)  # running statistics move away from their initial values
+    model.eval()
+    expected = model(x).data
+    save_checkpoint(tmp_path, {"note": "cnn"}, {"model": model.state_dict()})
+    restored = small_cnn((1, 8, 8), 10, rng=1)  # other weights
+    loaded = load_checkpoint(tmp_path)
+    restored.load_state_dict(loaded.groups["model"])
+    restored.eval()
+    np.testing.assert_array_equal(restored(x).data, expected)
+    assert loaded.groups["model"]["2.num_batches_tracked"].dtype == np.int64
+    state = model.state_dict()
+    del state["2.running_var"]
+    with pytest.raises(CheckpointError, match=r"missing keys \['2.running_var'\]"):
+        restored.load_state_dict(state)
+
+
+# ------------------------------------------------------------------ whole models against PyTorch
+def _sgd_steps_agree(model, shape, steps: int = 20, lr: float = 0.05, momentum: float = 0.9) -> None:
+    torch = _torch()
+    from graphgrad.benchmarks.torch_models import to_torch
+
+    twin = to_torch(model)
+    opt = optim.SGD(list(model.parameters()), lr=lr, momentum=momentum)
+    topt = torch.optim.SGD(twin.parameters(), lr=lr, momentum=momentum)
+    rng = np.random.default_rng(1)
+    for _ in range(steps):
+        x = rng.standard_normal(shape)
+        y = rng.integers(0, 10, shape[0])
+        loss = gg.cross_entropy(model(gg.Tensor(x)), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        tloss = torch.nn.functional.cross_entropy(twin(torch.tensor(x)), torch.tensor(y))
+        topt.zero_grad()
+        tloss.backward()
+        topt.step()
+        assert float(loss.data) == pytest.approx(tloss.item(), rel=1e-9)
+    theirs = twin.state_dict()
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(value, theirs[key].numpy(), rtol=1e-8, atol=1e-10, err_msg=key)
+
+
+def test_lenet_parameters_after_20_sgd_steps_match_torch() -> None:
+    _sgd_steps_agree(lenet5((1, 28, 28), 10, rng=0, dtype=np.float64), (16, 784))
+
+
+def test_small_cnn_with_batch_norm_after_20_sgd_steps_matches_torch() -> None:
+    _sgd_steps_agree(small_cnn((1, 8, 8), 10, rng=0, dtype=np.float64), (16, 64), lr=0.02)
+
+
+def test_vgg_block_after_5_sgd_steps_matches_torch() -> None:
+    _sgd_steps_agree(vgg_block((3, 16, 16), 10, width=8, rng=0, dtype=np.float64), (8, 3 * 16 * 16), steps=5)
+
+
+def test_model_factories_check_their_arguments() -> None:
+    with pytest.raises(ConfigError, match="input_shape must be"):
+        small_cnn((8,), 10)
+    with pytest.raises(ConfigError, match="too small"):
+        lenet5((1, 8, 8))
+    assert small_cnn((8, 8), 3, rng=0)(gg.Tensor(np.ones((2, 64), np.float32))).shape == (2, 3)
+    assert small_cnn((3, 28, 28), 10, channels=(8, 8, 8, 8, 8), rng=0)(
+        gg.Tensor(np.ones((2, 3 * 28 * 28), np.float32))).shape == (2, 10)
+
+
+def test_functional_gathers_the_conv_family() -> None:
+    from graphgrad.nn import functional as F
+    from graphgrad.ops import conv
+
+    for name in conv.__all__:
+        assert getattr(F, name) is getattr(conv, name) and name in F.__all__
+
+
+def test_small_cnn_learns_the_digits_in_two_epochs() -> None:
+    """The benchmark's training loop on the MLP default's split: far above chance after two epochs."""
+    from graphgrad.benchmarks.cnn_digits import train_graphgrad
+
+    result = train_graphgrad(0, epochs=2)
+    assert result["accuracy"] > 0.9

@@ -1,0 +1,227 @@
+"""The conv family's own rules: helper ops' gradients, the tie rule, saved columns, buffers, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad.autograd.check import gradcheck
+from graphgrad.autograd.engine import backward
+from graphgrad.errors import ConfigError, DataError, DTypeError, InplaceError, ShapeError
+from graphgrad.ops import conv as C
+from graphgrad.ops.core import REGISTRY
+
+RNG = np.random.default_rng(0)
+
+
+def _geometry(x_shape, w_shape, stride=(2, 1), padding=((1, 1), (0, 2)), dilation=(1, 2), groups=2):
+    return C._geometry(x_shape, w_shape[2:], w_shape[0], stride, padding, dilation, groups, "test")
+
+
+# ------------------------------------------------------------------ the helper ops, each input
+def test_conv_input_and_weight_grad_ops_have_correct_gradients_in_both_inputs() -> None:
+    """The two adjoint ops are differentiated directly (first and second order), in both inputs."""
+    x_shape, w_shape = (2, 4, 6, 7), (4, 2, 3, 2)
+    geo = _geometry(x_shape, w_shape)
+    gy = RNG.standard_normal(geo.out_shape)
+    w, x = RNG.standard_normal(w_shape), RNG.standard_normal(x_shape)
+    gradcheck(lambda g, w: C._conv_input_grad(g, w, geo=geo), [gy, w])
+    gradcheck(lambda x, g: C._conv_weight_grad(x, g, geo=geo), [x, gy])
+    # second order through a nonlinearity, so that every rule of every op is reached
+    gradcheck(lambda g, w: gg.tanh(C._conv_input_grad(g, w, geo=geo)).sum() * 1.0, [gy, w])
+    gradcheck(lambda x, g: gg.tanh(C._conv_weight_grad(x, g, geo=geo)), [x, gy], fast=True)
+
+
+def test_conv_ops_are_adjoint() -> None:
+    """<g, conv(x, w)> = <conv_input_grad(g, w), x> = <conv_weight_grad(x, g), w>."""
+    x_shape, w_shape = (3, 4, 9, 8), (6, 2, 3, 3)
+    geo = _geometry(x_shape, w_shape)
+    x, w, gy = RNG.standard_normal(x_shape), RNG.standard_normal(w_shape), RNG.standard_normal(geo.out_shape)
+    t = [gg.Tensor(a) for a in (x, w, gy)]
+    y = C._conv(t[0], t[1], geo=geo)
+    a = float((gy * y.data).sum())
+    b = float((C._conv_input_grad(t[2], t[1], geo=geo).data * x).sum())
+    c = float((C._conv_weight_grad(t[0], t[2], geo=geo).data * w).sum())
+    assert a == pytest.approx(b, rel=1e-12) and a == pytest.approx(c, rel=1e-12)
+
+
+@pytest.mark.parametrize("kernel, stride", [(3, 1), (2, 2)])
+def test_pool_scatter_and_gather_are_adjoint_with_correct_gradients(kernel: int, stride: int) -> None:
+    x = RNG.standard_normal((2, 3, 5, 5))
+    where = C._Argmax()
+    geo = C._pool_args(gg.Tensor(x), kernel, stride, 1, 1, False, "max_pool2d")
+    y = C._max_pool_forward(x, geo=geo, where=where)
+    params = dict(offset=where.offset, geo=geo)
+    g = RNG.standard_normal(y.shape)
+    gradcheck(lambda g: C._pool_scatter(g, **params) * 1.0, [g])
+    gradcheck(lambda v: C._pool_gather(v, **params) * 1.0, [x])
+    scattered = C._pool_scatter(gg.Tensor(g), **params).data
+    gathered = C._pool_gather(gg.Tensor(x), **params).data
+    np.testing.assert_array_equal(gathered, y)
+    assert float((scattered * x).sum()) == pytest.approx(float((g * gathered).sum()), rel=1e-12)
+
+
+def test_embedding_backward_op_gradient() -> None:
+    index = np.array([[0, 2, 2], [1, 0, 3]])
+    g = RNG.standard_normal((2, 3, 4))
+    gradcheck(lambda g: C._embedding_backward(g, index=index, rows=5, padding_idx=2) * 1.0, [g])
+    gradcheck(lambda g: C._embedding_backward(g, index=index, rows=5, padding_idx=None) * 1.0, [g])
+
+
+@pytest.mark.parametrize("axes", [(0, 2, 3), (2, 3)])
+def test_normalize_helper_ops_have_correct_gradients_in_every_input(axes) -> None:
+    x = RNG.standard_normal((3, 2, 4, 3)) * 2 + 1
+    moments = C._Moments()
+    xh = C._normalize_forward(x, axes=axes, eps=1e-3, moments=moments)
+    g = RNG.standard_normal(x.shape)
+    rstd = moments.rstd
+    gradcheck(lambda g, xh, r: C._normalize_backward(g, xh, r, axes=axes), [g, xh, rstd])
+    gradcheck(lambda g, xh, r: gg.tanh(C._normalize_backward(g, xh, r, axes=axes)), [g, xh, rstd], fast=True)
+    fresh = C._Moments()  # nothing cached: computes rstd itself
+    gradcheck(lambda x: C._rstd(x, axes=axes, eps=1e-3, moments=fresh), [x])
+    gradcheck(lambda x: gg.tanh(C._rstd(x, axes=axes, eps=1e-3, moments=fresh)), [x], fast=True)
+    np.testing.assert_allclose(C._rstd(gg.Tensor(x), axes=axes, eps=1e-3, moments=fresh).data, rstd, rtol=1e-13)
+
+
+def test_every_conv_family_op_is_registered_once() -> None:
+    names = {"conv2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d", "max_pool2d_scatter",
+             "max_pool2d_gather", "embedding", "embedding_backward", "normalize", "normalize_backward",
+             "normalize_rstd"}
+    assert names <= set(REGISTRY)
+
+
+# ------------------------------------------------------------------ max pooling ties
+def test_max_pool_tie_gives_the_whole_gradient_to_the_first_maximum_in_row_major_order() -> None:
+    x = gg.Tensor(np.array([[[[1.0, 3.0, 0.0, 2.0],
+                              [3.0, 3.0, 2.0, 2.0]]]]), requires_grad=True)
+    y = C.max_pool2d(x, 2)
+    np.testing.assert_array_equal(y.data, [[[[3.0, 2.0]]]])
+    y.backward(np.array([[[[10.0, 20.0]]]]))
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0, 10.0, 0.0, 20.0], [0.0, 0.0, 0.0, 0.0]]]])
+
+
+def test_overlapping_max_pool_windows_add_their_gradients() -> None:
+    x = gg.Tensor(np.array([[[[0.0, 5.0, 0.0, 0.0]]]]), requires_grad=True)
+    y = C.max_pool2d(x, (1, 2), stride=1)  # the 5 is the max of two windows; the last window ties
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[[[0.0, 2.0, 1.0, 0.0]]]])
+
+
+def test_max_pool_propagates_nan() -> None:
+    x = np.array([[[[1.0, np.nan], [3.0, 2.0]]]])
+    assert np.isnan(C.max_pool2d(gg.Tensor(x), 2).data).all()
+
+
+# ------------------------------------------------------------------ saved columns
+def test_saved_columns_are_used_once_and_rebuilt_after_retain_graph() -> None:
+    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y = C.conv2d(x, w, padding=1)
+    saved = y._node.params["saved"]
+    assert saved.value is not None and saved.value.shape == (1, 27, 72)
+    y.sum().backward(retain_graph=True)
+    assert saved.value is None
+    first = w.grad.data.copy()
+    w.grad = None
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad.data, first, rtol=1e-13)
+
+
+def test_no_columns_are_kept_without_a_weight_gradient() -> None:
+    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    y = C.conv2d(x, RNG.standard_normal((4, 3, 3, 3)))
+    assert y._node.params["saved"] is None
+    with gg.no_grad():
+        assert C.conv2d(x, gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True))._node is None
+
+
+def test_changing_the_input_after_conv_is_caught() -> None:
+    x = gg.Tensor(RNG.standard_normal((1, 2, 4, 4)))
+    w = gg.Tensor(RNG.standard_normal((3, 2, 3, 3)), requires_grad=True)
+    y = C.conv2d(x, w)
+    x += 1.0
+    with pytest.raises(InplaceError, match="conv2d"):
+        y.sum().backward()
+
+
+def test_float32_stays_float32() -> None:
+    x = gg.Tensor(RNG.standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
+    w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    b = gg.Tensor(np.zeros(4, np.float32), requires_grad=True)
+    y = C.max_pool2d(C.conv2d(x, w, b, padding=1), 2)
+    y = C.avg_pool2d(y, 2, padding=1, count_include_pad=False)
+    y.sum().backward()
+    assert y.dtype == np.float32
+    assert {t.grad.dtype for t in (x, w, b)} == {np.dtype(np.float32)}
+
+
+# ------------------------------------------------------------------ batch norm buffers
+def test_batch_norm_updates_running_statistics_outside_the_graph() -> None:
+    x = gg.Tensor(RNG.standard_normal((8, 3)) * 2 + 1, requires_grad=True)
+    mean, var = gg.Tensor(np.zeros(3)), gg.Tensor(np.ones(3))
+    y = C.batch_norm(x, mean, var, training=True, momentum=0.25)
+    batch = x.data
+    np.testing.assert_allclose(mean.data, 0.25 * batch.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(var.data, 0.75 + 0.25 * batch.var(0, ddof=1), rtol=1e-13)
+    assert not mean.requires_grad and mean._node is None and mean._version == 1
+    y.sum().backward()  # the buffers are not inputs of the graph: changing them does not matter
+    np.testing.assert_allclose(x.grad.data, 0.0, atol=1e-12)  # normalized columns sum to a constant
+
+
+def test_batch_norm_needs_more_than_one_value_per_channel_to_train() -> None:
+    with pytest.raises(ShapeError, match="more than one value per channel"):
+        C.batch_norm(gg.Tensor(np.ones((1, 3))), None, None, training=True)
+    with pytest.raises(ConfigError, match="needs running_mean and running_var"):
+        C.batch_norm(gg.Tensor(np.ones((2, 3))), None, None)
+
+
+# ------------------------------------------------------------------ errors
+X5, W3 = np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: C.conv2d(np.ones((1, 3, 5, 5)), np.ones((2, 2, 3, 3))), ShapeError, r"needs 2 channels"),
+    (lambda: C.conv2d(np.ones((1, 4, 5, 5)), np.ones((3, 2, 3, 3)), groups=2), ShapeError, "divisible by groups"),
+    (lambda: C.conv2d(np.ones((1, 1, 2, 2)), W3), ShapeError,
+     r"does not fit the input of shape \(1, 1, 2, 2\)"),
+    (lambda: C.conv2d(X5, np.ones((1, 1, 3))), ShapeError, "weight must be 4-D"),
+    (lambda: C.conv2d(np.ones((5, 5)), W3), ShapeError, r"input must be \(N, C, H, W\)"),
+    (lambda: C.conv2d(X5, W3, stride=0), ConfigError, "stride must be at least 1"),
+    (lambda: C.conv2d(X5, W3, stride=2, padding="same"), ConfigError,
+     "padding='same' needs stride 1"),
+    (lambda: C.conv2d(X5, W3, padding="full"), ConfigError, "'same' or 'valid'"),
+    (lambda: C.conv2d(X5, W3, groups=0), ConfigError, "groups must be a positive"),
+    (lambda: C.conv2d(X5, np.ones((2, 1, 3, 3)), np.ones(3)), ShapeError, r"bias must have shape \(2,\)"),
+    (lambda: C.conv2d(np.ones((1, 1, 5, 5), int), np.ones((2, 1, 3, 3))), DTypeError, "floating-point"),
+    (lambda: C.conv1d(np.ones((1, 1, 5)), np.ones((1, 1, 3)), stride=(1, 2)), ConfigError,
+     "stride must be an int or a 1-tuple"),
+    (lambda: C.max_pool2d(X5, 2, padding=2), ConfigError, "at most half the kernel"),
+    (lambda: C.max_pool2d(np.ones((1, 1, 1, 5)), 2), ShapeError, "does not fit"),
+    (lambda: C.avg_pool2d(X5, 2, divisor_override=0), ConfigError, "divisor_override must be at least 1"),
+    (lambda: C.adaptive_avg_pool2d(X5, 2), ConfigError, r"does not divide the input's \(5, 5\)"),
+    (lambda: C.layer_norm(np.ones((2, 3)), (2,)), ShapeError, "must be the last axes"),
+    (lambda: C.batch_norm(np.ones((2, 3)), np.zeros(2), np.ones(3)), ShapeError, r"running_mean must have shape"),
+    (lambda: C.embedding(np.array([0, 5]), np.ones((5, 2))), DataError, "index 5 is out of range for 5 embeddings"),
+    (lambda: C.embedding(np.array([0.0]), np.ones((5, 2))), DTypeError, "indices must be integers"),
+    (lambda: C.embedding(np.array([0]), np.ones((5, 2)), padding_idx=5), ConfigError, "padding_idx 5 is out of range"),
+])
+def test_bad_input_names_what_is_wrong(call, error, message) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_conv_of_a_tensor_needing_no_gradient_records_nothing() -> None:
+    y = C.conv2d(W3, np.ones((1, 1, 2, 2)))
+    assert y._node is None and not y.requires_grad
+    np.testing.assert_array_equal(y.data, np.full((1, 1, 2, 2), 4.0))
+
+
+def test_create_graph_gradient_of_weight_matches_plain_backward() -> None:
+    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y = gg.tanh(C.conv2d(x, w, stride=2, padding=1))
+    plain = backward([y], [gg.Tensor(np.ones(y.shape))], retain_graph=True, inputs=[x, w])
+    recorded = backward([y], [gg.Tensor(np.ones(y.shape))], create_graph=True, inputs=[x, w])
+    for a, b in zip(plain, recorded):
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-13)
+    assert recorded[1].requires_grad

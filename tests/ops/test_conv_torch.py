@@ -1,0 +1,196 @@
+"""The conv family against PyTorch (float64): forward values and gradients over grids of settings.
+
+Each case runs the op on the same random inputs in both libraries, backpropagates the same random
+upstream gradient, and compares the output and every input's gradient.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad.autograd.engine import backward
+from graphgrad.ops import conv as C
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")  # PyTorch's own note
+
+
+def agree(ours: Callable[..., Any], theirs: Callable[..., Any], arrays: Sequence[np.ndarray], seed: int = 0,
+          tol: float = 1e-10) -> None:
+    """Same output and same gradients of <u, f(inputs)> for every input, u random."""
+    ts = [gg.Tensor(a.copy(), requires_grad=True) for a in arrays]
+    tt = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, yt = ours(*ts), theirs(*tt)
+    assert y.shape == tuple(yt.shape)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=tol, atol=tol)
+    u = np.random.default_rng(seed).standard_normal(y.shape)
+    y.backward(u)
+    yt.backward(torch.tensor(u))
+    for i, (a, b) in enumerate(zip(ts, tt)):
+        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=tol, atol=tol, err_msg=f"gradient of input {i}")
+
+
+RNG = np.random.default_rng(0)
+
+CONV2D_GRID = [
+    # (N, C, H, W), (O, kH, kW), stride, padding, dilation, groups, bias
+    *[((2, 4, 9, 8), (6, kh, kw), s, p, d, g, i % 2 == 0)
+      for i, ((kh, kw), s, p, d, g) in enumerate(itertools.product(
+          [(1, 1), (3, 3), (2, 3)], [1, 2, (2, 1)], [0, 1, (2, 0)], [1, (1, 2)], [1, 2]))],
+    ((2, 4, 9, 8), (6, 3, 3), 1, "valid", 1, 1, True),
+    ((3, 6, 7, 7), (6, 3, 3), 1, 1, 1, 6, True),          # depthwise
+    ((3, 6, 7, 7), (12, 3, 3), 2, 1, 1, 6, False),        # depthwise, channel multiplier 2
+    ((1, 3, 10, 10), (4, 4, 4), 1, "same", 1, 1, True),   # even kernel: the extra padding at the end
+    ((1, 3, 10, 10), (4, 3, 2), 1, "same", (2, 3), 1, True),
+    ((2, 1, 28, 28), (6, 5, 5), 1, 0, 1, 1, True),        # LeNet's first layer
+]
+
+
+@pytest.mark.parametrize("case", CONV2D_GRID, ids=[str(i) for i in range(len(CONV2D_GRID))])
+def test_conv2d_matches_torch(case: tuple[Any, ...]) -> None:
+    xshape, (o, kh, kw), stride, padding, dilation, groups, bias = case
+    arrays = [RNG.standard_normal(xshape), RNG.standard_normal((o, xshape[1] // groups, kh, kw))]
+    if bias:
+        arrays.append(RNG.standard_normal(o))
+    kw_args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    agree(lambda *t: C.conv2d(*t, **kw_args), lambda *t: F.conv2d(*t, **kw_args), arrays)
+
+
+@pytest.mark.parametrize("stride, padding, dilation, groups", [
+    (1, 0, 1, 1), (2, 1, 1, 1), (1, "same", 2, 1), (3, 2, 2, 2), (1, 1, 1, 4), (1, "valid", 3, 2),
+])
+def test_conv1d_matches_torch(stride: int, padding: Any, dilation: int, groups: int) -> None:
+    arrays = [RNG.standard_normal((3, 4, 13)), RNG.standard_normal((8, 4 // groups, 3)), RNG.standard_normal(8)]
+    kw_args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    agree(lambda *t: C.conv1d(*t, **kw_args), lambda *t: F.conv1d(*t, **kw_args), arrays)
+
+
+def test_unbatched_inputs_match_torch() -> None:
+    agree(lambda x, w: C.conv2d(x, w, padding=1), lambda x, w: F.conv2d(x, w, padding=1),
+          [RNG.standard_normal((3, 6, 5)), RNG.standard_normal((2, 3, 3, 3))])
+    agree(lambda x, w: C.conv1d(x, w), lambda x, w: F.conv1d(x, w),
+          [RNG.standard_normal((3, 6)), RNG.standard_normal((2, 3, 2))])
+    agree(lambda x: C.max_pool2d(x, 2), lambda x: F.max_pool2d(x, 2), [RNG.standard_normal((3, 6, 5))])
+    agree(lambda x: C.avg_pool2d(x, 2), lambda x: F.avg_pool2d(x, 2), [RNG.standard_normal((3, 6, 5))])
+
+
+POOL_GRID = list(itertools.product([2, 3, (2, 3)], [None, 1, 2, (1, 2)], [0, 1], [False, True]))
+
+
+@pytest.mark.parametrize("kernel, stride, padding, ceil_mode", POOL_GRID)
+def test_max_pool2d_matches_torch(kernel: Any, stride: Any, padding: int, ceil_mode: bool) -> None:
+    kw_args = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    agree(lambda x: C.max_pool2d(x, **kw_args), lambda x: F.max_pool2d(x, **kw_args),
+          [RNG.standard_normal((2, 3, 9, 8))])
+
+
+@pytest.mark.parametrize("dilation", [2, (1, 2)])
+def test_dilated_max_pool2d_matches_torch(dilation: Any) -> None:
+    agree(lambda x: C.max_pool2d(x, 3, 1, 1, dilation), lambda x: F.max_pool2d(x, 3, 1, 1, dilation),
+          [RNG.standard_normal((2, 3, 9, 8))])
+
+
+@pytest.mark.parametrize("kernel, stride, padding, ceil_mode", POOL_GRID)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool2d_matches_torch(
+    kernel: Any, stride: Any, padding: int, ceil_mode: bool, count_include_pad: bool
+) -> None:
+    kw_args = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                   count_include_pad=count_include_pad)
+    agree(lambda x: C.avg_pool2d(x, **kw_args), lambda x: F.avg_pool2d(x, **kw_args),
+          [RNG.standard_normal((2, 3, 9, 8))])
+
+
+def test_avg_pool2d_divisor_override_matches_torch() -> None:
+    agree(lambda x: C.avg_pool2d(x, 3, 2, 1, divisor_override=4),
+          lambda x: F.avg_pool2d(x, 3, 2, 1, divisor_override=4), [RNG.standard_normal((2, 3, 9, 8))])
+
+
+@pytest.mark.parametrize("size", [1, (1, 1), (3, 2), (None, 4), (9, 8)])
+def test_adaptive_avg_pool2d_matches_torch(size: Any) -> None:
+    agree(lambda x: C.adaptive_avg_pool2d(x, size), lambda x: F.adaptive_avg_pool2d(x, size),
+          [RNG.standard_normal((2, 3, 9, 8))])
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5), (4, 3, 5, 2)])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_matches_torch(shape: tuple[int, ...], training: bool, affine: bool) -> None:
+    stats = [RNG.standard_normal(3), RNG.uniform(0.5, 2.0, 3)]
+    ours_stats, their_stats = [s.copy() for s in stats], [torch.tensor(s) for s in stats]
+    arrays = [RNG.standard_normal(shape) * 2 + 1]
+    if affine:
+        arrays += [RNG.standard_normal(3), RNG.standard_normal(3)]
+    agree(lambda x, *wb: C.batch_norm(x, *ours_stats, *wb, training=training, momentum=0.3, eps=1e-3),
+          lambda x, *wb: F.batch_norm(x, *their_stats, *wb, training=training, momentum=0.3, eps=1e-3), arrays)
+    for ours, theirs in zip(ours_stats, their_stats):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_batch_norm_running_statistics_after_steps_match_torch() -> None:
+    """Ten training steps on different batches, then evaluation with the running statistics."""
+    ours = [gg.Tensor(np.zeros(4)), gg.Tensor(np.ones(4))]
+    theirs = [torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)]
+    for _ in range(10):
+        x = RNG.standard_normal((6, 4, 3, 3)) * RNG.uniform(0.5, 3, (1, 4, 1, 1)) + RNG.standard_normal((1, 4, 1, 1))
+        C.batch_norm(gg.Tensor(x), *ours, training=True)
+        F.batch_norm(torch.tensor(x), *theirs, training=True)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.data, b.numpy(), rtol=1e-12)
+    x = RNG.standard_normal((5, 4, 2, 2))
+    agree(lambda t: C.batch_norm(t, *ours), lambda t: F.batch_norm(t, *theirs), [x])
+
+
+@pytest.mark.parametrize("shape, normalized", [((4, 6), (6,)), ((2, 3, 4, 5), (4, 5)), ((2, 3, 4), (2, 3, 4))])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_matches_torch(shape: tuple[int, ...], normalized: tuple[int, ...], affine: bool) -> None:
+    arrays = [RNG.standard_normal(shape) * 3 - 1]
+    if affine:
+        arrays += [RNG.standard_normal(normalized), RNG.standard_normal(normalized)]
+    agree(lambda x, *wb: C.layer_norm(x, normalized, *wb, eps=1e-4),
+          lambda x, *wb: F.layer_norm(x, normalized, *wb, eps=1e-4), arrays)
+
+
+@pytest.mark.parametrize("padding_idx", [None, 0, 2, -1])
+def test_embedding_matches_torch(padding_idx: int | None) -> None:
+    index = np.array([[0, 2, 2, 4], [4, 1, 2, 0], [3, 3, 3, 3]])
+    agree(lambda w: C.embedding(index, w, padding_idx=padding_idx),
+          lambda w: F.embedding(torch.tensor(index), w, padding_idx=padding_idx), [RNG.standard_normal((5, 3))])
+
+
+@pytest.mark.parametrize("op", ["conv2d", "max_pool2d", "avg_pool2d", "batch_norm"])
+def test_second_order_matches_torch(op: str) -> None:
+    """Gradient of (the squared norm of the input gradient) with respect to every input."""
+    x = RNG.standard_normal((2, 4, 6, 5))
+    w = RNG.standard_normal((3, 4, 3, 2))
+    ours = {
+        "conv2d": lambda x, w: gg.tanh(C.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2))),
+        "max_pool2d": lambda x, w: C.max_pool2d(x * x, 3, 2, 1),
+        "avg_pool2d": lambda x, w: C.avg_pool2d(x * x, 3, 2, 1, count_include_pad=False),
+        "batch_norm": lambda x, w: C.batch_norm(x, None, None, w[0, :, 0, 0], None, training=True),
+    }[op]
+    theirs = {
+        "conv2d": lambda x, w: torch.tanh(F.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2))),
+        "max_pool2d": lambda x, w: F.max_pool2d(x * x, 3, 2, 1),
+        "avg_pool2d": lambda x, w: F.avg_pool2d(x * x, 3, 2, 1, count_include_pad=False),
+        "batch_norm": lambda x, w: F.batch_norm(x, None, None, w[0, :, 0, 0], None, training=True),
+    }[op]
+    xs, ws = gg.Tensor(x, requires_grad=True), gg.Tensor(w, requires_grad=True)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y = ours(xs, ws)
+    u = RNG.standard_normal(y.shape)
+    (gx,) = backward([y], [gg.Tensor(u)], retain_graph=True, create_graph=True, inputs=[xs])
+    (gxt,) = torch.autograd.grad((theirs(xt, wt) * torch.tensor(u)).sum(), xt, create_graph=True)
+    np.testing.assert_allclose(gx.data, gxt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    (gx * gx).sum().backward()
+    (gxt * gxt).sum().backward()
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    if op in ("conv2d", "batch_norm"):
+        np.testing.assert_allclose(ws.grad.data, wt.grad.numpy(), rtol=1e-9, atol=1e-9)
