@@ -6,13 +6,14 @@ forward and derivative live side by side.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import STATE
-from graphgrad.errors import BackwardError, DTypeError
+from graphgrad.autograd.grad_mode import RECORD, get_mode
+from graphgrad.errors import BackwardError, DTypeError, InplaceError, ShapeError
 
 if TYPE_CHECKING:
     from graphgrad.ops.core import Node
@@ -45,15 +46,37 @@ def _check_float(arr: np.ndarray) -> None:
         )
 
 
+class RemovableHandle:
+    """What ``register_post_accumulate_grad_hook`` returns: ``.remove()`` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_key")
+
+    def __init__(self, hooks: dict[int, Callable[[Tensor], None]], key: int) -> None:
+        self._hooks = hooks
+        self._key = key
+
+    def remove(self) -> None:
+        self._hooks.pop(self._key, None)
+
+
+_hook_keys = iter(range(sys.maxsize))
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for backward.
 
     ``Tensor(data, requires_grad=False, dtype=None, name=None)``: Python numbers and lists become
     float32 (integers too when ``requires_grad=True``, else int64); NumPy arrays keep their dtype.
+
+    Tensors that share memory (``detach()``, and every op whose forward returns a NumPy view of
+    its input: reshape, transpose, basic indexing...) share one version counter, ``_vc``: a
+    one-element list bumped by every in-place change through any of them, so a graph that saved
+    one of them notices a change made through another.
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_node", "_version", "_retain", "name", "__weakref__")
-    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operators
+    __slots__ = (
+        "data", "grad", "_requires_grad", "_node", "_vc", "_retain", "_post_hooks", "name", "__weakref__"
+    )  # fmt: skip
     __hash__ = object.__hash__  # == is elementwise, identity is the hash (as in PyTorch)
 
     data: np.ndarray
@@ -70,8 +93,11 @@ class Tensor:
         self.grad = None
         self._requires_grad = bool(requires_grad)
         self._node: Node | None = None
-        self._version = 0
+        # a tensor made around another tensor's memory is an alias of it: one version counter
+        shares = isinstance(data, Tensor) and bool(np.may_share_memory(arr, data.data))
+        self._vc: list[int] = data._vc if shares else [0]
         self._retain = False
+        self._post_hooks: dict[int, Callable[[Tensor], None]] | None = None
         self.name = name
 
     @staticmethod
@@ -82,10 +108,16 @@ class Tensor:
         t.grad = None
         t._requires_grad = False
         t._node = None
-        t._version = 0
+        t._vc = [0]
         t._retain = False
+        t._post_hooks = None
         t.name = None
         return t
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (through any alias)."""
+        return self._vc[0]
 
     # ----------------------------------------------------------------- properties
     @property
@@ -177,8 +209,10 @@ class Tensor:
 
     # ----------------------------------------------------------------- graph
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        """The same data (shared memory and version counter), cut from the graph."""
+        t = Tensor._wrap(self.data)
+        t._vc = self._vc
+        return t
 
     def retain_grad(self) -> Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
@@ -201,61 +235,147 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> RemovableHandle:
+        """Call ``hook(self)`` each time a backward has accumulated this leaf's gradient into ``.grad``.
+
+        PyTorch's hook of that name: it runs as soon as this leaf's gradient is complete, while
+        backward goes on with the rest of the graph (so a data-parallel trainer can start sending
+        it). Hooks run in the order registered; a backward that gives this leaf no gradient, or
+        that returns gradients instead of accumulating them (``inputs=``), does not call them.
+        """
+        if not self._requires_grad:
+            raise BackwardError("cannot register a hook on a tensor that does not require a gradient")
+        if self._node is not None:
+            raise BackwardError(
+                f"post-accumulate-grad hooks can only be registered on leaf tensors; this one was made by "
+                f"'{self._node.op.name}'"
+            )
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        key = next(_hook_keys)
+        self._post_hooks[key] = hook
+        return RemovableHandle(self._post_hooks, key)
+
     # ----------------------------------------------------------------- in place
+    # In-place operators change the array itself, as in NumPy: every alias sees the change and the
+    # shared version counter moves. When a gradient flows through the change (grad mode on and this
+    # tensor or the operand requires one), it is also recorded: the tensor keeps its identity and
+    # becomes the output of the op, applied to a copy of its old value that keeps the old history.
     def _check_inplace(self, what: str) -> None:
-        if STATE.enabled and self._requires_grad and self._node is None:
+        if get_mode() & RECORD and self._requires_grad and self._node is None:
             raise BackwardError(
                 f"{what} on a leaf tensor that requires a gradient; do it under graphgrad.no_grad()"
             )
 
-    def bump_version(self) -> None:
-        """Record that ``.data`` was changed in place, so graphs that saved it notice."""
-        self._version += 1
-
-    def _inplace(self, op: Any, other: Any) -> Tensor:
-        """``self op= other``: in place when no graph records it, otherwise a new recorded op."""
-        if STATE.enabled and (self._requires_grad or getattr(other, "_requires_grad", False)):
-            self._check_inplace("an in-place operator")
-            return op(self, other)
-        result = op(self, other).data
-        if result.dtype != self.data.dtype:
-            raise DTypeError(
-                f"in-place op would change dtype {self.data.dtype} to {result.dtype}; "
-                "use the out-of-place form"
+    def _check_writable(self, what: str) -> None:
+        if not self.data.flags.writeable:
+            raise InplaceError(
+                f"{what} on a read-only tensor of shape {self.shape} (a broadcast view or a constant); "
+                "change a copy instead (x = x * 1.0)"
             )
-        self.data[...] = result
-        self._version += 1
+
+    def bump_version(self) -> None:
+        """Record that ``.data`` was changed in place, so graphs that saved it (or an alias) notice."""
+        self._vc[0] += 1
+
+    def _records(self, other: Any) -> bool:
+        """Whether a change of this tensor by ``other`` must be recorded: a gradient flows through it."""
+        return bool(get_mode() & RECORD) and (
+            self._requires_grad or (isinstance(other, Tensor) and other._requires_grad)
+        )
+
+    def _inplace(self, ufunc: np.ufunc, op: Callable[[Any, Any], Tensor], other: Any, symbol: str) -> Tensor:
+        """``self symbol other`` (``+=``...) in place; recorded when a gradient flows through it."""
+        if self._records(other):
+            return self._record_in_place(lambda old: op(old, other), f"'{symbol}'")
+        self._check_writable(f"'{symbol}'")
+        try:
+            ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data)
+        except TypeError as exc:  # NumPy's casting refusal, e.g. an int tensor /= 2
+            raise DTypeError(f"'{symbol}' on a tensor of dtype {self.dtype}: {exc}") from None
+        except ValueError as exc:
+            raise ShapeError(f"'{symbol}' on a tensor of shape {self.shape}: {exc}") from None
+        self._vc[0] += 1
+        return self
+
+    def _record_in_place(self, make: Callable[[Tensor], Tensor], what: str) -> Tensor:
+        """Write ``make(old self)`` into this tensor's memory and make this tensor that op's output."""
+        self._check_inplace(what)
+        self._check_writable(what)
+        if _holders(self) > _UNALIASED_HOLDERS:
+            raise InplaceError(
+                f"{what} on a tensor of shape {self.shape} that shares its memory with another live tensor "
+                "(a view such as reshape, transpose or x[i], or detach()) while a gradient is recorded: "
+                "that tensor's graph would not see the change. Use the out-of-place form (x = x + y), "
+                "or change a copy (x = x * 1.0)"
+            )
+        old = Tensor._wrap(self.data.copy())  # the old values, with the old history
+        old._requires_grad, old._node, old.name = self._requires_grad, self._node, self.name
+        old._vc[0] = self._vc[0]
+        new = make(old)
+        if new.data.shape != self.data.shape:
+            raise ShapeError(
+                f"{what}: the result has shape {new.shape}, which does not fit this tensor's shape {self.shape}"
+            )
+        if new.data.dtype != self.data.dtype:
+            if not np.can_cast(new.data.dtype, self.data.dtype, "same_kind"):
+                raise DTypeError(f"{what}: cannot store a {new.dtype} result in a tensor of dtype {self.dtype}")
+            new = new.astype(self.data.dtype)
+        self.data[...] = new.data
+        self._vc[0] += 1
+        self._node, self._requires_grad = new._node, new._requires_grad
+        if new._node is not None:
+            new._node.out_version = self._vc[0]
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("item assignment")
-        if STATE.enabled and (self._requires_grad or getattr(value, "_requires_grad", False)):
-            _ops.setitem_(self, index, value)
+        """``x[index] = value`` in place (NumPy's semantics: a repeated index keeps the last write)."""
+        index = _ops.plain_index(index)
+        if self._records(value):
+            self._record_in_place(lambda old: _ops.setitem(old, index, value), "item assignment")
             return
-        self.data[_ops.plain_index(index)] = value.data if isinstance(value, Tensor) else value
-        self._version += 1
+        self._check_writable("item assignment")
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+        self._vc[0] += 1
 
     def copy_(self, src: Any) -> Tensor:
-        """Overwrite the values in place (for parameter loading and updates)."""
-        self._check_inplace("copy_")
+        """Overwrite the values in place (for parameter loading and updates); recorded like ``x[...] = src``."""
+        if self._records(src):
+            return self._record_in_place(lambda old: _ops.setitem(old, Ellipsis, src), "copy_")
+        self._check_writable("copy_")
         self.data[...] = src.data if isinstance(src, Tensor) else src
-        self._version += 1
+        self._vc[0] += 1
         return self
 
     def zero_(self) -> Tensor:
         return self.copy_(0)
 
     def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(_ops.add, other)
+        return self._inplace(np.add, _ops.add, other, "+=")
 
     def __isub__(self, other: Any) -> Tensor:
-        return self._inplace(_ops.subtract, other)
+        return self._inplace(np.subtract, _ops.subtract, other, "-=")
 
     def __imul__(self, other: Any) -> Tensor:
-        return self._inplace(_ops.multiply, other)
+        return self._inplace(np.multiply, _ops.multiply, other, "*=")
 
     def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace(_ops.divide, other)
+        return self._inplace(np.true_divide, _ops.divide, other, "/=")
+
+    def __ipow__(self, other: Any) -> Tensor:
+        return self._inplace(np.power, _ops.power, other, "**=")
+
+    def __imatmul__(self, other: Any) -> Tensor:
+        return self._inplace(np.matmul, _ops.matmul, other, "@=")
+
+    # ----------------------------------------------------------------- NumPy's functions
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """``np.exp(t)``, ``array + t``...: graphgrad's op of that name, so the gradient flows."""
+        return _array_protocol.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """``np.sum(t)``, ``np.mean(t, axis=0)``...: graphgrad's function of that name, so the gradient flows."""
+        return _array_protocol.function(func, args, kwargs)
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other: Any) -> Tensor:
@@ -443,4 +563,13 @@ class Tensor:
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
 
+def _holders(t: Tensor) -> int:
+    """How many references hold ``t``'s version counter (each alias of ``t`` adds one)."""
+    return sys.getrefcount(t._vc)
+
+
+_UNALIASED_HOLDERS = _holders(Tensor._wrap(np.empty(0)))
+
+
+from graphgrad import array_protocol as _array_protocol  # noqa: E402
 from graphgrad import ops as _ops  # noqa: E402  (ops import Tensor; bound after the class exists)

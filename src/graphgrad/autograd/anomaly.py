@@ -8,30 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import STATE
+from graphgrad.autograd.grad_mode import RULES, STATE, get_mode
 from graphgrad.errors import AnomalyError
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_ENGINE_FILE = os.path.join(_PACKAGE_DIR, "autograd", "engine.py")
-
-
-def _caller() -> tuple[str, bool]:
-    """``file:line`` of the innermost caller outside graphgrad, and whether an engine backward
-    is running in between (the op is then part of a gradient rule, not the user's forward)."""
-    frame: Any = sys._getframe(2)
-    in_backward = False
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        if frame.f_code.co_filename == _ENGINE_FILE and frame.f_code.co_name == "backward":
-            in_backward = True
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>", in_backward
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}", in_backward
 
 
 def user_line() -> str:
     """``file:line`` of the innermost caller outside graphgrad (where the user made the op)."""
-    return _caller()[0]
+    frame: Any = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 def _bad(arr: np.ndarray) -> str | None:
@@ -50,10 +40,10 @@ def check_forward(op: Any, inputs: tuple, out: Any) -> None:
     Ops run by a gradient rule inside backward are not checked here: a rule may compute a NaN or
     inf that it then masks (``where``), and the engine checks the gradient each rule returns.
     """
-    where, in_backward = _caller()
+    where = user_line()
     if out._node is not None:
         out._node.origin = where
-    if in_backward:
+    if get_mode() & RULES:  # an op inside a gradient rule, not the user's forward
         return
     bad = _bad(out.data)
     if bad:

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.engine import backward, topological_order
+from graphgrad.autograd.engine import backward, input_gradients, topological_order
 from graphgrad.autograd.functional import as_differentiable
 from graphgrad.autograd.grad_mode import enable_grad, no_grad
-from graphgrad.errors import BackwardError, DTypeError, GradcheckError, InplaceError
+from graphgrad.errors import BackwardError, DTypeError, GradcheckError
 from graphgrad.tensor import Tensor
 
 __all__ = ["gradcheck", "naive_grad", "path_sum_grad"]
@@ -80,7 +80,7 @@ def gradcheck(
     if not isinstance(out, Tensor) or not out.requires_grad:
         raise GradcheckError("gradcheck: f must return a Tensor that depends on its inputs")
     u = rng.standard_normal(out.shape)
-    analytic = backward([out], [Tensor(u.astype(out.data.dtype))], inputs=ts)
+    analytic = backward([out], [Tensor(u.astype(out.data.dtype))], inputs=ts) or []
     grads = [np.zeros(t.shape) if g is None else np.asarray(g.data, dtype=np.float64) for t, g in zip(ts, analytic)]
     value = _pairing(u, f, ts)
 
@@ -119,42 +119,14 @@ def gradcheck(
 
 
 # ---------------------------------------------------------------------------- the graph, read slowly
-def _recorded_graph(output: Tensor) -> list[Tensor]:
-    """Tensors that lead to ``output`` and require a gradient, each after its inputs (the engine's
-    order), refusing a graph whose saved inputs were changed in place since it was recorded."""
-    order = topological_order([output])
-    for t in order:
-        node = t._node
-        if node is None:
-            continue
-        for p, v in zip(node.inputs, node.versions):
-            if p._version != v:
-                raise InplaceError(
-                    f"an input of shape {p.shape} to '{node.op.name}' was modified in place after the op saved it"
-                )
-    return order
-
-
-def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum a gradient in the broadcast shape back to ``shape`` (what the engine's unbroadcast does)."""
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    if lead > 0:
-        g = g.sum(axis=tuple(range(lead)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.ndim == len(shape) and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return np.broadcast_to(g, shape)
-
-
 class _LocalJacobians:
     """Each node's Jacobian with respect to each of its inputs, computed once and cached.
 
-    Seed 001's "caching partial derivatives": the local Jacobian of node t with respect to input
-    k is read off its VJP rule, one call per output entry (row i is the rule applied to the
-    one-hot e_i). Stored densely as float64 ``(t.size, input.size)`` matrices, which is why
-    these methods are for graphs of scalars and small tensors.
+    Seed 001's "caching partial derivatives": row i of the local Jacobians of node t is what the
+    engine's :func:`input_gradients` gives for the one-hot upstream gradient e_i (the same rules,
+    unbroadcast and all, that backward applies). Stored densely as float64 ``(t.size,
+    input.size)`` matrices, which is why these methods are for graphs of scalars and small tensors.
+    ``rule_calls`` counts the nodes' rule applications (one per row).
     """
 
     def __init__(self) -> None:
@@ -167,23 +139,16 @@ class _LocalJacobians:
             return cached
         node = t._node
         assert node is not None and node.inputs is not None
-        rules = node.op.vjps or ()
-        jacs: list[np.ndarray | None] = []
-        for k, p in enumerate(node.inputs):
-            rule = rules[k] if k < len(rules) else None
-            if not p.requires_grad or rule is None:
-                jacs.append(None)
-                continue
-            jac = np.zeros((t.data.size, p.data.size))
-            for i in range(t.data.size):
-                onehot = np.zeros(t.shape, dtype=t.data.dtype)
-                onehot.reshape(-1)[i] = 1
-                with no_grad():
-                    row = rule(Tensor(onehot), t, *node.inputs, **node.params)
-                self.rule_calls += 1
-                if row is not None:
-                    jac[i] = _sum_to(np.asarray(row.data, dtype=np.float64), p.shape).reshape(-1)
-            jacs.append(jac)
+        jacs = [np.zeros((t.data.size, p.data.size)) if p.requires_grad else None for p in node.inputs]
+        for i in range(t.data.size):
+            onehot = np.zeros(t.shape, dtype=t.data.dtype)
+            onehot.reshape(-1)[i] = 1
+            with no_grad():
+                rows = input_gradients(t, Tensor(onehot))
+            self.rule_calls += 1
+            for jac, row in zip(jacs, rows):
+                if jac is not None and row is not None:
+                    jac[i] = np.asarray(row.data, dtype=np.float64).reshape(-1)
         result = tuple(jacs)
         self._cache[id(t)] = result
         return result
@@ -217,7 +182,7 @@ def naive_grad(f: Callable[..., Any], inputs: Sequence[Any]) -> list[Tensor]:
         out = _scalar_output(f(*xs), "naive_grad")
     if not out.requires_grad:
         return [Tensor(np.zeros_like(x.data)) for x in xs]
-    order = _recorded_graph(out)
+    order = topological_order([out])
     local = _LocalJacobians()
     results = []
     for x in xs:
@@ -265,7 +230,7 @@ def path_sum_grad(
     output = _scalar_output(output, "path_sum_grad")
     if not output.requires_grad:
         raise BackwardError(f"path_sum_grad: the output (shape {output.shape}) does not require a gradient")
-    order = _recorded_graph(output)
+    order = topological_order([output])
     targets = [t for t in order if t._node is None] if inputs is None else list(inputs)
     slot = {id(t): i for i, t in enumerate(targets)}
     totals = [np.zeros(t.data.size) for t in targets]

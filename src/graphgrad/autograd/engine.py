@@ -3,21 +3,51 @@
 The graph is walked once, iteratively (no recursion, so a chain of a million ops works under the
 default recursion limit), visiting only tensors that require a gradient. Nodes are then processed
 in reverse topological order: each node's gradient is complete (the sum over all its consumers,
-the multivariate chain rule) before its rule passes it on. Each node and edge is touched a
+the multivariate chain rule) before its rules pass it on. Each node and edge is touched a
 constant number of times, so the cost is linear in nodes + edges.
+
+:func:`input_gradients` is the one place where a node's rules are applied (backward, the slow
+methods of :mod:`graphgrad.autograd.check` and the teaching views all go through it). While rules
+run, the engine sets the ``RULES`` mode: products and quotients then follow ``0 * x = 0``, so a
+zero upstream gradient gives exactly zero whatever the local derivative (the branch ``where``
+does not take, derivatives of ``x ** 0`` at 0), with no guard in any rule.
 """
 
 from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import STATE
+from graphgrad.autograd.grad_mode import ANOMALY, CHECK_INF, RECORD, RULES, get_mode, set_mode
 from graphgrad.errors import BackwardError, GraphFreedError, InplaceError, ShapeError
 from graphgrad.ops.core import Node
 from graphgrad.tensor import Tensor
+
+_wrap = Tensor._wrap
+
+try:  # NumPy 2's floating-point error state is a context variable: setting it directly costs ~0.1 us
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj  # type: ignore[attr-defined]
+
+    def _quiet() -> object:
+        """Silence floating-point warnings (undo with :func:`_restore`): rules may meet inf or NaN
+        that a zero gradient then annihilates, which is no reason to warn."""
+        return _extobj_contextvar.set(_make_extobj(all="ignore"))
+
+    def _restore(token: object) -> None:
+        _extobj_contextvar.reset(token)  # type: ignore[arg-type]
+
+except ImportError:  # another NumPy: the public context manager, a few microseconds slower
+
+    def _quiet() -> object:
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+
+    def _restore(token: object) -> None:
+        token.__exit__(None, None, None)  # type: ignore[attr-defined]
 
 
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -51,149 +81,98 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     return order
 
 
-def backward(
-    roots: Sequence[Tensor],
-    root_grads: Sequence[Tensor | None],
-    retain_graph: bool = False,
-    create_graph: bool = False,
-    inputs: Sequence[Tensor] | None = None,
-) -> list[Tensor | None] | None:
-    """Propagate ``root_grads`` from ``roots`` back through the graph.
+# ---------------------------------------------------------------------------- applying one node's rules
+def input_gradients(out: Tensor, g: Tensor) -> list[Tensor | None]:
+    """The gradients for the inputs of the node that made ``out``, given ``out``'s gradient ``g``.
 
-    Without ``inputs``, gradients accumulate into ``.grad`` of the leaves (and of tensors that
-    called ``retain_grad()``). With ``inputs``, nothing is accumulated: the gradients with respect
-    to those tensors are returned, in order (``None`` where no path leads there).
+    Applies the node's rules (the raw-array fast path where the op declares one and nothing is
+    being recorded), sums each result back to its input's shape and casts it to its dtype. One
+    entry per input: ``None`` where the input needs no gradient or its rule returned ``None``.
+    Runs in the caller's grad mode (under ``enable_grad`` the result is recorded and can be
+    differentiated again). Raises if the graph was freed or a saved tensor changed in place.
     """
-    grads: dict[int, Tensor] = {}
-    owned: set[int] = set()  # ids of gradient arrays this pass allocated and may add into in place
-    for r, g in zip(roots, root_grads):
-        if not r._requires_grad:
-            raise BackwardError(
-                f"backward of a tensor of shape {r.shape} that does not require a gradient "
-                "(no input had requires_grad=True, or it was made under no_grad)"
-            )
-        g = _root_grad(r, g)
-        _accumulate(grads, owned, id(r), g, create_graph)
-
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    node = out._node
+    if node is None:
+        raise BackwardError(f"input_gradients: the tensor of shape {out.shape} is a leaf (no op made it)")
+    if node.inputs is None:
+        raise GraphFreedError(
+            f"input_gradients: the graph of '{node.op.name}' was freed by a backward; pass retain_graph=True to it"
+        )
+    if not isinstance(g, Tensor):
+        g = _wrap(np.asarray(g, dtype=out.data.dtype))
+    saved = get_mode()
+    set_mode(saved | RULES)
+    quiet = _quiet()
     try:
-        order = topological_order(roots)
+        return _apply_rules(node, out, g, saved | RULES)
     finally:
-        if gc_was_enabled:
-            gc.enable()
-    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
-    found: list[Tensor | None] = [None] * (0 if inputs is None else len(inputs))
-    handed_out: set[int] = set()  # ids of arrays already stored in some .grad
+        _restore(quiet)
+        set_mode(saved)
 
-    saved_mode = STATE.enabled
-    STATE.enabled = create_graph
-    gc_was_enabled = gc.isenabled()
-    gc.disable()  # backward makes no reference cycles; collector passes over a big graph cost O(graph)
-    pop = grads.pop
-    try:
-        for i in range(len(order) - 1, -1, -1):
-            t = order[i]
-            order[i] = None  # type: ignore[call-overload]  # let used tensors go early
-            g = pop(id(t), None)
-            if g is None:
-                continue
-            if owned:
-                owned.discard(id(g.data))  # complete now: rules may pass it on, so never add into it
-            if STATE.anomaly:
+
+def _apply_rules(
+    node: Node,
+    out: Tensor,
+    g: Tensor,
+    mode: int,
+    sums: dict[int, Tensor] | None = None,
+    owned: set[int] | None = None,
+) -> list[Tensor | None]:
+    """:func:`input_gradients` without the checks of its arguments; ``mode`` is the current mode.
+
+    With ``sums`` (backward's running gradients, by tensor id), each input's gradient is added
+    there instead of returned (the list comes back empty): one loop per node on the hot path.
+    """
+    ins: tuple[Tensor, ...] = node.inputs  # type: ignore[assignment]
+    for p, v in zip(ins, node.versions):
+        if p._vc[0] != v:
+            _raise_inplace(node, p, v)
+    if out._vc[0] != node.out_version:
+        _raise_inplace(node, out, node.out_version)
+    op = node.op
+    params = node.params
+    rules: Any = op.vjps
+    variadic = op.variadic
+    fast: Any = None if mode & RECORD else op.array_vjps  # the raw-array path when nothing is recorded
+    arrays: Any = None
+    grads: list[Tensor | None] = []
+    for k, p in enumerate(ins):
+        if not p._requires_grad:
+            if sums is None:
+                grads.append(None)
+            continue
+        j = 0 if variadic else k
+        rule = None if fast is None else fast[j]
+        if rule is not None:
+            if arrays is None:
+                arrays = [t.data for t in ins]
+            gd, od = g.data, out.data
+            raw = rule(k, gd, od, *arrays, **params) if variadic else rule(gd, od, *arrays, **params)
+            gk = None if raw is None else _wrap(raw if raw.__class__ is np.ndarray else np.asarray(raw))
+        else:
+            rule = rules[j]
+            gk = None if rule is None else rule(k, g, out, *ins, **params) if variadic else rule(g, out, *ins, **params)
+        if gk is not None:
+            pdata = p.data
+            if gk.data.shape != pdata.shape:
+                gk = _unbroadcast(gk, p, node)
+            dtype = gk.data.dtype
+            if dtype is not pdata.dtype and dtype != pdata.dtype:
+                gk = gk.astype(pdata.dtype)
+            if mode & ANOMALY:
                 from graphgrad.autograd import anomaly
 
-                anomaly.check_summed(t, g)
-            node = t._node
-            if wanted is not None:
-                if id(t) in wanted:
-                    found[wanted[id(t)]] = g
-            elif node is None or t._retain:
-                _store_grad(t, g, handed_out)
-            if node is None:
-                continue
-            ins = node.inputs
-            for p, v in zip(ins, node.versions):
-                if p._version != v:
-                    _raise_inplace(node, p, v)
-            if t._version != node.out_version:
-                _raise_inplace(node, t, node.out_version)
-            rules = node.op.vjps
-            params = node.params
-            for k, p in enumerate(ins):
-                if not p._requires_grad:
-                    continue
-                gk = rules[k](g, t, *ins, **params)
-                if gk is None:
-                    continue
-                pdata = p.data
-                if gk.data.shape != pdata.shape:
-                    gk = _unbroadcast(gk, p, node)
-                if gk.data.dtype != pdata.dtype:
-                    gk = gk.astype(pdata.dtype)
-                if STATE.anomaly:
-                    from graphgrad.autograd import anomaly
-
-                    anomaly.check_backward(node, k, gk)
+                anomaly.check_backward(node, k, gk)
+            if sums is not None:
                 key = id(p)
-                if key in grads:
-                    _accumulate(grads, owned, key, gk, create_graph)
+                if key in sums:
+                    _accumulate(sums, owned, key, gk, bool(mode & RECORD))  # type: ignore[arg-type]
                 else:
-                    grads[key] = gk
-            if not retain_graph:
-                node.inputs = None
-    finally:
-        STATE.enabled = saved_mode
-        if gc_was_enabled:
-            gc.enable()
-    return found if inputs is not None else None
-
-
-def _root_grad(root: Tensor, g: Tensor | None) -> Tensor:
-    if g is None:
-        if root.data.size != 1:
-            raise BackwardError(
-                f"backward of a non-scalar tensor of shape {root.shape} needs grad=: the gradient "
-                "of some scalar with respect to it (for a loss, reduce it first, e.g. .sum())"
-            )
-        return Tensor._wrap(np.ones_like(root.data))
-    if not isinstance(g, Tensor):
-        g = Tensor._wrap(np.asarray(g, dtype=root.data.dtype))
-    if g.shape != root.shape:
-        raise ShapeError(f"backward: grad of shape {g.shape} for a tensor of shape {root.shape}")
-    return g
-
-
-def _accumulate(
-    grads: dict[int, Tensor], owned: set[int], key: int, g: Tensor, create_graph: bool
-) -> None:
-    """Add ``g`` into the running gradient of tensor ``key``.
-
-    The first gradient is kept as is (no copy). The second is summed into a new array that this
-    pass owns; later ones are added into it in place, unless a graph is being recorded.
-    """
-    prev = grads.get(key)
-    if prev is None:
-        grads[key] = g
-    elif create_graph:
-        grads[key] = prev + g
-    elif id(prev.data) in owned:
-        np.add(prev.data, g.data, out=prev.data, casting="unsafe")
-    else:
-        total = Tensor._wrap(np.asarray(prev.data + g.data))  # 0-d sums come back as NumPy scalars
-        owned.add(id(total.data))
-        grads[key] = total
-
-
-def _store_grad(t: Tensor, g: Tensor, handed_out: set[int]) -> None:
-    """Accumulate into ``t.grad``, making sure no two tensors' ``.grad`` share one array."""
-    if t.grad is not None:
-        t.grad = t.grad + g  # a new array; recorded only under create_graph
-        return
-    if not g._requires_grad and id(g.data) in handed_out:
-        g = Tensor._wrap(g.data.copy())
-    t.grad = g
-    handed_out.add(id(g.data))
+                    sums[key] = gk
+                continue
+        if sums is None:
+            grads.append(gk)
+    return grads
 
 
 def _unbroadcast(g: Tensor, p: Tensor, node: Node) -> Tensor:
@@ -219,11 +198,158 @@ def _unbroadcast(g: Tensor, p: Tensor, node: Node) -> Tensor:
 def _raise_inplace(node: Node, t: Tensor, saved_version: int) -> None:
     if node.inputs is not None and any(p is t for p in node.inputs):
         raise InplaceError(
-            f"an input of shape {t.shape} to '{node.op.name}' was modified in place after "
-            f"'{node.op.name}' saved it (version {saved_version}, now {t._version}); backward would "
-            "use the new values. Modify a copy instead, or call the op after the change"
+            f"an input of shape {t.shape} to '{node.op.name}' was modified in place (directly or through "
+            f"a view or detach()) after '{node.op.name}' saved it (version {saved_version}, now "
+            f"{t._vc[0]}); backward would use the new values. Change a copy instead (y = x * 1.0, then "
+            "change y), or call the op after the change"
         )
     raise InplaceError(
-        f"the output of '{node.op.name}' (shape {t.shape}) was modified in place before "
-        "backward; its rule needs the original values"
+        f"the output of '{node.op.name}' (shape {t.shape}) was modified in place (directly or through a "
+        "view or detach()) before backward; its rule needs the original values"
     )
+
+
+# ---------------------------------------------------------------------------- backward
+def backward(
+    roots: Sequence[Tensor],
+    root_grads: Sequence[Tensor | None],
+    retain_graph: bool = False,
+    create_graph: bool = False,
+    inputs: Sequence[Tensor] | None = None,
+) -> list[Tensor | None] | None:
+    """Propagate ``root_grads`` from ``roots`` back through the graph.
+
+    Without ``inputs``, gradients accumulate into ``.grad`` of the leaves (and of tensors that
+    called ``retain_grad()``), and each leaf's post-accumulate-grad hooks run as soon as its
+    gradient is complete. With ``inputs``, nothing is accumulated: the gradients with respect to
+    those tensors are returned, in order (``None`` where no path leads there). Every gradient
+    handed out is an array that nothing else holds (never the caller's ``root_grads``).
+    """
+    grads: dict[int, Tensor] = {}
+    owned: set[int] = set()  # ids of gradient arrays this pass allocated and may add into in place
+    foreign: set[int] = set()  # ids of arrays the caller passed in: never handed out as a gradient
+    for r, g in zip(roots, root_grads):
+        if not r._requires_grad:
+            raise BackwardError(
+                f"backward of a tensor of shape {r.shape} that does not require a gradient "
+                "(no input had requires_grad=True, or it was made under no_grad)"
+            )
+        g = _root_grad(r, g, foreign)
+        _accumulate(grads, owned, id(r), g, create_graph)
+
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        order = topological_order(roots)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    found: list[Tensor | None] = [None] * (0 if inputs is None else len(inputs))
+    handed_out: set[int] = set()  # ids of arrays already stored in some .grad
+
+    saved_mode = get_mode()
+    mode = (RECORD if create_graph else 0) | (saved_mode & (ANOMALY | CHECK_INF)) | RULES
+    set_mode(mode)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # backward makes no reference cycles; collector passes over a big graph cost O(graph)
+    quiet = _quiet()
+    pop = grads.pop
+    try:
+        for i in range(len(order) - 1, -1, -1):
+            t = order[i]
+            order[i] = None  # type: ignore[call-overload]  # let used tensors go early
+            g = pop(id(t), None)
+            if g is None:
+                continue
+            if owned:
+                owned.discard(id(g.data))  # complete now: rules may pass it on, so never add into it
+            if mode & ANOMALY:
+                from graphgrad.autograd import anomaly
+
+                anomaly.check_summed(t, g)
+            node = t._node
+            if wanted is not None:
+                if id(t) in wanted:
+                    found[wanted[id(t)]] = _unshared(g, handed_out, foreign)
+            elif node is None or t._retain:
+                _store_grad(t, g, handed_out, foreign)
+                if node is None and t._post_hooks:
+                    set_mode(saved_mode)  # a hook runs as user code, in the caller's mode
+                    try:
+                        for hook in list(t._post_hooks.values()):
+                            hook(t)
+                    finally:
+                        set_mode(mode)
+            if node is None:
+                continue
+            _apply_rules(node, t, g, mode, grads, owned)
+            if not retain_graph:
+                node.inputs = None
+    finally:
+        _restore(quiet)
+        set_mode(saved_mode)
+        if gc_was_enabled:
+            gc.enable()
+    return found if inputs is not None else None
+
+
+def _root_grad(root: Tensor, g: Tensor | None, foreign: set[int]) -> Tensor:
+    if g is None:
+        if root.data.size != 1:
+            raise BackwardError(
+                f"backward of a non-scalar tensor of shape {root.shape} needs grad=: the gradient "
+                "of some scalar with respect to it (for a loss, reduce it first, e.g. .sum())"
+            )
+        return _wrap(np.ones(root.data.shape, dtype=root.data.dtype))
+    if not isinstance(g, Tensor):
+        g = _wrap(np.asarray(g, dtype=root.data.dtype))
+    if g.shape != root.shape:
+        raise ShapeError(f"backward: grad of shape {g.shape} for a tensor of shape {root.shape}")
+    foreign.add(id(g.data))
+    return g
+
+
+def _accumulate(
+    grads: dict[int, Tensor], owned: set[int], key: int, g: Tensor, create_graph: bool
+) -> None:
+    """Add ``g`` into the running gradient of tensor ``key``.
+
+    The first gradient is kept as is (no copy). The second is summed into a new array that this
+    pass owns; later ones are added into it in place, unless a graph is being recorded.
+    """
+    prev = grads.get(key)
+    if prev is None:
+        grads[key] = g
+    elif create_graph:
+        grads[key] = prev + g
+    elif id(prev.data) in owned:
+        np.add(prev.data, g.data, out=prev.data, casting="unsafe")
+    else:
+        total = _wrap(np.asarray(prev.data + g.data))  # 0-d sums come back as NumPy scalars
+        owned.add(id(total.data))
+        grads[key] = total
+
+
+def _unshared(g: Tensor, handed_out: set[int], foreign: set[int]) -> Tensor:
+    """``g``, or a copy of it if its array may be held elsewhere: every gradient handed out is a
+    writable array of its own (not a view, a constant, the caller's array or another gradient)."""
+    d = g.data
+    if d.base is None and id(d) not in handed_out and id(d) not in foreign and d.flags.writeable:
+        handed_out.add(id(d))
+        return g
+    if g._requires_grad:  # recorded (create_graph): copy inside the graph
+        g = g * 1.0
+    else:
+        g = _wrap(d.copy())
+    handed_out.add(id(g.data))
+    return g
+
+
+def _store_grad(t: Tensor, g: Tensor, handed_out: set[int], foreign: set[int]) -> None:
+    """Accumulate into ``t.grad``."""
+    if t.grad is not None:
+        t.grad = t.grad + g  # a new array; recorded only under create_graph
+        handed_out.add(id(t.grad.data))
+        return
+    t.grad = _unshared(g, handed_out, foreign)

@@ -3,10 +3,13 @@
 They wrap :func:`graphgrad.autograd.engine.backward` with ``inputs=``, so they return gradients
 without touching any ``.grad``. Arguments that are arrays or numbers become fresh float tensors
 that require a gradient. An argument that already requires a gradient (it is part of an outer
-computation, e.g. inside another ``grad``) is used as is and the backward pass is recorded
-(``create_graph=True``), so the transforms nest: ``grad(grad(f))`` is the second derivative,
-and ``gg.grad(f)(w)`` for a parameter ``w`` gives a gradient that can itself be differentiated
-(a gradient penalty). Call them under ``no_grad()`` to get plain gradients without that graph.
+computation, e.g. inside another ``grad``) is used as is. Whenever grad mode is on and the
+function's graph reaches any tensor that requires a gradient besides the transform's own fresh
+inputs (a differentiated argument from outside, another argument, a closed-over tensor), the
+backward pass is recorded (``create_graph=True``), so the transforms nest: ``grad(grad(f))`` is
+the second derivative, mixed partials and closures work, and ``gg.grad(f)(w)`` for a parameter
+``w`` gives a gradient that can itself be differentiated (a gradient penalty). Call them under
+``no_grad()`` to get plain gradients without that graph.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.engine import backward
-from graphgrad.autograd.grad_mode import STATE, enable_grad
+from graphgrad.autograd.engine import backward, topological_order
+from graphgrad.autograd.grad_mode import RECORD, enable_grad, get_mode
 from graphgrad.errors import BackwardError, ShapeError
 from graphgrad.tensor import Tensor
 
@@ -48,8 +51,11 @@ def _as_output(value: Any) -> Tensor:
 
 
 def _argnums(argnums: ArgNums, nargs: int, where: str) -> tuple[tuple[int, ...], bool]:
-    single = isinstance(argnums, (int, np.integer))
-    nums = (int(argnums),) if single else tuple(int(a) for a in argnums)  # type: ignore[union-attr]
+    nums: tuple[int, ...]
+    if isinstance(argnums, (int, np.integer)):
+        nums, single = (int(argnums),), True
+    else:
+        nums, single = tuple(int(a) for a in argnums), False
     for a in nums:
         if not -nargs <= a < nargs:
             raise ValueError(f"{where}: argnums {argnums} out of range for a function called with {nargs} arguments")
@@ -69,16 +75,28 @@ def _grads_of(
     return [Tensor(np.zeros_like(x.data)) if g is None else g for x, g in zip(xs, found)]
 
 
-def _prepare(args: tuple, nums: tuple[int, ...]) -> tuple[list[Any], list[Tensor], bool]:
+def _prepare(args: tuple, nums: tuple[int, ...]) -> tuple[list[Any], list[Tensor], set[int]]:
+    """The arguments with the differentiated ones made tensors, those tensors, and the ids of the
+    ones made here (fresh leaves that nothing outside the transform can see)."""
     args_list = list(args)
     xs = []
-    nested = False
+    fresh = set()
     for a in nums:
         t, outer = as_differentiable(args_list[a])
-        nested = nested or outer
+        if not outer:
+            fresh.add(id(t))
         args_list[a] = t
         xs.append(t)
-    return args_list, xs, nested and STATE.enabled
+    return args_list, xs, fresh
+
+
+def _outer_graph(out: Tensor, fresh: set[int]) -> bool:
+    """Whether the backward of ``out`` must be recorded: grad mode is on and ``out``'s graph reaches a
+    tensor that requires a gradient other than the transform's fresh inputs (closures, other
+    arguments, outer variables), so an outer computation may differentiate the result."""
+    if not get_mode() & RECORD or not out.requires_grad:
+        return False
+    return any(t._node is None and id(t) not in fresh for t in topological_order([out]))
 
 
 def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., tuple[Tensor, Any]]:
@@ -90,9 +108,10 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[...,
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
         nums, single = _argnums(argnums, len(args), "value_and_grad")
-        args_list, xs, create_graph = _prepare(args, nums)
+        args_list, xs, fresh = _prepare(args, nums)
         with enable_grad():
             out = _as_output(f(*args_list, **kwargs))
+        create_graph = _outer_graph(out, fresh)
         if out.data.size != 1:
             raise BackwardError(
                 f"grad: f returned a tensor of shape {out.shape}; it must return a one-element tensor "
@@ -130,9 +149,10 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
 
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         nums, single = _argnums(argnums, len(args), "jacobian")
-        args_list, xs, create_graph = _prepare(args, nums)
+        args_list, xs, fresh = _prepare(args, nums)
         with enable_grad():
             out = _as_output(f(*args_list, **kwargs))
+        create_graph = _outer_graph(out, fresh)
         m = out.data.size
         rows: list[list[Tensor]] = [[] for _ in xs]
         for i in range(m):
@@ -173,11 +193,12 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
     if len(vs_in) != len(xs_in):
         raise ShapeError(f"hvp: {len(xs_in)} inputs but {len(vs_in)} directions")
     xs = []
-    nested = False
+    fresh = set()
     for xi in xs_in:
         t, outer = as_differentiable(xi)
         xs.append(t)
-        nested = nested or outer
+        if not outer:
+            fresh.add(id(t))
     vs = []
     for xi, vi in zip(xs, vs_in):
         vt = vi if isinstance(vi, Tensor) else Tensor(np.asarray(vi, dtype=xi.data.dtype))
@@ -193,5 +214,6 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
         for g, vt in zip(grads, vs):
             term = (g * vt).sum()
             inner = term if inner is None else inner + term
-    results = _grads_of(inner, xs, create_graph=nested and STATE.enabled)  # type: ignore[arg-type]
+    assert inner is not None
+    results = _grads_of(inner, xs, create_graph=_outer_graph(inner, fresh))
     return results[0] if single else tuple(results)

@@ -1,32 +1,69 @@
-"""Global switches of the engine: whether ops record a graph, and whether anomaly checks run.
+"""The engine's switches, per thread (as in PyTorch): record a graph, anomaly checks, rules running.
 
-Kept in one tiny object so the hot path reads a single attribute.
+All switches live in one small integer, the mode, held in a context variable: each thread (and
+each asyncio task) has its own, and a new thread starts with recording on and nothing else. The
+hot path (every op call) reads it once with :func:`get_mode`; other code may use ``STATE``'s named
+properties.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+RECORD = 1
+"""Ops record the graph (grad mode)."""
+ANOMALY = 2
+"""Ops check for NaN and remember the user's line (:func:`graphgrad.detect_anomaly`)."""
+CHECK_INF = 4
+"""Anomaly mode also stops at infinities."""
+RULES = 8
+"""The engine is applying gradient rules: products follow ``0 * x = 0`` (see ``Op(zero_safe_forward=)``)."""
+
+
+_MODE: contextvars.ContextVar[int] = contextvars.ContextVar("graphgrad_mode", default=RECORD)
+get_mode = _MODE.get
+"""The current thread's mode bits (one context-variable read: the hot path's only access)."""
+set_mode = _MODE.set
+"""Set the current thread's mode bits."""
+
 
 class _State:
-    __slots__ = ("enabled", "anomaly", "check_inf")
+    """The current thread's mode, ``mode``, and its bits by name, for code off the hot path."""
 
-    def __init__(self) -> None:
-        self.enabled = True  # ops record the graph
-        self.anomaly = False  # ops check for NaN and remember where they were created
-        self.check_inf = False  # anomaly mode also stops at inf
+    __slots__ = ()
+
+    @property
+    def mode(self) -> int:
+        return _MODE.get()
+
+    @mode.setter
+    def mode(self, value: int) -> None:
+        _MODE.set(value)
+
+    def _get(self, bit: int) -> bool:
+        return bool(_MODE.get() & bit)
+
+    def _set(self, bit: int, on: bool) -> None:
+        mode = _MODE.get()
+        _MODE.set(mode | bit if on else mode & ~bit)
+
+    enabled = property(lambda self: self._get(RECORD), lambda self, v: self._set(RECORD, v))
+    anomaly = property(lambda self: self._get(ANOMALY), lambda self, v: self._set(ANOMALY, v))
+    check_inf = property(lambda self: self._get(CHECK_INF), lambda self, v: self._set(CHECK_INF, v))
+    in_rules = property(lambda self: self._get(RULES), lambda self, v: self._set(RULES, v))
 
 
 STATE = _State()
 
 
 def is_grad_enabled() -> bool:
-    """True when ops record the graph for backward."""
-    return STATE.enabled
+    """True when ops record the graph for backward (in this thread)."""
+    return bool(_MODE.get() & RECORD)
 
 
 class _GradSwitch:
@@ -35,14 +72,15 @@ class _GradSwitch:
     _value: bool
 
     def __init__(self) -> None:
-        self._saved: list[bool] = []
+        self._saved: list[int] = []
 
     def __enter__(self) -> None:
-        self._saved.append(STATE.enabled)
-        STATE.enabled = self._value
+        mode = _MODE.get()
+        self._saved.append(mode)
+        _MODE.set(mode | RECORD if self._value else mode & ~RECORD)
 
     def __exit__(self, *exc: object) -> None:
-        STATE.enabled = self._saved.pop()
+        _MODE.set(self._saved.pop())
 
     def _fresh(self) -> _GradSwitch:
         # a new switch per call, so a decorated function may recurse or run in two threads

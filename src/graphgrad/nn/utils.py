@@ -1,8 +1,7 @@
 """Gradient clipping (PyTorch's ``nn.utils.clip_grad_norm_`` / ``clip_grad_value_``).
 
-Clipped gradients are new arrays assigned to ``p.grad``; the old arrays are never written,
-because a gradient may share memory with another tensor's (the engine passes arrays through
-where the chain rule allows).
+Clipped gradients are new arrays assigned to ``p.grad`` (the old arrays are left as they were,
+so a reference someone kept to an old gradient does not change under them).
 """
 
 from __future__ import annotations
@@ -18,9 +17,10 @@ from graphgrad.tensor import Tensor
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
 
-def _with_grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
+def _with_grads(parameters: Iterable[Tensor] | Tensor) -> list[tuple[Tensor, np.ndarray]]:
+    """Each parameter that has a gradient, with that gradient's array."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    return [p for p in params if p.grad is not None]
+    return [(p, p.grad.data) for p in params if p.grad is not None]
 
 
 def clip_grad_norm_(
@@ -40,10 +40,10 @@ def clip_grad_norm_(
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ConfigError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type!r}")
-    params = _with_grads(parameters)
-    if not params:
+    with_grads = _with_grads(parameters)
+    if not with_grads:
         return Tensor(np.float32(0.0))
-    grads = [p.grad.data for p in params]
+    grads = [g for _, g in with_grads]
     if math.isinf(norm_type):
         total = max(float(np.max(np.abs(g))) if g.size else 0.0 for g in grads)
     else:
@@ -54,7 +54,7 @@ def clip_grad_norm_(
         )
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
-        for p, g in zip(params, grads):
+        for p, g in with_grads:
             p.grad = Tensor._wrap(np.multiply(g, coef, dtype=g.dtype))
     return Tensor(np.asarray(total, dtype=grads[0].dtype))
 
@@ -63,5 +63,5 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
     """Clamp every gradient entry to ``[-clip_value, clip_value]``."""
     if not clip_value >= 0:
         raise ConfigError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value!r}")
-    for p in _with_grads(parameters):
-        p.grad = Tensor._wrap(np.clip(p.grad.data, -clip_value, clip_value))
+    for p, g in _with_grads(parameters):
+        p.grad = Tensor._wrap(np.clip(g, -clip_value, clip_value))

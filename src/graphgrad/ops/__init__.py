@@ -43,7 +43,7 @@ from graphgrad.ops.reduce import *  # noqa: F403
 from graphgrad.ops.rounding import *  # noqa: F403
 from graphgrad.ops.select import *  # noqa: F403
 from graphgrad.ops.shape import *  # noqa: F403
-from graphgrad.ops.shape import plain_index, setitem_
+from graphgrad.ops.shape import plain_index, setitem, setitem_
 from graphgrad.ops.trig import *  # noqa: F403
 
 _FAMILIES = (elementwise, reduce, shape, linalg, nn, trig, exponential, rounding, aliases, arrange, join,
@@ -57,4 +57,4 @@ NON_DIFFERENTIABLE = tuple(
 )
 """Public ops whose outputs carry no gradient (booleans, indices)."""
 
-_INTERNAL = (REGISTRY, Op, apply, lift, plain_index, setitem_)
+_INTERNAL = (REGISTRY, Op, apply, lift, plain_index, setitem, setitem_)

@@ -5,7 +5,8 @@ runs the forward and, when grad recording is on and an input requires a gradient
 :class:`Node` to the output: the op, its inputs and parameters, and the inputs' version numbers
 (for in-place checks). Rules are written with graphgrad ops, so the engine can run them without
 recording (ordinary backward) or while recording (``create_graph=True``, higher derivatives).
-Rules return the gradient in the *broadcast* shape; the engine sums it back to each input's shape.
+Rules return the gradient in the *broadcast* shape; the engine sums it back to each input's shape
+(:func:`graphgrad.autograd.engine.input_gradients` is the one function that applies them).
 """
 
 from __future__ import annotations
@@ -16,60 +17,99 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import STATE
+from graphgrad.autograd.grad_mode import ANOMALY, RECORD, RULES, get_mode
 from graphgrad.errors import ShapeError
 from graphgrad.tensor import Tensor
 
 _wrap = Tensor._wrap
 
 Rule = Callable[..., Tensor | None]
+ArrayRule = Callable[..., np.ndarray | None]
 
 REGISTRY: dict[str, "Op"] = {}
 """Every op by name: the engine's table of primitives (tests and views read it)."""
 
 
 class Op:
-    """A primitive: ``forward(*arrays, **params) -> ndarray`` and ``vjps[i](g, out, *inputs, **params)``.
+    """A primitive: ``forward(*arrays, **params) -> ndarray`` and one rule per input.
 
-    ``vjps=None`` marks an op whose output carries no gradient (comparisons, argmax).
-    A rule may return ``None`` when the gradient for that input is zero.
+    ``vjps[k](g, out, *inputs, **params) -> Tensor | None`` is the gradient for input ``k``,
+    written with graphgrad ops, in the broadcast shape; ``None`` means zero. ``vjps=None`` marks
+    an op whose output carries no gradient (comparisons, argmax). Optional data, each selected
+    by the engine (never by the rule):
+
+    - ``array_vjps``: a raw-array fast path, one entry per input (``None`` where the graph rule
+      serves): ``rule(g, out, *inputs, **params) -> ndarray | None`` on ndarrays. Used when
+      nothing is being recorded (an ordinary backward); must agree with ``vjps``.
+    - ``variadic=True``: the op takes any number of inputs; ``vjps`` (and ``array_vjps``) hold a
+      single rule called as ``rule(k, g, out, *inputs, **params)`` for input ``k``.
+    - ``zero_safe_forward``: the forward to use while the engine applies rules, for ops that
+      multiply or divide: there a zero factor annihilates (``0 * inf = 0``, ``0 / 0 = 0``), so a
+      zero gradient stays exactly zero whatever the local derivative (``where``'s untaken branch,
+      ``x ** 0`` at 0).
+    - ``register=False`` keeps the op out of :data:`REGISTRY` (ops made by tests).
+
+    A forward that returns a NumPy view of an input makes the output an alias of that input (one
+    version counter); it must not return an input's array itself.
     """
 
-    __slots__ = ("name", "forward", "vjps")
+    __slots__ = ("name", "forward", "vjps", "array_vjps", "variadic", "zero_safe_forward")
 
-    def __init__(self, name: str, forward: Callable[..., Any], vjps: Sequence[Rule] | None) -> None:
-        if name in REGISTRY:
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., Any],
+        vjps: Sequence[Rule | None] | None,
+        *,
+        array_vjps: Sequence[ArrayRule | None] | None = None,
+        variadic: bool = False,
+        zero_safe_forward: Callable[..., Any] | None = None,
+        register: bool = True,
+    ) -> None:
+        if register and name in REGISTRY:
             raise ValueError(f"op {name!r} is defined twice")
+        if variadic and (vjps is None or len(vjps) != 1 or (array_vjps is not None and len(array_vjps) != 1)):
+            raise ValueError(f"variadic op {name!r} declares exactly one rule, called with the input's position")
         self.name = name
         self.forward = forward
-        self.vjps = None if vjps is None else tuple(vjps)
-        REGISTRY[name] = self
+        self.vjps: tuple[Rule | None, ...] | None = None if vjps is None else tuple(vjps)
+        self.array_vjps: tuple[ArrayRule | None, ...] | None = None if array_vjps is None else tuple(array_vjps)
+        self.variadic = variadic
+        self.zero_safe_forward = zero_safe_forward
+        if register:
+            REGISTRY[name] = self
 
     def __call__(self, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the forward on tensors; record a node if a gradient will be needed."""
+        mode = get_mode()
+        forward = self.forward
+        if mode >= RULES and self.zero_safe_forward is not None:
+            forward = self.zero_safe_forward
         try:
             n = len(inputs)
             if params:
-                data = self.forward(*[t.data for t in inputs], **params)
+                data = forward(*[t.data for t in inputs], **params)
             elif n == 2:
-                data = self.forward(inputs[0].data, inputs[1].data)
+                data = forward(inputs[0].data, inputs[1].data)
             elif n == 1:
-                data = self.forward(inputs[0].data)
+                data = forward(inputs[0].data)
             else:
-                data = self.forward(*[t.data for t in inputs])
+                data = forward(*[t.data for t in inputs])
         except (ValueError, IndexError) as exc:
             shapes = ", ".join(str(t.data.shape) for t in inputs)
             raise ShapeError(f"{self.name}: {exc} (input shapes {shapes})") from exc
         if data.__class__ is not np.ndarray:
             data = np.asarray(data)
         out = _wrap(data)
-        if STATE.enabled and self.vjps is not None:
+        if data.base is not None:
+            _share_counter(out, inputs)
+        if mode & RECORD and self.vjps is not None:
             for t in inputs:
                 if t._requires_grad:
                     out._requires_grad = True
-                    out._node = Node(self, inputs, params)
+                    out._node = Node(self, inputs, params, out._vc[0])
                     break
-        if STATE.anomaly:
+        if mode & ANOMALY:
             from graphgrad.autograd import anomaly
 
             anomaly.check_forward(self, inputs, out)
@@ -79,17 +119,26 @@ class Op:
         return f"<op {self.name}>"
 
 
+def _share_counter(out: Tensor, inputs: tuple[Tensor, ...]) -> None:
+    """Make ``out`` an alias of the input whose memory its array views (one version counter)."""
+    data = out.data
+    for t in inputs:
+        if np.may_share_memory(data, t.data):
+            out._vc = t._vc
+            return
+
+
 class Node:
     """How a tensor was made: the op, its inputs and parameters, and what backward must check."""
 
     __slots__ = ("op", "inputs", "params", "versions", "out_version", "origin")
 
-    def __init__(self, op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> None:
+    def __init__(self, op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any], out_version: int = 0) -> None:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs  # None once backward has freed the graph
         self.params = params
-        self.versions = tuple([t._version for t in inputs])  # checked by backward
-        self.out_version = 0  # the output's version when made (not 0 only for x[i] = v)
+        self.versions = tuple([t._vc[0] for t in inputs])  # checked by backward
+        self.out_version = out_version  # the output's version when made (checked too)
         self.origin: str | None = None  # the user's line, recorded under detect_anomaly
 
     def __repr__(self) -> str:
@@ -120,7 +169,8 @@ def lift(value: Any, like: Tensor | None = None) -> Tensor:
     """Make an op's operand a Tensor without copying.
 
     Python numbers take the dtype NumPy would give them next to ``like`` (a float next to a
-    float32 tensor stays float32), so constants never upcast the hot path.
+    float32 tensor stays float32), so constants never upcast the hot path. A list or tuple that
+    holds tensors is stacked with a recorded op (``gg.mean([x, x + 2])`` differentiates).
     """
     if isinstance(value, Tensor):
         return value
@@ -133,7 +183,22 @@ def lift(value: Any, like: Tensor | None = None) -> Tensor:
         if value.__class__ is float and value == 0.0 and math.copysign(1.0, value) < 0:
             return _wrap(np.array(value, dtype=dtype))  # keep -0.0 out of the cache (0.0 == -0.0)
         return _constant(value, dtype)
+    if isinstance(value, (list, tuple)) and _holds_tensor(value):
+        return _stack_sequence(value, like)
     return Tensor(value)
+
+
+def _holds_tensor(seq: Sequence[Any]) -> bool:
+    return any(isinstance(v, Tensor) or (isinstance(v, (list, tuple)) and _holds_tensor(v)) for v in seq)
+
+
+def _stack_sequence(seq: Sequence[Any], like: Tensor | None) -> Tensor:
+    """A (nested) list that holds tensors, stacked inside the graph so their gradients flow."""
+    from graphgrad.ops.shape import stack
+
+    if like is None:
+        like = next((v for v in seq if isinstance(v, Tensor)), None)
+    return stack([lift(v, like) for v in seq])
 
 
 def lift_pair(a: Any, b: Any) -> tuple[Tensor, Tensor]:

@@ -4,15 +4,17 @@ These ops are the hot path of a training step, so the big ones are single nodes 
 forward that makes as few passes as it can: ``linear`` is one matmul plus an in-place bias add,
 ``cross_entropy`` computes its log-sum-exp once and keeps the softmax it already has for backward.
 
-Their rules have two ways to the same numbers. Under ``create_graph=True`` (the engine records
-while rules run) they are written with graphgrad ops, so second derivatives work. In an ordinary
-backward nothing is recorded, and the hot rules (linear, cross_entropy) then work on the arrays
-directly, in place where the array is theirs, skipping per-op overhead.
+Each op declares its rules once, with graphgrad ops (so second derivatives work). The hot ones
+(linear, cross_entropy, binary_cross_entropy_with_logits) also declare a raw-array fast path
+(``Op(array_vjps=...)``) that the engine uses in an ordinary backward, where nothing is recorded:
+the same formulas on the arrays, in place where the array is theirs, skipping per-op overhead.
 
 Conventions (PyTorch's where PyTorch has the function):
 - the class axis is ``axis=-1`` (the last one), which for ``(N, C)`` logits is PyTorch's axis 1;
   pass ``axis=1`` for ``(N, C, d1, ...)`` inputs laid out as in PyTorch;
-- ``reduction`` is ``"mean"`` (over every loss term, i.e. the batch), ``"sum"`` or ``"none"``;
+- ``reduction`` is ``"mean"`` (over every loss term, i.e. the batch; for class-index targets with
+  ``weight`` or ``ignore_index``, PyTorch's weighted mean), ``"sum"`` or ``"none"``; the mean of
+  no terms is NaN, as in PyTorch;
 - integer targets (class indices) get no gradient; float targets (probabilities, regression
   targets, binary labels) get theirs, which makes distillation from a trained teacher work.
 """
@@ -23,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import STATE
+from graphgrad.autograd.grad_mode import RECORD, get_mode
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, lift, lift_pair
+from graphgrad.ops.elementwise import annihilating_multiply
 from graphgrad.ops.linalg import matmul, outer
 from graphgrad.ops.reduce import mean as _mean
 from graphgrad.ops.reduce import sum as _sum
@@ -173,19 +176,10 @@ def _linear_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -
 
 
 def _linear_grad_x(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
-    if not STATE.enabled:
-        return Tensor._wrap(np.matmul(g.data, w.data))
     return matmul(g, w)
 
 
 def _linear_grad_w(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
-    if not STATE.enabled:
-        gd, xd = g.data, x.data
-        if xd.ndim == 1:
-            return Tensor._wrap(np.outer(gd, xd))
-        if xd.ndim > 2:
-            gd, xd = gd.reshape(-1, gd.shape[-1]), xd.reshape(-1, xd.shape[-1])
-        return Tensor._wrap(np.matmul(gd.T, xd))
     if x.ndim == 1:
         return outer(g, x)
     if x.ndim > 2:
@@ -194,15 +188,31 @@ def _linear_grad_w(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | Non
 
 
 def _linear_grad_b(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    gd = g.data
-    if gd.ndim == 1:
-        return g
-    if not STATE.enabled:
-        return Tensor._wrap(np.add.reduce(gd, axis=0 if gd.ndim == 2 else tuple(range(gd.ndim - 1))))
-    return _sum(g, axis=tuple(range(g.ndim - 1)))
+    return g if g.ndim == 1 else _sum(g, axis=tuple(range(g.ndim - 1)))
 
 
-_linear = Op("linear", _linear_forward, (_linear_grad_x, _linear_grad_w, _linear_grad_b))
+def _linear_array_x(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: Any = None) -> np.ndarray:
+    return np.matmul(g, w)
+
+
+def _linear_array_w(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: Any = None) -> np.ndarray:
+    if x.ndim == 1:
+        return np.outer(g, x)
+    if x.ndim > 2:
+        g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+    return np.matmul(g.T, x)
+
+
+def _linear_array_b(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return g.copy() if g.ndim == 1 else np.add.reduce(g, axis=0 if g.ndim == 2 else tuple(range(g.ndim - 1)))
+
+
+_linear = Op(
+    "linear",
+    _linear_forward,
+    (_linear_grad_x, _linear_grad_w, _linear_grad_b),
+    array_vjps=(_linear_array_x, _linear_array_w, _linear_array_b),
+)
 
 
 def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
@@ -232,9 +242,35 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
 
 
 # ------------------------------------------------------------------ cross-entropy
+# The loss of row i, for class-index targets t_i, is
+#     alpha_i (lse_i - z_{i,t_i}) + beta_i sum_c w_c (lse_i - z_ic)
+# with lse_i = log sum_c exp(z_ic), alpha_i = (1 - s) w_{t_i} (0 for an ignored row), beta_i = s / C
+# (0 for an ignored row) and class weights w (ones without ``weight``): PyTorch's weighted, label-
+# smoothed cross-entropy. Its gradient is p_i (alpha_i + beta_i sum(w)) - alpha_i e_{t_i} - beta_i w.
+# For probability targets q it is sum_c qw_ic (lse_i - z_ic) with qw = w ((1 - s) q + s / C).
+# "mean" divides by ``denom``: sum_i w_{t_i} over the rows that count (class indices), or the
+# number of rows (probabilities).
+def _coef(alpha: Any, beta: Any, weight: np.ndarray | None, ncls: int) -> Any:
+    """The factor on row i's log-sum-exp (and softmax): alpha_i + beta_i sum(w)."""
+    if isinstance(beta, float) and beta == 0.0:
+        return alpha
+    return alpha + beta * (ncls if weight is None else float(weight.sum()))
+
+
+def _rows(factor: Any) -> Any:
+    """A per-row factor, ready to multiply a (rows, C) array."""
+    return factor[..., None] if isinstance(factor, np.ndarray) else factor
+
+
+def _weighted_target(t: np.ndarray, smoothing: float, weight: np.ndarray | None) -> np.ndarray:
+    q = t if not smoothing else t * (1.0 - smoothing) + smoothing / t.shape[-1]
+    return q if weight is None else q * weight
+
+
 def _ce_forward(
-    z: np.ndarray, t: np.ndarray, reduction: str, smoothing: float, saved: _Saved | None
-) -> np.ndarray:
+    z: np.ndarray, t: np.ndarray, reduction: str, smoothing: float, saved: _Saved | None,
+    index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+) -> np.ndarray:  # fmt: skip
     """Cross-entropy along the last axis, from one max, one exp pass and one sum.
 
     Every term is built from ``z - max`` (exact near the max, so logits of 1e4 lose nothing)
@@ -242,94 +278,140 @@ def _ce_forward(
     """
     ncls = z.shape[-1]
     shifted = np.subtract(z, z.max(axis=-1, keepdims=True), order="C")  # C order: see _softmax_array
-    if t.dtype.kind in "iu":
-        picked = shifted[_row_index(t)]
-        target_term = picked if smoothing == 0.0 else (1.0 - smoothing) * picked
-        weight = None
+    if index is not None:
+        target_term = shifted[index]
+        if not (isinstance(alpha, float) and alpha == 1.0):
+            target_term = alpha * target_term
+        if not (isinstance(beta, float) and beta == 0.0):
+            spread = shifted.sum(axis=-1) if weight is None else shifted @ weight
+            target_term = target_term + beta * spread
+        coef = _coef(alpha, beta, weight, ncls)
     else:
-        target_term = (t * shifted).sum(axis=-1)
-        weight = t.sum(axis=-1)  # the loss is sum_c q_c (lse - z_c) = lse * sum(q) - <q, z>
-        if smoothing != 0.0:
-            target_term *= 1.0 - smoothing
-            weight = (1.0 - smoothing) * weight + smoothing
-    if smoothing != 0.0:
-        target_term = target_term + (smoothing / ncls) * shifted.sum(axis=-1)
+        qw = _weighted_target(t, smoothing, weight)
+        target_term = (qw * shifted).sum(axis=-1)
+        coef = qw.sum(axis=-1)  # the loss is sum_c qw_c (lse - z_c) = lse * sum(qw) - <qw, z>
     np.exp(shifted, out=shifted)
     total = np.add.reduce(shifted, axis=-1)
     if saved is not None:
         shifted /= total[..., None]
         saved.value = shifted  # the softmax, kept for backward
     loss = np.log(total)
-    if weight is not None:
-        loss *= weight
+    if not (isinstance(coef, float) and coef == 1.0):
+        loss = loss * coef
     loss -= target_term
     if reduction == "none":
         return loss.astype(z.dtype, copy=False)
-    total_loss = loss.sum() if reduction == "sum" else loss.sum() / max(loss.size, 1)
+    total_loss = loss.sum()
+    if reduction == "mean":
+        total_loss = total_loss / denom if denom else np.nan  # no row counts: NaN, as PyTorch
     return np.asarray(total_loss, dtype=z.dtype)
 
 
-def _ce_scale(g: Tensor, reduction: str, rows: int) -> Tensor:
+def _ce_scale(g: Tensor, reduction: str, denom: float) -> Tensor:
     """The upstream gradient as a factor for each row's term, as a graphgrad expression."""
     if reduction == "none":
         return g.expand_dims(-1)
     if reduction == "mean":
-        return g * (1.0 / max(rows, 1))
+        return g * (1.0 / denom if denom else np.inf)  # no row counts: every row's factor is 0
     return g
 
 
 def _ce_grad_logits(
-    g: Tensor, out: Tensor, z: Tensor, t: Tensor, reduction: str, smoothing: float, saved: Any
-) -> Tensor:
-    ncls = z.shape[-1]
-    rows = z.data.size // max(ncls, 1)
-    integer = t.data.dtype.kind in "iu"
-    if STATE.enabled:  # recording (create_graph): the same formula with graphgrad ops
-        p = softmax(z, axis=-1)
-        if integer:
-            q = np.zeros(z.shape, dtype=z.dtype)
-            np.put_along_axis(q, t.data[..., None], 1.0 - smoothing, axis=-1)
-            grad = p - Tensor._wrap(q + smoothing / ncls if smoothing else q)
-        else:
-            q = t * (1.0 - smoothing) + smoothing / ncls if smoothing else t
-            grad = p * _sum(q, axis=-1, keepdims=True) - q
-        return grad * _ce_scale(g, reduction, rows)
+    g: Tensor, out: Tensor, z: Tensor, t: Tensor, reduction: str, smoothing: float, saved: Any,
+    index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+) -> Tensor:  # fmt: skip
+    p = softmax(z, axis=-1)
+    if index is not None:
+        q = np.zeros(z.shape, dtype=z.dtype)
+        q[index] = alpha
+        if not (isinstance(beta, float) and beta == 0.0):
+            q += _rows(beta) * (1.0 if weight is None else weight)
+        coef = _coef(alpha, beta, weight, z.shape[-1])
+        grad = p * Tensor._wrap(np.asarray(_rows(coef), dtype=z.dtype)) - Tensor._wrap(q)
+    else:
+        qw = t if not smoothing else t * (1.0 - smoothing) + smoothing / z.shape[-1]
+        if weight is not None:
+            qw = qw * Tensor._wrap(weight)
+        grad = p * _sum(qw, axis=-1, keepdims=True) - qw
+    return grad * _ce_scale(g, reduction, denom)
+
+
+def _ce_unscaled(
+    z: np.ndarray, t: np.ndarray, smoothing: float, saved: Any, index: Any, alpha: Any, beta: Any,
+    weight: np.ndarray | None,
+) -> np.ndarray:  # fmt: skip
+    """Each row's gradient before the upstream factor: p * coef - q, built in the saved softmax."""
     p = None if saved is None else saved.take()
     if p is None:
-        p = _softmax_array(z.data, -1)
-    # p becomes (p * sum(q) - q) * scale, in place: this array is ours
-    if integer:
-        p[_row_index(t.data)] -= 1.0 - smoothing  # one entry per row: no repeats
+        p = _softmax_array(z, -1)
+    if index is not None:
+        coef = _coef(alpha, beta, weight, z.shape[-1])
+        if not (isinstance(coef, float) and coef == 1.0):
+            p *= _rows(coef)
+        p[index] -= alpha  # one entry per row: no repeats
+        if not (isinstance(beta, float) and beta == 0.0):
+            p -= _rows(beta) * (1.0 if weight is None else weight)
     else:
-        weight = t.data.sum(axis=-1, keepdims=True)
-        if smoothing:
-            weight = (1.0 - smoothing) * weight + smoothing
-        p *= weight
-        p -= t.data if not smoothing else (1.0 - smoothing) * t.data
-    if smoothing:
-        p -= smoothing / ncls
+        qw = _weighted_target(t, smoothing, weight)
+        p *= qw.sum(axis=-1, keepdims=True)
+        p -= qw
+    return p
+
+
+def _ce_array_logits(
+    g: np.ndarray, out: np.ndarray, z: np.ndarray, t: np.ndarray, reduction: str, smoothing: float,
+    saved: Any, index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+) -> np.ndarray:  # fmt: skip
+    p = _ce_unscaled(z, t, smoothing, saved, index, alpha, beta, weight)
+    # times the upstream factor, in place (this array is ours), with 0 * x = 0 for every x
     if reduction == "none":
-        p *= g.data[..., None]
-    elif reduction == "mean":
-        p *= g.data * (1.0 / max(rows, 1))
-    else:
-        p *= g.data
-    return Tensor._wrap(p)
+        p *= g[..., None]
+        zero = g == 0
+        if zero.any():
+            p[zero] = 0
+        return p
+    factor = float(g)
+    if factor == 0.0:
+        return np.zeros_like(p)
+    if not denom and reduction == "mean":  # no row counts: the factor is infinite, rows of zeros stay 0
+        return annihilating_multiply(p, np.inf if factor > 0 else -np.inf)
+    p *= factor / denom if reduction == "mean" else factor
+    return p
 
 
 def _ce_grad_target(
-    g: Tensor, out: Tensor, z: Tensor, t: Tensor, reduction: str, smoothing: float, saved: Any
-) -> Tensor:
-    # d/dq_c of sum_c q'_c (lse - z_c), with q' = (1 - s) q + s / C: -(1 - s) log_softmax(z)_c
-    rows = z.data.size // max(z.shape[-1], 1)
+    g: Tensor, out: Tensor, z: Tensor, t: Tensor, reduction: str, smoothing: float, saved: Any,
+    index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+) -> Tensor:  # fmt: skip
+    # d/dq_c of sum_c qw_c (lse - z_c), with qw = w ((1 - s) q + s / C): -(1 - s) w_c log_softmax(z)_c
     grad = log_softmax(z, axis=-1) * (smoothing - 1.0)
-    return grad * _ce_scale(g, reduction, rows)
+    if weight is not None:
+        grad = grad * Tensor._wrap(weight)
+    return grad * _ce_scale(g, reduction, denom)
 
 
-_cross_entropy = Op("cross_entropy", _ce_forward, (_ce_grad_logits, _ce_grad_target))
+_cross_entropy = Op(
+    "cross_entropy",
+    _ce_forward,
+    (_ce_grad_logits, _ce_grad_target),
+    array_vjps=(_ce_array_logits, None),
+)
 
 
-def _class_target(target: Any, logits: Tensor, axis: int) -> Tensor:
+def _class_weight(weight: Any, ncls: int, dtype: np.dtype, op: str) -> np.ndarray | None:
+    if weight is None:
+        return None
+    if isinstance(weight, Tensor):
+        if weight.requires_grad:
+            raise ConfigError(f"{op}: weight is a constant per class and gets no gradient; pass weight.detach()")
+        weight = weight.data
+    w = np.asarray(weight, dtype=dtype)
+    if w.shape != (ncls,):
+        raise ShapeError(f"{op}: weight must hold one value per class, shape ({ncls},); got shape {w.shape}")
+    return w
+
+
+def _class_target(target: Any, logits: Tensor, axis: int, ignore_index: int, op: str) -> Tensor:
     """The target as a tensor in the layout of the (class-last) logits, checked."""
     t = target if isinstance(target, Tensor) else Tensor._wrap(np.asarray(target))
     kind = t.data.dtype.kind
@@ -337,28 +419,55 @@ def _class_target(target: Any, logits: Tensor, axis: int) -> Tensor:
     if kind in "iu":
         if t.shape != rows:
             raise ShapeError(
-                f"cross_entropy: integer target of shape {t.shape} does not fit logits of shape {logits.shape}: "
+                f"{op}: integer target of shape {t.shape} does not fit logits of shape {logits.shape}: "
                 f"class indices need shape {rows} (the logits without class axis {axis})"
             )
-        ncls = logits.shape[axis]
-        td = t.data
-        # one pass for both ends: viewed as unsigned, a negative index is a huge one
-        if td.size and td.view(td.dtype.str.replace("i", "u")).max() >= ncls:
-            bad = td.min() if td.min() < 0 else td.max()
-            raise DataError(f"cross_entropy: target class {bad} is out of range for {ncls} classes (0..{ncls - 1})")
         return t
     if kind != "f":
-        raise DTypeError(f"cross_entropy: target must hold class indices (int) or probabilities (float), got {t.dtype}")
+        raise DTypeError(f"{op}: target must hold class indices (int) or probabilities (float), got {t.dtype}")
     if t.shape != logits.shape:
         raise ShapeError(
-            f"cross_entropy: probability target of shape {t.shape} does not fit logits of shape {logits.shape} "
+            f"{op}: probability target of shape {t.shape} does not fit logits of shape {logits.shape} "
             f"(class indices must be integers, of shape {rows}; probabilities need the logits' shape)"
         )
     return _to_last(t, axis)
 
 
+def _index_terms(
+    t: np.ndarray, weight: np.ndarray | None, ignore_index: int, smoothing: float, ncls: int, op: str
+) -> tuple[tuple[np.ndarray, ...], Any, Any, float]:
+    """For class indices (checked here): the index of each row's target logit, alpha, beta and the
+    mean's divisor (see the formulas above)."""
+    ignored = None
+    # one pass in the common case: viewed as unsigned, a negative index is a huge one
+    if t.size and (t.view(t.dtype.str.replace("i", "u")).max() >= ncls or 0 <= ignore_index < ncls):
+        ignored = t == ignore_index
+        if not ignored.any():
+            ignored = None
+        counted = t if ignored is None else t[~ignored]
+        if counted.size and (counted.min() < 0 or counted.max() >= ncls):
+            bad = counted.min() if counted.min() < 0 else counted.max()
+            also = "" if ignore_index == -100 else f", or ignore_index {ignore_index}"
+            raise DataError(f"{op}: target class {bad} is out of range for {ncls} classes (0..{ncls - 1}{also})")
+    if weight is None and ignored is None:
+        return _row_index(t), 1.0 - smoothing, smoothing / ncls, float(t.size)
+    safe = t if ignored is None else np.where(ignored, 0, t)
+    counted_rows = np.ones(t.shape) if ignored is None else (~ignored).astype(np.float64)
+    row_weight = counted_rows if weight is None else weight[safe] * counted_rows
+    alpha = (1.0 - smoothing) * row_weight
+    beta = (smoothing / ncls) * counted_rows if smoothing else 0.0
+    return _row_index(safe), alpha, beta, float(row_weight.sum())
+
+
 def cross_entropy(
-    logits: Any, target: Any, reduction: str = "mean", label_smoothing: float = 0.0, axis: int = -1
+    logits: Any,
+    target: Any,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+    *,
+    weight: Any = None,
+    ignore_index: int = -100,
 ) -> Tensor:
     """Softmax cross-entropy from raw logits, fused into one stable node.
 
@@ -366,29 +475,53 @@ def cross_entropy(
     PyTorch's ``(N, C, d1, ...)`` layout pass ``axis=1``. ``target`` is either integer class
     indices of the logits' shape without the class axis, or probabilities (one-hot or soft)
     of the logits' shape; probabilities get a gradient, indices do not. ``label_smoothing``
-    ``s`` mixes the target with the uniform distribution: ``(1 - s) q + s / C``. ``"mean"``
-    averages over the rows (every position but the class axis).
+    ``s`` mixes the target with the uniform distribution: ``(1 - s) q + s / C``.
 
-    The gradient with respect to the logits is ``(softmax - q) * g`` (divided by the number of
-    rows for ``"mean"``), from the softmax the forward already computed.
+    PyTorch's ``weight`` (one constant per class) scales each class's terms; rows whose target
+    is ``ignore_index`` (class indices only) count for nothing. ``"mean"`` averages over the rows
+    (every position but the class axis); with class indices and ``weight`` or ignored rows it is
+    PyTorch's weighted mean, divided by the sum of the counted rows' target weights (NaN when
+    nothing counts). The gradient with respect to the logits is ``(softmax - q) * g`` per row
+    (weighted), from the softmax the forward already computed.
     """
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ConfigError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = _float_input(logits, "cross_entropy")
     ax = _class_axis(axis, z.ndim, "cross_entropy", z.shape)
-    t = _class_target(target, z, ax)
+    ignore_index = int(ignore_index)
+    t = _class_target(target, z, ax, ignore_index, "cross_entropy")
+    ncls = z.shape[ax]
+    w = _class_weight(weight, ncls, z.data.dtype, "cross_entropy")
     z = _to_last(z, ax)
-    needs_grad = STATE.enabled and z._requires_grad
+    smoothing = float(label_smoothing)
+    if t.data.dtype.kind in "iu":
+        index, alpha, beta, denom = _index_terms(t.data, w, ignore_index, smoothing, ncls, "cross_entropy")
+    else:
+        if ignore_index != -100:
+            raise ConfigError("cross_entropy: ignore_index applies to class-index targets, not probabilities")
+        index, alpha, beta, denom = None, 1.0, 0.0, float(z.data.size // max(ncls, 1))
+    needs_grad = bool(get_mode() & RECORD) and z._requires_grad
     return _cross_entropy(
-        z, t, reduction=reduction, smoothing=float(label_smoothing), saved=_Saved() if needs_grad else None
-    )
+        z, t, reduction=reduction, smoothing=smoothing, saved=_Saved() if needs_grad else None,
+        index=index, alpha=alpha, beta=beta, weight=w, denom=denom,
+    )  # fmt: skip
 
 
-def nll_loss(log_probs: Any, target: Any, reduction: str = "mean", axis: int = -1) -> Tensor:
+def nll_loss(
+    log_probs: Any,
+    target: Any,
+    reduction: str = "mean",
+    axis: int = -1,
+    *,
+    weight: Any = None,
+    ignore_index: int = -100,
+) -> Tensor:
     """Negative log-likelihood of integer class ``target`` under ``log_probs`` (e.g. log_softmax).
 
-    ``-log_probs[..., target]`` per row, then reduced; classes along ``axis`` as in cross_entropy.
+    ``-weight[t] * log_probs[..., t]`` per row, then reduced; classes along ``axis`` as in
+    cross_entropy, and ``weight`` / ``ignore_index`` as there (the mean is PyTorch's weighted
+    mean: divided by the sum of the counted rows' weights).
     """
     _check_reduction(reduction, "nll_loss")
     lp = _float_input(log_probs, "nll_loss")
@@ -396,10 +529,20 @@ def nll_loss(log_probs: Any, target: Any, reduction: str = "mean", axis: int = -
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise DTypeError(f"nll_loss: target must hold integer class indices, got dtype {t.dtype}")
-    _class_target(Tensor._wrap(t), lp, ax)  # same shape and range checks as cross_entropy
+    ignore_index = int(ignore_index)
+    _class_target(Tensor._wrap(t), lp, ax, ignore_index, "nll_loss")  # same shape checks
+    w = _class_weight(weight, lp.shape[ax], lp.data.dtype, "nll_loss")
     lp = _to_last(lp, ax)
-    picked = getitem(lp, (*np.indices(t.shape, sparse=True), t))
-    return _reduce(-picked, reduction)
+    index, alpha, _, denom = _index_terms(t, w, ignore_index, 0.0, lp.shape[-1], "nll_loss")
+    picked = -getitem(lp, index)
+    if isinstance(alpha, np.ndarray):  # weighted or ignored rows
+        picked = picked * Tensor._wrap(alpha.astype(lp.data.dtype))
+    if reduction == "none":
+        return picked
+    total = _sum(picked)
+    if reduction == "sum":
+        return total
+    return total * (1.0 / denom if denom else np.nan)  # the (weighted) mean; NaN when nothing counts
 
 
 # ------------------------------------------------------------------ binary cross-entropy
@@ -420,11 +563,6 @@ def _sigmoid_array(x: np.ndarray) -> np.ndarray:
 
 
 def _bce_logits_grad_x(g: Tensor, out: Tensor, x: Tensor, y: Tensor, pw: Tensor | None = None) -> Tensor:
-    if not STATE.enabled:  # an ordinary backward: the same formulas on arrays
-        gd, xd, yd = g.data, x.data, y.data
-        if pw is None:
-            return Tensor._wrap(gd * (_sigmoid_array(xd) - yd))
-        return Tensor._wrap(gd * ((1 - yd) - (1 + (pw.data - 1) * yd) * _sigmoid_array(-xd)))
     if pw is None:
         return g * (ew.sigmoid(x) - y)
     return g * ((1.0 - y) - (1.0 + (pw - 1.0) * y) * ew.sigmoid(-x))
@@ -433,21 +571,34 @@ def _bce_logits_grad_x(g: Tensor, out: Tensor, x: Tensor, y: Tensor, pw: Tensor 
 def _bce_logits_grad_y(g: Tensor, out: Tensor, x: Tensor, y: Tensor, pw: Tensor | None = None) -> Tensor:
     if pw is None:
         return -g * x
-    if not STATE.enabled:
-        return Tensor._wrap(g.data * ((pw.data - 1) * _softplus_neg_array(x.data) - x.data))
     return g * ((pw - 1.0) * ew.softplus(-x) - x)
 
 
 def _bce_logits_grad_pw(g: Tensor, out: Tensor, x: Tensor, y: Tensor, pw: Tensor) -> Tensor:
-    if not STATE.enabled:
-        return Tensor._wrap(g.data * y.data * _softplus_neg_array(x.data))
     return g * y * ew.softplus(-x)
+
+
+def _bce_logits_array_x(g: np.ndarray, out: np.ndarray, x: np.ndarray, y: np.ndarray, pw: Any = None) -> np.ndarray:
+    if pw is None:
+        return annihilating_multiply(g, _sigmoid_array(x) - y)
+    return annihilating_multiply(g, (1 - y) - (1 + (pw - 1) * y) * _sigmoid_array(-x))
+
+
+def _bce_logits_array_y(g: np.ndarray, out: np.ndarray, x: np.ndarray, y: np.ndarray, pw: Any = None) -> np.ndarray:
+    if pw is None:
+        return annihilating_multiply(-g, x)
+    return annihilating_multiply(g, (pw - 1) * _softplus_neg_array(x) - x)
+
+
+def _bce_logits_array_pw(g: np.ndarray, out: np.ndarray, x: np.ndarray, y: np.ndarray, pw: np.ndarray) -> np.ndarray:
+    return annihilating_multiply(g, y * _softplus_neg_array(x))
 
 
 _bce_logits = Op(
     "binary_cross_entropy_with_logits",
     _bce_logits_forward,
     (_bce_logits_grad_x, _bce_logits_grad_y, _bce_logits_grad_pw),
+    array_vjps=(_bce_logits_array_x, _bce_logits_array_y, _bce_logits_array_pw),
 )
 
 

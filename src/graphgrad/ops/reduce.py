@@ -2,6 +2,9 @@
 
 Every rule first puts the reduced axes back (:func:`expand_reduced`) so the upstream gradient
 lines up with the input, then applies the local derivative.
+
+Empty slices follow PyTorch: sum 0, prod 1, mean / var / std NaN, logsumexp -inf, with an empty
+gradient; max / min / argmax / argmin of an empty slice are an error (they have no value).
 """
 
 from __future__ import annotations
@@ -10,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import ShapeError
 from graphgrad.ops.core import Op, lift
-from graphgrad.ops.elementwise import exp, where
+from graphgrad.ops.elementwise import annihilating_multiply, exp, where
 from graphgrad.tensor import Tensor
 
 __all__ = [
@@ -78,15 +80,22 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
     return int(np.prod([shape[i] for i in axis]))
 
 
-_mean = Op(
-    "mean",
-    lambda a, axis, keepdims: np.mean(a, axis=axis, keepdims=keepdims),
-    (
-        lambda g, out, a, axis, keepdims: (
-            expand_reduced(g, a.shape, axis, keepdims) * (1.0 / _count(a.shape, axis))
-        ).broadcast_to(a.shape),
-    ),
-)
+def _mean_forward(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
+    if _count(a.shape, axis) == 0:  # the mean of nothing: NaN, as PyTorch (NumPy would also warn)
+        return np.full(np.sum(a, axis=axis, keepdims=keepdims).shape, np.nan, dtype=_float(a.dtype))
+    return np.mean(a, axis=axis, keepdims=keepdims)
+
+
+def _float(dtype: np.dtype) -> np.dtype:
+    return dtype if dtype.kind in "fc" else np.dtype(np.float64)
+
+
+def _mean_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool) -> Tensor:
+    n = _count(a.shape, axis)  # 0 only for an empty input, whose gradient is empty
+    return (expand_reduced(g, a.shape, axis, keepdims) * (1.0 / (n or 1))).broadcast_to(a.shape)
+
+
+_mean = Op("mean", _mean_forward, (_mean_rule,))
 
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -125,7 +134,7 @@ def _others_product_graph(a: Tensor, axis: tuple[int, ...] | None) -> Tensor:
     """The same with graphgrad ops, so that it can be differentiated again.
 
     For a slice of n entries, an n x n matrix whose row i is the slice with entry i set to 1,
-    reduced by prod: O(n^2), used only while recording a graph (higher derivatives).
+    reduced by prod: O(n^2) per slice (the array fast path below is O(n)).
     """
     perm, kept, n = _slices_last(a.shape, axis)
     flat = a.transpose(perm).reshape(kept + (n,))
@@ -137,21 +146,31 @@ def _others_product_graph(a: Tensor, axis: tuple[int, ...] | None) -> Tensor:
 def _prod_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool) -> Tensor:
     # Not out / x: it fails at zeros, and its second derivative cancels catastrophically
     # (out / x^2 - out / x^2) when an entry is tiny.
-    ge = expand_reduced(g, a.shape, axis, keepdims)
-    if STATE.enabled:  # recording (create_graph): the differentiable form
-        return ge * _others_product_graph(a, axis)
-    return ge * Tensor._wrap(_others_product_array(a.data, axis))
+    return expand_reduced(g, a.shape, axis, keepdims) * _others_product_graph(a, axis)
 
 
-_prod = Op("prod", lambda a, axis, keepdims: np.prod(a, axis=axis, keepdims=keepdims), (_prod_rule,))
+def _prod_array_rule(
+    g: np.ndarray, out: np.ndarray, a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool
+) -> np.ndarray:
+    kept = tuple(1 if axis is None or i in axis else n for i, n in enumerate(a.shape))
+    ge = g if keepdims else np.reshape(g, kept)
+    return annihilating_multiply(ge, _others_product_array(a, axis))
+
+
+_prod = Op(
+    "prod",
+    lambda a, axis, keepdims: np.prod(a, axis=axis, keepdims=keepdims),
+    (_prod_rule,),
+    array_vjps=(_prod_array_rule,),
+)
 
 
 def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Product of elements over ``axis``.
 
     The gradient of each entry is the product of the other entries of its slice, computed
-    without division (running products from both ends), so it is exact with one or several
-    zeros. Under ``create_graph`` it is built from graphgrad ops in O(n^2) per slice of n.
+    without division (running products from both ends, O(n) per slice of n), so it is exact
+    with one or several zeros. Under ``create_graph`` it is built from graphgrad ops in O(n^2).
     """
     x = lift(x)
     return _prod(x, axis=normalize_axis(axis, x.ndim, "prod"), keepdims=keepdims)
@@ -188,6 +207,8 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
 # ------------------------------------------------------------------ var, std
 def _dof(shape: tuple[int, ...], axis: tuple[int, ...] | None, ddof: int, op: str) -> int:
     n = _count(shape, axis)
+    if n == 0:
+        return 0  # empty slices: NaN, as PyTorch
     if n - ddof <= 0:
         raise ShapeError(
             f"{op}: ddof={ddof} leaves no degrees of freedom for {n} elements per slice (input shape {shape})"
@@ -200,7 +221,7 @@ def _centered(a: Tensor, axis: tuple[int, ...] | None) -> Tensor:
 
 
 def _var_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool, ddof: int) -> Tensor:
-    scale = 2.0 / (_count(a.shape, axis) - ddof)
+    scale = 2.0 / ((_count(a.shape, axis) - ddof) or 1)  # the count is 0 only for an empty gradient
     return expand_reduced(g, a.shape, axis, keepdims) * (_centered(a, axis) * scale)
 
 
@@ -209,14 +230,23 @@ def _std_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, k
     flat = oe.data == 0
     if flat.any():  # std = 0: take the subgradient 0 instead of 0 / 0
         oe = where(flat, 1.0, oe)
-    d = _centered(a, axis) / (oe * float(_count(a.shape, axis) - ddof))
+    d = _centered(a, axis) / (oe * float((_count(a.shape, axis) - ddof) or 1))
     if flat.any():
         d = where(flat, 0.0, d)
     return expand_reduced(g, a.shape, axis, keepdims) * d
 
 
-_var = Op("var", lambda a, axis, keepdims, ddof: np.var(a, axis=axis, keepdims=keepdims, ddof=ddof), (_var_rule,))
-_std = Op("std", lambda a, axis, keepdims, ddof: np.std(a, axis=axis, keepdims=keepdims, ddof=ddof), (_std_rule,))
+def _spread_forward(fn: Any) -> Any:
+    def forward(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool, ddof: int) -> np.ndarray:
+        if _count(a.shape, axis) == 0:  # NaN for empty slices, without NumPy's warning
+            return _mean_forward(a, axis, keepdims)
+        return fn(a, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    return forward
+
+
+_var = Op("var", _spread_forward(np.var), (_var_rule,))
+_std = Op("std", _spread_forward(np.std), (_std_rule,))
 
 
 def var(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
@@ -237,7 +267,9 @@ def std(x: Any, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Ten
 
 # ------------------------------------------------------------------ logsumexp
 def _shift(a: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
-    """The slice maxima (kept dims), 0 for slices whose maximum is not finite."""
+    """The slice maxima (kept dims), 0 for slices whose maximum is not finite (or that are empty)."""
+    if a.size == 0:
+        return np.zeros(np.sum(a, axis=axis, keepdims=True).shape, dtype=a.dtype)
     m = np.max(a, axis=axis, keepdims=True)
     if not np.all(np.isfinite(m)):
         m = np.where(np.isfinite(m), m, 0.0).astype(m.dtype, copy=False)

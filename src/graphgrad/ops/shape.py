@@ -6,7 +6,6 @@ permutation, sum over broadcast axes, scatter-add for indexing, slicing for conc
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,20 +95,17 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
 # ------------------------------------------------------------------ indexing
 def plain_index(index: Any) -> Any:
     """An index with tensors (and lists of them) replaced by arrays, so NumPy can use it."""
-    if isinstance(index, Tensor):
-        return index.data
     if isinstance(index, tuple):
         return tuple(_plain_part(i) for i in index)
-    if isinstance(index, list):
-        return np.asarray([i.data if isinstance(i, Tensor) else i for i in index])
-    return index
+    return _plain_part(index)
 
 
 def _plain_part(part: Any) -> Any:
     if isinstance(part, Tensor):
         return part.data
     if isinstance(part, list):
-        return np.asarray([i.data if isinstance(i, Tensor) else i for i in part])
+        arr = np.asarray([i.data if isinstance(i, Tensor) else i for i in part])
+        return arr.astype(np.intp) if arr.size == 0 else arr  # x[[]]: no positions, as NumPy
     return part
 
 
@@ -172,8 +168,25 @@ def _setitem_forward(a: np.ndarray, v: np.ndarray, index: Any) -> np.ndarray:
     return out
 
 
+def _last_writes(shape: tuple[int, ...], index: Any) -> np.ndarray | None:
+    """For ``x[index] = v`` with x of ``shape``: which slots of ``x[index]`` hold the write that
+    stays (NumPy keeps one write per position, the last); None when no position repeats."""
+    if _writes_once(index):
+        return None
+    slots = np.empty(shape, dtype=bool)[index].shape
+    order = np.arange(int(np.prod(slots)), dtype=np.intp).reshape(slots)
+    written = np.full(shape, -1, dtype=np.intp)
+    written[index] = order  # the same assignment as the forward's: the same write wins
+    kept = written[index] == order
+    return None if kept.all() else kept
+
+
 def _setitem_value_rule(g: Tensor, out: Tensor, a: Tensor, v: Tensor, index: Any) -> Tensor:
-    return getitem(g, index)  # in the shape of the slot; the engine sums it back to v's shape
+    # the gradient of the slots v filled (in the slot shape; the engine sums it back to v's shape),
+    # zero for a write that a later write to the same position replaced
+    slot = getitem(g, index)
+    kept = _last_writes(a.shape, index)
+    return slot if kept is None else slot * Tensor._wrap(kept.astype(g.data.dtype))
 
 
 def _setitem_base_rule(g: Tensor, out: Tensor, a: Tensor, v: Tensor, index: Any) -> Tensor:
@@ -185,50 +198,29 @@ def _setitem_base_rule(g: Tensor, out: Tensor, a: Tensor, v: Tensor, index: Any)
 _setitem = Op("setitem", _setitem_forward, (_setitem_base_rule, _setitem_value_rule))
 
 
-def setitem_(x: Tensor, index: Any, value: Any) -> None:
-    """``x[index] = value`` on a tensor in a recorded graph.
+def setitem(x: Any, index: Any, value: Any) -> Tensor:
+    """A new tensor: ``x`` with ``value`` written at ``index`` (``x`` itself is unchanged).
 
-    ``x`` keeps its identity but becomes the output of a ``setitem`` op whose base input is a new
-    tensor holding the old values and history; graphs that saved ``x`` see its version change.
-    The old values get the gradient everywhere except at ``index``; ``value`` gets the gradient
-    of the slots it filled. (With an integer index that names one slot twice, NumPy keeps one of
-    the writes; ``value`` then gets that slot's gradient at both places.) Ops that read ``x``
-    before the write saved the old ``x``, so ``x[2] = x[0] * 2`` fails at backward with an
-    in-place error: read from a copy (``x * 1.0``) first.
+    The old values get the gradient everywhere except at ``index``; ``value`` gets the gradient of
+    the slots it filled. Where an integer index names one position twice, NumPy keeps the last
+    write, and only that write's value gets the position's gradient.
     """
-    index = plain_index(index)
-    old = Tensor._wrap(x.data)
-    old._requires_grad, old._node, old._version = x._requires_grad, x._node, x._version
-    old._retain, old.name = x._retain, x.name
-    new = _setitem(old, lift(value, x), index=index)
-    x.data, x._node, x._requires_grad = new.data, new._node, new._requires_grad
-    x._version += 1
-    x._node.out_version = x._version  # the node's output is the new x
+    x = lift(x)
+    return _setitem(x, lift(value, x), index=plain_index(index))
+
+
+def setitem_(x: Tensor, index: Any, value: Any) -> None:
+    """``x[index] = value``, in place (see ``Tensor.__setitem__``).
+
+    In a recorded graph, ``x`` keeps its identity and becomes the output of a ``setitem`` op whose
+    base is a copy of its old values with their history. Ops that read ``x`` before the write saved
+    it, so backward through them raises an in-place error; to build new entries from old ones,
+    write into a copy: ``y = x * 1.0; y[2] = x[0] * 2`` (or out of place: ``setitem(x, 2, x[0] * 2)``).
+    """
+    x[index] = value
 
 
 # ------------------------------------------------------------------ joining and splitting
-class _PerInput:
-    """Rules of an op with any number of inputs: ``rules[k]`` is ``rule`` told the position ``k``.
-
-    The engine only ever indexes ``op.vjps[k]``, so one rule serves every input of ``concatenate``
-    and ``stack`` however many tensors they join.
-    """
-
-    __slots__ = ("rule",)
-
-    def __init__(self, rule: Any) -> None:
-        self.rule = rule
-
-    def __getitem__(self, k: int) -> Any:
-        return functools.partial(self.rule, k)
-
-
-def _variadic_op(name: str, forward: Any, rule: Any) -> Op:
-    op = Op(name, forward, ())
-    op.vjps = _PerInput(rule)  # type: ignore[assignment]
-    return op
-
-
 def _lift_all(tensors: Any, op: str) -> list[Tensor]:
     if isinstance(tensors, (Tensor, np.ndarray)):
         raise ShapeError(f"{op}: expects a sequence of tensors, got a single {type(tensors).__name__}")
@@ -249,8 +241,11 @@ def _concatenate_rule(k: int, g: Tensor, out: Tensor, *inputs: Tensor, axis: int
     return getitem(g, (slice(None),) * axis + (slice(bounds[k], bounds[k + 1]),))
 
 
-_concatenate = _variadic_op(
-    "concatenate", lambda *arrays, axis, bounds: np.concatenate(arrays, axis=axis), _concatenate_rule
+_concatenate = Op(
+    "concatenate",
+    lambda *arrays, axis, bounds: np.concatenate(arrays, axis=axis),
+    (_concatenate_rule,),
+    variadic=True,
 )
 
 
@@ -279,7 +274,7 @@ def _stack_rule(k: int, g: Tensor, out: Tensor, *inputs: Tensor, axis: int) -> T
     return getitem(g, (slice(None),) * axis + (k,))
 
 
-_stack = _variadic_op("stack", lambda *arrays, axis: np.stack(arrays, axis=axis), _stack_rule)
+_stack = Op("stack", lambda *arrays, axis: np.stack(arrays, axis=axis), (_stack_rule,), variadic=True)
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -370,7 +365,7 @@ def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0
     if mode not in PAD_MODES:
         raise ConfigError(f"pad: unknown mode {mode!r}; valid modes: {', '.join(PAD_MODES)}")
     try:
-        source = np.pad(np.arange(x.size).reshape(x.shape), widths, mode=mode)
+        source = np.pad(np.arange(x.size).reshape(x.shape), widths, mode=mode)  # type: ignore[call-overload]
     except ValueError as exc:
         raise ShapeError(f"pad: mode {mode!r} cannot pad shape {x.shape} by {widths}: {exc}") from None
     return getitem(reshape(x, (-1,)), source)
