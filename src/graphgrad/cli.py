@@ -120,6 +120,8 @@ def _add_speed_arguments(p: argparse.ArgumentParser) -> None:
     """How fast a run goes, never what it computes: not saved with the run, free on --resume."""
     p.add_argument("--threads", type=int, metavar="N",
                    help="BLAS threads for matrix products (default: measured at the start of the run)")
+    p.add_argument("--no-compile", action="store_true",
+                   help="run every training step eagerly instead of replaying the captured step")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -279,6 +281,10 @@ def _with_speed_settings(command: Callable[[argparse.Namespace], int]) -> Callab
                 from graphgrad import threads
 
                 stack.enter_context(threads.limit(args.threads))
+            if args.no_compile:
+                from graphgrad import compile as captured
+
+                stack.enter_context(captured.disabled())
             return command(args)
 
     return run

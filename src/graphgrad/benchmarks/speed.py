@@ -1,5 +1,6 @@
-"""`graphgrad bench speed`: graphgrad against hand-written NumPy (same process, interleaved) and
-PyTorch eager (its own process, before and after), plus memory, a scalar chain and the default
+"""`graphgrad bench speed`: graphgrad eager and captured against hand-written NumPy (same process,
+interleaved), PyTorch eager (its own process, before and after) and ``jax.jit`` (its own process),
+each peer as a ratio to its own process's NumPy step; plus memory, a scalar chain and the default
 training run against scikit-learn. Prints a table and writes a JSON file of every number."""
 
 from __future__ import annotations
@@ -55,8 +56,31 @@ def graphgrad_step(model: Any, opt: Any, x: gg.Tensor, y: gg.Tensor) -> Callable
     return step
 
 
+def captured_step(config: MLPConfig) -> tuple[Callable[[], Any], Any]:
+    """The same step captured (graphgrad.compile), its plan recorded on two batches; and the step."""
+    from graphgrad.compile import capture
+
+    model, opt = graphgrad_mlp(config)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> Any:
+        loss = gg.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = capture(step)
+    other_x, other_y = config.batch_data(seed=1)
+    fn(gg.Tensor(other_x), gg.Tensor(other_y))  # the two recordings must see different data
+    x_np, y_np = config.batch_data()
+    fn(gg.Tensor(x_np), gg.Tensor(y_np))
+    if not fn.plans:
+        raise AssertionError(f"{config.name}: the step was not captured")
+    return functools.partial(fn, gg.Tensor(x_np), gg.Tensor(y_np)), fn
+
+
 def mlp_ratios(rounds: int) -> dict[str, dict[str, float]]:
-    """Median step time of NumPy and graphgrad per config, interleaved in this process."""
+    """Median step time of NumPy, graphgrad eager and graphgrad captured per config, interleaved here."""
     out = {}
     for config in CONFIGS:
         x_np, y_np = config.batch_data()
@@ -67,14 +91,17 @@ def mlp_ratios(rounds: int) -> dict[str, dict[str, float]]:
         first_gg = float(graphgrad_step(*graphgrad_mlp(config), x, y)().item())
         if abs(first_np - first_gg) > 1e-4 * max(1.0, abs(first_np)):
             raise AssertionError(f"{config.name}: graphgrad loss {first_gg} differs from NumPy's {first_np}")
+        captured, _ = captured_step(config)
         medians = interleaved_medians(
             {
                 "numpy": functools.partial(train_step, layers, x_np, y_np, LEARNING_RATE),
                 "graphgrad": graphgrad_step(model, opt, x, y),
+                "captured": captured,
             },
             rounds=rounds,
         )
-        out[config.name] = {**medians, "ratio": medians["graphgrad"] / medians["numpy"]}
+        out[config.name] = {**medians, "ratio": medians["graphgrad"] / medians["numpy"],
+                            "captured_ratio": medians["captured"] / medians["numpy"]}
     return out
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.grad_mode import no_grad
+from graphgrad.compile.trace import host
 from graphgrad.errors import CheckpointError, ConfigError, TrainingDivergedError
 from graphgrad.io.checkpoint import LoadedCheckpoint
 from graphgrad.io.schema import check_schema
@@ -81,7 +82,10 @@ class Trainer:
     ``rngs`` names every Generator the run draws from besides the loader's (saved and restored).
     ``config`` and ``metadata`` are JSON-able and saved in checkpoints for the record.
     ``threads`` is the number of BLAS threads; None measures the faster of one and all of them
-    for this model at the start of :meth:`fit` (see :mod:`graphgrad.threads`).
+    for this model at the start of :meth:`fit` (see :mod:`graphgrad.threads`). ``compile`` (default
+    on) replays the training step as a captured plan (:mod:`graphgrad.compile`), bit for bit the
+    eager step; a step that cannot be captured (dropout masks, running statistics) runs eagerly,
+    and :attr:`compile_note` says why.
     """
 
     def __init__(
@@ -102,6 +106,7 @@ class Trainer:
         config: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         threads: int | None = None,
+        compile: bool | None = None,
     ) -> None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"invalid epochs: {epochs!r} (must be a positive integer)")
@@ -136,6 +141,8 @@ class Trainer:
         self._epoch_start_time: float | None = None
         self.threads = threads  # BLAS threads; None: the user's limit if any, else measured per fit
         self.threads_used: int | None = None  # what fit() ran with
+        self.compile = compile  # capture the step (None: graphgrad.compile.enabled(), on by default)
+        self._step_fn: Any = None
 
     # ------------------------------------------------------------------ running
     @staticmethod
@@ -208,7 +215,7 @@ class Trainer:
     def _thread_policy(self) -> Any:
         from graphgrad import threads
 
-        params = self.model.parameters() if hasattr(self.model, "parameters") else []
+        params: list[Any] = list(getattr(self.model, "parameters", list)())
         shapes = threads.matmul_shapes(params, int(getattr(self.train_loader, "batch_size", 1) or 1))
         return threads.for_run(self.threads, shapes)
 
@@ -239,17 +246,12 @@ class Trainer:
         acc = self._acc
         start = time.perf_counter()
         n_batches = len(self.train_loader)
+        self._n_batches = n_batches
+        step = self._step_function()
         for xb, yb in self.train_loader:
-            out = self.model(_tensor(xb))
             target = _tensor(yb)
-            loss = self.loss_fn(out, target)
-            value = float(loss.item())
-            total = loss if self.regularizer is None else loss + self.regularizer()
-            if not (math.isfinite(value) and math.isfinite(float(total.item()))):
-                self._diverged(value if not math.isfinite(value) else float(total.item()), n_batches)
-            self.optimizer.zero_grad()
-            total.backward()
-            self.optimizer.step()
+            out, loss = step(_tensor(xb), target)
+            value = float(loss.data)
             self.step += 1
             n = len(target.data)
             acc["loss_sum"] += value * n
@@ -262,6 +264,44 @@ class Trainer:
                 return False
         acc["seconds"] += time.perf_counter() - start
         return True
+
+    def _train_step(self, x: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        """One step: forward, loss (+ regularizer), divergence check, zero_grad, backward, update."""
+        out = self.model(x)
+        loss = self.loss_fn(out, target)
+        total = loss if self.regularizer is None else loss + self.regularizer()
+        host(self._check_finite, loss, total)
+        self.optimizer.zero_grad()
+        total.backward()
+        self.optimizer.step()
+        return out, loss
+
+    def _check_finite(self, loss: np.ndarray, total: np.ndarray) -> None:
+        for value in (float(loss), float(total)):
+            if not math.isfinite(value):
+                self._diverged(value, self._n_batches)
+
+    def _step_function(self) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        if self._step_fn is None:
+            from graphgrad import compile as captured
+
+            on = captured.enabled() if self.compile is None else bool(self.compile)
+            if on:
+                watch = list(self.model.parameters()) + list(getattr(self.model, "buffers", list)())
+                self._step_fn = captured.capture(self._train_step, fallback=True, watch=watch)
+            else:
+                self._step_fn = self._train_step
+        return self._step_fn  # type: ignore[no-any-return]
+
+    @property
+    def compile_note(self) -> str:
+        """How the training step runs: captured, eager (and why), or not yet decided."""
+        fn = self._step_fn
+        if fn is None or fn == self._train_step:
+            return "eager" if fn is not None else "not started"
+        if fn.refused:
+            return f"eager: {fn.refused}"
+        return "captured" if fn.plans else "recording"
 
     def _running_logs(self) -> dict[str, float]:
         acc = self._acc
