@@ -118,6 +118,15 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--report", action="store_true",
                    help="when training ends, write RUN/report.html (as graphgrad report RUN)")
+    _add_speed_arguments(p)
+
+
+def _add_speed_arguments(p: argparse.ArgumentParser) -> None:
+    """How fast a run goes, never what it computes: not saved with the run, free on --resume."""
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="BLAS threads for matrix products (default: measured at the start of the run)")
+    p.add_argument("--no-compile", action="store_true",
+                   help="run every training step eagerly instead of replaying the captured step")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,8 +286,28 @@ def _run_external(name: str, spec: tuple[str, str, str], argv: Sequence[str]) ->
 
 
 # ---------------------------------------------------------------------------------------- main
+def _with_speed_settings(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``command`` run under the speed options of :func:`_add_speed_arguments`."""
+
+    def run(args: argparse.Namespace) -> int:
+        import contextlib
+
+        with contextlib.ExitStack() as stack:
+            if args.threads is not None:
+                from graphgrad import threads
+
+                stack.enter_context(threads.limit(args.threads))
+            if args.no_compile:
+                from graphgrad import compile as captured
+
+                stack.enter_context(captured.disabled())
+            return command(args)
+
+    return run
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+    "train": _with_speed_settings(cmd_train), "evaluate": cmd_evaluate, "predict": cmd_predict,
 }
 
 

@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 
 _new = object.__new__
 
+CAPTURE = 16
+"""Mode bit: a step is being captured (:mod:`graphgrad.compile`): ops report to ``core.TRACER``,
+and reading a tensor's value into Python is refused."""
+
+
+def _value_read(what: str) -> None:
+    from graphgrad.compile.trace import refuse_value_read
+
+    refuse_value_read(what)
+
 
 def _as_array(data: Any, dtype: Any = None, copy: bool = True, float_ints: bool = False) -> np.ndarray:
     """Convert user data to an array: Python floats become float32, NumPy dtypes are kept."""
@@ -168,9 +178,13 @@ class Tensor:
         return self.data
 
     def item(self) -> Any:
+        if get_mode() & CAPTURE:
+            _value_read(".item()")
         return self.data.item()
 
     def tolist(self) -> Any:
+        if get_mode() & CAPTURE:
+            _value_read(".tolist()")
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
@@ -179,15 +193,23 @@ class Tensor:
         return self.data.copy() if copy else self.data
 
     def __float__(self) -> float:
+        if get_mode() & CAPTURE:
+            _value_read("float(tensor)")
         return float(self.data)
 
     def __int__(self) -> int:
+        if get_mode() & CAPTURE:
+            _value_read("int(tensor)")
         return int(self.data)
 
     def __index__(self) -> int:
+        if get_mode() & CAPTURE:
+            _value_read("a tensor used as an index")
         return self.data.__index__()
 
     def __bool__(self) -> bool:
+        if get_mode() & CAPTURE:
+            _value_read("bool(tensor) (an if or while on a tensor)")
         return bool(self.data)
 
     def __len__(self) -> int:

@@ -23,7 +23,7 @@ import numpy as np
 
 from graphgrad.autograd.grad_mode import ANOMALY, CHECK_INF, RECORD, RULES, get_mode, set_mode
 from graphgrad.errors import BackwardError, GraphFreedError, InplaceError, ShapeError
-from graphgrad.ops.core import Node
+from graphgrad.ops.core import CAPTURE, TRACER, Node
 from graphgrad.tensor import Tensor
 
 _wrap = Tensor._wrap
@@ -152,6 +152,11 @@ def _apply_rules(
                 arrays = [t.data for t in ins]
             gd, od = g.data, out.data
             raw = rule(k, gd, od, *arrays, **params) if variadic else rule(gd, od, *arrays, **params)
+            if mode & CAPTURE and raw is not None:
+                if raw.__class__ is not np.ndarray:
+                    raw = np.asarray(raw)
+                args = (k, gd, od, *arrays) if variadic else (gd, od, *arrays)
+                TRACER[0].record(rule, args, params, raw, f"{op.name} gradient {k}")
             gk = None if raw is None else _wrap(raw if raw.__class__ is np.ndarray else np.asarray(raw))
         else:
             rule = rules[j]
@@ -253,7 +258,9 @@ def backward(
     handed_out: set[int] = set()  # ids of arrays already stored in some .grad
 
     saved_mode = get_mode()
-    mode = (RECORD if create_graph else 0) | (saved_mode & (ANOMALY | CHECK_INF)) | RULES
+    mode = (RECORD if create_graph else 0) | (saved_mode & (ANOMALY | CHECK_INF | CAPTURE)) | RULES
+    if mode & CAPTURE:
+        _check_capturable(roots, create_graph, inputs)
     set_mode(mode)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # backward makes no reference cycles; collector passes over a big graph cost O(graph)
@@ -277,6 +284,9 @@ def backward(
                 if id(t) in wanted:
                     found[wanted[id(t)]] = _unshared(g, handed_out, foreign)
             elif node is None or t._retain:
+                if mode & CAPTURE and (t._retain or t._post_hooks):
+                    TRACER[0].refuse("capture: backward reached a tensor with retain_grad() or a gradient "
+                                     "hook (data-parallel training); run this step without capture")
                 _store_grad(t, g, handed_out, foreign)
                 if node is None and t._post_hooks:
                     set_mode(saved_mode)  # a hook runs as user code, in the caller's mode
@@ -298,6 +308,12 @@ def backward(
     return found if inputs is not None else None
 
 
+def _check_capturable(roots: Sequence[Tensor], create_graph: bool, inputs: Any) -> None:
+    if create_graph or inputs is not None:
+        TRACER[0].refuse("capture: backward(create_graph=True) and gradients of chosen inputs (grad, "
+                         "inputs=) are not captured; run this step without capture")
+
+
 def _root_grad(root: Tensor, g: Tensor | None, foreign: set[int]) -> Tensor:
     if g is None:
         if root.data.size != 1:
@@ -305,7 +321,11 @@ def _root_grad(root: Tensor, g: Tensor | None, foreign: set[int]) -> Tensor:
                 f"backward of a non-scalar tensor of shape {root.shape} needs grad=: the gradient "
                 "of some scalar with respect to it (for a loss, reduce it first, e.g. .sum())"
             )
-        return _wrap(np.ones(root.data.shape, dtype=root.data.dtype))
+        ones = np.ones(root.data.shape, dtype=root.data.dtype)
+        if get_mode() & CAPTURE:
+            TRACER[0].record(np.ones, (root.data.shape,), {"dtype": root.data.dtype}, ones,
+                             "backward's first gradient")
+        return _wrap(ones)
     if not isinstance(g, Tensor):
         g = _wrap(np.asarray(g, dtype=root.data.dtype))
     if g.shape != root.shape:
@@ -329,8 +349,13 @@ def _accumulate(
         grads[key] = prev + g
     elif id(prev.data) in owned:
         np.add(prev.data, g.data, out=prev.data, casting="unsafe")
+        if get_mode() & CAPTURE:
+            TRACER[0].record(np.add, (prev.data, g.data), {"out": prev.data, "casting": "unsafe"}, prev.data,
+                             "gradient sum")
     else:
         total = _wrap(np.asarray(prev.data + g.data))  # 0-d sums come back as NumPy scalars
+        if get_mode() & CAPTURE:
+            TRACER[0].record(np.add, (prev.data, g.data), {}, total.data, "gradient sum")
         owned.add(id(total.data))
         grads[key] = total
 
@@ -346,6 +371,8 @@ def _unshared(g: Tensor, handed_out: set[int], foreign: set[int]) -> Tensor:
         g = g * 1.0
     else:
         g = _wrap(d.copy())
+        if get_mode() & CAPTURE:
+            TRACER[0].record(np.ndarray.copy, (d,), {}, g.data, "gradient copy")
     handed_out.add(id(g.data))
     return g
 
@@ -353,7 +380,12 @@ def _unshared(g: Tensor, handed_out: set[int], foreign: set[int]) -> Tensor:
 def _store_grad(t: Tensor, g: Tensor, handed_out: set[int], foreign: set[int]) -> None:
     """Accumulate into ``t.grad``."""
     if t.grad is not None:
+        if get_mode() & CAPTURE:
+            TRACER[0].refuse("capture: backward added into an existing .grad; call optimizer.zero_grad() "
+                             "before backward inside the step")
         t.grad = t.grad + g  # a new array; recorded only under create_graph
         handed_out.add(id(t.grad.data))
         return
     t.grad = _unshared(g, handed_out, foreign)
+    if get_mode() & CAPTURE:
+        TRACER[0].assign_grad(t, t.grad.data)

@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "complexity": "backprop vs the naive gradient methods",
     "conv": "CNN training-step speed and memory against NumPy and PyTorch",
     "distributed": "data-parallel speed over MPI and the scaling projection",
+    "contention": "default `graphgrad train` next to a busy process, against one BLAS thread",
 }
 """Benchmark name (also its module in graphgrad.benchmarks) -> one-line help."""
 

@@ -70,7 +70,7 @@ def deep_graph(depth: int, rng: np.random.Generator) -> tuple[Callable[..., Tens
 def graph_size(out: Tensor) -> int:
     """Nodes + edges of the recorded graph."""
     order = walk(out)
-    return len(order) + sum(len(t._node.inputs) for t in order if t._node is not None)
+    return len(order) + sum(len(t._node.inputs or ()) for t in order if t._node is not None)
 
 
 def _best_time(run: Callable[[], object], budget: float = 0.05, repeats: int = 5) -> float:
@@ -98,7 +98,7 @@ def measure(f: Callable[..., Tensor], values: list[np.ndarray], methods: tuple[s
     out, _ = fresh()
     row: dict[str, float] = {"size": float(graph_size(out))}
     if "backprop" in methods:
-        graphs = []
+        graphs: list[tuple[Tensor, list[Tensor]]] = []
 
         def backprop() -> None:
             o, _ = graphs.pop()

@@ -1,5 +1,6 @@
-"""`graphgrad bench speed`: graphgrad against hand-written NumPy (same process, interleaved) and
-PyTorch eager (its own process, before and after), plus memory, a scalar chain and the default
+"""`graphgrad bench speed`: graphgrad eager and captured against hand-written NumPy (same process,
+interleaved), PyTorch eager (its own process, before and after) and ``jax.jit`` (its own process),
+each peer as a ratio to its own process's NumPy step; plus memory, a scalar chain and the default
 training run against scikit-learn. Prints a table and writes a JSON file of every number."""
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def graphgrad_mlp(config: MLPConfig, momentum: float = 0.0) -> tuple[Any, Any]:
     for i, (w, b) in enumerate(layers):
         lin = nn.Linear(w.shape[1], w.shape[0])
         lin.weight.data[...] = w
+        assert lin.bias is not None
         lin.bias.data[...] = b
         mods.append(lin)
         if i < len(layers) - 1:
@@ -54,8 +56,31 @@ def graphgrad_step(model: Any, opt: Any, x: gg.Tensor, y: gg.Tensor) -> Callable
     return step
 
 
+def captured_step(config: MLPConfig) -> tuple[Callable[[], Any], Any]:
+    """The same step captured (graphgrad.compile), its plan recorded on two batches; and the step."""
+    from graphgrad.compile import capture
+
+    model, opt = graphgrad_mlp(config)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> Any:
+        loss = gg.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = capture(step)
+    other_x, other_y = config.batch_data(seed=1)
+    fn(gg.Tensor(other_x), gg.Tensor(other_y))  # the two recordings must see different data
+    x_np, y_np = config.batch_data()
+    fn(gg.Tensor(x_np), gg.Tensor(y_np))
+    if not fn.plans:
+        raise AssertionError(f"{config.name}: the step was not captured")
+    return functools.partial(fn, gg.Tensor(x_np), gg.Tensor(y_np)), fn
+
+
 def mlp_ratios(rounds: int) -> dict[str, dict[str, float]]:
-    """Median step time of NumPy and graphgrad per config, interleaved in this process."""
+    """Median step time of NumPy, graphgrad eager and graphgrad captured per config, interleaved here."""
     out = {}
     for config in CONFIGS:
         x_np, y_np = config.batch_data()
@@ -66,14 +91,17 @@ def mlp_ratios(rounds: int) -> dict[str, dict[str, float]]:
         first_gg = float(graphgrad_step(*graphgrad_mlp(config), x, y)().item())
         if abs(first_np - first_gg) > 1e-4 * max(1.0, abs(first_np)):
             raise AssertionError(f"{config.name}: graphgrad loss {first_gg} differs from NumPy's {first_np}")
+        captured, _ = captured_step(config)
         medians = interleaved_medians(
             {
                 "numpy": functools.partial(train_step, layers, x_np, y_np, LEARNING_RATE),
                 "graphgrad": graphgrad_step(model, opt, x, y),
+                "captured": captured,
             },
             rounds=rounds,
         )
-        out[config.name] = {**medians, "ratio": medians["graphgrad"] / medians["numpy"]}
+        out[config.name] = {**medians, "ratio": medians["graphgrad"] / medians["numpy"],
+                            "captured_ratio": medians["captured"] / medians["numpy"]}
     return out
 
 
@@ -181,6 +209,7 @@ def run(rounds: int = 15, out: str | None = "bench/results.json", chain_sizes: t
     results["torch_before"] = peer("graphgrad.benchmarks.torch_peer", rounds)
     results["mlp"] = mlp_ratios(rounds)
     results["torch_after"] = peer("graphgrad.benchmarks.torch_peer", rounds)
+    results["jax"] = peer("graphgrad.benchmarks.jax_peer", rounds)
     biggest = next(c for c in CONFIGS if c.name.startswith("784-1024-1024"))
     results["backward_forward"] = backward_forward_ratio(biggest, rounds)
     results["memory"] = {c.name: peak_memory(c) for c in CONFIGS}
@@ -200,25 +229,29 @@ def run(rounds: int = 15, out: str | None = "bench/results.json", chain_sizes: t
     return results
 
 
-def _torch_median(results: dict[str, Any], name: str) -> float | None:
-    runs = [r["step_s"][name] for r in (results.get("torch_before"), results.get("torch_after"))
-            if r and "step_s" in r]
-    return statistics.median(runs) if runs else None
+def _peer_ratio(runs: list[dict[str, Any] | None], name: str) -> float | None:
+    """The median over a peer's runs of its step time / its own process's NumPy step time."""
+    ratios = [r["ratio"][name] for r in runs if r and name in r.get("ratio", {})]
+    return statistics.median(ratios) if ratios else None
+
+
+def _cell(ratio: float | None) -> str:
+    return f"{ratio:9.2f}" if ratio is not None else f"{'n/a':>9}"
 
 
 def print_table(results: dict[str, Any]) -> None:
-    print()
-    print(f"{'MLP training step (float32)':28} {'numpy ms':>9} {'graphgrad ms':>12} {'ratio':>6} "
-          f"{'torch ms':>9} {'vs torch':>8}")
+    torch_runs = [results.get("torch_before"), results.get("torch_after")]
+    print("\nMLP training step (float32), time / hand-written NumPy's (each peer against its own process's NumPy)")
+    print(f"{'network @ batch':28} {'numpy ms':>9} {'eager':>9} {'captured':>9} {'torch':>9} {'jax.jit':>9}")
     for name, r in results["mlp"].items():
-        torch_s = _torch_median(results, name)
-        if torch_s:
-            torch_cols = f"{_fmt_ms(torch_s):>9} {torch_s / r['graphgrad']:7.2f}x"
-        else:
-            torch_cols = f"{'n/a':>9} {'':>8}"
-        print(f"{name:28} {_fmt_ms(r['numpy']):>9} {_fmt_ms(r['graphgrad']):>12} {r['ratio']:6.2f} {torch_cols}")
-    if not (results.get("torch_before") or results.get("torch_after")):
-        print("PyTorch: not installed (pip install torch==2.13.0 to compare); JAX: not measured")
+        print(f"{name:28} {_fmt_ms(r['numpy']):>9} {_cell(r['ratio'])} {_cell(r.get('captured_ratio'))} "
+              f"{_cell(_peer_ratio(torch_runs, name))} {_cell(_peer_ratio([results.get('jax')], name))}")
+    for label, runs in (("PyTorch", torch_runs), ("JAX", [results.get("jax")])):
+        errors = [r["error"] for r in runs if r and "error" in r]
+        if not any(runs):
+            print(f"{label}: not installed (pip install {'torch==2.13.0' if label == 'PyTorch' else 'jax[cpu]'})")
+        elif errors:
+            print(f"{label}: failed: {errors[0]}")
     bf = results["backward_forward"]
     print(f"\nbackward / forward, 784-1024-1024-10: {bf['ratio']:.2f} "
           f"(forward {_fmt_ms(bf['forward_s']).strip()} ms, backward {_fmt_ms(bf['backward_s']).strip()} ms)")

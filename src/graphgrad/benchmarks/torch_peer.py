@@ -1,15 +1,18 @@
 """PyTorch eager as a peer: run in its own process (its OpenMP threads and NumPy's OpenBLAS
-threads slow each other down when they share one), printing JSON medians per config."""
+threads slow each other down when they share one), timed interleaved with this process's own
+hand-written NumPy step (``ratio``), printing JSON medians per config."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from typing import Any
 
 import numpy as np
 
 from graphgrad.benchmarks.mlp_configs import CONFIGS, LEARNING_RATE
-from graphgrad.benchmarks.numpy_mlp import init_mlp
+from graphgrad.benchmarks.numpy_mlp import init_mlp, train_step
 from graphgrad.benchmarks.timing import interleaved_medians
 
 
@@ -19,7 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import torch
 
-    results = {"version": torch.__version__, "threads": torch.get_num_threads(), "step_s": {}}
+    results: dict[str, Any] = {"version": torch.__version__, "threads": torch.get_num_threads(),
+                               "step_s": {}, "numpy_s": {}, "ratio": {}}
     for config in CONFIGS:
         layers = init_mlp(list(config.sizes), np.random.default_rng(0))
         mods: list[torch.nn.Module] = []
@@ -42,7 +46,13 @@ def main(argv: list[str] | None = None) -> None:
             loss.backward()
             opt.step()
 
-        results["step_s"][config.name] = interleaved_medians({"torch": step}, rounds=args.rounds)["torch"]
+        medians = interleaved_medians(
+            {"numpy": functools.partial(train_step, layers, x_np, y_np, LEARNING_RATE), "torch": step},
+            rounds=args.rounds,
+        )
+        results["step_s"][config.name] = medians["torch"]
+        results["numpy_s"][config.name] = medians["numpy"]
+        results["ratio"][config.name] = medians["torch"] / medians["numpy"]
     print(json.dumps(results))
 
 

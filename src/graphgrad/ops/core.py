@@ -19,12 +19,15 @@ import numpy as np
 
 from graphgrad.autograd.grad_mode import ANOMALY, RECORD, RULES, get_mode
 from graphgrad.errors import ShapeError
-from graphgrad.tensor import Tensor
+from graphgrad.tensor import CAPTURE, Tensor
 
 _wrap = Tensor._wrap
 
 Rule = Callable[..., Tensor | None]
 ArrayRule = Callable[..., np.ndarray | None]
+
+TRACER: list[Any] = [None]
+"""The active :class:`graphgrad.compile.trace.Tracer` while ``CAPTURE`` is on."""
 
 REGISTRY: dict[str, "Op"] = {}
 """Every op by name: the engine's table of primitives (tests and views read it)."""
@@ -109,10 +112,13 @@ class Op:
                     out._requires_grad = True
                     out._node = Node(self, inputs, params, out._vc[0])
                     break
-        if mode & ANOMALY:
-            from graphgrad.autograd import anomaly
+        if mode & (ANOMALY | CAPTURE):
+            if mode & ANOMALY:
+                from graphgrad.autograd import anomaly
 
-            anomaly.check_forward(self, inputs, out)
+                anomaly.check_forward(self, inputs, out)
+            if mode & CAPTURE:
+                TRACER[0].record(forward, inputs, params, data, self.name)
         return out
 
     def __repr__(self) -> str:
@@ -143,6 +149,15 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<node {self.op.name}>"
+
+
+def drawn(draw: Callable[..., np.ndarray], *args: Any) -> Tensor:
+    """A tensor of random values ``draw(*args)`` (e.g. a dropout mask from a Generator): a captured
+    step calls ``draw(*args)`` again at every replay, so it draws what eager mode would, in order."""
+    data = draw(*args)
+    if get_mode() & CAPTURE:
+        TRACER[0].record(draw, args, {}, data, getattr(draw, "__name__", "random draw"))
+    return _wrap(data)
 
 
 def apply(op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:

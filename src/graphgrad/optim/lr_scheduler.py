@@ -17,8 +17,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from graphgrad.autograd.grad_mode import get_mode
 from graphgrad.errors import CheckpointError, ConfigError
+from graphgrad.ops.core import TRACER
 from graphgrad.optim.optimizer import Optimizer, check_hyper
+from graphgrad.tensor import CAPTURE
 
 __all__ = [
     "LRScheduler",
@@ -106,6 +109,8 @@ class LRScheduler(_SchedulerState):
         """Advance one epoch (or jump to ``epoch``) and set every group's learning rate.
 
         ``metrics`` is accepted and ignored, so that every scheduler is stepped the same way."""
+        if get_mode() & CAPTURE:  # inside a captured step: the plan calls step again at each replay
+            return TRACER[0].effect(type(self).step, self, metrics, epoch)  # type: ignore[no-any-return]
         self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
         lrs = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, lrs):
@@ -291,6 +296,8 @@ class ReduceLROnPlateau(_SchedulerState):
 
     def step(self, metrics: float | None = None) -> None:
         """Record this epoch's metric; reduce the rates if it has not improved for too long."""
+        if get_mode() & CAPTURE:
+            return TRACER[0].effect(type(self).step, self, metrics)  # type: ignore[no-any-return]
         if metrics is None:
             raise ConfigError("ReduceLROnPlateau.step needs the monitored metric, e.g. step(val_loss)")
         current = float(metrics)

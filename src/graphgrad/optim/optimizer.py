@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import enable_grad
+from graphgrad.autograd.grad_mode import enable_grad, get_mode
 from graphgrad.errors import CheckpointError, ConfigError
-from graphgrad.tensor import Tensor
+from graphgrad.ops.core import TRACER
+from graphgrad.tensor import CAPTURE, Tensor
 
 __all__ = ["Optimizer"]
 
@@ -94,6 +95,8 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``None`` (default) or fresh zero arrays (never zeroed in place,
         since a gradient may share memory with another array)."""
+        if get_mode() & CAPTURE:
+            return TRACER[0].effect(type(self).zero_grad, self, set_to_none)  # type: ignore[no-any-return]
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
@@ -103,6 +106,11 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Apply one update to every parameter that has a gradient; return ``closure()`` if given."""
+        if get_mode() & CAPTURE:
+            if closure is not None:
+                TRACER[0].refuse("capture: optimizer.step(closure) re-runs Python; call step() without one")
+            else:
+                return TRACER[0].effect(type(self).step, self)
         loss = None
         if closure is not None:
             with enable_grad():

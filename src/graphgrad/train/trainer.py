@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.grad_mode import no_grad
+from graphgrad.compile.trace import host
 from graphgrad.distributed.comm import World, all_reduce, current
 from graphgrad.errors import CheckpointError, ConfigError, TrainingDivergedError
 from graphgrad.io.checkpoint import LoadedCheckpoint
@@ -106,6 +107,11 @@ class Trainer:
     without MPI). ``rank_rngs`` names generators (dropout) that must draw differently on each rank:
     under several ranks they restart every step from (their initial state, step, rank), so a
     resumed run draws as an uninterrupted one without saving every rank's state.
+    ``threads`` is the number of BLAS threads; None measures the faster of one and all of them
+    for this model at the start of :meth:`fit` (see :mod:`graphgrad.threads`). ``compile`` (default
+    on) replays the training step as a captured plan (:mod:`graphgrad.compile`), bit for bit the
+    eager step; a step that cannot be captured (dropout masks, running statistics) runs eagerly,
+    and :attr:`compile_note` says why.
     """
 
     def __init__(
@@ -127,6 +133,8 @@ class Trainer:
         metadata: dict[str, Any] | None = None,
         world: World | None = None,
         rank_rngs: Sequence[str] = (),
+        threads: int | None = None,
+        compile: bool | None = None,
     ) -> None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"invalid epochs: {epochs!r} (must be a positive integer)")
@@ -163,6 +171,10 @@ class Trainer:
         self._interrupt_signal = False  # asked on this process (Ctrl-C, interrupt())
         self._acc = self._fresh_accumulators()
         self._epoch_start_time: float | None = None
+        self.threads = threads  # BLAS threads; None: the user's limit if any, else measured per fit
+        self.threads_used: int | None = None  # what fit() ran with
+        self.compile = compile  # capture the step (None: graphgrad.compile.enabled(), on by default)
+        self._step_fn: Any = None
 
     # ------------------------------------------------------------------ running
     @staticmethod
@@ -222,7 +234,8 @@ class Trainer:
         self.interrupted = self._interrupt_requested = self._interrupt_signal = False
         previous = self._install_sigint()
         try:
-            with np.errstate(all="ignore"):  # overflow shows up as a non-finite loss, reported below
+            # overflow shows up as a non-finite loss, reported below
+            with np.errstate(all="ignore"), self._thread_policy() as self.threads_used:
                 self._fire("on_train_begin")
                 while self.epoch < self.epochs and not self.stop_training:
                     if not self._run_epoch():
@@ -240,6 +253,13 @@ class Trainer:
         finally:
             self._restore_sigint(previous)
         return self.history
+
+    def _thread_policy(self) -> Any:
+        from graphgrad import threads
+
+        params: list[Any] = list(getattr(self.model, "parameters", list)())
+        shapes = threads.matmul_shapes(params, int(getattr(self.train_loader, "batch_size", 1) or 1))
+        return threads.for_run(self.threads, shapes)
 
     def _interrupt_now(self) -> list[dict[str, Any]]:
         self.interrupted = True
@@ -268,26 +288,17 @@ class Trainer:
         acc = self._acc
         start = time.perf_counter()
         n_batches = len(self.train_loader)
+        self._n_batches = n_batches
+        step = self._step_function()
         for xb, yb in self.train_loader:
-            self._restart_rank_streams()
-            out = self.model(_tensor(xb))
             target = _tensor(yb)
-            loss = self.loss_fn(out, target)
-            n = len(target.data)
-            correct = (float(np.sum(np.argmax(out.data, axis=1) == target.data.reshape(-1)))
-                       if self.task == CLASSIFICATION and n else 0.0)
-            if self.world.size > 1:
-                value, loss, n, correct = self._global_batch(out, loss, target.data, correct)
+            if self.world.size > 1:  # the step Allreduces the batch's statistics: run eagerly
+                out, value, n, correct = self._distributed_step(_tensor(xb), target, n_batches)
             else:
-                value = float(loss.item())
-            penalty = None if self.regularizer is None else self.regularizer()
-            total = loss if penalty is None else loss + penalty
-            checked = value if penalty is None else value + float(penalty.item())
-            if not (math.isfinite(value) and math.isfinite(checked)):
-                self._diverged(value if not math.isfinite(value) else checked, n_batches)
-            self.optimizer.zero_grad()
-            total.backward()
-            self.optimizer.step()
+                out, loss = step(_tensor(xb), target)
+                value = float(loss.data)
+                n = len(target.data)
+                correct = self._correct(out, target.data)
             self.step += 1
             acc["loss_sum"] += value * n
             acc["seen"] += n
@@ -298,6 +309,31 @@ class Trainer:
                 return False
         acc["seconds"] += time.perf_counter() - start
         return True
+
+    def _correct(self, out: Tensor, target: np.ndarray) -> float:
+        """How many of the batch's examples the outputs classify right (0 for regression)."""
+        if self.task != CLASSIFICATION or not len(target):
+            return 0.0
+        return float(np.sum(np.argmax(out.data, axis=1) == target.reshape(-1)))
+
+    def _distributed_step(self, x: Tensor, target: Tensor, n_batches: int) -> tuple[Tensor, float, int, float]:
+        """One data-parallel step on this rank's part of the global batch: the global batch's loss,
+        size and correct count come back (one Allreduce), gradients are averaged by the model."""
+        self._restart_rank_streams()
+        out = self.model(x)
+        loss = self.loss_fn(out, target)
+        n = len(target.data)
+        correct = self._correct(out, target.data)
+        value, loss, n, correct = self._global_batch(out, loss, target.data, correct)
+        penalty = None if self.regularizer is None else self.regularizer()
+        total = loss if penalty is None else loss + penalty
+        checked = value if penalty is None else value + float(penalty.item())
+        if not (math.isfinite(value) and math.isfinite(checked)):
+            self._diverged(value if not math.isfinite(value) else checked, n_batches)
+        self.optimizer.zero_grad()
+        total.backward()
+        self.optimizer.step()
+        return out, value, n, correct
 
     def _global_batch(self, out: Tensor, loss: Tensor, target: np.ndarray,
                       correct: float) -> tuple[float, Tensor, int, float]:
@@ -320,6 +356,43 @@ class Trainer:
     def _restart_rank_streams(self) -> None:
         for name, base in self._rank_streams.items():
             _set_rng_state(self.rngs[name], _get_rng_state(np.random.default_rng([base, self.step, self.world.rank])))
+    def _train_step(self, x: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        """One step: forward, loss (+ regularizer), divergence check, zero_grad, backward, update."""
+        out = self.model(x)
+        loss = self.loss_fn(out, target)
+        total = loss if self.regularizer is None else loss + self.regularizer()
+        host(self._check_finite, loss, total)
+        self.optimizer.zero_grad()
+        total.backward()
+        self.optimizer.step()
+        return out, loss
+
+    def _check_finite(self, loss: np.ndarray, total: np.ndarray) -> None:
+        for value in (float(loss), float(total)):
+            if not math.isfinite(value):
+                self._diverged(value, self._n_batches)
+
+    def _step_function(self) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        if self._step_fn is None:
+            from graphgrad import compile as captured
+
+            on = captured.enabled() if self.compile is None else bool(self.compile)
+            if on:
+                watch = list(self.model.parameters()) + list(getattr(self.model, "buffers", list)())
+                self._step_fn = captured.capture(self._train_step, fallback=True, watch=watch)
+            else:
+                self._step_fn = self._train_step
+        return self._step_fn  # type: ignore[no-any-return]
+
+    @property
+    def compile_note(self) -> str:
+        """How the training step runs: captured, eager (and why), or not yet decided."""
+        fn = self._step_fn
+        if fn is None or fn == self._train_step:
+            return "eager" if fn is not None else "not started"
+        if fn.refused:
+            return f"eager: {fn.refused}"
+        return "captured" if fn.plans else "recording"
 
     def _running_logs(self) -> dict[str, float]:
         acc = self._acc

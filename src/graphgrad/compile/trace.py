@@ -1,0 +1,207 @@
+"""Recording one call of a step as a flat list of array instructions.
+
+While a step is captured, the ``CAPTURE`` mode bit is on: every op call (forward, and the ops the
+gradient rules run), every raw-array operation of the engine (fast-path rules, gradient sums,
+copies, storing ``.grad``) and every effect (optimizer ``zero_grad`` / ``step``, :func:`host`
+callbacks) reports itself to the active :class:`Tracer`, which turns it into an
+:class:`Instruction` over numbered *slots* (the arrays the step makes), *external* tensors
+(parameters, constants: their ``.data`` is read at replay) and *constants* (objects used as is).
+
+Reading a tensor's value into Python during capture (``bool``, ``float``, ``int``, ``.item()``,
+``.tolist()``) is data-dependent control flow the plan cannot replay: it raises
+:class:`CaptureError` (see :func:`refuse_value_read`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from graphgrad.autograd.grad_mode import get_mode, set_mode
+from graphgrad.errors import GraphgradError
+from graphgrad.ops import core
+
+SLOT, EXT, CONST, SEQ = 0, 1, 2, 3
+
+
+class CaptureError(GraphgradError, RuntimeError):
+    """A step that cannot be captured as a flat plan (the message says what and where)."""
+
+
+class Instruction:
+    """``out = fn(*args, **kwargs)``; ``args``/``kwargs`` hold ``(kind, value)`` pairs."""
+
+    __slots__ = ("fn", "args", "kwargs", "out", "what", "normalize")
+
+    def __init__(self, fn: Callable[..., Any], args: list[tuple[int, Any]], kwargs: dict[str, tuple[int, Any]],
+                 out: int | None, what: str, normalize: bool) -> None:
+        self.fn, self.args, self.kwargs, self.out, self.what = fn, args, kwargs, out, what
+        self.normalize = normalize  # make a non-ndarray result an ndarray, as the op call does
+
+    def __repr__(self) -> str:
+        return f"<{self.what} -> {self.out}>"
+
+
+def _same(a: Any, b: Any, fresh_ok: bool) -> bool:
+    """Whether two recorded operands are the same thing.
+
+    Tensors: the same object. Arrays: the same object, or (``fresh_ok``: the two calls had
+    different data) equal values, as for an ``arange`` an op builds from a shape; an array drawn
+    at random or computed from the data differs. Other objects: equal, or of one type with the
+    same contents (a holder an op makes per call and empties again).
+    """
+    if a is b:
+        return True
+    if isinstance(a, core.Tensor) or isinstance(b, core.Tensor):
+        return False
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (fresh_ok and isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+                and a.shape == b.shape and bool(np.array_equal(a, b)))
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y, fresh_ok) for x, y in zip(a, b))
+    try:
+        if bool(a == b):
+            return True
+    except Exception:  # noqa: BLE001 (objects whose == is not a bool)
+        pass
+    names = getattr(type(a), "__slots__", None)
+    if names is not None and not hasattr(a, "__dict__"):
+        names = (names,) if isinstance(names, str) else names
+        return all(_same(getattr(a, n, None), getattr(b, n, None), fresh_ok) for n in names)
+    return False
+
+
+def differs(first: list[Instruction], second: list[Instruction], fresh_ok: bool) -> str | None:
+    """Where two recordings of the same step disagree (None if they are the same plan)."""
+    for i, (a, b) in enumerate(zip(first, second)):
+        if not (a.fn == b.fn and a.out == b.out and len(a.args) == len(b.args) and a.kwargs.keys() == b.kwargs.keys()):
+            return f"instruction {i} ({a.what}) became {b.what}"
+        pairs = list(zip(a.args, b.args)) + [(a.kwargs[k], b.kwargs[k]) for k in a.kwargs]
+        for (ka, va), (kb, vb) in pairs:
+            if ka != kb or not _same(va, vb, fresh_ok):
+                return f"instruction {i} ({a.what}) read a different {'tensor' if ka == EXT else 'value'}"
+    if len(first) != len(second):
+        return f"the step ran {len(first)} then {len(second)} array operations"
+    return None
+
+
+class Tracer:
+    """Turns the calls of one captured step into instructions (see the module docstring)."""
+
+    def __init__(self, strict: bool = True, watch: list[core.Tensor] | tuple[core.Tensor, ...] = ()) -> None:
+        self.watch = list(watch)  # tensors only effects may change (parameters, running statistics)
+        self.effect_bumps = [0] * len(self.watch)  # version changes made inside effects
+        self.strict = strict  # raise at the first refusal; else note it and let the step finish eagerly
+        self.refusal: str | None = None
+        self.instructions: list[Instruction] = []
+        self.slot_of: dict[int, int] = {}  # id(array) -> slot
+        self.ext_of: dict[int, core.Tensor] = {}  # id(array) -> the external tensor that holds it
+        self.keep: list[Any] = []  # every array and tensor seen, so no id is reused while tracing
+        self.n_slots = 0
+
+    def refuse(self, message: str) -> None:
+        """The step cannot be captured: raise now (strict) or note why and let it run on eagerly."""
+        if self.strict:
+            raise CaptureError(message)
+        if self.refusal is None:
+            self.refusal = message
+
+    # ------------------------------------------------------------------ operands
+    def add_input(self, array: np.ndarray) -> int:
+        slot = self.n_slots
+        self.n_slots += 1
+        self.slot_of[id(array)] = slot
+        self.keep.append(array)
+        return slot
+
+    def _operand(self, value: Any) -> tuple[int, Any]:
+        if isinstance(value, np.ndarray):
+            slot = self.slot_of.get(id(value))
+            if slot is not None:
+                return SLOT, slot
+            t = self.ext_of.get(id(value))
+            if t is not None and t.data is value:
+                return EXT, t
+            self.keep.append(value)
+            return CONST, value
+        if isinstance(value, core.Tensor):
+            slot = self.slot_of.get(id(value.data))
+            if slot is not None:
+                return SLOT, slot
+            self.ext_of[id(value.data)] = value
+            self.keep.append(value)
+            return EXT, value
+        if isinstance(value, (tuple, list)) and any(isinstance(v, (np.ndarray, core.Tensor)) for v in value):
+            return SEQ, (type(value), [self._operand(v) for v in value])
+        return CONST, value
+
+    def _result(self, result: Any) -> int | None:
+        if not isinstance(result, np.ndarray):
+            return None
+        slot = self.slot_of.get(id(result))
+        if slot is None:
+            slot = self.add_input(result)
+        return slot
+
+    # ------------------------------------------------------------------ what reports here
+    def record(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], result: Any,
+               what: str, normalize: bool = True) -> None:
+        """An array operation that ran: ``result = fn(*args, **kwargs)``."""
+        spec = [self._operand(a) for a in args]
+        kw = {k: self._operand(v) for k, v in kwargs.items()}
+        self.instructions.append(Instruction(fn, spec, kw, self._result(result), what, normalize))
+
+    def effect(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Record ``fn(*args)`` as one instruction and run it now with capture off (its own array
+        work is not recorded: the plan calls ``fn`` again at each replay). Tensors are passed as
+        their arrays."""
+        spec = [self._operand(a) for a in args]
+        self.instructions.append(Instruction(fn, spec, {}, None, getattr(fn, "__qualname__", repr(fn)), False))
+        mode = get_mode()
+        set_mode(mode & ~core.CAPTURE)
+        before = [t._vc[0] for t in self.watch]
+        try:
+            return fn(*[a.data if isinstance(a, core.Tensor) else a for a in args])
+        finally:
+            set_mode(mode)
+            for i, t in enumerate(self.watch):
+                self.effect_bumps[i] += t._vc[0] - before[i]
+
+    def assign_grad(self, t: core.Tensor, array: np.ndarray) -> None:
+        """The engine stored ``array`` as ``t.grad``: the plan stores its own array there."""
+        self.keep.append(t)
+        self.instructions.append(Instruction(_assign_grad, [(CONST, t), self._operand(array)], {}, None,
+                                             "store .grad", False))
+
+
+def _assign_grad(t: core.Tensor, array: np.ndarray) -> None:
+    t.grad = core.Tensor._wrap(array)
+
+
+def active() -> Tracer:
+    tracer = core.TRACER[0]
+    if tracer is None:  # the CAPTURE bit is set only while a tracer is installed
+        raise CaptureError("internal: capture mode without a tracer")
+    return tracer  # type: ignore[no-any-return]
+
+
+def refuse_value_read(what: str) -> None:
+    """Called by Tensor's value reads while capturing: the plan cannot replay a Python decision."""
+    active().refuse(
+        f"capture: {what} read a tensor's value into Python while a step was being captured; a captured step "
+        "replays array operations only, so a decision taken on that value would be frozen. Return the "
+        "tensor from the step and read it outside, use graphgrad.compile.host(fn, tensor) for a check that "
+        "may raise, or run this step without capture"
+    )
+
+
+def host(fn: Callable[..., Any], *tensors: Any) -> Any:
+    """Call ``fn(*arrays)`` on the tensors' arrays, now and at every replay of a captured step: a check
+    or a log that reads values (it may raise) without steering which operations run."""
+    if get_mode() & core.CAPTURE:
+        return active().effect(fn, *tensors)
+    return fn(*[t.data if isinstance(t, core.Tensor) else t for t in tensors])

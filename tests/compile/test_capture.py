@@ -1,0 +1,231 @@
+"""A captured step replays the eager step bit for bit, refuses what it cannot replay, re-traces on new shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad import nn, optim
+from graphgrad.compile import CaptureError, capture
+from graphgrad.ops import core
+
+STEPS = 100
+
+
+def _model(dropout: float = 0.0, seed: int = 0) -> nn.Module:
+    layers: list[Any] = [nn.Linear(12, 16, rng=seed + 1), nn.ReLU()]
+    if dropout:
+        layers.append(nn.Dropout(dropout, rng=np.random.default_rng(seed + 7)))
+    layers += [nn.Linear(16, 16, rng=seed + 2), nn.Tanh(), nn.Linear(16, 4, rng=seed + 3)]
+    return nn.Sequential(*layers)
+
+
+def _batches(n: int = STEPS, batch: int = 8, seed: int = 0) -> list[tuple[gg.Tensor, gg.Tensor]]:
+    rng = np.random.default_rng(seed)
+    return [(gg.Tensor(rng.standard_normal((batch, 12)).astype(np.float32)), gg.Tensor(rng.integers(0, 4, batch)))
+            for _ in range(n)]
+
+
+OPTIMIZERS: dict[str, Callable[[Any], optim.Optimizer]] = {
+    "sgd": lambda p: optim.SGD(p, lr=0.05),
+    "sgd momentum nesterov decay": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam decay": lambda p: optim.Adam(p, lr=1e-2, weight_decay=1e-3),
+    "adamw": lambda p: optim.AdamW(p, lr=1e-2, weight_decay=1e-2),
+    "rmsprop centered momentum decay": lambda p: optim.RMSprop(p, lr=1e-3, momentum=0.5, centered=True,
+                                                                 weight_decay=1e-3),
+    "adagrad decay": lambda p: optim.Adagrad(p, lr=1e-2, lr_decay=1e-3, weight_decay=1e-3),
+}
+
+
+def _run(make_opt: Callable[[Any], optim.Optimizer], captured: bool, dropout: float = 0.0, l2: float = 0.0,
+         scheduler_in_step: bool = False, fallback: bool = False) -> tuple[list[bytes], nn.Module, Any]:
+    model = _model(dropout)
+    opt = make_opt(model.parameters())
+    sched = optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.7)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        total = loss + nn.l2_penalty(model, l2) if l2 else loss
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+        if scheduler_in_step:
+            sched.step()
+        return loss
+
+    run = capture(step, fallback=fallback) if captured else step
+    losses = []
+    for i, (x, y) in enumerate(_batches()):
+        losses.append(run(x, y).data.tobytes())
+        if not scheduler_in_step and i % 10 == 9:
+            sched.step()  # an epoch-style schedule outside the step
+    return losses, model, run
+
+
+def _state_bytes(model: nn.Module, opt_state: Any = None) -> list[bytes]:
+    out = []
+    for p in model.parameters():
+        out += [p.data.tobytes(), p.grad.data.tobytes()]
+    return out
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_captured_equals_eager_bit_for_bit_over_100_steps(name: str) -> None:
+    eager_losses, eager_model, _ = _run(OPTIMIZERS[name], captured=False, l2=1e-3)
+    losses, model, run = _run(OPTIMIZERS[name], captured=True, l2=1e-3)
+    assert run.plans, "the step should have been captured"
+    assert losses == eager_losses
+    assert _state_bytes(model) == _state_bytes(eager_model)
+
+
+@pytest.mark.parametrize("name", ["sgd momentum nesterov decay", "adam decay"])
+def test_scheduler_stepped_inside_the_step_is_replayed(name: str) -> None:
+    eager_losses, eager_model, _ = _run(OPTIMIZERS[name], captured=False, scheduler_in_step=True)
+    losses, model, run = _run(OPTIMIZERS[name], captured=True, scheduler_in_step=True)
+    assert run.plans
+    assert losses == eager_losses
+    assert _state_bytes(model) == _state_bytes(eager_model)
+
+
+def test_dropout_masks_drawn_in_python_are_refused_and_the_fallback_stays_exact() -> None:
+    with pytest.raises(CaptureError, match=r"two calls of step ran different array operations"):
+        _run(OPTIMIZERS["adam decay"], captured=True, dropout=0.3)
+    eager_losses, eager_model, _ = _run(OPTIMIZERS["adam decay"], captured=False, dropout=0.3)
+    losses, model, run = _run(OPTIMIZERS["adam decay"], captured=True, dropout=0.3, fallback=True)
+    assert run.refused is not None and not run.plans
+    assert losses == eager_losses
+    assert _state_bytes(model) == _state_bytes(eager_model)
+
+
+def _keep_mask(gen: np.random.Generator, shape: tuple[int, ...], keep: float) -> np.ndarray:
+    return (gen.random(shape, dtype=np.float32) < keep).astype(np.float32) / np.float32(keep)
+
+
+def test_random_draws_through_core_drawn_are_replayed_fresh_each_call() -> None:
+    """A random op whose mask comes from ``core.drawn`` is captured; replays draw new masks from the
+    same generator in the same order, so 100 steps match eager mode bit for bit."""
+
+    def run(captured: bool) -> tuple[list[bytes], nn.Module, Any]:
+        model = _model()
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        gen = np.random.default_rng(11)
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            h = model[0](x)
+            h = h * core.drawn(_keep_mask, gen, h.shape, 0.7)
+            for layer in list(model)[1:]:
+                h = layer(h)
+            loss = nn.functional.cross_entropy(h, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        return [fn(x, y).data.tobytes() for x, y in _batches()], model, fn
+
+    eager_losses, eager_model, _ = run(False)
+    losses, model, fn = run(True)
+    assert fn.plans
+    assert len(set(losses)) > 90  # the masks really change from step to step
+    assert losses == eager_losses
+    assert _state_bytes(model) == _state_bytes(eager_model)
+
+
+@pytest.mark.parametrize(("read", "what"), [
+    (lambda t: t.item(), r"\.item\(\)"),
+    (lambda t: float(t), r"float\(tensor\)"),
+    (lambda t: bool(t > 1.0), r"bool\(tensor\) \(an if or while on a tensor\)"),
+    (lambda t: t.tolist(), r"\.tolist\(\)"),
+])
+def test_values_read_into_python_during_capture_are_refused(read: Callable[[gg.Tensor], Any], what: str) -> None:
+    model = _model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        read(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    x, y = _batches(1)[0]
+    with pytest.raises(CaptureError, match=r"^capture: " + what + r" read a tensor's value into Python while a "
+                                           r"step was being captured"):
+        capture(step)(x, y)
+    read(capture(step, fallback=True)(x, y))  # the fallback finished the step eagerly: values readable after
+
+
+def test_new_shapes_and_dtypes_trace_again() -> None:
+    def run(captured: bool) -> tuple[list[bytes], Any]:
+        model = _model()
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        out = []
+        for i, (x, y) in enumerate(_batches(30) + _batches(30, batch=5, seed=1)):
+            if i % 3 == 0:
+                x = gg.Tensor(x.data.astype(np.float64))  # float64 input: the linear layers upcast
+            out.append(fn(x, y).data.tobytes())
+        return out, fn
+
+    eager, _ = run(False)
+    captured, fn = run(True)
+    assert captured == eager
+    assert len(fn.plans) == 4  # batch 8 and 5, float32 and float64
+
+
+def test_replay_makes_no_nodes_and_only_the_tensors_it_hands_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = capture(step)
+    batches = _batches(4)
+    for x, y in batches[:2]:
+        fn(x, y)
+    made: list[str] = []
+    original_node = core.Node.__init__
+    monkeypatch.setattr(core.Node, "__init__", lambda self, *a, **k: made.append("node") or original_node(self, *a,
+                                                                                                           **k))
+    original_wrap = gg.Tensor._wrap
+    monkeypatch.setattr(gg.Tensor, "_wrap", staticmethod(lambda d: made.append("tensor") or original_wrap(d)))
+    fn(*batches[2])
+    n_params = len(list(model.parameters()))
+    assert made.count("node") == 0
+    assert n_params <= made.count("tensor") <= n_params + 1  # each parameter's .grad (and the returned loss)
+
+
+def test_running_statistics_changed_outside_the_optimizer_are_refused() -> None:
+    model = nn.Sequential(nn.Linear(12, 16, rng=1), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4, rng=2))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    watch = list(model.parameters()) + list(model.buffers())
+    x, y = _batches(1)[0]
+    with pytest.raises(CaptureError, match=r"changed a watched tensor .* in place outside the optimizer"):
+        capture(step, watch=watch)(x, y)
