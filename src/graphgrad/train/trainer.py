@@ -24,6 +24,7 @@ so their metrics are too, and early stopping and schedules decide alike without 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -257,6 +258,8 @@ class Trainer:
     def _thread_policy(self) -> Any:
         from graphgrad import threads
 
+        if self.threads is None and self.world.size > 1:  # ranks share the cores: keep the per-rank
+            return contextlib.nullcontext(None)  # limit graphgrad.distributed.prepare set (one each)
         params: list[Any] = list(getattr(self.model, "parameters", list)())
         shapes = threads.matmul_shapes(params, int(getattr(self.train_loader, "batch_size", 1) or 1))
         return threads.for_run(self.threads, shapes)
