@@ -390,6 +390,9 @@ class Tensor:
     def __imatmul__(self, other: Any) -> Tensor:
         return self._inplace(np.matmul, _ops.matmul, other, "@=")
 
+    def __imod__(self, other: Any) -> Tensor:
+        return self._inplace(np.remainder, _ops.remainder, other, "%=")
+
     # ----------------------------------------------------------------- NumPy's functions
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """``np.exp(t)``, ``array + t``...: graphgrad's op of that name, so the gradient flows."""
@@ -429,6 +432,12 @@ class Tensor:
 
     def __rpow__(self, other: Any) -> Tensor:
         return _ops.power(other, self)
+
+    def __mod__(self, other: Any) -> Tensor:
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        return _ops.remainder(other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
         return _ops.matmul(self, other)
@@ -503,6 +512,9 @@ class Tensor:
     def clip(self, a_min: Any = None, a_max: Any = None) -> Tensor:
         return _ops.clip(self, a_min, a_max)
 
+    def round(self, decimals: int = 0) -> Tensor:
+        return _ops.round(self, decimals)
+
     # ----------------------------------------------------------------- reductions
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return _ops.sum(self, axis=axis, keepdims=keepdims)
@@ -534,6 +546,18 @@ class Tensor:
     def argmin(self, axis: Any = None, keepdims: bool = False) -> Tensor:
         return _ops.argmin(self, axis=axis, keepdims=keepdims)
 
+    def cumsum(self, axis: int | None = None, dtype: Any = None) -> Tensor:
+        return _ops.cumsum(self, axis=axis, dtype=dtype)
+
+    def cumprod(self, axis: int | None = None, dtype: Any = None) -> Tensor:
+        return _ops.cumprod(self, axis=axis, dtype=dtype)
+
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        return _ops.trace(self, offset, axis1, axis2)
+
+    def argsort(self, axis: int | None = -1, kind: Any = None, *, stable: Any = None) -> Tensor:
+        return _ops.argsort(self, axis=axis, kind=kind, stable=stable)
+
     # ----------------------------------------------------------------- shape
     def reshape(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -562,6 +586,18 @@ class Tensor:
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         return _ops.broadcast_to(self, shape)
+
+    def ravel(self) -> Tensor:
+        return _ops.ravel(self)
+
+    def repeat(self, repeats: Any, axis: int | None = None) -> Tensor:
+        return _ops.repeat(self, repeats, axis)
+
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+        return _ops.diagonal(self, offset, axis1, axis2)
+
+    def take(self, indices: Any, axis: int | None = None, mode: str = "raise") -> Tensor:
+        return _ops.take(self, indices, axis=axis, mode=mode)
 
     # ----------------------------------------------------------------- linear algebra
     def matmul(self, other: Any) -> Tensor:

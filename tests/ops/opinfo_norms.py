@@ -40,7 +40,8 @@ def _sums_tie(axis: int):
     return avoid
 
 
-def _entry(name: str, ord, axis=None, keepdims=False, shapes=VECTORS, avoid=None) -> OpInfo:
+def _entry(name: str, ord, axis=None, keepdims=False, shapes=VECTORS, avoid=None, covers=()) -> OpInfo:
+    """``covers``: the registry ops a matrix norm reaches (through svd, or abs/sum/max)."""
     return OpInfo(
         name,
         lambda x: la.norm(x, ord=ord, axis=axis, keepdims=keepdims),
@@ -48,8 +49,12 @@ def _entry(name: str, ord, axis=None, keepdims=False, shapes=VECTORS, avoid=None
         avoid=avoid,
         ref=lambda a: np.linalg.norm(a, ord=ord, axis=axis, keepdims=keepdims),
         sample=[(2, 3)],
+        covers=covers,
     )
 
+
+_SVD = ("svd",)  # nuc and 2 / -2 as matrix norms: sums, max or min of the singular values
+_SUMS = ("abs", "sum", "max")  # 1 and inf as matrix norms: the largest absolute column / row sum
 
 OPINFOS = [
     _entry("norm", None, avoid=_zeroish),
@@ -62,9 +67,17 @@ OPINFOS = [
     _entry("norm[-inf]", -math.inf, axis=-1, avoid=_abs_ties),
     _entry("norm[0]", 0, axis=-1, avoid=_zeroish),
     _entry("norm[fro]", "fro", axis=(-2, -1), shapes=MATRIX, avoid=_zeroish),
-    _entry("norm[nuc]", "nuc", axis=(-2, -1), shapes=MATRIX, avoid=_sv_close),
-    _entry("norm[2, matrix]", 2, axis=(-1, -2), shapes=MATRIX, avoid=_sv_close),
-    _entry("norm[-2, matrix]", -2, axis=(-2, -1), shapes=MATRIX, avoid=_sv_close),
-    _entry("norm[1, matrix]", 1, axis=(-2, -1), shapes=MATRIX, avoid=_sums_tie(-2)),
-    _entry("norm[inf, matrix, keepdims]", math.inf, axis=(-2, -1), keepdims=True, shapes=MATRIX, avoid=_sums_tie(-1)),
+    _entry("norm[nuc]", "nuc", axis=(-2, -1), shapes=MATRIX, avoid=_sv_close, covers=_SVD),
+    _entry("norm[2, matrix]", 2, axis=(-1, -2), shapes=MATRIX, avoid=_sv_close, covers=_SVD),
+    _entry("norm[-2, matrix]", -2, axis=(-2, -1), shapes=MATRIX, avoid=_sv_close, covers=_SVD),
+    _entry("norm[1, matrix]", 1, axis=(-2, -1), shapes=MATRIX, avoid=_sums_tie(-2), covers=_SUMS),
+    _entry(
+        "norm[inf, matrix, keepdims]",
+        math.inf,
+        axis=(-2, -1),
+        keepdims=True,
+        shapes=MATRIX,
+        avoid=_sums_tie(-1),
+        covers=_SUMS,
+    ),
 ]

@@ -69,6 +69,7 @@ OPINFOS = [
     ),
     OpInfo("sort", gg.sort, shapes=ONE_UP, avoid=_ties, ref=np.sort),
     OpInfo("sort[axis 0]", lambda x: gg.sort(x, axis=0), shapes=ONE_UP, avoid=_ties, ref=lambda a: np.sort(a, axis=0)),
+    OpInfo("argsort", gg.argsort, shapes=ONE_UP, avoid=_ties, ref=np.argsort, differentiable=False),
     OpInfo("sort[None]", lambda x: gg.sort(x, axis=None), avoid=_ties, ref=lambda a: np.sort(a, axis=None)),
     OpInfo(
         "partition",

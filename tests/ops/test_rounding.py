@@ -70,3 +70,36 @@ def test_aliases_are_the_same_functions() -> None:
     assert gg.absolute is gg.abs
     assert gg.true_divide is gg.divide
     assert gg.mod is gg.remainder
+
+
+def test_percent_operators_are_numpy_remainder_with_its_gradients() -> None:
+    # a % b = a - b floor(a / b): d/da = 1, d/db = -floor(a / b)
+    a = _leaf([5.5, -5.5, 7.0, -0.25])
+    b = _leaf([2.0, 2.0, -3.0, 1.5])
+    y = a % b
+    np.testing.assert_array_equal(y.data, np.remainder(a.data, b.data))
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(b.grad.data, [-2.0, 3.0, 3.0, 1.0])
+    r = 7.0 % gg.Tensor(np.array([2.0, -3.0]))
+    np.testing.assert_array_equal(r.data, [1.0, -2.0])
+
+
+def test_in_place_percent_follows_the_other_in_place_operators() -> None:
+    plain = gg.Tensor(np.array([5.5, -5.5]))
+    same, before = plain, plain.data
+    plain %= 2.0
+    assert plain is same and plain.data is before
+    np.testing.assert_array_equal(plain.data, [1.5, 0.5])
+
+    leaf = _leaf([1.0])
+    with pytest.raises(gg.errors.GraphgradError, match="leaf"):
+        leaf %= 2.0
+    assert leaf.item() == 1.0
+
+    x = _leaf([5.5, -5.5])
+    h = x * 3.0
+    h %= 4.0  # recorded: a new node, the gradient flows through
+    np.testing.assert_array_equal(h.data, np.remainder(x.data * 3.0, 4.0))
+    h.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])

@@ -2,7 +2,7 @@
 
 from graphgrad.autograd.anomaly import detect_anomaly
 from graphgrad.autograd.check import gradcheck, naive_grad, path_sum_grad
-from graphgrad.autograd.functional import grad, hvp, jacobian, value_and_grad
+from graphgrad.autograd.functional import grad, hvp, jacobian, value_and_grad, vjp
 from graphgrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "path_sum_grad",
     "set_grad_enabled",
     "value_and_grad",
+    "vjp",
 ]

@@ -1,4 +1,4 @@
-"""Function transforms: ``grad``, ``value_and_grad``, ``jacobian``, ``hvp``.
+"""Function transforms: ``grad``, ``value_and_grad``, ``vjp``, ``jacobian``, ``hvp``.
 
 They wrap :func:`graphgrad.autograd.engine.backward` with ``inputs=``, so they return gradients
 without touching any ``.grad``. Arguments that are arrays or numbers become fresh float tensors
@@ -99,44 +99,83 @@ def _outer_graph(out: Tensor, fresh: set[int]) -> bool:
     return any(t._node is None and id(t) not in fresh for t in topological_order([out]))
 
 
-def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., tuple[Tensor, Any]]:
+def _value_and_aux(result: Any, has_aux: bool, where: str) -> tuple[Tensor, Any]:
+    """``f``'s result split into the differentiated output and, with ``has_aux``, the extra value."""
+    if not has_aux:
+        return _as_output(result), None
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise ShapeError(
+            f"{where}: with has_aux=True, f must return a pair (output, aux), got {type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+        )
+    return _as_output(result[0]), result[1]
+
+
+def value_and_grad(
+    f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False
+) -> Callable[..., tuple[Any, Any]]:
     """``f`` -> a function returning ``(f(*args), gradient)`` from one forward and one backward.
 
     ``f`` must return a one-element tensor. The gradient is one tensor for an int ``argnums``,
-    a tuple of tensors (in ``argnums`` order) for a tuple.
+    a tuple of tensors (in ``argnums`` order) for a tuple. With ``has_aux=True`` ``f`` returns
+    ``(output, aux)``: only ``output`` is differentiated, and the value is ``(output, aux)`` (as JAX).
     """
 
-    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         nums, single = _argnums(argnums, len(args), "value_and_grad")
         args_list, xs, fresh = _prepare(args, nums)
         with enable_grad():
-            out = _as_output(f(*args_list, **kwargs))
+            out, aux = _value_and_aux(f(*args_list, **kwargs), has_aux, "grad")
         create_graph = _outer_graph(out, fresh)
         if out.data.size != 1:
             raise BackwardError(
                 f"grad: f returned a tensor of shape {out.shape}; it must return a one-element tensor "
-                "(a scalar loss). For vector outputs use graphgrad.jacobian"
+                "(a scalar loss). For vector outputs use graphgrad.jacobian or graphgrad.vjp"
             )
         grads = _grads_of(out, xs, create_graph)
         value = out if create_graph else out.detach()
-        return value, (grads[0] if single else tuple(grads))
+        return ((value, aux) if has_aux else value), (grads[0] if single else tuple(grads))
 
     value_and_grad_f.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
     return value_and_grad_f
 
 
-def grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+def grad(f: Callable[..., Any], argnums: ArgNums = 0, has_aux: bool = False) -> Callable[..., Any]:
     """``f`` -> a function returning the gradient of ``f`` with respect to argument(s) ``argnums``.
 
     ``graphgrad.grad(lambda x: (x ** 3).sum())(x)`` is ``3 x**2``; nest for higher derivatives.
+    With ``has_aux=True`` ``f`` returns ``(output, aux)`` and the result is ``(gradient, aux)``.
     """
-    vg = value_and_grad(f, argnums)
+    vg = value_and_grad(f, argnums, has_aux)
 
     def grad_f(*args: Any, **kwargs: Any) -> Any:
-        return vg(*args, **kwargs)[1]
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
 
     grad_f.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
     return grad_f
+
+
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
+    """``(f(*primals), vjp_fn)``: ``vjp_fn(cotangent)`` is the tuple of ``cotangent^T J`` for each primal.
+
+    One forward now; each call of ``vjp_fn`` is one backward over the kept graph (call it as often
+    as needed, e.g. once per row of a Jacobian). ``cotangent`` has the output's shape. With
+    ``has_aux=True`` ``f`` returns ``(output, aux)`` and the result is ``(output, vjp_fn, aux)``.
+    """
+    args_list, xs, fresh = _prepare(primals, tuple(range(len(primals))))
+    with enable_grad():
+        out, aux = _value_and_aux(f(*args_list), has_aux, "vjp")
+    create_graph = _outer_graph(out, fresh)
+
+    def vjp_fn(cotangent: Any) -> tuple[Tensor, ...]:
+        seed = cotangent if isinstance(cotangent, Tensor) else Tensor(np.asarray(cotangent, dtype=out.data.dtype))
+        if seed.shape != out.shape:
+            raise ShapeError(f"vjp: the cotangent has shape {seed.shape}, the output of f has shape {out.shape}")
+        return tuple(_grads_of(out, xs, create_graph, seed, retain_graph=True))
+
+    value = out if create_graph else out.detach()
+    return (value, vjp_fn, aux) if has_aux else (value, vjp_fn)
 
 
 def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:

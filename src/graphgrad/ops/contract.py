@@ -11,7 +11,6 @@ NumPy builds them (transpose + reshape + matmul, broadcast products, componentwi
 
 from __future__ import annotations
 
-import functools
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -115,7 +114,7 @@ def _einsum_rule(k: int, g: Tensor, out: Tensor, *operands: Tensor, subscripts: 
     return _einsum(*inputs, subscripts=",".join(labels) + "->" + "".join(result), optimize=optimize)
 
 
-_einsum = Op("einsum", _einsum_forward, tuple(functools.partial(_einsum_rule, k) for k in range(_MAX_OPERANDS)))
+_einsum = Op("einsum", _einsum_forward, (_einsum_rule,), variadic=True)
 
 
 def einsum(*operands: Any, optimize: Any = False) -> Tensor:

@@ -150,8 +150,9 @@ def _pinv_rule(g: Tensor, out: Tensor, a: Tensor, options: Any) -> Tensor:
     m, n = a.shape[-2], a.shape[-1]
     left = Tensor._wrap(np.eye(m, dtype=a.data.dtype)) - matmul(a, p)  # I - A A+ (m x m)
     right = Tensor._wrap(np.eye(n, dtype=a.data.dtype)) - matmul(p, a)  # I - A+ A (n x n)
+    # g enters each product first, so a zero upstream gradient stays exactly 0 even where A+ A+^T overflows
     return (
-        -matmul(matmul(pt, g), pt) + matmul(matmul(left, gt), matmul(p, pt)) + matmul(matmul(pt, p), matmul(gt, right))
+        -matmul(matmul(pt, g), pt) + matmul(matmul(matmul(left, gt), p), pt) + matmul(pt, matmul(p, matmul(gt, right)))
     )
 
 
