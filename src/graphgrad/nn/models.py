@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,10 +43,11 @@ def _generator(rng: Any) -> np.random.Generator:
 
 def small_cnn(
     input_shape: Sequence[int] = (1, 8, 8), n_classes: int = 10, rng: Any = None, channels: Sequence[int] = (32, 64),
-    dropout: float = 0.0, batch_norm: bool = True, dtype: Any = np.float32,
+    dropout: float = 0.0, batch_norm: bool = True, dtype: Any = np.float32, hidden: Sequence[int] = (),
+    activation: Callable[[], Module] = ReLU, dropout_rng: Any = None,
 ) -> Sequential:
     """A small CNN: ``[Conv 3x3 -> BatchNorm -> ReLU] x 2 -> MaxPool 2`` per stage, then global
-    average pooling and one linear layer.
+    average pooling and one linear layer (after ``hidden`` fully connected layers, if any).
 
     Layers, with ``channels=(32, 64)`` on 1x8x8 digits::
 
@@ -63,28 +64,41 @@ def small_cnn(
     epochs without tuning; global average pooling keeps the classifier to ``channels[-1]*n``
     weights, so the net has ~66k parameters and does not memorize 1,300 training images.
     A stage is added per entry of ``channels``; the pooling of a stage is skipped once the
-    images are 1 pixel high or wide. ``rng`` (a Generator or a seed) draws every initial weight.
+    images are 1 pixel high or wide. ``hidden`` inserts ``Linear -> activation [-> Dropout]``
+    layers of those sizes between the pooled features and the logits (what ``--hidden`` does for
+    an MLP). ``activation`` (a module class such as ``ReLU``) follows every convolution and hidden
+    layer. ``dropout`` > 0 drops pooled features and hidden units before each linear layer.
+    ``rng`` (a Generator or a seed) draws every initial weight, ``dropout_rng`` (default: ``rng``)
+    the dropout masks.
     """
     c, h, w = _image_shape(input_shape, "small_cnn")
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
         raise ConfigError(f"small_cnn: n_classes must be a positive integer, got {n_classes!r}")
     if not channels or any(int(k) <= 0 for k in channels):
         raise ConfigError(f"small_cnn: channels must be positive integers, one per stage, got {channels!r}")
+    if any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0 for n in hidden):
+        raise ConfigError(f"small_cnn: hidden must be positive layer sizes, got {hidden!r}")
     gen = _generator(rng)
+    drop_gen = gen if dropout_rng is None else _generator(dropout_rng)
     layers: list[Module] = [Unflatten(1, (c, h, w))]
     width = c
     for k in channels:
         k = int(k)
         for cin in (width, k):
             layers.append(Conv2d(cin, k, 3, padding=1, bias=not batch_norm, rng=gen, dtype=dtype))
-            layers += [BatchNorm2d(k, dtype=dtype), ReLU()] if batch_norm else [ReLU()]
+            layers += [BatchNorm2d(k, dtype=dtype), activation()] if batch_norm else [activation()]
         if min(h, w) >= 2:
             layers.append(MaxPool2d(2))
             h, w = h // 2, w // 2
         width = k
     layers += [AdaptiveAvgPool2d(1), Flatten()]
-    if dropout > 0:
-        layers.append(Dropout(dropout, rng=gen))
+    for size in (*hidden, None):
+        if dropout > 0:
+            layers.append(Dropout(dropout, rng=drop_gen))
+        if size is None:
+            break
+        layers += [Linear(width, int(size), rng=gen, dtype=dtype), activation()]
+        width = int(size)
     layers.append(Linear(width, int(n_classes), rng=gen, dtype=dtype))
     return Sequential(*layers)
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from graphgrad import nn, optim
+from graphgrad.errors import ConfigError
+from graphgrad.nn.models import small_cnn
 
 if TYPE_CHECKING:
     from graphgrad.train.config import TrainConfig
@@ -57,14 +59,49 @@ def mlp_parameter_count(input_shape: tuple[int, ...], n_outputs: int, config: Tr
     return sum((a + 1) * b for a, b in zip(widths, widths[1:]))
 
 
+CNN_CHANNELS = (32, 64)  # small_cnn's default: two stages
+
+
+def _image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    if len(input_shape) != 3:
+        raise ConfigError(f"--model cnn needs images (channels, height, width); this data has "
+                          f"{math.prod(input_shape)} features per row and no image shape (use an NPZ file with "
+                          "X of shape (N, H, W) or (N, C, H, W), an IDX file, or --model mlp)")
+    return input_shape  # type: ignore[return-value]
+
+
+def cnn_parameter_count(input_shape: tuple[int, ...], n_outputs: int, config: TrainConfig) -> int:
+    """Weights of :func:`cnn`: 3x3 kernels and batch-norm scale and shift per convolution, then the
+    linear layers (refuses data without an image shape before anything is allocated or written)."""
+    width, count = _image_shape(input_shape)[0], 0
+    for k in CNN_CHANNELS:
+        count += (width * k * 9 + 2 * k) + (k * k * 9 + 2 * k)
+        width = k
+    widths = [width, *config.hidden, n_outputs]
+    return count + sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+
+
+def cnn(input_shape: tuple[int, ...], n_outputs: int, config: TrainConfig,
+        rngs: dict[str, np.random.Generator]) -> nn.Module:
+    """:func:`graphgrad.nn.models.small_cnn` for images ``(channels, height, width)``: two stages of
+    3x3 convolutions (32 and 64 channels) with batch normalization, global average pooling, then
+    ``--hidden`` fully connected layers (``none``: straight to the outputs), ``--activation`` after
+    every convolution and hidden layer, ``--dropout`` before every linear layer."""
+    _image_shape(input_shape)
+    return small_cnn(input_shape, n_outputs, rng=rngs["init"], channels=CNN_CHANNELS, hidden=config.hidden,
+                     activation=ACTIVATIONS[config.activation], dropout=config.dropout, dropout_rng=rngs["dropout"])
+
+
 MODELS: dict[str, ModelFactory] = {
     "mlp": mlp,
+    "cnn": cnn,
 }
 
 # optional: a model's parameter count from its settings, to refuse one that cannot fit in memory
 # before allocating it
 MODEL_SIZES: dict[str, Callable[[tuple[int, ...], int, TrainConfig], int]] = {
     "mlp": mlp_parameter_count,
+    "cnn": cnn_parameter_count,
 }
 
 

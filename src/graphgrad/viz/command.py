@@ -3,6 +3,7 @@
     graphgrad explain "x*(y**2+z)" --at x=1,y=2,z=3 --html out.html
     graphgrad explain --example mlp              # a 2-2-1 sigmoid network with square loss
     graphgrad explain --example mlp-matrix       # a 2-3-2 network on a batch, in matrix form
+    graphgrad explain --example conv             # a 2x2 filter over a 4x4 image, every number
     graphgrad explain --run RUN --html b.html    # one mini-batch of a trained run
     graphgrad report RUN [--out FILE]            # the whole run as one page
 
@@ -17,14 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from graphgrad.errors import ConfigError
-from graphgrad.viz import expr, mlp_matrix, seed_network
+from graphgrad.viz import conv_example, expr, mlp_matrix, seed_network
 from graphgrad.viz.draw import draw
 from graphgrad.viz.explain import Explanation, explain
+from graphgrad.viz.matrices import squeeze_leading
 from graphgrad.viz.numbers import fmt_text
+
+MAX_PRINTED = 36  # gradients with at most this many entries are printed in full
 
 EXAMPLES = {
     "mlp": "a 2-2-1 sigmoid network with square loss, one number per node",
     "mlp-matrix": "a 2-3-2 sigmoid network on a batch of 4 examples, in matrix form",
+    "conv": "one 2x2 filter over a 1x4x4 image, L = half the sum of squares, every value and gradient",
 }
 
 
@@ -66,6 +71,9 @@ def _build(args: argparse.Namespace) -> tuple[Explanation, dict[str, Any]]:
     if args.example == "mlp-matrix":
         loss, model = mlp_matrix.build()
         return explain(loss, module=model, title=mlp_matrix.TITLE), dict(model.named_parameters())
+    if args.example == "conv":
+        loss, tensors = conv_example.build()
+        return explain(loss, title=conv_example.TITLE), dict(tensors)
     if args.run:
         from graphgrad.viz.run_batch import explain_run
 
@@ -87,7 +95,16 @@ def _print_gradient(name: str, width: int, grad: object) -> None:
     from graphgrad.viz.numbers import summary
 
     arr = np.asarray(grad)
-    text = fmt_text(float(arr.reshape(-1)[0])) if arr.size == 1 else summary(arr, 6, unicode_minus=False)
+    if arr.size == 1:
+        text = fmt_text(float(arr.reshape(-1)[0]))
+    elif arr.size <= MAX_PRINTED:  # small enough to check by hand: every entry, as rows
+        rows = squeeze_leading(arr)
+        rows = rows.reshape(1, -1) if rows.ndim < 2 else rows.reshape(-1, rows.shape[-1])
+        lines = ["[" + "  ".join(fmt_text(float(v)).rjust(8) for v in row) + "]" for row in rows]
+        pad = " " * (len(name.ljust(width)) + 7)
+        text = f"(shape {'x'.join(map(str, arr.shape))})\n{pad}" + f"\n{pad}".join(lines)
+    else:
+        text = summary(arr, 6, unicode_minus=False)
     print(f"  d/d{name.ljust(width)} = {text}")
 
 

@@ -35,8 +35,17 @@ def _color(v: float, scale: float) -> str:
     return f"#{mix(r):02x}{mix(g):02x}{mix(b):02x}"
 
 
-def is_small(a: np.ndarray) -> bool:
+def squeeze_leading(a: np.ndarray) -> np.ndarray:
+    """``a`` without its leading axes of length 1, down to 2-D: one image of one channel
+    ``(1, 1, H, W)`` is the matrix ``(H, W)``."""
     arr = np.asarray(a)
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    return arr
+
+
+def is_small(a: np.ndarray) -> bool:
+    arr = squeeze_leading(a)
     if arr.ndim > 2:
         return False
     rows, cols = (1, arr.size) if arr.ndim < 2 else arr.shape
@@ -51,7 +60,8 @@ def matrix_html(label: str, a: np.ndarray) -> str:
         return f'<div class="mat">{head}<div>{value_html(arr)}</div></div>'
     if not is_small(arr) or arr.dtype.kind not in "fiub":
         return f'<div class="mat">{head}<div class="summary">{escape(summary(arr))}</div></div>'
-    grid = arr.reshape(1, -1) if arr.ndim < 2 else arr
+    grid = squeeze_leading(arr)
+    grid = grid.reshape(1, -1) if grid.ndim < 2 else grid
     grid = grid.astype(np.float64)
     finite = grid[np.isfinite(grid)]
     scale = float(np.max(np.abs(finite))) if finite.size else 0.0
