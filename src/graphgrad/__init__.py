@@ -19,7 +19,8 @@ from graphgrad.tensor import Tensor
 __version__ = "0.1.0"
 
 _SUBPACKAGES = ("nn", "optim", "data", "train", "io", "viz", "distributed", "linalg", "compile", "threads")
-_LAZY = {"explain": "graphgrad.viz", "load_run": "graphgrad.train"}  # names served from a subpackage without importing it up front
+# names served from a subpackage without importing it up front
+_LAZY = {"explain": "graphgrad.viz", "load_run": "graphgrad.train"}
 
 __all__ = ["Tensor", "errors", *_autograd_all, *_creation_all, *_ops_all]
 
