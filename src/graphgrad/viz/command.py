@@ -100,7 +100,9 @@ def _print_gradient(name: str, width: int, grad: object) -> None:
     elif arr.size <= MAX_PRINTED:  # small enough to check by hand: every entry, as rows
         rows = squeeze_leading(arr)
         rows = rows.reshape(1, -1) if rows.ndim < 2 else rows.reshape(-1, rows.shape[-1])
-        lines = ["[" + "  ".join(fmt_text(float(v)).rjust(8) for v in row) + "]" for row in rows]
+        cells = [[fmt_text(float(v)) for v in row] for row in rows]
+        w = max(len(c) for row in cells for c in row)
+        lines = ["[" + "  ".join(c.rjust(w) for c in row) + "]" for row in cells]
         pad = " " * (len(name.ljust(width)) + 7)
         text = f"(shape {'x'.join(map(str, arr.shape))})\n{pad}" + f"\n{pad}".join(lines)
     else:
