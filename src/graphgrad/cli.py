@@ -130,9 +130,10 @@ def _add_speed_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="graphgrad", description="Backpropagation made real: train, inspect and explain MLPs.")
+    parser = _Parser(prog="graphgrad",
+                     description="Backpropagation made real: train, inspect and explain neural networks.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    _add_train_arguments(sub.add_parser("train", help="train an MLP (default: digits, >= 97%% test accuracy)",
+    _add_train_arguments(sub.add_parser("train", help="train an MLP (default: digits, >= 97%% test accuracy) or a CNN",
                                         epilog=COLUMNS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter))
     ev = sub.add_parser("evaluate", help="metrics of a saved run on its test split or on --data")
     ev.add_argument("run_dir", metavar="RUN_DIR")
