@@ -1,4 +1,4 @@
-"""Checking gradients: finite differences against the engine, and the seeds' slow methods.
+"""Checking gradients: finite differences against the engine, and the lecture notes' slow methods.
 
 ``gradcheck`` compares backprop with float64 central differences, entry by entry or (fast mode)
 along random directions: <u, J v> by differences against <J^T u, v> from the engine.
@@ -167,7 +167,7 @@ def _scalar_output(output: Any, where: str) -> Tensor:
 
 # ---------------------------------------------------------------------------- naive: one sweep per input
 def naive_grad(f: Callable[..., Any], inputs: Sequence[Any]) -> list[Tensor]:
-    """Gradient of the one-element ``f(*inputs)`` by the seeds' naive method: forward mode, one input at a time.
+    """Gradient of the one-element ``f(*inputs)`` by the lecture notes' naive method: forward mode, one input at a time.
 
     For every scalar entry x_j of every input, one sweep through the recorded graph in
     topological order carries dv/dx_j forward to every node v (the chain rule per input, as seed

@@ -1,4 +1,4 @@
-"""`graphgrad bench complexity`: the seeds' cost claims, measured.
+"""`graphgrad bench complexity`: the lecture notes' cost claims, measured.
 
 Three ways to get every gradient of a scalar graph of scalar nodes:
 - backprop (``backward()``): one reverse sweep, linear in nodes + edges;

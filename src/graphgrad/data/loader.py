@@ -1,6 +1,6 @@
 """DataLoader: mini-batches of a dataset, reshuffled every epoch, with exactly resumable order.
 
-This is the seeds' unbiased mini-batch SGD: each epoch draws a fresh random permutation and cuts it
+This is the lecture notes' unbiased mini-batch SGD: each epoch draws a fresh random permutation and cuts it
 into ceil(n/B) batches (n//B with ``drop_last``), so every example is used exactly once per epoch
 and each batch gradient is an unbiased estimate of the full gradient. ``batch_size=1`` is
 per-example SGD.

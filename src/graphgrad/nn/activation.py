@@ -33,7 +33,7 @@ class LeakyReLU(Module):
 
 
 class Sigmoid(Module):
-    """1 / (1 + exp(-x)), the seeds' activation."""
+    """1 / (1 + exp(-x)), the lecture notes' activation."""
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.sigmoid(x)

@@ -1,7 +1,7 @@
 """Dropout: during training, zero each unit with probability ``p``.
 
 ``inverted=True`` (PyTorch, the default) scales the kept units by 1 / (1 - p) while training, so
-evaluation is the identity. ``inverted=False`` is the seeds' original form: training only drops,
+evaluation is the identity. ``inverted=False`` is the lecture notes' original form: training only drops,
 and evaluation scales every output by the keep probability 1 - p. Both give the same expected
 output in training and evaluation. (The seeds call the *keep* probability p; here, as in PyTorch,
 ``p`` is the *drop* probability.)

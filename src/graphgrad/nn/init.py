@@ -2,7 +2,7 @@
 
 Each function fills a tensor's array from ``rng`` (a ``numpy.random.Generator``, a seed, or None
 for fresh entropy), bumps its version, and returns it. The scale rules keep activations and
-gradients from shrinking or blowing up layer after layer (the seeds' point that initialization
+gradients from shrinking or blowing up layer after layer (the lecture notes' point that initialization
 matters for a non-convex loss):
 
 - Xavier/Glorot: Var(w) = gain^2 * 2 / (fan_in + fan_out)   (tanh / sigmoid layers)

@@ -1,7 +1,7 @@
 """Losses as modules: ``criterion = CrossEntropyLoss(); loss = criterion(logits, target)``.
 
 Each wraps one fused function of :mod:`graphgrad.nn.functional` and keeps its settings.
-``reduction`` is ``"mean"`` (the average over loss terms: the seeds' batch average), ``"sum"``
+``reduction`` is ``"mean"`` (the average over loss terms: the lecture notes' batch average), ``"sum"``
 or ``"none"`` (one loss per term). Classification losses take classes on the last axis
 (``(N, C)`` logits); pass ``axis=1`` for PyTorch's ``(N, C, d1, ...)`` layout.
 """
@@ -44,7 +44,7 @@ class _Loss(Module):
 
 
 class SquareLoss(_Loss):
-    """The seeds' square loss ``1/2 (y - y*)^2`` per term, reduced; its gradient is ``y - y*``."""
+    """The lecture notes' square loss ``1/2 (y - y*)^2`` per term, reduced; its gradient is ``y - y*``."""
 
     def forward(self, input: Tensor, target: Any) -> Tensor:
         return functional.mse_loss(input, target, reduction=self.reduction) * 0.5

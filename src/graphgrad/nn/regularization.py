@@ -1,4 +1,4 @@
-"""L2 regularization as a loss term (the seeds' ``J = L + lambda * Omega(theta)``).
+"""L2 regularization as a loss term (the lecture notes' ``J = L + lambda * Omega(theta)``).
 
 ``l2_penalty(model, lam)`` is ``lam * sum(w^2)`` over the weights, a Tensor in the graph: add it
 to the loss and backward gives each weight the extra gradient ``2 * lam * w``. Biases (and every

@@ -717,7 +717,7 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None, inve
 
     ``inverted=True`` (PyTorch's, the default): training gives ``x * mask / (1 - p)`` so the
     expected value is unchanged, and evaluation is the identity. ``inverted=False`` is the
-    seeds' rule: training gives ``x * mask`` and evaluation scales by the keep probability,
+    lecture notes' rule: training gives ``x * mask`` and evaluation scales by the keep probability,
     ``x * (1 - p)``. ``p = 1`` drops everything (zeros, zero gradient). ``rng`` is a
     ``numpy.random.Generator`` (fresh masks on every call) or a seed (the same mask on every
     call); None uses a generator kept by this module.

@@ -172,7 +172,7 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """``lr = initial_lr * gamma ** epoch``: the seeds' exponential decay."""
+    """``lr = initial_lr * gamma ** epoch``: the lecture notes' exponential decay."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         check_hyper("gamma", gamma)

@@ -23,7 +23,7 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    """Plain, momentum or Nesterov SGD (the seeds' mini-batch update p <- p - lr * grad)."""
+    """Plain, momentum or Nesterov SGD (the lecture notes' mini-batch update p <- p - lr * grad)."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""The seeds' running example (seed 001): a 2-2-1 sigmoid network with square loss, fixed numbers.
+"""The lecture notes' running example (seed 001): a 2-2-1 sigmoid network with square loss, fixed numbers.
 
     z1 = sigma(w^h_01 + w^h_11 x1 + w^h_21 x2)     z2 = sigma(w^h_02 + w^h_12 x1 + w^h_22 x2)
     y  = sigma(w^o_01 + w^o_11 z1 + w^o_21 z2)      L  = 1/2 (y - y*)^2
