@@ -147,9 +147,10 @@ def test_resume_on_another_number_of_ranks_equals_the_uninterrupted_run(tmp_path
     # summation order; the batches of 47 split 24/23.
     args = ["train", *QUICK, "--epochs", "4", "--batch-size", "47"]
     assert gg(*args, "--out", tmp_path / "whole").code == 0
-    patch = ("import graphgrad.train.trainer as t\n_step = t.Trainer._restart_rank_streams\n"
-             "def step(self):\n    if self.step == 20:\n        self.interrupt()\n    _step(self)\n"
-             "t.Trainer._restart_rank_streams = step\n")
+    patch = ("import graphgrad.train.trainer as t\n_correct = t.Trainer._correct\n"  # runs once per step
+             "def correct(self, out, target):\n    if self.step == 20:\n        self.interrupt()\n"
+             "    return _correct(self, out, target)\n"
+             "t.Trainer._correct = correct\n")
     first = gg(*args, "--out", tmp_path / "run", patch=patch)
     assert first.code == 130, first.err
     assert json.loads((tmp_path / "run" / STATE_FILE).read_text())["state"]["step"] == 21
