@@ -57,6 +57,8 @@ def _qr_jumps(xs: list[np.ndarray]) -> bool:
     k = min(x.shape[-2:])
     if np.min(np.linalg.svd(x[..., :k], compute_uv=False)) < 0.1:
         return True
+    if np.any(np.abs(np.tril(x[..., :k], -1)) < 1e-3) and np.any(np.tril(x[..., :k], -1) != 0):
+        return True  # a column's part below the pivot crossing 0 flips R's sign (LAPACK skips the reflection)
     signs = np.sign(np.diagonal(np.linalg.qr(x)[1], axis1=-2, axis2=-1))
     rng = np.random.default_rng(0)
     for _ in range(6):
