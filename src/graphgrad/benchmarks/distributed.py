@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from graphgrad.io.atomic import atomic_write_text
+
 MODELS = (("64-256-128-10 @32", (64, 256, 128, 10), 32), ("784-1024-1024-10 @256", (784, 1024, 1024, 10), 256))
 LARGE = MODELS[1]
 PROJECTION_BATCH = 256  # examples per rank per step in the projection (weak scaling)
@@ -264,10 +266,7 @@ def run(rounds: int = 7, out: str | None = "bench/distributed.json", quick: bool
     print_table(results)
     if out:
         os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-        tmp = out + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(results, f, indent=2)
-        os.replace(tmp, out)
+        atomic_write_text(out, json.dumps(results, indent=2))
         print(f"wrote {out}")
     return 0
 

@@ -25,6 +25,7 @@ import graphgrad as gg
 from graphgrad.benchmarks.mlp_configs import CONFIGS, LEARNING_RATE, MLPConfig
 from graphgrad.benchmarks.numpy_mlp import init_mlp, train_step
 from graphgrad.benchmarks.timing import interleaved_medians
+from graphgrad.io.atomic import atomic_write_text
 
 
 def graphgrad_mlp(config: MLPConfig, momentum: float = 0.0) -> tuple[Any, Any]:
@@ -221,10 +222,7 @@ def run(rounds: int = 15, out: str | None = "bench/results.json", chain_sizes: t
     print_table(results)
     if out:
         os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-        tmp = out + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(results, f, indent=2)
-        os.replace(tmp, out)
+        atomic_write_text(out, json.dumps(results, indent=2))
         print(f"wrote {out}")
     return results
 
