@@ -32,7 +32,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -47,6 +47,14 @@ from graphgrad.train.callbacks import Callback
 from graphgrad.train.metrics import CLASSIFICATION, REGRESSION, task_metrics
 
 TRAINER_STATE_VERSION = 1
+
+
+class GlobalBatch(NamedTuple):
+    """Under MPI, one step's global batch: its loss, size and correctly classified count."""
+
+    loss: float
+    n: int
+    correct: float
 
 
 def _tensor(x: Any) -> Tensor:
@@ -176,6 +184,7 @@ class Trainer:
         self.threads_used: int | None = None  # what fit() ran with
         self.compile = compile  # capture the step (None: graphgrad.compile.enabled(), on by default)
         self._step_fn: Any = None
+        self._global: GlobalBatch | None = None  # under MPI: the last global batch's numbers
 
     # ------------------------------------------------------------------ running
     @staticmethod
@@ -295,13 +304,11 @@ class Trainer:
         step = self._step_function()
         for xb, yb in self.train_loader:
             target = _tensor(yb)
-            if self.world.size > 1:  # the step Allreduces the batch's statistics: run eagerly
-                out, value, n, correct = self._distributed_step(_tensor(xb), target, n_batches)
+            out, loss = step(_tensor(xb), target)
+            if self._global is not None:  # several processes: the global batch's numbers
+                value, n, correct = self._global
             else:
-                out, loss = step(_tensor(xb), target)
-                value = float(loss.data)
-                n = len(target.data)
-                correct = self._correct(out, target.data)
+                value, n, correct = float(loss.data), len(target.data), self._correct(out, target.data)
             self.step += 1
             acc["loss_sum"] += value * n
             acc["seen"] += n
@@ -319,50 +326,36 @@ class Trainer:
             return 0.0
         return float(np.sum(np.argmax(out.data, axis=1) == target.reshape(-1)))
 
-    def _distributed_step(self, x: Tensor, target: Tensor, n_batches: int) -> tuple[Tensor, float, int, float]:
-        """One data-parallel step on this rank's part of the global batch: the global batch's loss,
-        size and correct count come back (one Allreduce), gradients are averaged by the model."""
-        self._restart_rank_streams()
-        out = self.model(x)
-        loss = self.loss_fn(out, target)
-        n = len(target.data)
-        correct = self._correct(out, target.data)
-        value, loss, n, correct = self._global_batch(out, loss, target.data, correct)
-        penalty = None if self.regularizer is None else self.regularizer()
-        total = loss if penalty is None else loss + penalty
-        checked = value if penalty is None else value + float(penalty.item())
-        if not (math.isfinite(value) and math.isfinite(checked)):
-            self._diverged(value if not math.isfinite(value) else checked, n_batches)
-        self.optimizer.zero_grad()
-        total.backward()
-        self.optimizer.step()
-        return out, value, n, correct
-
-    def _global_batch(self, out: Tensor, loss: Tensor, target: np.ndarray,
-                      correct: float) -> tuple[float, Tensor, int, float]:
-        """Under MPI, from this rank's part of the batch (``target``, ``correct`` right): the
-        global batch's loss, this rank's loss weighed by its share of the batch, the global batch's
-        size and correct count; also agrees on interruption. One Allreduce of 5 numbers."""
+    def _global_batch(self, out: Tensor, loss: Tensor, target: np.ndarray) -> Tensor:
+        """Under MPI: this rank's loss weighed by its share of the global batch, after one
+        Allreduce of 5 numbers that also gives the global batch's loss, size and correct count
+        (kept in ``_global`` for the epoch's sums) and agrees on interruption."""
         n = len(target)
         weight = _batch_weight(self.loss_fn, target) if n else 0.0
         value = float(loss.item()) if n else 0.0
+        correct = self._correct(out, target)
         stats = all_reduce(np.array([weight, value * weight, n, correct, float(self._interrupt_signal)]))
         total_weight, weighted, total_n, total_correct, asked = (float(v) for v in stats)
         if asked > 0:
             self._interrupt_requested = True
-        global_value = weighted / max(total_weight, 1e-12)
+        self._global = GlobalBatch(weighted / max(total_weight, 1e-12), int(total_n), total_correct)
         share = self.world.size * weight / max(total_weight, 1e-12)
         if not n:  # an empty part of a small last batch: zero gradients, still averaged with the others
-            return global_value, out.sum() * 0.0, int(total_n), total_correct
-        return global_value, (loss if share == 1.0 else loss * share), int(total_n), total_correct
+            return out.sum() * 0.0
+        return loss if share == 1.0 else loss * share
 
     def _restart_rank_streams(self) -> None:
         for name, base in self._rank_streams.items():
             _set_rng_state(self.rngs[name], _get_rng_state(np.random.default_rng([base, self.step, self.world.rank])))
     def _train_step(self, x: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-        """One step: forward, loss (+ regularizer), divergence check, zero_grad, backward, update."""
+        """One step: forward, loss (+ regularizer), divergence check, zero_grad, backward, update.
+        Under MPI the loss is first weighed by this rank's share of the global batch."""
+        if self.world.size > 1:
+            self._restart_rank_streams()
         out = self.model(x)
         loss = self.loss_fn(out, target)
+        if self.world.size > 1:
+            loss = self._global_batch(out, loss, target.data)
         total = loss if self.regularizer is None else loss + self.regularizer()
         host(self._check_finite, loss, total)
         self.optimizer.zero_grad()
@@ -371,15 +364,19 @@ class Trainer:
         return out, loss
 
     def _check_finite(self, loss: np.ndarray, total: np.ndarray) -> None:
-        for value in (float(loss), float(total)):
-            if not math.isfinite(value):
-                self._diverged(value, self._n_batches)
+        """Stop on a non-finite loss; under MPI on the global batch's loss, so all ranks stop together."""
+        value = float(loss) if self._global is None else self._global.loss
+        penalty = float(total) - float(loss)
+        for checked in (value, value + penalty):
+            if not math.isfinite(checked):
+                self._diverged(checked, self._n_batches)
 
     def _step_function(self) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
         if self._step_fn is None:
             from graphgrad import compile as captured
 
-            on = captured.enabled() if self.compile is None else bool(self.compile)
+            # Under MPI the step Allreduces each batch's statistics: it runs eagerly.
+            on = self.world.size == 1 and (captured.enabled() if self.compile is None else bool(self.compile))
             if on:
                 watch = list(self.model.parameters()) + list(getattr(self.model, "buffers", list)())
                 self._step_fn = captured.capture(self._train_step, fallback=True, watch=watch)
