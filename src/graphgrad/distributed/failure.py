@@ -8,6 +8,7 @@ mistakes), then one line naming the rank, then calls MPI Abort, which ends every
 from __future__ import annotations
 
 import sys
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,9 @@ from graphgrad.errors import GraphgradError
 
 if TYPE_CHECKING:
     from graphgrad.distributed.comm import World
+
+
+_FORWARD_GRACE_S = 0.5
 
 
 def abort_world(world: World, message: str, code: int = 1) -> None:
@@ -25,6 +29,10 @@ def abort_world(world: World, message: str, code: int = 1) -> None:
         raise SystemExit(code)
     print(f"graphgrad: rank {world.rank} of {world.size}: {first_line}; stopping all ranks",
           file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    # The launcher forwards each rank's output through a pipe and drops what is still in flight
+    # when Abort kills the job: give it a moment, or the traceback above may be lost.
+    time.sleep(_FORWARD_GRACE_S)
     world.comm.Abort(code)
 
 
