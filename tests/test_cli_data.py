@@ -68,7 +68,7 @@ def cars(path: Path, n: int = 120) -> Path:
 def test_identifier_and_date_columns_are_refused_naming_them_and_the_option(tmp_path):
     data = cars(tmp_path / "cars.csv")
     one_line_error(gg("train", "--data", data, *QUICK, "--out", tmp_path / "r"),
-                   "text columns that look like identifiers: 'name' (120 distinct values in 120 rows); "
+                   "columns that look like identifiers: 'name' (120 distinct values in 120 rows); "
                    "like dates: 'year'", "--drop name,year", "--features")
     assert not (tmp_path / "r").exists()
     r = gg("train", "--data", data, "--drop", "name,year", *QUICK, "--out", tmp_path / "r")
@@ -79,6 +79,25 @@ def test_identifier_and_date_columns_are_refused_naming_them_and_the_option(tmp_
     assert r.code == 0 and load_checkpoint(tmp_path / "f", groups=[]).state["metadata"]["feature_names"] == ["accel"]
     one_line_error(gg("train", "--data", data, "--drop", "colour", *QUICK), "no column named 'colour'",
                    "the columns are: name, weight")
+
+
+def test_integer_columns_that_number_the_rows_are_refused_unless_chosen(tmp_path):
+    rng = np.random.default_rng(4)
+    # 'x' and 'user_id' count too, but 'x' is not named like an identifier and 'user_id' counts down
+    rows = [[i + 1, i, 60 - i, f"{rng.normal():.3f}", i % 2] for i in range(60)]
+    data = table(tmp_path / "t.csv", ["PassengerId", "x", "user_id", "z", "label"], rows)
+    one_line_error(gg("train", "--data", data, *QUICK, "--out", tmp_path / "r"),
+                   "columns that look like row numbers: 'PassengerId' (1 to 60)", "--drop PassengerId")
+    assert not (tmp_path / "r").exists()
+    r = gg("train", "--data", data, "--drop", "PassengerId", *QUICK, "--out", tmp_path / "d")
+    assert r.code == 0, r.err
+    r = gg("train", "--data", data, "--features", "PassengerId,x", *QUICK, "--out", tmp_path / "f")
+    assert r.code == 0, r.err
+    saved_index = table(tmp_path / "i.csv", ["", "x", "label"], [[i, i * 0.5, i % 2] for i in range(30)])
+    one_line_error(gg("train", "--data", saved_index, *QUICK, "--out", tmp_path / "i"),
+                   "like row numbers: 'column_1' (0 to 29)", "--drop column_1")
+    short = table(tmp_path / "s.csv", ["id", "x", "label"], [[i, i * 0.5, i % 2] for i in range(19)])
+    assert gg("train", "--data", short, *QUICK, "--out", tmp_path / "s").code == 0
 
 
 def test_forty_thousand_distinct_values_are_refused_quickly(tmp_path):

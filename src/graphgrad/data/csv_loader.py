@@ -11,7 +11,11 @@ How columns are treated (also in the README):
   mostly not numbers is text and is one-hot encoded (one 0/1 feature per category, sorted,
   named ``column=category``); a stray text cell in a mostly numeric column is an error.
 - Text columns that look like identifiers (more than ``MAX_CATEGORIES`` distinct values, or
-  more than half of the rows distinct) or like dates are refused, naming them and ``drop``.
+  more than half of the rows distinct) or like dates are refused, naming them and ``drop``; so
+  are integer columns named like identifiers (``id``, ``PassengerId``, ``index``, a saved
+  index's empty or ``Unnamed: 0`` header) that number the rows (1, 2, 3, ... down the whole
+  file), unless they are named in ``features``. Only both together: ``x`` = 0, 1, 2, ... is a
+  legitimate feature.
 - The target decides the task (:func:`~graphgrad.data.bundle.decide_task`) unless ``task`` is given.
 
 Every error names the file and, where one is at fault, the 1-based line (as a text editor shows it)
@@ -39,8 +43,12 @@ from graphgrad.errors import DataError
 
 _INT = re.compile(r"^[+-]?\d+$")
 _DATE = re.compile(r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})([ T]\d{1,2}:\d{2})?")
+_ID_WORD = re.compile(r"(^|[^a-z])(id|idx|index|row|rownum|row_number)$", re.IGNORECASE)  # id, user_id, row
+_ID_CAMEL = re.compile(r"[a-z](Id|ID)$")  # PassengerId, customerID
+_SAVED_INDEX = re.compile(r"^(unnamed: ?\d+|column_1)$", re.IGNORECASE)  # pandas' index; an empty header
 INT64_MAX = 2**63 - 1
 MAX_CATEGORIES = 100  # a text column with more distinct values is treated as an identifier
+MIN_ROWS_FOR_ROW_NUMBERS = 20  # a shorter column counting up by one may be a real feature
 MAX_ENCODED_BYTES = 2 * 1024**3  # the encoded float32 feature matrix may not be larger
 MISSING_POLICIES = ("error", "drop", "fill")
 
@@ -233,15 +241,35 @@ def _target(t: _Table, j: int, task: str | None) -> tuple[np.ndarray, str, list[
     return y, decided, names, reason
 
 
-def _refuse_identifier_columns(t: _Table, cols: list[int]) -> None:
-    """Refuse text columns that look like identifiers or dates, naming them and --drop."""
-    suspicious: dict[str, list[str]] = {"identifiers": [], "dates": []}
+def _numbers_rows(t: _Table, j: int) -> tuple[int, int] | None:
+    """(first, last) when column ``j`` is named like an identifier and holds integers counting up
+    by one down the whole file."""
+    name = t.header[j].strip()
+    if not (_ID_WORD.search(name) or _ID_CAMEL.search(name) or _SAVED_INDEX.match(name)):
+        return None
+    col = t.column(j)
+    if len(col) < MIN_ROWS_FOR_ROW_NUMBERS or not all(_INT.match(c) for c in col):
+        return None
+    values = np.array([int(c) for c in col], dtype=object)
+    if not np.all(values[1:] - values[:-1] == 1):
+        return None
+    return int(values[0]), int(values[-1])
+
+
+def _refuse_identifier_columns(t: _Table, cols: list[int], chosen: Sequence[str]) -> None:
+    """Refuse text columns that look like identifiers or dates, and integer columns that number
+    the rows (unless named in ``chosen``, the user's --features), naming them and --drop."""
+    suspicious: dict[str, list[str]] = {"identifiers": [], "dates": [], "row numbers": []}
     refused: list[str] = []
     for j in cols:
         present = [i for i, r in enumerate(t.rows) if not is_missing(r[j])]
         numbers = sum(_is_number(t.rows[i][j]) for i in present)
-        if 2 * numbers >= len(present):
-            continue  # numeric (a stray text cell is reported later, with its line)
+        if 2 * numbers >= len(present):  # numeric (a stray text cell is reported later, with its line)
+            counted = None if t.header[j] in chosen else _numbers_rows(t, j)
+            if counted:
+                suspicious["row numbers"].append(f"{t.header[j]!r} ({counted[0]} to {counted[1]})")
+                refused.append(t.header[j])
+            continue
         values = {t.rows[i][j] for i in present}
         looks = _looks_like(t, j, present, values)
         if looks:
@@ -250,7 +278,7 @@ def _refuse_identifier_columns(t: _Table, cols: list[int]) -> None:
     if refused:
         said = "; ".join(f"like {what}: {', '.join(c)}" for what, c in suspicious.items() if c)
         raise DataError(
-            f"{t.path}: text columns that look {said}; one-hot encoding them would make a feature per value. "
+            f"{t.path}: columns that look {said}; they would be features that cannot generalize. "
             f"Leave them out with --drop {','.join(refused)} (or list the columns to use with --features)"
         )
 
@@ -362,7 +390,7 @@ def load_csv(
         raise DataError(f"{t.path}: only the target column {target!r}; need at least one feature column")
     tj = t.header.index(target)
     cols = _choose_columns(t, target, drop, features)
-    _refuse_identifier_columns(t, cols)  # before missing values: the column choice comes first
+    _refuse_identifier_columns(t, cols, features or ())  # before missing values: the column choice comes first
     t, mask, n_dropped, counts = _apply_missing(t, [tj, *cols], missing, target_first=True)
     y, task, target_names, reason = _target(t, tj, task)
     x, names, categories, _ = _features(t, cols, mask[:, 1:], None)
