@@ -139,3 +139,14 @@ def test_jvp_errors_name_the_leaf() -> None:
         gg.jvp(lambda a: a, np.ones(2), np.ones(2))
     with pytest.raises(DTypeError, match=r"^jvp: argument 0\['b'\]\[0\]: expected an array, a tensor or a number"):
         gg.jvp(lambda p: p["w"].sum(), ({"w": np.ones(3), "b": ["text"]},), (x,))
+
+
+def test_jvp_is_nan_safe_through_where_and_keeps_float32() -> None:
+    x, t = np.array([-1.0, 2.0, 0.0]), np.ones(3)
+    with np.errstate(all="ignore"):  # log's forward meets 0 and -1 in the branch that is discarded
+        _, tangent = gg.jvp(lambda a: gg.where(a > 0, gg.log(a), 0.0), (x,), (t,))
+    np.testing.assert_array_equal(tangent.data, [0.0, 0.5, 0.0])
+    x32 = np.array([0.5, 1.5], dtype=np.float32)
+    value, tangent = gg.jvp(lambda a: gg.exp(a) * 2.0, (x32,), (np.ones(2, dtype=np.float32),))
+    assert value.dtype == tangent.dtype == np.float32
+    np.testing.assert_allclose(tangent.data, 2 * np.exp(x32), rtol=1e-6)
