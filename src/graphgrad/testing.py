@@ -89,11 +89,22 @@ def _leaf_grads(op: OpFn, arrays: Sequence[np.ndarray], v: np.ndarray, create_gr
     return [None if g is None else np.asarray(g.data) for g in found]
 
 
-def check_create_graph(op: OpFn, *args: Any, seed: int = 0) -> None:
+def _upstream(op: OpFn, arrays: Sequence[np.ndarray], given: Any, seed: int) -> np.ndarray:
+    """The upstream gradient to use: ``given``, or one drawn from a normal with ``seed``."""
+    shape = _output_shape(op, arrays)
+    if given is None:
+        return np.random.default_rng(seed).standard_normal(shape)
+    v = np.asarray(given, dtype=np.float64)
+    if v.shape != shape:
+        raise GradcheckError(f"{_name(op)}: the upstream gradient has shape {v.shape}, the output {shape}")
+    return v
+
+
+def check_create_graph(op: OpFn, *args: Any, v: Any = None, seed: int = 0) -> None:
     """A recorded backward gives the plain backward's gradients (same shapes, dtypes, numbers) for
-    a random upstream gradient."""
+    the upstream gradient ``v`` (default: random)."""
     arrays = _float64(args)
-    v = np.random.default_rng(seed).standard_normal(_output_shape(op, arrays))
+    v = _upstream(op, arrays, v, seed)
     plain = _leaf_grads(op, arrays, v, create_graph=False)
     recorded = _leaf_grads(op, arrays, v, create_graph=True)
     for k, (p, r) in enumerate(zip(plain, recorded)):
@@ -128,12 +139,13 @@ def vjp_map(op: OpFn) -> Callable[..., Tensor]:
 
 
 def check_second_order(
-    op: OpFn, *args: Any, seed: int = 0, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-4
+    op: OpFn, *args: Any, v: Any = None, seed: int = 0, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-4
 ) -> None:
     """The derivatives of the VJP map (x, v) -> J(x)^T v in x and in v against central differences,
-    for a random v: holds the rules to being written with differentiable graphgrad ops."""
+    at the upstream gradient ``v`` (default: random): holds the rules to being written with
+    differentiable graphgrad ops."""
     arrays = _float64(args)
-    v = np.random.default_rng(seed).standard_normal(_output_shape(op, arrays))
+    v = _upstream(op, arrays, v, seed)
     try:
         gradcheck(vjp_map(op), [*arrays, v], eps=eps, atol=atol, rtol=rtol)
     except GradcheckError as exc:
@@ -145,10 +157,10 @@ def _least_precise(out: Tensor) -> np.dtype:
     return min(dtypes, key=lambda d: d.itemsize)
 
 
-def check_slow_methods(op: OpFn, *args: Any, seed: int = 0) -> None:
-    """``naive_grad`` and ``path_sum_grad`` of <w, op(x)> (random w) give backward's gradient."""
+def check_slow_methods(op: OpFn, *args: Any, w: Any = None, seed: int = 0) -> None:
+    """``naive_grad`` and ``path_sum_grad`` of <w, op(x)> (``w`` default: random) give backward's gradient."""
     arrays = _float64(args)
-    w = Tensor(np.random.default_rng(seed).standard_normal(_output_shape(op, arrays)))
+    w = Tensor(_upstream(op, arrays, w, seed))
 
     def paired(*xs: Tensor) -> Tensor:
         return (op(*xs) * w).sum()

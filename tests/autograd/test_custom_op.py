@@ -201,3 +201,15 @@ def test_check_op_catches_slow_methods_that_disagree() -> None:
     squared = _sin_with(lambda g, out, x: g * g * gg.cos(x), "sin_g_squared")  # not linear in g
     with pytest.raises(gg.errors.GradcheckError, match=r"^sin_g_squared: naive_grad gives input 0"):
         check_slow_methods(squared, X0)
+
+
+def test_the_checks_take_a_chosen_upstream_gradient() -> None:
+    from graphgrad.testing import check_create_graph, check_second_order, check_slow_methods
+
+    v = np.array([0.5, -2.0, 1.5])
+    check_create_graph(log1pexp, X0, v=v)
+    check_second_order(log1pexp, X0, v=v)
+    check_slow_methods(log1pexp, X0, w=v)
+    msg = r"^log1pexp: the upstream gradient has shape \(2,\), the output \(3,\)$"
+    with pytest.raises(gg.errors.GradcheckError, match=msg):
+        check_second_order(log1pexp, X0, v=np.ones(2))

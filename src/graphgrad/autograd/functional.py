@@ -371,7 +371,8 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
         grads = _grads_of([out], prep.xs, create_graph=True)
         inner = _pairing(grads, vs)
     results = _grads_of([inner], prep.xs, create_graph=_outer_graph([inner], prep.fresh))
-    return prep.regroup(results, single=False)[0] if single else prep.regroup(results, single=False)
+    grouped = prep.regroup(results, single=False)
+    return grouped[0] if single else grouped
 
 
 def _pairing(grads: Sequence[Tensor], vs: Sequence[Tensor]) -> Tensor:
