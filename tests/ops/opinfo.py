@@ -81,26 +81,6 @@ class OpInfo:
             return [self.sample_inputs()]
         return [[np.array(v, dtype=np.float64) for v in case] for case in self.edges]
 
-    def checkable_inputs(self, tries: int = 20) -> list[np.ndarray]:
-        """Sample inputs away from the entry's kinks: the first of ``tries`` seeds that ``avoid``
-        accepts, else seed 0 (large samples always hold two entries within ``avoid``'s margin,
-        which is wide next to the finite-difference step; the inputs are fixed, so no flakiness)."""
-        for seed in range(tries):
-            arrays = self.sample_inputs(seed)
-            if self.avoid is None or not self.avoid(arrays):
-                return arrays
-        return self.sample_inputs(0)
-
-    def check(self) -> None:
-        """Run the public checker :func:`graphgrad.testing.check_op` (the checks a user runs on a
-        custom op) on this entry, at its sample inputs and its ``edges``."""
-        from graphgrad.testing import check_op
-
-        check_op(
-            self.fn, *self.checkable_inputs(), second_order=not self.skip_second_order,
-            edges=[tuple(case) for case in self.edges], eps=self.eps, atol=self.atol, rtol=self.rtol,
-        )
-
     def domain_of(self, i: int) -> tuple[float, float]:
         if isinstance(self.domain[0], (tuple, list)):
             return tuple(self.domain[i])  # type: ignore[return-value]

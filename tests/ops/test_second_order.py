@@ -1,5 +1,6 @@
 """Registry-driven second derivatives: every op's VJP, differentiated in both of its arguments.
 
+The checks are the public ones of :mod:`graphgrad.testing` (users run the same on their own ops).
 For an op f, the VJP is the map (x, v) -> J_f(x)^T v, computed by backward with
 ``create_graph=True``. gradcheck compares its derivatives with central differences in x (the
 Hessian of <v, f> applied to a direction) and in v (J_f(x) itself: the rule must be linear in the
@@ -18,33 +19,16 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import graphgrad as gg
-from graphgrad import Tensor, enable_grad, no_grad
+from graphgrad import Tensor, no_grad
 from graphgrad.autograd.check import gradcheck
 from graphgrad.autograd.engine import backward
 from graphgrad.errors import GradcheckError
 from graphgrad.ops import core
+from graphgrad.testing import check_second_order
+from graphgrad.testing import vjp_map as vjp
 from tests.ops.opinfo import OpInfo, cases, cotangent, differentiable_opinfos, op_inputs, registry_settings
 
 OPINFOS = [info for info in differentiable_opinfos() if not info.skip_second_order]
-
-
-def vjp(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    """(x_1, ..., x_n, v) -> the gradients of <v, fn(x)> in every x_k, flattened and joined.
-
-    Recorded (``create_graph=True``) so that it can be differentiated again, in the x_k and in v.
-    ``0 * x_k`` is added so that a gradient that does not depend on x (linear and piecewise-linear
-    ops) is still a tensor in the graph: its derivative in x must then be 0.
-    """
-
-    def grads(*args: Tensor) -> Tensor:
-        *xs, v = args
-        with enable_grad():
-            y = fn(*xs)
-            gs = backward([y], [v], retain_graph=True, create_graph=True, inputs=list(xs))
-            parts = [(x * 0.0 if g is None else g + x * 0.0).reshape(-1) for x, g in zip(xs, gs)]
-            return parts[0] if len(parts) == 1 else gg.concatenate(parts)
-
-    return grads
 
 
 @pytest.mark.parametrize("info", cases(OPINFOS))
@@ -57,7 +41,7 @@ def test_second_derivative_in_input_and_cotangent(info: OpInfo, data: st.DataObj
     with no_grad():
         shape = info.fn(*[Tensor(a) for a in arrays]).shape
     v = data.draw(cotangent(shape), label="v")
-    gradcheck(vjp(info.fn), [*arrays, v], eps=info.eps, atol=info.atol, rtol=info.rtol)
+    check_second_order(info.fn, *arrays, v=v, eps=info.eps, atol=info.atol, rtol=info.rtol)
 
 
 # ---------------------------------------------------------------------------- the check can fail

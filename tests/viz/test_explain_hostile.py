@@ -196,3 +196,15 @@ def test_any_expression_at_any_point_prints_a_result_or_one_line(text, values):
 def test_maximum_of_tied_scalars():
     proc = explain("max(x, y)", "--at", "x=1,y=1")
     assert proc.returncode == 0 and "d/dx = 0.5" in proc.stdout.decode()
+
+
+def test_power_zero_of_a_zero_has_zero_local_derivative():
+    """``log(x)**0`` at x=1 is 0**0: constant 1, so the local derivative is 0, computed without
+    evaluating 0 * 0**-1 (a divide-by-zero warning the test above once drew)."""
+    out, err = io.StringIO(), io.StringIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main(["explain", "log(x)**0", "--at", "x=1"])
+    assert rc == 0 and err.getvalue() == "", err.getvalue()
+    assert "d/dx = 0" in out.getvalue()

@@ -195,8 +195,10 @@ def backward_formula(
     if op == "power" and k == 0 and other is not None and other.data.size == 1:
         p = float(np.asarray(other.data).reshape(-1)[0])
         label = f"{p:g}{DOT}{wrap(names[0])}^{p - 1:g}" if p != 2 else f"2{DOT}{wrap(names[0])}"
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** negative: the derivative is infinite
+            local = np.zeros_like(_mat(a.data)) if p == 0 else p * _mat(a.data) ** (p - 1)  # x ** 0 is constant
         return f(f"{g_label}{HAD}{label}" if a.data.size > 1 else f"{g_label}{DOT}{label}",
-                 [g, Operand(label, p * _mat(a.data) ** (p - 1), HAD.strip() if a.data.size > 1 else "\u00b7")])
+                 [g, Operand(label, local, HAD.strip() if a.data.size > 1 else "\u00b7")])
     if op == "cross_entropy" and k == 0:
         z = _mat(a.data).astype(np.float64)
         e = np.exp(z - z.max(axis=-1, keepdims=True))
