@@ -32,10 +32,11 @@ def annihilating_contraction(contract: Callable[..., Any], *arrays: np.ndarray) 
 
     Fast path: the plain contraction, kept when it holds no NaN (then no ``0 * inf`` occurred).
     Otherwise only its NaN entries are recomputed, exactly and at BLAS speed: such an entry is the
-    contraction of the arrays with their non-finite entries zeroed, unless a term that survives
-    (no zero factor) is non-finite; those terms are counted by the same contraction of indicator
-    arrays (nonzero, NaN-free, sign, finite), and decide the entry: NaN if one is NaN or both
-    infinities occur, else the infinity of their sign.
+    contraction of the arrays with their non-finite entries zeroed, plus the surviving terms (no
+    zero factor) that hold an inf or a NaN; those are counted by the same contraction of indicator
+    arrays (nonzero, NaN-free, sign, finite): NaN if one is NaN or both infinities occur, else the
+    infinity of their sign. Exact for two operands (matmul, two-operand einsums); with three or
+    more, finite factors whose product overflows before it meets a zero factor still give NaN.
     """
     result = contract(*arrays)
     if len(arrays) < 2 or _clean(result):
@@ -56,11 +57,8 @@ def annihilating_contraction(contract: Callable[..., Any], *arrays: np.ndarray) 
         inf_sign = contract(*sign) - contract(*[s * f for s, f in zip(sign, finite)])  # (+inf) - (-inf) terms
         positive, negative = (inf_terms + inf_sign) > 0, (inf_terms - inf_sign) > 0
         zeroed = contract(*[np.where(f, x, np.zeros((), x.dtype)) for x, f in zip(arrays, finite)])
-    fixed = np.where(
-        (nan_terms > 0) | (positive & negative),
-        np.nan,
-        np.where(positive, np.inf, np.where(negative, -np.inf, zeroed)),
-    )
+        infinite = np.where(positive, np.inf, np.where(negative, -np.inf, 0.0))
+        fixed = np.where((nan_terms > 0) | (positive & negative), np.nan, zeroed + infinite)
     result[bad] = np.broadcast_to(fixed, result.shape)[bad]
     return result
 
