@@ -30,7 +30,8 @@ def annihilating_contraction(contract: Callable[..., Any], *arrays: np.ndarray) 
     """``contract(*arrays)`` (a sum of products, multilinear in the arrays: matmul, einsum) where a
     product term with a zero factor is 0 whatever the other factors (inf and NaN included).
 
-    Fast path: the plain contraction, kept when it holds no NaN (then no ``0 * inf`` occurred).
+    Fast path: the plain contraction, kept when it holds no NaN or its operands no inf or NaN
+    (either way no ``0 * inf`` occurred; one sum of the smaller side, result or operands, proves it).
     Otherwise only its NaN entries are recomputed, exactly and at BLAS speed: such an entry is the
     contraction of the arrays with their non-finite entries zeroed, plus the surviving terms (no
     zero factor) that hold an inf or a NaN; those are counted by the same contraction of indicator
@@ -39,7 +40,12 @@ def annihilating_contraction(contract: Callable[..., Any], *arrays: np.ndarray) 
     more, finite factors whose product overflows before it meets a zero factor still give NaN.
     """
     result = contract(*arrays)
-    if len(arrays) < 2 or _clean(result):
+    if len(arrays) < 2:
+        return result
+    operands = 0
+    for x in arrays:
+        operands += x.size
+    if (operands < result.size and _all_finite(arrays)) or _clean(result):
         return result
     finite = [np.isfinite(x) for x in arrays]
     if all(f.all() for f in finite):
@@ -61,6 +67,15 @@ def annihilating_contraction(contract: Callable[..., Any], *arrays: np.ndarray) 
         fixed = np.where((nan_terms > 0) | (positive & negative), np.nan, zeroed + infinite)
     result[bad] = np.broadcast_to(fixed, result.shape)[bad]
     return result
+
+
+def _all_finite(arrays: tuple[np.ndarray, ...]) -> bool:
+    """Whether no array holds an inf or NaN, from one sum each (``s - s`` is NaN for an inf or NaN
+    sum; a sum that overflows only costs the exact check that follows)."""
+    total = 0
+    for x in arrays:
+        total += np.add.reduce(x, axis=None)
+    return bool(total - total == 0)
 
 
 def _annihilating_matmul(a: np.ndarray, b: np.ndarray) -> Any:

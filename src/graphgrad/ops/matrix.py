@@ -8,9 +8,9 @@ again.
 
 Conventions: at a singular matrix det's gradient is still the cofactor matrix, computed from an
 SVD as ``det(U) det(V^T) U diag(prod_{j != i} s_j) V^T`` (exact, no division; its second
-derivative there is not supported); slogdet's gradient there is infinite (log|det| = -inf). In rule mode (when solve appears in another
-op's gradient, qr's) a zero right-hand column gives a zero column whatever the matrix, and a
-singular matrix NaN for its other columns, instead of an error.
+derivative there is not supported); slogdet's gradient there is infinite (log|det| = -inf).
+In rule mode (solve inside another op's gradient, qr's) a zero right-hand column gives a zero
+column whatever the matrix, and a singular matrix NaN for its other columns, not an error.
 """
 
 from __future__ import annotations
