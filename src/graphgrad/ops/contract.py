@@ -5,8 +5,10 @@ the upstream gradient with the other operands, written back to that operand's su
 index repeated in the operand (a diagonal, ``'ii->i'``) is written with a fresh index tied to it
 by an identity matrix, and an index summed away in that operand alone (``'ij->i'``) comes back by
 a vector of ones, so every subscript string NumPy accepts (ellipsis, implicit output, the
-interleaved operand/sublist form) has its rule. tensordot, inner, kron and cross are built the way
-NumPy builds them (transpose + reshape + matmul, broadcast products, componentwise products).
+interleaved operand/sublist form) has its rule. While the engine applies rules, einsum (like
+matmul) makes a product term with a zero factor 0, so a zero gradient stays exactly zero. tensordot,
+inner, kron and cross are built the way NumPy builds them (transpose + reshape + matmul, broadcast
+products, componentwise products).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from graphgrad.errors import ShapeError
 from graphgrad.ops.arrange import moveaxis
 from graphgrad.ops.core import Op, lift, lift_pair
-from graphgrad.ops.linalg import matmul
+from graphgrad.ops.linalg import annihilating_contraction, matmul
 from graphgrad.ops.shape import getitem, reshape, stack, transpose
 from graphgrad.tensor import Tensor
 
@@ -88,6 +90,11 @@ def _einsum_forward(*arrays: np.ndarray, subscripts: str, optimize: Any) -> np.n
     return np.einsum(subscripts, *arrays, optimize=optimize)
 
 
+def _annihilating_einsum(*arrays: np.ndarray, subscripts: str, optimize: Any) -> np.ndarray:
+    """The rule mode's einsum: a product term with a zero factor is 0 (see ``annihilating_contraction``)."""
+    return annihilating_contraction(lambda *xs: np.einsum(subscripts, *xs, optimize=optimize), *arrays)
+
+
 def _einsum_rule(k: int, g: Tensor, out: Tensor, *operands: Tensor, subscripts: str, optimize: Any) -> Tensor:
     """d out / d operand k, contracted with g: an einsum from g and the other operands to operand k's indices."""
     lhs, target = subscripts.split("->")
@@ -114,7 +121,7 @@ def _einsum_rule(k: int, g: Tensor, out: Tensor, *operands: Tensor, subscripts: 
     return _einsum(*inputs, subscripts=",".join(labels) + "->" + "".join(result), optimize=optimize)
 
 
-_einsum = Op("einsum", _einsum_forward, (_einsum_rule,), variadic=True)
+_einsum = Op("einsum", _einsum_forward, (_einsum_rule,), variadic=True, zero_safe_forward=_annihilating_einsum)
 
 
 def einsum(*operands: Any, optimize: Any = False) -> Tensor:

@@ -16,7 +16,10 @@ Conventions:
   finite value. A zero singular value of a non-square matrix likewise drops the term dividing by it.
 - qr is differentiable where the first min(m, n) columns are independent (R's diagonal nonzero)
   and no Householder pivot is 0: NumPy (LAPACK) sets the signs of R's diagonal from the pivots,
-  so Q and R jump where a pivot changes sign (e.g. at a column that starts with 0).
+  so Q and R jump where a pivot changes sign (e.g. at a column that starts with 0). Where R is
+  singular (rank-deficient columns) the gradient is NaN, not an error (PyTorch gives inf/NaN),
+  and exactly 0 for a zero upstream gradient (``where``'s untaken branch, another matrix of the
+  batch): the rule's solve with R annihilates zeros in rule mode, as matmul does.
 - svd with ``full_matrices=True`` on a non-square matrix and qr with ``mode='complete'`` on a tall
   one return extra columns that are not unique: their gradient must be 0 (unused), else backward
   raises.

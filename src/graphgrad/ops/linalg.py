@@ -1,13 +1,21 @@
-"""Linear algebra: matmul (1-D, 2-D and batched, as ``numpy.matmul``), outer and dot."""
+"""Linear algebra: matmul (1-D, 2-D and batched, as ``numpy.matmul``), outer and dot.
+
+Also the rule mode's contraction, :func:`annihilating_contraction`: matmul's (and einsum's) forward
+while the engine applies rules, where every product term with a zero factor is 0 (``0 * inf = 0``),
+as for elementwise multiply. So every rule written with ``@`` (inv, solve, cholesky, qr, powers of
+a matrix...) gives a zero gradient exactly zero, whatever infinities the saved values hold.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from graphgrad.errors import ShapeError
 from graphgrad.ops.core import Op, lift_pair
+from graphgrad.ops.elementwise import _clean
 from graphgrad.tensor import Tensor
 
 __all__ = [
@@ -17,6 +25,64 @@ __all__ = [
 ]
 
 
+# ------------------------------------------------------------------ the rule-mode contraction
+def annihilating_contraction(contract: Callable[..., Any], *arrays: np.ndarray) -> Any:
+    """``contract(*arrays)`` (a sum of products, multilinear in the arrays: matmul, einsum) where a
+    product term with a zero factor is 0 whatever the other factors (inf and NaN included).
+
+    Fast path: the plain contraction, kept when it holds no NaN or its operands no inf or NaN
+    (either way no ``0 * inf`` occurred; one sum of the smaller side, result or operands, proves it).
+    Otherwise only its NaN entries are recomputed, exactly and at BLAS speed: such an entry is the
+    contraction of the arrays with their non-finite entries zeroed, plus the surviving terms (no
+    zero factor) that hold an inf or a NaN; those are counted by the same contraction of indicator
+    arrays (nonzero, NaN-free, sign, finite): NaN if one is NaN or both infinities occur, else the
+    infinity of their sign. Exact for two operands (matmul, two-operand einsums); with three or
+    more, finite factors whose product overflows before it meets a zero factor still give NaN.
+    """
+    result = contract(*arrays)
+    if len(arrays) < 2:
+        return result
+    operands = 0
+    for x in arrays:
+        operands += x.size
+    if (operands < result.size and _all_finite(arrays)) or _clean(result):
+        return result
+    finite = [np.isfinite(x) for x in arrays]
+    if all(f.all() for f in finite):
+        return result  # an overflow of finite products (inf - inf): no zero factor to honour
+    result = np.array(result)  # writable, also for a 0-d result
+    bad = np.isnan(result)
+    with np.errstate(invalid="ignore", over="ignore"):
+        nonzero = [x != 0 for x in arrays]
+        plain = [x == x for x in arrays]  # not NaN
+        alive = [(nz & p).astype(np.float64) for nz, p in zip(nonzero, plain)]  # can survive, not NaN
+        sign = [np.sign(np.where(p, x, 0)).astype(np.float64) for x, p in zip(arrays, plain)]
+        alive_terms = contract(*alive)
+        nan_terms = contract(*[nz.astype(np.float64) for nz in nonzero]) - alive_terms
+        inf_terms = alive_terms - contract(*[a * f for a, f in zip(alive, finite)])
+        inf_sign = contract(*sign) - contract(*[s * f for s, f in zip(sign, finite)])  # (+inf) - (-inf) terms
+        positive, negative = (inf_terms + inf_sign) > 0, (inf_terms - inf_sign) > 0
+        zeroed = contract(*[np.where(f, x, np.zeros((), x.dtype)) for x, f in zip(arrays, finite)])
+        infinite = np.where(positive, np.inf, np.where(negative, -np.inf, 0.0))
+        fixed = np.where((nan_terms > 0) | (positive & negative), np.nan, zeroed + infinite)
+    result[bad] = np.broadcast_to(fixed, result.shape)[bad]
+    return result
+
+
+def _all_finite(arrays: tuple[np.ndarray, ...]) -> bool:
+    """Whether no array holds an inf or NaN, from one sum each (``s - s`` is NaN for an inf or NaN
+    sum; a sum that overflows only costs the exact check that follows)."""
+    total = 0
+    for x in arrays:
+        total += np.add.reduce(x, axis=None)
+    return bool(total - total == 0)
+
+
+def _annihilating_matmul(a: np.ndarray, b: np.ndarray) -> Any:
+    return annihilating_contraction(np.matmul, a, b)
+
+
+# ------------------------------------------------------------------ matmul
 def _matmul_grad_a(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     if b.ndim == 1:  # (..., n) @ (n,) -> (...): outer product with b
         return g.expand_dims(-1) * b
@@ -35,7 +101,7 @@ def _matmul_grad_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     return matmul(a.swapaxes(-1, -2), g)
 
 
-_matmul = Op("matmul", np.matmul, (_matmul_grad_a, _matmul_grad_b))
+_matmul = Op("matmul", np.matmul, (_matmul_grad_a, _matmul_grad_b), zero_safe_forward=_annihilating_matmul)
 
 
 def matmul(a: Any, b: Any) -> Tensor:

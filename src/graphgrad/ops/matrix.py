@@ -9,6 +9,8 @@ again.
 Conventions: at a singular matrix det's gradient is still the cofactor matrix, computed from an
 SVD as ``det(U) det(V^T) U diag(prod_{j != i} s_j) V^T`` (exact, no division; its second
 derivative there is not supported); slogdet's gradient there is infinite (log|det| = -inf).
+In rule mode (solve inside another op's gradient, qr's) a zero right-hand column gives a zero
+column whatever the matrix, and a singular matrix NaN for its other columns, not an error.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from graphgrad.errors import ShapeError
 from graphgrad.ops.core import Op, lift, lift_pair
-from graphgrad.ops.elementwise import where
+from graphgrad.ops.elementwise import _clean, where
 from graphgrad.ops.linalg import matmul
 from graphgrad.ops.reduce import prod
 from graphgrad.ops.shape import expand_dims, swapaxes
@@ -59,6 +61,38 @@ def _solve_forward(a: np.ndarray, b: np.ndarray, vector: bool) -> np.ndarray:
     return np.linalg.solve(a, b)
 
 
+def _annihilating_solve(a: np.ndarray, b: np.ndarray, vector: bool) -> np.ndarray:
+    """solve's forward while the engine applies rules: ``inv(A) @ B`` with products that annihilate,
+    so a zero column of B gives a zero column whatever A holds (singular, inf, NaN, or so small that
+    LAPACK's reciprocal pivots overflow): qr's gradient at a rank-deficient matrix, ``where``'s
+    untaken branch. A singular matrix gives NaN for its other columns, where a plain solve raises."""
+    try:
+        out = _solve_forward(a, b, vector)
+    except np.linalg.LinAlgError:
+        out = _solve_each(a, b[..., None] if vector else b)
+        out = out[..., 0] if vector else out
+    if _clean(out):
+        return out
+    columns = b[..., None] if vector else b
+    zero = np.all(columns == 0, axis=-2, keepdims=True)  # (..., 1, k): the columns that are all zero
+    fixed = np.where(zero, np.zeros((), out.dtype), out[..., None] if vector else out)
+    return fixed[..., 0] if vector else fixed
+
+
+def _solve_each(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``solve(a, b)`` matrix by matrix (b a stack of (n, k) matrices), NaN for the singular ones."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    stack_a = np.broadcast_to(a, batch + a.shape[-2:]).reshape(-1, *a.shape[-2:])
+    stack_b = np.broadcast_to(b, batch + b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    out = np.empty(stack_b.shape, dtype=np.result_type(a, b))
+    for i, (ai, bi) in enumerate(zip(stack_a, stack_b)):
+        try:
+            out[i] = np.linalg.solve(ai, bi)
+        except np.linalg.LinAlgError:
+            out[i] = np.nan
+    return out.reshape(batch + b.shape[-2:])
+
+
 def _solve_grad_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor, vector: bool) -> Tensor:
     return _solve(mT(a), g, vector=vector)
 
@@ -70,7 +104,7 @@ def _solve_grad_a(g: Tensor, out: Tensor, a: Tensor, b: Tensor, vector: bool) ->
     return -matmul(gb, mT(out))
 
 
-_solve: Op = Op("solve", _solve_forward, (_solve_grad_a, _solve_grad_b))
+_solve: Op = Op("solve", _solve_forward, (_solve_grad_a, _solve_grad_b), zero_safe_forward=_annihilating_solve)
 
 
 def solve(a: Any, b: Any) -> Tensor:
