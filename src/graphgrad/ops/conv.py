@@ -420,11 +420,16 @@ def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax | None) ->
     win = _windows(_padded(x, geo, -np.inf), geo)
     kh, kw = geo.kernel
     best = win[:, 0, 0].copy()
-    offset = None if where is None else np.zeros(best.shape, dtype=np.uint8 if kh * kw < 256 else np.intp)
+    offset = larger = marked = None
+    if where is not None:  # offsets only grow along the loop: "strictly larger here" is a maximum
+        offset = np.zeros(best.shape, dtype=np.uint8 if kh * kw < 256 else np.intp)
+        larger, marked = np.empty(best.shape, dtype=bool), np.empty_like(offset)
     for k in range(1, kh * kw):  # one pass per kernel offset, over every window at once
         cand = win[:, k // kw, k % kw]
         if offset is not None:
-            np.putmask(offset, cand > best, k)  # strictly larger: the first maximum stays
+            np.greater(cand, best, out=larger)  # strictly larger: the first maximum stays
+            np.multiply(larger, offset.dtype.type(k), out=marked)
+            np.maximum(offset, marked, out=offset)
         np.maximum(best, cand, out=best)  # NaN propagates
     if where is not None:
         where.offset = offset
@@ -443,17 +448,26 @@ def _gather_forward(v: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.n
 
 def _scatter_forward(g: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.ndarray:
     """The adjoint of :func:`_gather_forward`: each entry of ``g`` added at its window's ``offset``
-    (overlapping windows that pick one entry add up); (N, C, H, W)."""
+    (overlapping windows that pick one entry add up); (N, C, H, W). Where windows cannot overlap
+    (stride at least the kernel's reach) each offset's entries are written, not added."""
     n, c, h, w = geo.in_shape
     (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     (t, _), (left, _) = geo.padding
+    disjoint = sh > dh * (kh - 1) and sw > dw * (kw - 1)
     out = np.zeros((c, *geo.padded_hw, n), dtype=g.dtype)
     gc = _chwn(g)
+    picked = np.empty(offset.shape, dtype=bool)
+    part = None if disjoint else np.empty(offset.shape, dtype=g.dtype)
     for k in range(kh * kw):
         i, j = divmod(k, kw)
         view = out[:, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
-        view += np.where(offset == k, gc, 0)  # (a masked add, where=, is several times slower)
+        np.equal(offset, k, out=picked)
+        if part is None:
+            np.multiply(gc, picked, out=view)
+        else:
+            np.multiply(gc, picked, out=part)
+            view += part
     return _nchw(out[:, t : t + h, left : left + w])
 
 
