@@ -420,13 +420,13 @@ def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax | None) ->
     win = _windows(_padded(x, geo, -np.inf), geo)
     kh, kw = geo.kernel
     best = win[:, 0, 0].copy()
-    offset = larger = marked = None
-    if where is not None:  # offsets only grow along the loop: "strictly larger here" is a maximum
-        offset = np.zeros(best.shape, dtype=np.uint8 if kh * kw < 256 else np.intp)
-        larger, marked = np.empty(best.shape, dtype=bool), np.empty_like(offset)
+    track = where is not None
+    # offsets only grow along the loop, so "strictly larger here" is a maximum of offsets
+    offset = np.zeros(best.shape if track else (), dtype=np.uint8 if kh * kw < 256 else np.intp)
+    larger, marked = np.empty(offset.shape, dtype=bool), np.empty_like(offset)
     for k in range(1, kh * kw):  # one pass per kernel offset, over every window at once
         cand = win[:, k // kw, k % kw]
-        if offset is not None:
+        if track:
             np.greater(cand, best, out=larger)  # strictly larger: the first maximum stays
             np.multiply(larger, offset.dtype.type(k), out=marked)
             np.maximum(offset, marked, out=offset)
