@@ -403,41 +403,41 @@ def conv1d(
 
 
 # ------------------------------------------------------------------ max pooling
-class _Argmax:
-    """Which kernel offset (row-major) held each window's maximum; filled by the forward when a
-    gradient will be needed, in the (C, OH, OW, N) layout of the output."""
-
-    __slots__ = ("offset",)
-
-    def __init__(self) -> None:
-        self.offset: np.ndarray | None = None
-
-    def __repr__(self) -> str:
-        return "<argmax>"
-
-
-def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax | None) -> np.ndarray:
+# The forward keeps no state: backward finds each window's maximum again from the input (which
+# the graph holds anyway), so a pooling node is a pure function of its input, captured steps
+# replay it, and a retained graph backpropagates through it twice.
+def _window_max(x: np.ndarray, geo: Geometry, offsets: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each window's largest entry (C, OH, OW, N) and, if asked, which kernel offset (row-major)
+    held it: the first one at a tie. One pass per kernel offset over every window at once."""
     win = _windows(_padded(x, geo, -np.inf), geo)
     kh, kw = geo.kernel
     best = win[:, 0, 0].copy()
-    track = where is not None
     # offsets only grow along the loop, so "strictly larger here" is a maximum of offsets
-    offset = np.zeros(best.shape if track else (), dtype=np.uint8 if kh * kw < 256 else np.intp)
+    offset = np.zeros(best.shape if offsets else (), dtype=np.uint8 if kh * kw < 256 else np.intp)
     larger, marked = np.empty(offset.shape, dtype=bool), np.empty_like(offset)
-    for k in range(1, kh * kw):  # one pass per kernel offset, over every window at once
+    for k in range(1, kh * kw):
         cand = win[:, k // kw, k % kw]
-        if track:
+        if offsets:
             np.greater(cand, best, out=larger)  # strictly larger: the first maximum stays
             np.multiply(larger, offset.dtype.type(k), out=marked)
             np.maximum(offset, marked, out=offset)
         np.maximum(best, cand, out=best)  # NaN propagates
-    if where is not None:
-        where.offset = offset
-    return _nchw(best)
+    return best, offset if offsets else None
 
 
-def _gather_forward(v: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.ndarray:
-    """Each window's entry at ``offset``: (N, C, OH, OW)."""
+def _max_pool_forward(x: np.ndarray, *, geo: Geometry) -> np.ndarray:
+    return _nchw(_window_max(x, geo, offsets=False)[0])
+
+
+def _offsets(x: np.ndarray, geo: Geometry) -> np.ndarray:
+    offset = _window_max(x, geo, offsets=True)[1]
+    assert offset is not None
+    return offset
+
+
+def _gather_forward(v: np.ndarray, x: np.ndarray, *, geo: Geometry) -> np.ndarray:
+    """Each window's entry of ``v`` where ``x``'s window has its maximum: (N, C, OH, OW)."""
+    offset = _offsets(x, geo)
     win = _windows(_padded(v, geo), geo)
     kw = geo.kernel[1]
     out = np.zeros(offset.shape, dtype=v.dtype)
@@ -446,10 +446,11 @@ def _gather_forward(v: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.n
     return _nchw(out)
 
 
-def _scatter_forward(g: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The adjoint of :func:`_gather_forward`: each entry of ``g`` added at its window's ``offset``
-    (overlapping windows that pick one entry add up); (N, C, H, W). Where windows cannot overlap
-    (stride at least the kernel's reach) each offset's entries are written, not added."""
+def _scatter_forward(g: np.ndarray, x: np.ndarray, *, geo: Geometry) -> np.ndarray:
+    """The adjoint of :func:`_gather_forward` in ``v``: each entry of ``g`` added where ``x``'s window
+    has its maximum (overlapping windows that pick one entry add up); (N, C, H, W). Where windows
+    cannot overlap (stride at least the kernel's reach) each offset's entries are written, not added."""
+    offset = _offsets(x, geo)
     n, c, h, w = geo.in_shape
     (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
@@ -471,21 +472,23 @@ def _scatter_forward(g: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.
     return _nchw(out[:, t : t + h, left : left + w])
 
 
+# gather and scatter are linear in their first input; the pooling input ``x`` only says where the
+# maxima are (a piecewise constant choice: no gradient)
 _pool_scatter: Op
 _pool_gather = Op(
     "max_pool2d_gather",
     _gather_forward,
-    (lambda u, out, v, **params: _pool_scatter(u, **params),),
+    (lambda u, out, v, x, *, geo: _pool_scatter(u, x, geo=geo), None),
 )
 _pool_scatter = Op(
     "max_pool2d_scatter",
     _scatter_forward,
-    (lambda v, out, g, **params: _pool_gather(v, **params),),
+    (lambda v, out, g, x, *, geo: _pool_gather(v, x, geo=geo), None),
 )
 _max_pool = Op(
     "max_pool2d",
     _max_pool_forward,
-    (lambda g, out, x, *, geo, where: _pool_scatter(g, offset=where.offset, geo=geo),),
+    (lambda g, out, x, *, geo: _pool_scatter(g, x, geo=geo),),
 )
 
 
@@ -524,7 +527,7 @@ def max_pool2d(
     op = "max_pool2d"
     x, unbatched = _batched(_float_input(input, op))
     geo = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op)
-    y = _max_pool(x, geo=geo, where=_Argmax() if STATE.enabled and x._requires_grad else None)
+    y = _max_pool(x, geo=geo)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
