@@ -101,7 +101,7 @@ def _candidates(info: OpInfo) -> list[list[float]]:
 WHERE_UNSAFE = {
     name: "matrix products in a rule (matmul of a zero upstream gradient with inf entries) are not "
     "zero-annihilating yet: NaN reaches the untaken branch"
-    for name in ("matrix_power", "cholesky", "cholesky[upper]", "qr", "qr[r]", "batch_norm", "layer_norm")
+    for name in ("matrix_power", "cholesky", "cholesky[upper]", "qr", "qr[r]")
 }
 """Known gaps of the where-safety mechanism (strict: the mark must go when the gap is closed)."""
 

@@ -661,7 +661,19 @@ def _nb_grad_rstd(v: Tensor, out: Tensor, g: Tensor, xh: Tensor, rstd: Tensor, *
     return _sum(v * out, axis=axes, keepdims=True) / rstd  # out = rstd P(g)
 
 
-_normalize_backward = Op("normalize_backward", _normalize_backward_forward, (_nb_grad_g, _nb_grad_xh, _nb_grad_rstd))
+def _normalize_backward_zero_safe(
+    g: np.ndarray, xh: np.ndarray, rstd: np.ndarray, *, axes: tuple[int, ...]
+) -> np.ndarray:
+    """``normalize_backward`` while the engine applies rules: its products annihilate (``0 * x = 0``),
+    so a zero gradient stays exactly zero where the forward overflowed (``where``'s untaken branch)."""
+    times = ew.annihilating_multiply
+    out = g - g.mean(axis=axes, keepdims=True)
+    out -= times(xh, times(g, xh).mean(axis=axes, keepdims=True))
+    return times(out, rstd, out=out)  # type: ignore[no-any-return]
+
+
+_normalize_backward = Op("normalize_backward", _normalize_backward_forward, (_nb_grad_g, _nb_grad_xh, _nb_grad_rstd),
+                         zero_safe_forward=_normalize_backward_zero_safe)
 _rstd = Op("normalize_rstd", _rstd_forward, (_rstd_rule,))
 _normalize = Op(
     "normalize",
