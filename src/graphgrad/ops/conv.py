@@ -36,6 +36,7 @@ graph, as a buffer update; in evaluation it is plain arithmetic with the running
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from graphgrad.autograd.grad_mode import STATE
+from graphgrad.compile.trace import host
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, lift
@@ -187,24 +189,31 @@ def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
     return win.reshape(geo.groups, (c // geo.groups) * kh * kw, oh * ow * n)
 
 
+_COL2IM_ROWS = 64
+"""At least this many rows of columns per matmul of col2im: BLAS stays efficient, memory small."""
+
+
 def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
     """The adjoint of im2col applied to the columns ``w^T gy``, a few kernel offsets at a time: each
-    chunk's columns (one matmul of at least ~64 rows) are added onto their window positions of
-    every image at once, so the full column matrix (KH*KW times the input) never exists.
-    Returns (N, C, H, W)."""
+    chunk's columns (one matmul of at least ``_COL2IM_ROWS`` rows, into one buffer reused by every
+    chunk: fresh memory costs page faults) are added onto their window positions of every image
+    at once, so the full column matrix (KH*KW times the input) never exists. Returns (N, C, H, W)."""
     n, c, h, width = geo.in_shape
     (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     (t, _), (left, _) = geo.padding
     g, cg = geo.groups, c // geo.groups
-    rows = _channel_rows(gy, g)  # (G, Og, OH*OW*N)
-    per_offset = np.ascontiguousarray(w.reshape(g, w.shape[0] // g, cg, kh * kw).transpose(0, 3, 2, 1))
-    out = np.zeros((c, *geo.padded_hw, n), dtype=np.result_type(gy, w))
+    dtype = np.result_type(gy, w)
+    rows = _channel_rows(gy, g).astype(dtype, copy=False)  # (G, Og, OH*OW*N)
+    per_offset = np.ascontiguousarray(w.reshape(g, w.shape[0] // g, cg, kh * kw).transpose(0, 3, 2, 1), dtype=dtype)
+    out = np.zeros((c, *geo.padded_hw, n), dtype=dtype)
     grouped = out.reshape(g, cg, *geo.padded_hw, n)
-    chunk = max(1, -(-64 // cg))
+    chunk = min(kh * kw, max(1, -(-_COL2IM_ROWS // cg)))
+    buffer = np.empty((g, chunk * cg, rows.shape[2]), dtype=dtype)
     for first in range(0, kh * kw, chunk):
         last = min(first + chunk, kh * kw)
-        cols = _matmul(per_offset[:, first:last].reshape(g, (last - first) * cg, -1), rows)
+        cols = _matmul(per_offset[:, first:last].reshape(g, (last - first) * cg, -1), rows,
+                       out=buffer[:, : (last - first) * cg])
         cols = cols.reshape(g, last - first, cg, oh, ow, n)
         for k in range(first, last):
             i, j = divmod(k, kw)
@@ -213,12 +222,12 @@ def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
     return _nchw(out[:, t : t + h, left : left + width])
 
 
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b`` over a leading group axis; one group as a 2-D product (NumPy's stacked matmul skips
     BLAS for small matrices, up to 10x slower)."""
     if a.shape[0] == 1:
-        return np.matmul(a[0], b[0])[None]
-    return np.matmul(a, b)
+        return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
+    return np.matmul(a, b, out=out)
 
 
 def _channel_rows(a: np.ndarray, groups: int) -> np.ndarray:
@@ -541,6 +550,31 @@ def _window_counts(geo: Geometry, inside: tuple[Pair, Pair]) -> np.ndarray:
     return _windows(mask, geo).sum(axis=(1, 2))[0, :, :, 0]
 
 
+@functools.lru_cache(maxsize=64)
+def _average_kernel(
+    geo: Geometry, count_include_pad: bool, divisor: int | None, dtype: np.dtype
+) -> tuple[Tensor, Tensor | None]:
+    """The depthwise kernel of an average pooling and, where windows hold different counts, the
+    (OH, OW) factors that divide each by its own: read-only constants, one per geometry, so that
+    a captured step sees the same tensors at every call."""
+    c, (kh, kw) = geo.in_shape[1], geo.kernel
+    scale: Any = None
+    if divisor is not None:
+        value = 1.0 / divisor
+    else:
+        pad = geo.padding[0][0], geo.padding[1][0]
+        inside = ((pad[0], pad[0]), (pad[1], pad[1])) if count_include_pad else ((0, 0), (0, 0))
+        counts = _window_counts(geo, inside)
+        value = 1.0 / counts[0, 0]
+        if not (counts == counts[0, 0]).all():
+            value, scale = 1.0, (1.0 / counts).astype(dtype)
+    kernel = np.full((c, 1, kh, kw), value, dtype=dtype)
+    for a in (kernel, scale):
+        if a is not None:
+            a.flags.writeable = False
+    return Tensor._wrap(kernel), None if scale is None else Tensor._wrap(scale)
+
+
 def avg_pool2d(
     input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
     count_include_pad: bool = True, divisor_override: int | None = None,
@@ -554,21 +588,11 @@ def avg_pool2d(
     op = "avg_pool2d"
     x, unbatched = _batched(_float_input(input, op))
     geo = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, op)
-    c = x.shape[1]
-    kh, kw = geo.kernel
-    if divisor_override is not None:
-        scale: Any = 1.0 / _pair(divisor_override, "divisor_override", op)[0]
-    else:
-        pad = geo.padding[0][0], geo.padding[1][0]
-        inside = ((pad[0], pad[0]), (pad[1], pad[1])) if count_include_pad else ((0, 0), (0, 0))
-        counts = _window_counts(geo, inside)
-        scale = 1.0 / counts[0, 0] if (counts == counts[0, 0]).all() else (1.0 / counts).astype(x.dtype)
-    if isinstance(scale, float):
-        weight = Tensor._wrap(np.full((c, 1, kh, kw), scale, dtype=x.dtype))
-        y = _conv(x, weight, geo=geo, saved=None)
-    else:
-        weight = Tensor._wrap(np.ones((c, 1, kh, kw), dtype=x.dtype))
-        y = ew.multiply(_conv(x, weight, geo=geo, saved=None), Tensor._wrap(scale))
+    divisor = None if divisor_override is None else _pair(divisor_override, "divisor_override", op)[0]
+    weight, scale = _average_kernel(geo, bool(count_include_pad), divisor, x.dtype)
+    y = _conv(x, weight, geo=geo, saved=None)
+    if scale is not None:
+        y = ew.multiply(y, scale)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
@@ -601,12 +625,15 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
 
 # ------------------------------------------------------------------ normalization
 class _Moments:
-    """The statistics a normalization's forward computed: the running-statistics update and the
-    rule read them instead of computing them again."""
+    """The statistics a normalization's forward computed, for whoever needs them once: the
+    running-statistics update takes ``mean`` and ``var`` (kept only if ``stats``), the rule takes
+    ``rstd`` (kept only if ``keep_rstd``; recomputed if gone). Taken, not just read, so that a
+    finished step leaves its holder empty, as a captured step's recordings must agree."""
 
-    __slots__ = ("mean", "var", "rstd")
+    __slots__ = ("stats", "keep_rstd", "mean", "var", "rstd")
 
-    def __init__(self) -> None:
+    def __init__(self, stats: bool = False, keep_rstd: bool = True) -> None:
+        self.stats, self.keep_rstd = stats, keep_rstd
         self.mean: np.ndarray | None = None
         self.var: np.ndarray | None = None
         self.rstd: np.ndarray | None = None
@@ -621,13 +648,17 @@ def _normalize_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, mome
     var = np.mean(np.square(out), axis=axes, keepdims=True)
     rstd = 1.0 / np.sqrt(var + eps)
     out *= rstd
-    moments.mean, moments.var, moments.rstd = mean, var, rstd
+    if moments.stats:
+        moments.mean, moments.var = mean, var
+    if moments.keep_rstd:
+        moments.rstd = rstd
     return out
 
 
 def _rstd_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
-    if moments.rstd is not None:
-        return moments.rstd  # the forward's value for this very input (backward checks its version)
+    rstd, moments.rstd = moments.rstd, None
+    if rstd is not None:
+        return rstd  # the forward's value for this very input (backward checks its version)
     var = x.var(axis=axes, keepdims=True)
     return 1.0 / np.sqrt(var + eps)
 
@@ -690,6 +721,30 @@ def _channel_view(t: Tensor, ndim: int) -> Tensor:
     return reshape(t, (1, t.shape[0]) + (1,) * (ndim - 2))
 
 
+class _RunningUpdate:
+    """One training ``batch_norm`` call's update of its running statistics from the batch's
+    (``moments``): run right after the forward, as an effect that a captured step repeats."""
+
+    __slots__ = ("running_mean", "running_var", "momentum", "correction", "moments")
+
+    def __init__(self, running_mean: Any, running_var: Any, momentum: float, count: int, moments: _Moments) -> None:
+        self.running_mean, self.running_var, self.moments = running_mean, running_var, moments
+        self.momentum, self.correction = float(momentum), count / (count - 1)  # the unbiased variance
+
+    def __repr__(self) -> str:
+        return "<running statistics update>"
+
+
+def _update_running(update: _RunningUpdate) -> None:
+    moments = update.moments
+    mean, var, moments.mean, moments.var = moments.mean, moments.var, None, None
+    assert mean is not None and var is not None, "batch_norm: the forward left no batch statistics"
+    if update.running_mean is not None:
+        _buffer_update(update.running_mean, mean.reshape(-1), update.momentum)
+    if update.running_var is not None:
+        _buffer_update(update.running_var, var.reshape(-1) * update.correction, update.momentum)
+
+
 def _buffer_update(buffer: Any, value: np.ndarray, momentum: float) -> None:
     """``buffer = (1 - momentum) * buffer + momentum * value`` in place (a Tensor or an ndarray)."""
     arr = buffer.data if isinstance(buffer, Tensor) else buffer
@@ -730,13 +785,11 @@ def batch_norm(
         count = x.data.size // max(c, 1)
         if count <= 1:
             raise ShapeError(f"{op}: training needs more than one value per channel, got input of shape {x.shape}")
-        moments = _Moments()
+        tracked = running_mean is not None or running_var is not None
+        moments = _Moments(stats=tracked, keep_rstd=STATE.enabled and x._requires_grad)
         y = _normalize(x, axes=axes, eps=float(eps), moments=moments)
-        assert moments.mean is not None and moments.var is not None
-        if running_mean is not None:
-            _buffer_update(running_mean, moments.mean.reshape(c), momentum)
-        if running_var is not None:
-            _buffer_update(running_var, moments.var.reshape(c) * (count / (count - 1)), momentum)
+        if tracked:
+            host(_update_running, _RunningUpdate(running_mean, running_var, momentum, count, moments))
     else:
         if running_mean is None or running_var is None:
             raise ConfigError(f"{op}: evaluation (training=False) needs running_mean and running_var")
@@ -763,7 +816,8 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
     for name, value in (("weight", weight), ("bias", bias)):
         if value is not None and _shape_of(value) != shape:
             raise ShapeError(f"{op}: {name} must have shape {shape}, got {_shape_of(value)}")
-    y = _normalize(x, axes=tuple(range(x.ndim - k, x.ndim)), eps=float(eps), moments=_Moments())
+    moments = _Moments(keep_rstd=STATE.enabled and x._requires_grad)
+    y = _normalize(x, axes=tuple(range(x.ndim - k, x.ndim)), eps=float(eps), moments=moments)
     if weight is not None:
         y = y * lift(weight, x)
     if bias is not None:
