@@ -5,7 +5,7 @@ For each seed (default 0, 1, 2) graphgrad trains exactly as the command does (``
 ``TrainConfig(model="cnn", seed=s)``: the MLP default's split and settings, Adam 2e-3, cosine
 schedule, 20 epochs, batch 32; the step captured, BLAS threads chosen per run) into a temporary
 folder. PyTorch trains the same network from the same initial weights on the same batches in the
-same order, in its own process, with its own default threads. Reported per seed: test accuracy
+same order, in its own process, with its own default threads or ``--torch-threads``. Reported per seed: test accuracy
 and training seconds (the epochs' training loops as the run's history records them, without
 validation or checkpoints; PyTorch's loop timed alike, reading the loss and the correct count of
 every batch as the trainer does), then the medians over the seeds.
@@ -47,11 +47,13 @@ def train_graphgrad(seed: int, epochs: int | None = None) -> dict[str, Any]:
             "threads": trainer.threads_used}
 
 
-def train_torch(seed: int, epochs: int | None = None) -> dict[str, Any]:
+def train_torch(seed: int, epochs: int | None = None, threads: int | None = None) -> dict[str, Any]:
     """The same run in PyTorch eager: the trainer's initial weights and batches, PyTorch's own loop."""
     import numpy as np
     import torch
 
+    if threads is not None:
+        torch.set_num_threads(threads)
     from graphgrad.benchmarks.torch_models import to_torch
     from graphgrad.train.experiment import build_trainer, prepare_data
 
@@ -84,10 +86,12 @@ def train_torch(seed: int, epochs: int | None = None) -> dict[str, Any]:
     return {"accuracy": accuracy, "seconds": seconds, "threads": torch.get_num_threads(), "version": torch.__version__}
 
 
-def _peer(seeds: tuple[int, ...], epochs: int | None) -> list[dict[str, Any]] | dict[str, str]:
+def _peer(seeds: tuple[int, ...], epochs: int | None, threads: int | None) -> list[dict[str, Any]] | dict[str, str]:
     cmd = [sys.executable, "-m", "graphgrad.benchmarks.cnn_digits", "--peer", "--seeds", ",".join(map(str, seeds))]
     if epochs is not None:
         cmd += ["--epochs", str(epochs)]
+    if threads is not None:
+        cmd += ["--torch-threads", str(threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -95,7 +99,7 @@ def _peer(seeds: tuple[int, ...], epochs: int | None) -> list[dict[str, Any]] | 
 
 
 def run(seeds: tuple[int, ...] = SEEDS, epochs: int | None = None, torch: bool = True,
-        out: str | None = "bench/cnn_digits.json") -> dict[str, Any]:
+        out: str | None = "bench/cnn_digits.json", torch_threads: int | None = None) -> dict[str, Any]:
     """Every seed in graphgrad, then PyTorch's process; the table; every number as JSON."""
     import importlib.util
 
@@ -109,7 +113,7 @@ def run(seeds: tuple[int, ...] = SEEDS, epochs: int | None = None, torch: bool =
               f"({ours[-1]['step']}, {ours[-1]['threads']} BLAS thread(s))", flush=True)
     results["graphgrad"] = ours
     if torch and importlib.util.find_spec("torch") is not None:
-        results["torch"] = _peer(seeds, epochs)
+        results["torch"] = _peer(seeds, epochs, torch_threads)
     print_table(results)
     if out:
         from graphgrad.io import atomic_write_text
@@ -143,6 +147,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="comma-separated seeds (default 0,1,2)")
     parser.add_argument("--epochs", type=int, default=None, help="fewer epochs for a quick look (default 20)")
     parser.add_argument("--no-torch", action="store_true", help="train with graphgrad only")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="PyTorch's threads (default: its own setting, every core)")
     parser.add_argument("--out", default="bench/cnn_digits.json", help="where to write every number as JSON")
 
 
@@ -156,7 +162,7 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 
 def run_from_args(args: argparse.Namespace) -> int:
-    run(_seeds(args.seeds), args.epochs, torch=not args.no_torch, out=args.out)
+    run(_seeds(args.seeds), args.epochs, torch=not args.no_torch, out=args.out, torch_threads=args.torch_threads)
     return 0
 
 
@@ -166,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peer:
-        print(json.dumps([train_torch(s, args.epochs) for s in _seeds(args.seeds)]))
+        print(json.dumps([train_torch(s, args.epochs, args.torch_threads) for s in _seeds(args.seeds)]))
     else:
         run_from_args(args)
 
