@@ -466,7 +466,7 @@ def _scatter_forward(g: np.ndarray, x: np.ndarray, *, geo: Geometry) -> np.ndarr
     (t, _), (left, _) = geo.padding
     disjoint = sh > dh * (kh - 1) and sw > dw * (kw - 1)
     out = np.zeros((c, *geo.padded_hw, n), dtype=g.dtype)
-    gc = _chwn(g)
+    gc = np.ascontiguousarray(_chwn(g))  # one copy if g comes (N, C, H, W) (from a Flatten), not KH*KW strided reads
     picked = np.empty(offset.shape, dtype=bool)
     part = None if disjoint else np.empty(offset.shape, dtype=g.dtype)
     for k in range(kh * kw):
