@@ -52,3 +52,12 @@ def test_peak_memory_budget_counts_parameters_layer_outputs_and_columns() -> Non
     assert m["column_bytes"] == 4 * (25 * 28 * 28 * 64 + 150 * 10 * 10 * 64)
     assert m["budget_bytes"] == 2 * m["params_bytes"] + m["activation_bytes"] + m["column_bytes"] + 64 * 784 * 4
     assert 0.5 < m["ratio"] < 2.0  # the step holds about what it must, not several copies of it
+
+
+def test_cnn_digits_peer_trains_the_same_network_on_the_same_batches() -> None:
+    pytest.importorskip("torch")
+    from graphgrad.benchmarks.cnn_digits import train_graphgrad, train_torch
+
+    ours, theirs = train_graphgrad(0, epochs=1), train_torch(0, epochs=1, threads=1)
+    assert theirs["threads"] == 1
+    assert ours["accuracy"] > 0.6 and abs(ours["accuracy"] - theirs["accuracy"]) < 0.05
