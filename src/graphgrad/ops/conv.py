@@ -642,11 +642,17 @@ class _Moments:
         return "<moments>"
 
 
-def _normalize_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+def _centered(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, ...]:
+    """``x - mean``, the mean, the biased variance and ``1 / sqrt(var + eps)`` over ``axes``: the
+    forward and a recomputation of rstd share it, so both give the same bits."""
     mean = x.mean(axis=axes, keepdims=True)
     out = x - mean
     var = np.mean(np.square(out), axis=axes, keepdims=True)
-    rstd = 1.0 / np.sqrt(var + eps)
+    return out, mean, var, 1.0 / np.sqrt(var + eps)
+
+
+def _normalize_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    out, mean, var, rstd = _centered(x, axes, eps)
     out *= rstd
     if moments.stats:
         moments.mean, moments.var = mean, var
@@ -659,8 +665,7 @@ def _rstd_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: 
     rstd, moments.rstd = moments.rstd, None
     if rstd is not None:
         return rstd  # the forward's value for this very input (backward checks its version)
-    var = x.var(axis=axes, keepdims=True)
-    return 1.0 / np.sqrt(var + eps)
+    return _centered(x, axes, eps)[3]
 
 
 def _rstd_rule(u: Tensor, out: Tensor, x: Tensor, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> Tensor:
