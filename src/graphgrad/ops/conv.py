@@ -21,14 +21,17 @@ pixels or images.
 
 **Pooling**: ``max_pool2d`` picks the largest entry of each window; at a tie the *first* largest
 entry in row-major window order (top row first, then left to right) gets the whole gradient, as
-in PyTorch on CPU; a NaN in a window makes its output NaN. ``avg_pool2d`` is a depthwise
-convolution with a constant kernel (divided by the window's count of entries), and
-``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
+in PyTorch on CPU; a NaN in a window makes its output NaN. The forward keeps no argmax: the
+backward finds the maxima again from the input, so pooling is a pure op (captured, retained).
+``avg_pool2d`` is a depthwise convolution with a constant kernel (divided by the window's count of
+entries), and ``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
 
 **Normalization** (``batch_norm`` in training, ``layer_norm``) is one ``normalize`` node whose rule
 is one ``normalize_backward`` node; their rules are graphgrad expressions, so derivatives of every
-order work. ``batch_norm`` in training updates the running statistics in place, outside the
-graph, as a buffer update; in evaluation it is plain arithmetic with the running statistics.
+order work; while the engine applies rules, ``normalize_backward``'s products annihilate (a zero
+gradient stays zero where the forward overflowed). ``batch_norm`` in training updates the running
+statistics in place, outside the graph, as a buffer update that a captured step repeats (an
+effect); in evaluation it is plain arithmetic with the running statistics.
 
 **Embedding** is a row lookup; repeated indices accumulate their gradients, and the row
 ``padding_idx`` gets none.
