@@ -98,11 +98,7 @@ def _candidates(info: OpInfo) -> list[list[float]]:
     return points
 
 
-WHERE_UNSAFE = {
-    name: "matrix products in a rule (matmul of a zero upstream gradient with inf entries) are not "
-    "zero-annihilating yet: NaN reaches the untaken branch"
-    for name in ("batch_norm", "layer_norm")
-}
+WHERE_UNSAFE: dict[str, str] = {}  # entry name -> why NaN still reaches the untaken branch
 """Known gaps of the where-safety mechanism (strict: the mark must go when the gap is closed)."""
 
 

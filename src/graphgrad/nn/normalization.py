@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import no_grad
+from graphgrad.compile.trace import host
 from graphgrad.errors import ConfigError, ShapeError
 from graphgrad.nn import functional
 from graphgrad.nn.module import Module
@@ -19,6 +19,20 @@ from graphgrad.nn.parameter import Parameter
 from graphgrad.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+
+
+class _Counter:
+    """The buffer ``num_batches_tracked``, handed to :func:`_count_batch` as itself (not its array)."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self, seen: Tensor) -> None:
+        self.seen = seen
+
+
+def _count_batch(counter: _Counter) -> None:
+    counter.seen.data += 1
+    counter.seen.bump_version()
 
 
 class _BatchNorm(Module):
@@ -62,10 +76,8 @@ class _BatchNorm(Module):
         momentum = 0.0 if self.momentum is None else self.momentum
         seen = self.num_batches_tracked
         if self.training and seen is not None:
-            with no_grad():
-                seen.data += 1
-                seen.bump_version()
-            if self.momentum is None:  # a cumulative moving average, as PyTorch
+            host(_count_batch, _Counter(seen))  # also at every replay of a captured step
+            if self.momentum is None:  # a cumulative moving average, as PyTorch (not captured: it changes)
                 momentum = 1.0 / float(seen.data)
         use_batch = self.training or not self.track_running_stats
         return functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch,

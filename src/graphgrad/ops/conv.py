@@ -21,14 +21,17 @@ pixels or images.
 
 **Pooling**: ``max_pool2d`` picks the largest entry of each window; at a tie the *first* largest
 entry in row-major window order (top row first, then left to right) gets the whole gradient, as
-in PyTorch on CPU; a NaN in a window makes its output NaN. ``avg_pool2d`` is a depthwise
-convolution with a constant kernel (divided by the window's count of entries), and
-``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
+in PyTorch on CPU; a NaN in a window makes its output NaN. The forward keeps no argmax: the
+backward finds the maxima again from the input, so pooling is a pure op (captured, retained).
+``avg_pool2d`` is a depthwise convolution with a constant kernel (divided by the window's count of
+entries), and ``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
 
 **Normalization** (``batch_norm`` in training, ``layer_norm``) is one ``normalize`` node whose rule
 is one ``normalize_backward`` node; their rules are graphgrad expressions, so derivatives of every
-order work. ``batch_norm`` in training updates the running statistics in place, outside the
-graph, as a buffer update; in evaluation it is plain arithmetic with the running statistics.
+order work; while the engine applies rules, ``normalize_backward``'s products annihilate (a zero
+gradient stays zero where the forward overflowed). ``batch_norm`` in training updates the running
+statistics in place, outside the graph, as a buffer update that a captured step repeats (an
+effect); in evaluation it is plain arithmetic with the running statistics.
 
 **Embedding** is a row lookup; repeated indices accumulate their gradients, and the row
 ``padding_idx`` gets none.
@@ -36,6 +39,7 @@ graph, as a buffer update; in evaluation it is plain arithmetic with the running
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +48,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from graphgrad.autograd.grad_mode import STATE
+from graphgrad.compile.trace import host
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, lift
@@ -187,24 +192,31 @@ def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
     return win.reshape(geo.groups, (c // geo.groups) * kh * kw, oh * ow * n)
 
 
+_COL2IM_ROWS = 64
+"""At least this many rows of columns per matmul of col2im: BLAS stays efficient, memory small."""
+
+
 def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
     """The adjoint of im2col applied to the columns ``w^T gy``, a few kernel offsets at a time: each
-    chunk's columns (one matmul of at least ~64 rows) are added onto their window positions of
-    every image at once, so the full column matrix (KH*KW times the input) never exists.
-    Returns (N, C, H, W)."""
+    chunk's columns (one matmul of at least ``_COL2IM_ROWS`` rows, into one buffer reused by every
+    chunk: fresh memory costs page faults) are added onto their window positions of every image
+    at once, so the full column matrix (KH*KW times the input) never exists. Returns (N, C, H, W)."""
     n, c, h, width = geo.in_shape
     (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     (t, _), (left, _) = geo.padding
     g, cg = geo.groups, c // geo.groups
-    rows = _channel_rows(gy, g)  # (G, Og, OH*OW*N)
-    per_offset = np.ascontiguousarray(w.reshape(g, w.shape[0] // g, cg, kh * kw).transpose(0, 3, 2, 1))
-    out = np.zeros((c, *geo.padded_hw, n), dtype=np.result_type(gy, w))
+    dtype = np.result_type(gy, w)
+    rows = _channel_rows(gy, g).astype(dtype, copy=False)  # (G, Og, OH*OW*N)
+    per_offset = np.ascontiguousarray(w.reshape(g, w.shape[0] // g, cg, kh * kw).transpose(0, 3, 2, 1), dtype=dtype)
+    out = np.zeros((c, *geo.padded_hw, n), dtype=dtype)
     grouped = out.reshape(g, cg, *geo.padded_hw, n)
-    chunk = max(1, -(-64 // cg))
+    chunk = min(kh * kw, max(1, -(-_COL2IM_ROWS // cg)))
+    buffer = np.empty((g, chunk * cg, rows.shape[2]), dtype=dtype)
     for first in range(0, kh * kw, chunk):
         last = min(first + chunk, kh * kw)
-        cols = _matmul(per_offset[:, first:last].reshape(g, (last - first) * cg, -1), rows)
+        cols = _matmul(per_offset[:, first:last].reshape(g, (last - first) * cg, -1), rows,
+                       out=buffer[:, : (last - first) * cg])
         cols = cols.reshape(g, last - first, cg, oh, ow, n)
         for k in range(first, last):
             i, j = divmod(k, kw)
@@ -213,12 +225,12 @@ def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
     return _nchw(out[:, t : t + h, left : left + width])
 
 
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b`` over a leading group axis; one group as a 2-D product (NumPy's stacked matmul skips
     BLAS for small matrices, up to 10x slower)."""
     if a.shape[0] == 1:
-        return np.matmul(a[0], b[0])[None]
-    return np.matmul(a, b)
+        return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
+    return np.matmul(a, b, out=out)
 
 
 def _channel_rows(a: np.ndarray, groups: int) -> np.ndarray:
@@ -403,36 +415,41 @@ def conv1d(
 
 
 # ------------------------------------------------------------------ max pooling
-class _Argmax:
-    """Which kernel offset (row-major) held each window's maximum; filled by the forward when a
-    gradient will be needed, in the (C, OH, OW, N) layout of the output."""
-
-    __slots__ = ("offset",)
-
-    def __init__(self) -> None:
-        self.offset: np.ndarray | None = None
-
-    def __repr__(self) -> str:
-        return "<argmax>"
-
-
-def _max_pool_forward(x: np.ndarray, *, geo: Geometry, where: _Argmax | None) -> np.ndarray:
+# The forward keeps no state: backward finds each window's maximum again from the input (which
+# the graph holds anyway), so a pooling node is a pure function of its input, captured steps
+# replay it, and a retained graph backpropagates through it twice.
+def _window_max(x: np.ndarray, geo: Geometry, offsets: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Each window's largest entry (C, OH, OW, N) and, if asked, which kernel offset (row-major)
+    held it: the first one at a tie. One pass per kernel offset over every window at once."""
     win = _windows(_padded(x, geo, -np.inf), geo)
     kh, kw = geo.kernel
     best = win[:, 0, 0].copy()
-    offset = None if where is None else np.zeros(best.shape, dtype=np.uint8 if kh * kw < 256 else np.intp)
-    for k in range(1, kh * kw):  # one pass per kernel offset, over every window at once
+    # offsets only grow along the loop, so "strictly larger here" is a maximum of offsets
+    offset = np.zeros(best.shape if offsets else (), dtype=np.uint8 if kh * kw < 256 else np.intp)
+    larger, marked = np.empty(offset.shape, dtype=bool), np.empty_like(offset)
+    for k in range(1, kh * kw):
         cand = win[:, k // kw, k % kw]
-        if offset is not None:
-            np.putmask(offset, cand > best, k)  # strictly larger: the first maximum stays
+        if offsets:
+            np.greater(cand, best, out=larger)  # strictly larger: the first maximum stays
+            np.multiply(larger, offset.dtype.type(k), out=marked)
+            np.maximum(offset, marked, out=offset)
         np.maximum(best, cand, out=best)  # NaN propagates
-    if where is not None:
-        where.offset = offset
-    return _nchw(best)
+    return best, offset if offsets else None
 
 
-def _gather_forward(v: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.ndarray:
-    """Each window's entry at ``offset``: (N, C, OH, OW)."""
+def _max_pool_forward(x: np.ndarray, *, geo: Geometry) -> np.ndarray:
+    return _nchw(_window_max(x, geo, offsets=False)[0])
+
+
+def _offsets(x: np.ndarray, geo: Geometry) -> np.ndarray:
+    offset = _window_max(x, geo, offsets=True)[1]
+    assert offset is not None
+    return offset
+
+
+def _gather_forward(v: np.ndarray, x: np.ndarray, *, geo: Geometry) -> np.ndarray:
+    """Each window's entry of ``v`` where ``x``'s window has its maximum: (N, C, OH, OW)."""
+    offset = _offsets(x, geo)
     win = _windows(_padded(v, geo), geo)
     kw = geo.kernel[1]
     out = np.zeros(offset.shape, dtype=v.dtype)
@@ -441,37 +458,49 @@ def _gather_forward(v: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.n
     return _nchw(out)
 
 
-def _scatter_forward(g: np.ndarray, *, offset: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The adjoint of :func:`_gather_forward`: each entry of ``g`` added at its window's ``offset``
-    (overlapping windows that pick one entry add up); (N, C, H, W)."""
+def _scatter_forward(g: np.ndarray, x: np.ndarray, *, geo: Geometry) -> np.ndarray:
+    """The adjoint of :func:`_gather_forward` in ``v``: each entry of ``g`` added where ``x``'s window
+    has its maximum (overlapping windows that pick one entry add up); (N, C, H, W). Where windows
+    cannot overlap (stride at least the kernel's reach) each offset's entries are written, not added."""
+    offset = _offsets(x, geo)
     n, c, h, w = geo.in_shape
     (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     (t, _), (left, _) = geo.padding
+    disjoint = sh > dh * (kh - 1) and sw > dw * (kw - 1)
     out = np.zeros((c, *geo.padded_hw, n), dtype=g.dtype)
-    gc = _chwn(g)
+    gc = np.ascontiguousarray(_chwn(g))  # one copy if g comes (N, C, H, W) (from a Flatten), not KH*KW strided reads
+    picked = np.empty(offset.shape, dtype=bool)
+    part = None if disjoint else np.empty(offset.shape, dtype=g.dtype)
     for k in range(kh * kw):
         i, j = divmod(k, kw)
         view = out[:, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
-        view += np.where(offset == k, gc, 0)  # (a masked add, where=, is several times slower)
+        np.equal(offset, k, out=picked)
+        if part is None:
+            np.multiply(gc, picked, out=view)
+        else:
+            np.multiply(gc, picked, out=part)
+            view += part
     return _nchw(out[:, t : t + h, left : left + w])
 
 
+# gather and scatter are linear in their first input; the pooling input ``x`` only says where the
+# maxima are (a piecewise constant choice: no gradient)
 _pool_scatter: Op
 _pool_gather = Op(
     "max_pool2d_gather",
     _gather_forward,
-    (lambda u, out, v, **params: _pool_scatter(u, **params),),
+    (lambda u, out, v, x, *, geo: _pool_scatter(u, x, geo=geo), None),
 )
 _pool_scatter = Op(
     "max_pool2d_scatter",
     _scatter_forward,
-    (lambda v, out, g, **params: _pool_gather(v, **params),),
+    (lambda v, out, g, x, *, geo: _pool_gather(v, x, geo=geo), None),
 )
 _max_pool = Op(
     "max_pool2d",
     _max_pool_forward,
-    (lambda g, out, x, *, geo, where: _pool_scatter(g, offset=where.offset, geo=geo),),
+    (lambda g, out, x, *, geo: _pool_scatter(g, x, geo=geo),),
 )
 
 
@@ -510,7 +539,7 @@ def max_pool2d(
     op = "max_pool2d"
     x, unbatched = _batched(_float_input(input, op))
     geo = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op)
-    y = _max_pool(x, geo=geo, where=_Argmax() if STATE.enabled and x._requires_grad else None)
+    y = _max_pool(x, geo=geo)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
@@ -522,6 +551,31 @@ def _window_counts(geo: Geometry, inside: tuple[Pair, Pair]) -> np.ndarray:
     mask = np.zeros((1, *geo.padded_hw, 1))
     mask[0, t - inside[0][0] : t + h + inside[0][1], left - inside[1][0] : left + w + inside[1][1]] = 1.0
     return _windows(mask, geo).sum(axis=(1, 2))[0, :, :, 0]
+
+
+@functools.lru_cache(maxsize=64)
+def _average_kernel(
+    geo: Geometry, count_include_pad: bool, divisor: int | None, dtype: np.dtype
+) -> tuple[Tensor, Tensor | None]:
+    """The depthwise kernel of an average pooling and, where windows hold different counts, the
+    (OH, OW) factors that divide each by its own: read-only constants, one per geometry, so that
+    a captured step sees the same tensors at every call."""
+    c, (kh, kw) = geo.in_shape[1], geo.kernel
+    scale: Any = None
+    if divisor is not None:
+        value = 1.0 / divisor
+    else:
+        pad = geo.padding[0][0], geo.padding[1][0]
+        inside = ((pad[0], pad[0]), (pad[1], pad[1])) if count_include_pad else ((0, 0), (0, 0))
+        counts = _window_counts(geo, inside)
+        value = 1.0 / counts[0, 0]
+        if not (counts == counts[0, 0]).all():
+            value, scale = 1.0, (1.0 / counts).astype(dtype)
+    kernel = np.full((c, 1, kh, kw), value, dtype=dtype)
+    for a in (kernel, scale):
+        if a is not None:
+            a.flags.writeable = False
+    return Tensor._wrap(kernel), None if scale is None else Tensor._wrap(scale)
 
 
 def avg_pool2d(
@@ -537,21 +591,11 @@ def avg_pool2d(
     op = "avg_pool2d"
     x, unbatched = _batched(_float_input(input, op))
     geo = _pool_args(x, kernel_size, stride, padding, 1, ceil_mode, op)
-    c = x.shape[1]
-    kh, kw = geo.kernel
-    if divisor_override is not None:
-        scale: Any = 1.0 / _pair(divisor_override, "divisor_override", op)[0]
-    else:
-        pad = geo.padding[0][0], geo.padding[1][0]
-        inside = ((pad[0], pad[0]), (pad[1], pad[1])) if count_include_pad else ((0, 0), (0, 0))
-        counts = _window_counts(geo, inside)
-        scale = 1.0 / counts[0, 0] if (counts == counts[0, 0]).all() else (1.0 / counts).astype(x.dtype)
-    if isinstance(scale, float):
-        weight = Tensor._wrap(np.full((c, 1, kh, kw), scale, dtype=x.dtype))
-        y = _conv(x, weight, geo=geo, saved=None)
-    else:
-        weight = Tensor._wrap(np.ones((c, 1, kh, kw), dtype=x.dtype))
-        y = ew.multiply(_conv(x, weight, geo=geo, saved=None), Tensor._wrap(scale))
+    divisor = None if divisor_override is None else _pair(divisor_override, "divisor_override", op)[0]
+    weight, scale = _average_kernel(geo, bool(count_include_pad), divisor, x.dtype)
+    y = _conv(x, weight, geo=geo, saved=None)
+    if scale is not None:
+        y = ew.multiply(y, scale)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
@@ -584,12 +628,15 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
 
 # ------------------------------------------------------------------ normalization
 class _Moments:
-    """The statistics a normalization's forward computed: the running-statistics update and the
-    rule read them instead of computing them again."""
+    """The statistics a normalization's forward computed, for whoever needs them once: the
+    running-statistics update takes ``mean`` and ``var`` (kept only if ``stats``), the rule takes
+    ``rstd`` (kept only if ``keep_rstd``; recomputed if gone). Taken, not just read, so that a
+    finished step leaves its holder empty, as a captured step's recordings must agree."""
 
-    __slots__ = ("mean", "var", "rstd")
+    __slots__ = ("stats", "keep_rstd", "mean", "var", "rstd")
 
-    def __init__(self) -> None:
+    def __init__(self, stats: bool = False, keep_rstd: bool = True) -> None:
+        self.stats, self.keep_rstd = stats, keep_rstd
         self.mean: np.ndarray | None = None
         self.var: np.ndarray | None = None
         self.rstd: np.ndarray | None = None
@@ -598,21 +645,30 @@ class _Moments:
         return "<moments>"
 
 
-def _normalize_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+def _centered(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, ...]:
+    """``x - mean``, the mean, the biased variance and ``1 / sqrt(var + eps)`` over ``axes``: the
+    forward and a recomputation of rstd share it, so both give the same bits."""
     mean = x.mean(axis=axes, keepdims=True)
     out = x - mean
     var = np.mean(np.square(out), axis=axes, keepdims=True)
-    rstd = 1.0 / np.sqrt(var + eps)
+    return out, mean, var, 1.0 / np.sqrt(var + eps)
+
+
+def _normalize_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    out, mean, var, rstd = _centered(x, axes, eps)
     out *= rstd
-    moments.mean, moments.var, moments.rstd = mean, var, rstd
+    if moments.stats:
+        moments.mean, moments.var = mean, var
+    if moments.keep_rstd:
+        moments.rstd = rstd
     return out
 
 
 def _rstd_forward(x: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
-    if moments.rstd is not None:
-        return moments.rstd  # the forward's value for this very input (backward checks its version)
-    var = x.var(axis=axes, keepdims=True)
-    return 1.0 / np.sqrt(var + eps)
+    rstd, moments.rstd = moments.rstd, None
+    if rstd is not None:
+        return rstd  # the forward's value for this very input (backward checks its version)
+    return _centered(x, axes, eps)[3]
 
 
 def _rstd_rule(u: Tensor, out: Tensor, x: Tensor, *, axes: tuple[int, ...], eps: float, moments: _Moments) -> Tensor:
@@ -644,7 +700,19 @@ def _nb_grad_rstd(v: Tensor, out: Tensor, g: Tensor, xh: Tensor, rstd: Tensor, *
     return _sum(v * out, axis=axes, keepdims=True) / rstd  # out = rstd P(g)
 
 
-_normalize_backward = Op("normalize_backward", _normalize_backward_forward, (_nb_grad_g, _nb_grad_xh, _nb_grad_rstd))
+def _normalize_backward_zero_safe(
+    g: np.ndarray, xh: np.ndarray, rstd: np.ndarray, *, axes: tuple[int, ...]
+) -> np.ndarray:
+    """``normalize_backward`` while the engine applies rules: its products annihilate (``0 * x = 0``),
+    so a zero gradient stays exactly zero where the forward overflowed (``where``'s untaken branch)."""
+    times = ew.annihilating_multiply
+    out = g - g.mean(axis=axes, keepdims=True)
+    out -= times(xh, times(g, xh).mean(axis=axes, keepdims=True))
+    return times(out, rstd, out=out)  # type: ignore[no-any-return]
+
+
+_normalize_backward = Op("normalize_backward", _normalize_backward_forward, (_nb_grad_g, _nb_grad_xh, _nb_grad_rstd),
+                         zero_safe_forward=_normalize_backward_zero_safe)
 _rstd = Op("normalize_rstd", _rstd_forward, (_rstd_rule,))
 _normalize = Op(
     "normalize",
@@ -659,6 +727,30 @@ like ``rstd``'s, are graphgrad expressions, so every derivative order works."""
 def _channel_view(t: Tensor, ndim: int) -> Tensor:
     """A (C,) tensor shaped to broadcast against (N, C, ...) of ``ndim`` axes."""
     return reshape(t, (1, t.shape[0]) + (1,) * (ndim - 2))
+
+
+class _RunningUpdate:
+    """One training ``batch_norm`` call's update of its running statistics from the batch's
+    (``moments``): run right after the forward, as an effect that a captured step repeats."""
+
+    __slots__ = ("running_mean", "running_var", "momentum", "correction", "moments")
+
+    def __init__(self, running_mean: Any, running_var: Any, momentum: float, count: int, moments: _Moments) -> None:
+        self.running_mean, self.running_var, self.moments = running_mean, running_var, moments
+        self.momentum, self.correction = float(momentum), count / (count - 1)  # the unbiased variance
+
+    def __repr__(self) -> str:
+        return "<running statistics update>"
+
+
+def _update_running(update: _RunningUpdate) -> None:
+    moments = update.moments
+    mean, var, moments.mean, moments.var = moments.mean, moments.var, None, None
+    assert mean is not None and var is not None, "batch_norm: the forward left no batch statistics"
+    if update.running_mean is not None:
+        _buffer_update(update.running_mean, mean.reshape(-1), update.momentum)
+    if update.running_var is not None:
+        _buffer_update(update.running_var, var.reshape(-1) * update.correction, update.momentum)
 
 
 def _buffer_update(buffer: Any, value: np.ndarray, momentum: float) -> None:
@@ -701,13 +793,11 @@ def batch_norm(
         count = x.data.size // max(c, 1)
         if count <= 1:
             raise ShapeError(f"{op}: training needs more than one value per channel, got input of shape {x.shape}")
-        moments = _Moments()
+        tracked = running_mean is not None or running_var is not None
+        moments = _Moments(stats=tracked, keep_rstd=STATE.enabled and x._requires_grad)
         y = _normalize(x, axes=axes, eps=float(eps), moments=moments)
-        assert moments.mean is not None and moments.var is not None
-        if running_mean is not None:
-            _buffer_update(running_mean, moments.mean.reshape(c), momentum)
-        if running_var is not None:
-            _buffer_update(running_var, moments.var.reshape(c) * (count / (count - 1)), momentum)
+        if tracked:
+            host(_update_running, _RunningUpdate(running_mean, running_var, momentum, count, moments))
     else:
         if running_mean is None or running_var is None:
             raise ConfigError(f"{op}: evaluation (training=False) needs running_mean and running_var")
@@ -734,7 +824,8 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
     for name, value in (("weight", weight), ("bias", bias)):
         if value is not None and _shape_of(value) != shape:
             raise ShapeError(f"{op}: {name} must have shape {shape}, got {_shape_of(value)}")
-    y = _normalize(x, axes=tuple(range(x.ndim - k, x.ndim)), eps=float(eps), moments=_Moments())
+    moments = _Moments(keep_rstd=STATE.enabled and x._requires_grad)
+    y = _normalize(x, axes=tuple(range(x.ndim - k, x.ndim)), eps=float(eps), moments=moments)
     if weight is not None:
         y = y * lift(weight, x)
     if bias is not None:

@@ -1,0 +1,63 @@
+"""`graphgrad bench conv`'s pieces: the hand-written NumPy baseline trains exactly as graphgrad does
+(so the ratio compares equal work), the captured step is the eager step, and the memory budget
+adds up what a step must hold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphgrad as gg
+from graphgrad.benchmarks import conv as bench
+from graphgrad.benchmarks.numpy_cnn import plan_from_model, train_step
+
+
+@pytest.mark.parametrize("net", bench.NETWORKS, ids=[n.factory for n in bench.NETWORKS])
+def test_numpy_baseline_takes_the_same_sgd_steps_as_graphgrad(net: bench.Network) -> None:
+    x, y = net.batch_data()
+    x, y = x[:8], y[:8]
+    plan = plan_from_model(net.model())
+    model = net.model()
+    step = bench.graphgrad_step(model, gg.Tensor(x), y)
+    for _ in range(3):
+        want = step()
+        got = train_step(plan, x, y, bench.LEARNING_RATE)
+        assert got == pytest.approx(want, rel=1e-5)
+    arrays = [a for layer in plan for a in layer[1:] if isinstance(a, np.ndarray)]
+    params = [p.data for p in model.parameters()]
+    assert len(arrays) == len(params)
+    for a, p in zip(arrays, params):  # every weight and bias after three updates
+        np.testing.assert_allclose(a, p, rtol=2e-4, atol=2e-6)
+
+
+def test_captured_bench_step_updates_like_the_eager_step() -> None:
+    net = bench.NETWORKS[0]
+    x, y = net.batch_data()
+    x, y = x[:4], y[:4]
+    captured = bench.captured_step(net, x, y)
+    model = net.model()
+    rng = np.random.default_rng(2)  # the two batches the capture recorded on, then ours
+    for _ in range(2):
+        bench.graphgrad_step(model, gg.Tensor(rng.standard_normal(x.shape).astype(x.dtype)),
+                             rng.integers(0, 10, len(y)))()
+    assert float(captured().data) == bench.graphgrad_step(model, gg.Tensor(x), y)()
+
+
+def test_peak_memory_budget_counts_parameters_layer_outputs_and_columns() -> None:
+    net = bench.NETWORKS[0]  # LeNet-5 on 1x28x28 at batch 64
+    m = bench.peak_memory(net)
+    params = (6 * 25 + 6) + (16 * 6 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
+    assert m["params_bytes"] == 4 * params
+    # columns: conv 1 has 1*5*5 rows and 28*28*64 columns, conv 2 6*5*5 rows and 10*10*64 columns
+    assert m["column_bytes"] == 4 * (25 * 28 * 28 * 64 + 150 * 10 * 10 * 64)
+    assert m["budget_bytes"] == 2 * m["params_bytes"] + m["activation_bytes"] + m["column_bytes"] + 64 * 784 * 4
+    assert 0.5 < m["ratio"] < 2.0  # the step holds about what it must, not several copies of it
+
+
+def test_cnn_digits_peer_trains_the_same_network_on_the_same_batches() -> None:
+    pytest.importorskip("torch")
+    from graphgrad.benchmarks.cnn_digits import train_graphgrad, train_torch
+
+    ours, theirs = train_graphgrad(0, epochs=1), train_torch(0, epochs=1, threads=1)
+    assert theirs["threads"] == 1
+    assert ours["accuracy"] > 0.6 and abs(ours["accuracy"] - theirs["accuracy"]) < 0.05
