@@ -171,15 +171,8 @@ NONFINITE_UNSAFE = {
         for name in (
             "linear",
             "linear[no bias]",
-            "conv1d",
-            "conv2d",
-            "conv2d[stride 2, padding 1, no bias]",
-            "conv2d[dilation 2, groups 2]",
-            "conv2d[depthwise]",
-            "conv2d[same]",
         )
     },
-    **{name: "normalization rules (another helper's)" for name in ("batch_norm", "layer_norm")},
 }
 """Known gaps (strict: the mark must go when the gap is closed)."""
 

@@ -52,6 +52,7 @@ from graphgrad.compile.trace import host
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, lift
+from graphgrad.ops.linalg import annihilating_contraction
 from graphgrad.ops.nn import _Saved
 from graphgrad.ops.reduce import mean as _mean
 from graphgrad.ops.reduce import sum as _sum
@@ -196,7 +197,7 @@ _COL2IM_ROWS = 64
 """At least this many rows of columns per matmul of col2im: BLAS stays efficient, memory small."""
 
 
-def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
+def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry, zero_safe: bool = False) -> np.ndarray:
     """The adjoint of im2col applied to the columns ``w^T gy``, a few kernel offsets at a time: each
     chunk's columns (one matmul of at least ``_COL2IM_ROWS`` rows, into one buffer reused by every
     chunk: fresh memory costs page faults) are added onto their window positions of every image
@@ -216,7 +217,7 @@ def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
     for first in range(0, kh * kw, chunk):
         last = min(first + chunk, kh * kw)
         cols = _matmul(per_offset[:, first:last].reshape(g, (last - first) * cg, -1), rows,
-                       out=buffer[:, : (last - first) * cg])
+                       out=buffer[:, : (last - first) * cg], zero_safe=zero_safe)
         cols = cols.reshape(g, last - first, cg, oh, ow, n)
         for k in range(first, last):
             i, j = divmod(k, kw)
@@ -225,9 +226,16 @@ def _col2im(gy: np.ndarray, w: np.ndarray, geo: Geometry) -> np.ndarray:
     return _nchw(out[:, t : t + h, left : left + width])
 
 
-def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *, zero_safe: bool = False) -> np.ndarray:
     """``a @ b`` over a leading group axis; one group as a 2-D product (NumPy's stacked matmul skips
-    BLAS for small matrices, up to 10x slower)."""
+    BLAS for small matrices, up to 10x slower). ``zero_safe``: a zero factor annihilates inf and
+    NaN (the backward products, so ``where``'s untaken branch gets exactly zero)."""
+    if zero_safe:
+        product = annihilating_contraction(np.matmul, a, b)
+        if out is None:
+            return product  # type: ignore[no-any-return]
+        out[...] = product
+        return out
     if a.shape[0] == 1:
         return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
     return np.matmul(a, b, out=out)
@@ -276,8 +284,8 @@ def _conv_grad_b(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, *,
 _conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b))
 
 
-def _input_grad_forward(gy: np.ndarray, w: np.ndarray, *, geo: Geometry) -> np.ndarray:
-    return _col2im(gy, w, geo)
+def _input_grad_forward(gy: np.ndarray, w: np.ndarray, *, geo: Geometry, zero_safe: bool = False) -> np.ndarray:
+    return _col2im(gy, w, geo, zero_safe)
 
 
 _conv_input_grad: Op
@@ -289,15 +297,18 @@ _conv_input_grad = Op(
         lambda v, out, gy, w, *, geo: _conv(v, w, geo=geo),
         lambda v, out, gy, w, *, geo: _conv_weight_grad(v, gy, geo=geo),
     ),
+    zero_safe_forward=functools.partial(_input_grad_forward, zero_safe=True),
 )
 
 
-def _weight_grad_forward(x: np.ndarray, gy: np.ndarray, *, geo: Geometry, saved: _Saved | None = None) -> np.ndarray:
+def _weight_grad_forward(
+    x: np.ndarray, gy: np.ndarray, *, geo: Geometry, saved: _Saved | None = None, zero_safe: bool = False
+) -> np.ndarray:
     cols = None if saved is None else saved.take()
     if cols is None:
         cols = _im2col(x, geo)
     g = geo.groups
-    out = _matmul(_channel_rows(gy, g), cols.transpose(0, 2, 1))
+    out = _matmul(_channel_rows(gy, g), cols.transpose(0, 2, 1), zero_safe=zero_safe)
     c = geo.in_shape[1]
     return out.reshape(geo.out_channels, c // g, *geo.kernel)
 
@@ -309,6 +320,7 @@ _conv_weight_grad = Op(
         lambda u, out, x, gy, *, geo, saved=None: _conv_input_grad(gy, u, geo=geo),
         lambda u, out, x, gy, *, geo, saved=None: _conv(x, u, geo=geo),
     ),
+    zero_safe_forward=functools.partial(_weight_grad_forward, zero_safe=True),
 )
 
 
