@@ -4,6 +4,11 @@ The instructions become source code, ``s5 = f3(s2, e0.data, c1)``: slots are loc
 external tensors are read through ``.data`` (a parameter's array as it is at this call), constants
 and functions are bound once. No Tensor or Node objects, no graph walk, no operand decoding per
 call. Each slot is deleted after its last use, so memory is freed as early as in eager mode.
+
+The function takes the step's own arguments and first checks what the plan assumes: each
+argument's kind, shape and dtype (or value), and each guard (a module's training flag). If one
+does not hold it returns :data:`MISS` before doing anything, and the caller looks for another
+plan or records again.
 """
 
 from __future__ import annotations
@@ -15,28 +20,38 @@ import numpy as np
 from graphgrad.compile.trace import CONST, EXT, SEQ, SLOT, Instruction
 from graphgrad.tensor import Tensor
 
+MISS = object()
+"""What a plan returns, having done nothing, when the call is not the one it was recorded for."""
+
+ArgSpec = tuple[Any, ...]
+"""``("t", slot, shape, dtype)`` a tensor, ``("a", slot, shape, dtype)`` an array, ``("v", value)``."""
+
 
 class Plan:
     """The compiled replay of one recorded call (see the module docstring)."""
 
-    def __init__(self, instructions: list[Instruction], n_slots: int, arg_slots: list[int], result: Any) -> None:
+    def __init__(self, instructions: list[Instruction], args: list[ArgSpec], result: Any,
+                 guards: list[tuple[Any, str, Any]] = ()) -> None:  # type: ignore[assignment]
         self.instructions = instructions
-        self.n_slots = n_slots
-        self.arg_slots = arg_slots
+        self.args = args
+        self.guards = list(guards)
         self.result = result  # the returned structure, with ("slot", i) / ("tensor", t) / ("value", v) leaves
-        self.source, self._run = _generate(instructions, arg_slots, result)
+        self.source, self._run = _generate(instructions, args, self.guards, result)
 
     def __len__(self) -> int:
         return len(self.instructions)
 
-    def run(self, arrays: list[np.ndarray]) -> Any:
+    def run(self, args: tuple[Any, ...]) -> Any:
+        """Replay on the step's arguments; :data:`MISS` (nothing done) if they do not fit this plan."""
         with np.errstate(all="ignore"):  # as the engine's rules: a zero gradient annihilates inf/NaN
-            return self._run(*arrays)
+            return self._run(*args)
 
 
-def _generate(instructions: list[Instruction], arg_slots: list[int], result: Any) -> tuple[str, Any]:
+def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list[tuple[Any, str, Any]],
+              result: Any) -> tuple[str, Any]:
     names: dict[int, str] = {}  # id(object) -> its name in the generated function's globals
-    namespace: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "wrap": Tensor._wrap}
+    namespace: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "wrap": Tensor._wrap,
+                                 "Tensor": Tensor, "MISS": MISS}
 
     def bind(obj: Any, prefix: str) -> str:
         name = names.get(id(obj))
@@ -73,7 +88,23 @@ def _generate(instructions: list[Instruction], arg_slots: list[int], result: Any
                 last_use[s] = i
     returned = set(_result_slots(result))
 
-    lines = [f"def run({', '.join(f's{s}' for s in arg_slots)}):"]
+    lines = [f"def run({''.join(f'a{i}, ' for i in range(len(args)))}):"]
+    for i, spec in enumerate(args):
+        if spec[0] == "v":
+            value = bind(spec[1], "v")
+            lines.append(f"    if a{i} is not {value} and (a{i}.__class__ is not {value}.__class__ or a{i} != {value}):"
+                         " return MISS")
+            continue
+        kind, slot, shape, dtype = spec
+        if kind == "t":
+            lines.append(f"    if not isinstance(a{i}, Tensor) or a{i}._requires_grad: return MISS")
+            lines.append(f"    s{slot} = a{i}.data")
+        else:
+            lines.append(f"    if a{i}.__class__ is not ndarray: return MISS")
+            lines.append(f"    s{slot} = a{i}")
+        lines.append(f"    if s{slot}.shape != {shape!r} or s{slot}.dtype != {bind(dtype, 'd')}: return MISS")
+    for obj, attribute, value in guards:
+        lines.append(f"    if {bind(obj, 'g')}.{attribute} != {bind(value, 'v')}: return MISS")
     for i, ins in enumerate(instructions):
         call = ", ".join([operand(k, v) for k, v in ins.args] + [f"{n}={operand(k, v)}" for n, (k, v) in
                                                                    ins.kwargs.items()])

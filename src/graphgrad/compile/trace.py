@@ -102,6 +102,11 @@ class Tracer:
         self.ext_of: dict[int, core.Tensor] = {}  # id(array) -> the external tensor that holds it
         self.keep: list[Any] = []  # every array and tensor seen, so no id is reused while tracing
         self.n_slots = 0
+        self.guards: list[tuple[Any, str, Any]] = []  # (object, attribute, value) the plan assumes
+        # what external tensors and stored gradients held when last seen by a recorded operation
+        # or effect: a change made in between (NumPy on .data, clip_grad_norm_) is not in the plan
+        self._ext_seen: dict[int, tuple[core.Tensor, np.ndarray, int, np.ndarray]] = {}
+        self._grad_seen: dict[int, tuple[core.Tensor, core.Tensor, np.ndarray]] = {}
 
     def refuse(self, message: str) -> None:
         """The step cannot be captured: raise now (strict) or note why and let it run on eagerly."""
@@ -134,6 +139,8 @@ class Tracer:
                 return SLOT, slot
             self.ext_of[id(value.data)] = value
             self.keep.append(value)
+            if id(value) not in self._ext_seen:
+                self._see_ext(value)
             return EXT, value
         if isinstance(value, (tuple, list)) and any(isinstance(v, (np.ndarray, core.Tensor)) for v in value):
             return SEQ, (type(value), [self._operand(v) for v in value])
@@ -159,8 +166,10 @@ class Tracer:
         """Record ``fn(*args)`` as one instruction and run it now with capture off (its own array
         work is not recorded: the plan calls ``fn`` again at each replay). Tensors are passed as
         their arrays."""
+        what = getattr(fn, "__qualname__", repr(fn))
+        self.check_unrecorded(f"before {what}")
         spec = [self._operand(a) for a in args]
-        self.instructions.append(Instruction(fn, spec, {}, None, getattr(fn, "__qualname__", repr(fn)), False))
+        self.instructions.append(Instruction(fn, spec, {}, None, what, False))
         mode = get_mode()
         set_mode(mode & ~core.CAPTURE)
         before = [t._vc[0] for t in self.watch]
@@ -170,12 +179,60 @@ class Tracer:
             set_mode(mode)
             for i, t in enumerate(self.watch):
                 self.effect_bumps[i] += t._vc[0] - before[i]
+            self._see_all()  # what the effect changed, it changes again at every replay
+
+    def guard(self, obj: Any, attribute: str) -> None:
+        """The step read ``obj.attribute`` (a module's training flag) to choose its operations: the
+        plan replays only while it keeps this value, and the step is recorded again otherwise."""
+        value = getattr(obj, attribute)
+        if not any(o is obj and a == attribute for o, a, _ in self.guards):
+            self.keep.append(obj)
+            self.guards.append((obj, attribute, value))
+
+    # ------------------------------------------------------------------ unrecorded changes
+    def _see_ext(self, t: core.Tensor) -> None:
+        self._ext_seen[id(t)] = (t, t.data, t._vc[0], t.data.copy())
+
+    def _see_all(self) -> None:
+        for t, *_ in list(self._ext_seen.values()):
+            self._see_ext(t)
+        for key, (t, _, _) in list(self._grad_seen.items()):
+            if t.grad is None:
+                del self._grad_seen[key]
+            else:
+                self._grad_seen[key] = (t, t.grad, t.grad.data.copy())
+
+    def check_unrecorded(self, where: str) -> None:
+        """Refuse if a tensor the plan reads, or a gradient it stored, changed since a recorded
+        operation or effect last saw it: no instruction would make that change at replay."""
+        for t, array, version, values in self._ext_seen.values():
+            if t.data is not array or t._vc[0] != version or not _same_values(array, values):
+                self.refuse(f"capture: {_describe(t)} changed {where} by code a plan does not record (an "
+                            "in-place operator, NumPy on .data, a manual update); change parameters through "
+                            "an optimizer's step(), or run this step without capture")
+                return
+        for t, grad, values in self._grad_seen.values():
+            if t.grad is not grad or not _same_values(grad.data, values):
+                self.refuse(f"capture: the gradient of {_describe(t)} changed {where} by code a plan does not "
+                            "record (clip_grad_norm_, clip_grad_value_, NumPy on .grad); run this step without "
+                            "capture")
+                return
 
     def assign_grad(self, t: core.Tensor, array: np.ndarray) -> None:
         """The engine stored ``array`` as ``t.grad``: the plan stores its own array there."""
         self.keep.append(t)
         self.instructions.append(Instruction(_assign_grad, [(CONST, t), self._operand(array)], {}, None,
                                              "store .grad", False))
+        assert t.grad is not None
+        self._grad_seen[id(t)] = (t, t.grad, array.copy())
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _describe(t: core.Tensor) -> str:
+    return f"tensor {t.name!r} of shape {t.shape}" if t.name else f"a tensor of shape {t.shape}"
 
 
 def _assign_grad(t: core.Tensor, array: np.ndarray) -> None:
