@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from graphgrad.compile import fuse
 from graphgrad.compile.trace import CONST, EXT, SEQ, SLOT, Instruction
 from graphgrad.tensor import Tensor
 
@@ -73,8 +74,6 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
         inner = ", ".join(operand(k, v) for k, v in items)
         return f"({inner},)" if seq_type is tuple else f"{bind(seq_type, 't')}(({inner},))"
 
-    last_use: dict[int, int] = {}
-
     def uses(kind: int, value: Any) -> list[int]:
         if kind == SLOT:
             return [value]
@@ -82,10 +81,30 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
             return [s for k, v in value[1] for s in uses(k, v)]
         return []
 
+    code: list[list[str]] = []  # each instruction's lines
+    last_use: dict[int, int] = {}
     for i, ins in enumerate(instructions):
-        for k, v in list(ins.args) + list(ins.kwargs.values()):
-            for s in uses(k, v):
-                last_use[s] = i
+        read = [s for k, v in list(ins.args) + list(ins.kwargs.values()) for s in uses(k, v)]
+        fused = fuse.optimizer_lines(instructions, i, bind)
+        store = fuse.store_grad_line(ins, bind)
+        if fused is not None:
+            lines_i, extra = fused
+            read += extra
+        elif store is not None:
+            lines_i = [store]
+        else:
+            call = ", ".join([operand(k, v) for k, v in ins.args] + [f"{n}={operand(k, v)}" for n, (k, v) in
+                                                                       ins.kwargs.items()])
+            fn = bind(ins.fn, "f")
+            if ins.out is None:
+                lines_i = [f"{fn}({call})  # {ins.what}"]
+            else:
+                lines_i = [f"s{ins.out} = {fn}({call})  # {ins.what}"]
+                if ins.normalize:
+                    lines_i.append(f"if s{ins.out}.__class__ is not ndarray: s{ins.out} = asarray(s{ins.out})")
+        code.append(lines_i)
+        for s in read:
+            last_use[s] = i
     returned = set(_result_slots(result))
 
     lines = [f"def run({''.join(f'a{i}, ' for i in range(len(args)))}):"]
@@ -106,15 +125,7 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
     for obj, attribute, value in guards:
         lines.append(f"    if {bind(obj, 'g')}.{attribute} != {bind(value, 'v')}: return MISS")
     for i, ins in enumerate(instructions):
-        call = ", ".join([operand(k, v) for k, v in ins.args] + [f"{n}={operand(k, v)}" for n, (k, v) in
-                                                                   ins.kwargs.items()])
-        fn = bind(ins.fn, "f")
-        if ins.out is None:
-            lines.append(f"    {fn}({call})  # {ins.what}")
-        else:
-            lines.append(f"    s{ins.out} = {fn}({call})  # {ins.what}")
-            if ins.normalize:
-                lines.append(f"    if s{ins.out}.__class__ is not ndarray: s{ins.out} = asarray(s{ins.out})")
+        lines += [f"    {line}" for line in code[i]]
         dead = sorted(s for s, j in last_use.items() if j == i and s not in returned and s != ins.out)
         if dead:
             lines.append(f"    del {', '.join(f's{s}' for s in dead)}")

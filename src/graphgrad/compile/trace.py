@@ -221,7 +221,7 @@ class Tracer:
     def assign_grad(self, t: core.Tensor, array: np.ndarray) -> None:
         """The engine stored ``array`` as ``t.grad``: the plan stores its own array there."""
         self.keep.append(t)
-        self.instructions.append(Instruction(_assign_grad, [(CONST, t), self._operand(array)], {}, None,
+        self.instructions.append(Instruction(store_grad, [(CONST, t), self._operand(array)], {}, None,
                                              "store .grad", False))
         assert t.grad is not None
         self._grad_seen[id(t)] = (t, t.grad, array.copy())
@@ -235,7 +235,7 @@ def _describe(t: core.Tensor) -> str:
     return f"tensor {t.name!r} of shape {t.shape}" if t.name else f"a tensor of shape {t.shape}"
 
 
-def _assign_grad(t: core.Tensor, array: np.ndarray) -> None:
+def store_grad(t: core.Tensor, array: np.ndarray) -> None:
     t.grad = core.Tensor._wrap(array)
 
 
