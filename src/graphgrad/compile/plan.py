@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from graphgrad.autograd.engine import _quiet, _restore
 from graphgrad.compile import fuse
 from graphgrad.compile.trace import CONST, EXT, SEQ, SLOT, Instruction
 from graphgrad.tensor import Tensor
@@ -44,8 +45,11 @@ class Plan:
 
     def run(self, args: tuple[Any, ...]) -> Any:
         """Replay on the step's arguments; :data:`MISS` (nothing done) if they do not fit this plan."""
-        with np.errstate(all="ignore"):  # as the engine's rules: a zero gradient annihilates inf/NaN
+        quiet = _quiet()  # as the engine's rules: a zero gradient annihilates inf/NaN without a warning
+        try:
             return self._run(*args)
+        finally:
+            _restore(quiet)
 
 
 def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list[tuple[Any, str, Any]],
