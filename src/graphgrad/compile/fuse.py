@@ -55,8 +55,8 @@ def optimizer_lines(instructions: list[Instruction], i: int, bind: Bind) -> tupl
             g = bind(group, "grp")
             for p in group["params"]:
                 e = bind(p, "e")
-                body.append(f"{update}({e}.data, s{grads[id(p)]}, S.get({e}) or S.setdefault({e}, {{}}), {g}); "
-                            f"{e}._vc[0] += 1")
+                body += [f"st = S.get({e})", f"if st is None: st = S.setdefault({e}, {{}})",
+                         f"{update}({e}.data, s{grads[id(p)]}, st, {g}); {e}._vc[0] += 1"]
         return _guarded(opt, ins, body, bind), sorted(set(grads.values()))
     return None
 

@@ -3,7 +3,8 @@
 The instructions become source code, ``s5 = f3(s2, e0.data, c1)``: slots are local variables,
 external tensors are read through ``.data`` (a parameter's array as it is at this call), constants
 and functions are bound once. No Tensor or Node objects, no graph walk, no operand decoding per
-call. Each slot is deleted after its last use, so memory is freed as early as in eager mode.
+call. Each slot is deleted after its last use, so memory is freed as early as in eager mode, and
+ufunc calls write into dead arrays of their shape where that is provably safe (:mod:`.buffers`).
 
 The function takes the step's own arguments and first checks what the plan assumes: each
 argument's kind, shape and dtype (or value), and each guard (a module's training flag). If one
@@ -18,13 +19,15 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.engine import _quiet, _restore
-from graphgrad.compile import fuse
+from graphgrad.compile import buffers, fuse
 from graphgrad.compile.trace import CONST, EXT, SEQ, SLOT, Instruction
 from graphgrad.tensor import Tensor
 
 MISS = object()
 """What a plan returns, having done nothing, when the call is not the one it was recorded for."""
 
+SlotTypes = dict[int, tuple[Any, ...]]
+"""Each slot's shape, dtype and strides when recorded."""
 ArgSpec = tuple[Any, ...]
 """``("t", slot, shape, dtype)`` a tensor, ``("a", slot, shape, dtype)`` an array, ``("v", value)``."""
 
@@ -33,12 +36,12 @@ class Plan:
     """The compiled replay of one recorded call (see the module docstring)."""
 
     def __init__(self, instructions: list[Instruction], args: list[ArgSpec], result: Any,
-                 guards: list[tuple[Any, str, Any]] = ()) -> None:  # type: ignore[assignment]
+                 guards: list[tuple[Any, str, Any]], slot_types: SlotTypes) -> None:
         self.instructions = instructions
         self.args = args
         self.guards = list(guards)
         self.result = result  # the returned structure, with ("slot", i) / ("tensor", t) / ("value", v) leaves
-        self.source, self._run = _generate(instructions, args, self.guards, result)
+        self.source, self._run = _generate(instructions, args, self.guards, result, slot_types)
 
     def __len__(self) -> int:
         return len(self.instructions)
@@ -53,7 +56,7 @@ class Plan:
 
 
 def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list[tuple[Any, str, Any]],
-              result: Any) -> tuple[str, Any]:
+              result: Any, slot_types: SlotTypes) -> tuple[str, Any]:
     names: dict[int, str] = {}  # id(object) -> its name in the generated function's globals
     namespace: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "wrap": Tensor._wrap,
                                  "Tensor": Tensor, "MISS": MISS}
@@ -85,10 +88,15 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
             return [s for k, v in value[1] for s in uses(k, v)]
         return []
 
+    returned = set(_result_slots(result))
+    arg_slots = {spec[1] for spec in args if spec[0] != "v"}
+    into = buffers.reuse(instructions, slot_types, arg_slots, returned)
     code: list[list[str]] = []  # each instruction's lines
     last_use: dict[int, int] = {}
     for i, ins in enumerate(instructions):
         read = [s for k, v in list(ins.args) + list(ins.kwargs.values()) for s in uses(k, v)]
+        if i in into:
+            read.append(into[i])
         fused = fuse.optimizer_lines(instructions, i, bind)
         store = fuse.store_grad_line(ins, bind)
         if fused is not None:
@@ -99,6 +107,8 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
         else:
             call = ", ".join([operand(k, v) for k, v in ins.args] + [f"{n}={operand(k, v)}" for n, (k, v) in
                                                                        ins.kwargs.items()])
+            if i in into:
+                call += f", out=s{into[i]}"
             fn = bind(ins.fn, "f")
             if ins.out is None:
                 lines_i = [f"{fn}({call})  # {ins.what}"]
@@ -109,7 +119,6 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
         code.append(lines_i)
         for s in read:
             last_use[s] = i
-    returned = set(_result_slots(result))
 
     lines = [f"def run({''.join(f'a{i}, ' for i in range(len(args)))}):"]
     for i, spec in enumerate(args):

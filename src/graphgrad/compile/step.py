@@ -172,7 +172,7 @@ class CapturedStep:
             return result
         if len(self.plans) >= MAX_PLANS:
             self.plans.pop(next(iter(self.plans)))
-        plan = Plan(tracer.instructions, _arg_specs(args, arg_slots), spec, tracer.guards)
+        plan = Plan(tracer.instructions, _arg_specs(args, arg_slots), spec, tracer.guards, tracer.slot_types)
         self.plans[key] = self._last = plan
         return result
 

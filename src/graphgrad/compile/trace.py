@@ -102,6 +102,7 @@ class Tracer:
         self.ext_of: dict[int, core.Tensor] = {}  # id(array) -> the external tensor that holds it
         self.keep: list[Any] = []  # every array and tensor seen, so no id is reused while tracing
         self.n_slots = 0
+        self.slot_types: dict[int, tuple[Any, ...]] = {}  # each slot's shape, dtype and strides
         self.guards: list[tuple[Any, str, Any]] = []  # (object, attribute, value) the plan assumes
         # what external tensors and stored gradients held when last seen by a recorded operation
         # or effect: a change made in between (NumPy on .data, clip_grad_norm_) is not in the plan
@@ -121,6 +122,7 @@ class Tracer:
         self.n_slots += 1
         self.slot_of[id(array)] = slot
         self.keep.append(array)
+        self.slot_types[slot] = (array.shape, array.dtype, array.strides)
         return slot
 
     def _operand(self, value: Any) -> tuple[int, Any]:
