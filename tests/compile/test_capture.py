@@ -281,10 +281,30 @@ def test_values_read_into_python_during_capture_are_refused(read: Callable[[gg.T
         return loss
 
     x, y = _batches(1)[0]
-    with pytest.raises(CaptureError, match=r"^capture: " + what + r" read a tensor's value into Python while a "
-                                           r"step was being captured"):
+    with pytest.raises(CaptureError, match=r"^capture: " + what + r" at test_capture\.py:\d+ \(`.*`\) read a "
+                                           r"tensor's value into Python while a step was being captured"):
         capture(step)(x, y)
     read(capture(step, fallback=True)(x, y))  # the fallback finished the step eagerly: values readable after
+
+
+def test_a_branch_on_a_tensor_is_refused_naming_the_line() -> None:
+    model = _model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        if loss > 10.0:
+            loss = loss * 0.5
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    line = step.__code__.co_firstlineno + 2
+    with pytest.raises(CaptureError) as info:
+        capture(step)(*_batches(1)[0])
+    assert str(info.value).startswith(f"capture: bool(tensor) (an if or while on a tensor) at test_capture.py:{line} "
+                                      "(`if loss > 10.0:`) read a tensor's value into Python")
 
 
 def test_new_shapes_and_dtypes_trace_again() -> None:

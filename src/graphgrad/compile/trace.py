@@ -14,6 +14,9 @@ Reading a tensor's value into Python during capture (``bool``, ``float``, ``int`
 
 from __future__ import annotations
 
+import linecache
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -248,11 +251,26 @@ def active() -> Tracer:
     return tracer  # type: ignore[no-any-return]
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_line() -> str:
+    """`` at FILE:LINE (`source`)`` for the innermost caller outside graphgrad ('' if none)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return ""
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    source = linecache.getline(filename, line).strip()
+    return f" at {os.path.basename(filename)}:{line}" + (f" (`{source}`)" if source else "")
+
+
 def refuse_value_read(what: str) -> None:
     """Called by Tensor's value reads while capturing: the plan cannot replay a Python decision."""
     active().refuse(
-        f"capture: {what} read a tensor's value into Python while a step was being captured; a captured step "
-        "replays array operations only, so a decision taken on that value would be frozen. Return the "
+        f"capture: {what}{user_line()} read a tensor's value into Python while a step was being captured; a "
+        "captured step replays array operations only, so a decision taken on that value would be frozen. Return the "
         "tensor from the step and read it outside, use graphgrad.compile.host(fn, tensor) for a check that "
         "may raise, or run this step without capture"
     )
