@@ -181,13 +181,18 @@ def capture(fn: Callable[..., Any] | None = None, *, fallback: bool = False, wat
     """Capture a training step: ``step = graphgrad.compile.capture(step)`` (or as a decorator).
 
     The step may run forward, loss, ``backward()``, ``optimizer.zero_grad()`` and ``optimizer.step()``
-    on tensor or array arguments, and return tensors; later calls with the same argument shapes and
-    dtypes replay its array operations bit for bit. Values read into Python during capture raise
-    :class:`CaptureError`; so does a step whose two first calls differ. With ``fallback=True`` a
-    refused step runs eagerly from then on (``step.refused`` says why) instead of raising.
+    (and a scheduler's ``step()``) on tensor or array arguments, and return tensors; later calls with
+    the same argument shapes and dtypes replay its array operations bit for bit. Dropout is replayed
+    with a fresh mask from the same generator at each call, so masks and the generator's state are
+    those of eager mode. Refused with :class:`CaptureError` (the message says what and where):
+    values read into Python during capture (``if loss > 3``, ``.item()``), a step whose two first
+    calls ran different operations, and changes no plan would repeat (NumPy on ``.data`` or
+    ``.grad``, an in-place operator under ``no_grad``, ``clip_grad_norm_``). With ``fallback=True``
+    a refused step runs eagerly from then on (``step.refused`` says why) instead of raising.
     ``watch`` lists tensors the step may change only through the optimizer (a model's parameters
-    and buffers): a change made any other way (raw NumPy on ``.data``, which no plan records) is
-    refused. Python state the step reads (flags, a module's training mode) is fixed at capture.
+    and buffers): a change made any other way (BatchNorm's running statistics) is refused. Python
+    state the step reads is fixed at capture, except a Dropout layer's training flag: after
+    ``eval()`` or ``train()`` the step records again.
     """
     if fn is None:
         return functools.partial(capture, fallback=fallback, watch=watch)
