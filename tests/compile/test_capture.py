@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -73,32 +74,157 @@ def _state_bytes(model: nn.Module, opt_state: Any = None) -> list[bytes]:
     return out
 
 
+def _dropout_states(model: nn.Module) -> list[Any]:
+    return [m.rng.bit_generator.state for m in model.modules() if isinstance(m, nn.Dropout)]
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_captured_equals_eager_bit_for_bit_over_100_steps(name: str) -> None:
-    eager_losses, eager_model, _ = _run(OPTIMIZERS[name], captured=False, l2=1e-3)
-    losses, model, run = _run(OPTIMIZERS[name], captured=True, l2=1e-3)
+def test_captured_equals_eager_bit_for_bit_over_100_steps(name: str, dropout: float) -> None:
+    eager_losses, eager_model, _ = _run(OPTIMIZERS[name], captured=False, l2=1e-3, dropout=dropout)
+    losses, model, run = _run(OPTIMIZERS[name], captured=True, l2=1e-3, dropout=dropout)
     assert run.plans, "the step should have been captured"
     assert losses == eager_losses
     assert _state_bytes(model) == _state_bytes(eager_model)
+    assert _dropout_states(model) == _dropout_states(eager_model)  # exact resume needs the generator too
 
 
 @pytest.mark.parametrize("name", ["sgd momentum nesterov decay", "adam decay"])
 def test_scheduler_stepped_inside_the_step_is_replayed(name: str) -> None:
-    eager_losses, eager_model, _ = _run(OPTIMIZERS[name], captured=False, scheduler_in_step=True)
-    losses, model, run = _run(OPTIMIZERS[name], captured=True, scheduler_in_step=True)
+    eager_losses, eager_model, _ = _run(OPTIMIZERS[name], captured=False, scheduler_in_step=True, dropout=0.2)
+    losses, model, run = _run(OPTIMIZERS[name], captured=True, scheduler_in_step=True, dropout=0.2)
     assert run.plans
     assert losses == eager_losses
     assert _state_bytes(model) == _state_bytes(eager_model)
 
 
-def test_dropout_masks_drawn_in_python_are_refused_and_the_fallback_stays_exact() -> None:
-    with pytest.raises(CaptureError, match=r"two calls of step ran different array operations"):
-        _run(OPTIMIZERS["adam decay"], captured=True, dropout=0.3)
-    eager_losses, eager_model, _ = _run(OPTIMIZERS["adam decay"], captured=False, dropout=0.3)
-    losses, model, run = _run(OPTIMIZERS["adam decay"], captured=True, dropout=0.3, fallback=True)
-    assert run.refused is not None and not run.plans
+def test_dropout_draws_a_fresh_mask_at_every_replay_from_the_layers_generator() -> None:
+    eager_losses, eager_model, _ = _run(OPTIMIZERS["adam decay"], captured=False, dropout=0.5)
+    losses, model, run = _run(OPTIMIZERS["adam decay"], captured=True, dropout=0.5)
+    assert run.refused is None and run.plans
+    masks = [ins for plan in run.plans.values() for ins in plan.instructions if ins.what == "_dropout_mask"]
+    assert len(masks) == 1
+    assert len(set(losses)) == len(losses)  # every step saw another mask (and other data)
     assert losses == eager_losses
-    assert _state_bytes(model) == _state_bytes(eager_model)
+    generator = next(m.rng for m in model.modules() if isinstance(m, nn.Dropout))
+    eager_generator = next(m.rng for m in eager_model.modules() if isinstance(m, nn.Dropout))
+    assert generator.bit_generator.state == eager_generator.bit_generator.state
+    assert generator.random() == eager_generator.random()  # and they go on drawing the same numbers
+
+
+@pytest.mark.parametrize("rng", [5, "generator"])
+def test_functional_dropout_with_a_seed_or_a_generator_is_replayed_as_eager(rng: Any) -> None:
+    """A seed gives the same mask at every call (eager and replayed); a generator a fresh one."""
+
+    def run(captured: bool) -> tuple[list[bytes], Any]:
+        model = _model()
+        opt = optim.SGD(model.parameters(), lr=0.05)
+        source = np.random.default_rng(3) if rng == "generator" else rng
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            h = nn.functional.dropout(model[0](x), 0.4, rng=source)
+            for layer in list(model)[1:]:
+                h = layer(h)
+            loss = nn.functional.cross_entropy(h, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        return [fn(x, y).data.tobytes() for x, y in _batches(30)] + _state_bytes(model), fn
+
+    eager, _ = run(False)
+    replayed, fn = run(True)
+    assert fn.plans
+    assert replayed == eager
+
+
+def test_switching_to_eval_and_back_records_the_other_mode() -> None:
+    """Dropout's training flag is a guard of the plan: eval() makes the step record again, in eval mode."""
+
+    def run(captured: bool) -> tuple[list[bytes], Any]:
+        model = _model(dropout=0.5)
+        opt = optim.SGD(model.parameters(), lr=0.05)
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        out = []
+        for i, (x, y) in enumerate(_batches(40)):
+            model.train(i % 20 < 10)  # 10 steps in training mode, 10 in eval mode, twice
+            out.append(fn(x, y).data.tobytes())
+        return out + _state_bytes(model) + [repr(_dropout_states(model)).encode()], fn
+
+    eager, _ = run(False)
+    replayed, fn = run(True)
+    assert fn.plans and fn.refused is None
+    assert replayed == eager
+
+
+def _clip_step(model: nn.Module, opt: optim.Optimizer) -> Callable[[gg.Tensor, gg.Tensor], gg.Tensor]:
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 0.01)
+        opt.step()
+        return loss
+
+    return step
+
+
+def _manual_sgd_step(model: nn.Module, opt: optim.Optimizer) -> Callable[[gg.Tensor, gg.Tensor], gg.Tensor]:
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        for p in model.parameters():
+            p.data -= 0.1 * p.grad.data  # NumPy on .data: invisible to a plan
+        return loss
+
+    return step
+
+
+def _no_grad_update_step(model: nn.Module, opt: optim.Optimizer) -> Callable[[gg.Tensor, gg.Tensor], gg.Tensor]:
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        with gg.no_grad():
+            for p in model.parameters():
+                p -= p.grad * 0.1  # an in-place operator
+        return loss
+
+    return step
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (_clip_step, r"the gradient of a tensor of shape \(4, 16\) changed before Optimizer\.step by code a plan does "
+                 r"not record \(clip_grad_norm_"),
+    (_manual_sgd_step, r"a tensor of shape \(16, 12\) changed by the end of the step by code a plan does not "
+                       r"record"),
+    (_no_grad_update_step, r"a tensor of shape \(16, 12\) changed by the end of the step by code a plan does not "
+                           r"record \(an in-place operator"),
+])
+def test_changes_a_plan_would_not_replay_are_refused_and_the_fallback_is_exact(make: Any, message: str) -> None:
+    def run(captured: bool, fallback: bool = False) -> tuple[list[bytes], Any]:
+        model = _model()
+        opt = optim.SGD(model.parameters(), lr=0.5)
+        fn = capture(make(model, opt), fallback=fallback) if captured else make(model, opt)
+        return [fn(x, y).data.tobytes() for x, y in _batches(20)] + _state_bytes(model), fn
+
+    with pytest.raises(CaptureError, match="^capture: " + message):
+        run(True)
+    eager, _ = run(False)
+    replayed, fn = run(True, fallback=True)
+    assert fn.refused is not None and not fn.plans
+    assert replayed == eager
 
 
 def _keep_mask(gen: np.random.Generator, shape: tuple[int, ...], keep: float) -> np.ndarray:
@@ -155,10 +281,30 @@ def test_values_read_into_python_during_capture_are_refused(read: Callable[[gg.T
         return loss
 
     x, y = _batches(1)[0]
-    with pytest.raises(CaptureError, match=r"^capture: " + what + r" read a tensor's value into Python while a "
-                                           r"step was being captured"):
+    with pytest.raises(CaptureError, match=r"^capture: " + what + r" at test_capture\.py:\d+ \(`.*`\) read a "
+                                           r"tensor's value into Python while a step was being captured"):
         capture(step)(x, y)
     read(capture(step, fallback=True)(x, y))  # the fallback finished the step eagerly: values readable after
+
+
+def test_a_branch_on_a_tensor_is_refused_naming_the_line() -> None:
+    model = _model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        if loss > 10.0:
+            loss = loss * 0.5
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    line = step.__code__.co_firstlineno + 2
+    with pytest.raises(CaptureError) as info:
+        capture(step)(*_batches(1)[0])
+    assert str(info.value).startswith(f"capture: bool(tensor) (an if or while on a tensor) at test_capture.py:{line} "
+                                      "(`if loss > 10.0:`) read a tensor's value into Python")
 
 
 def test_new_shapes_and_dtypes_trace_again() -> None:
@@ -206,15 +352,20 @@ def test_replay_makes_no_nodes_and_only_the_tensors_it_hands_out(monkeypatch: py
     original_node = core.Node.__init__
     monkeypatch.setattr(core.Node, "__init__", lambda self, *a, **k: made.append("node") or original_node(self, *a,
                                                                                                            **k))
-    original_wrap = gg.Tensor._wrap
-    monkeypatch.setattr(gg.Tensor, "_wrap", staticmethod(lambda d: made.append("tensor") or original_wrap(d)))
-    fn(*batches[2])
-    n_params = len(list(model.parameters()))
+    grads = [p.grad for p in model.parameters()]
+    gc.collect()
+    before = sum(type(o) is gg.Tensor for o in gc.get_objects())
+    loss = fn(*batches[2])
+    after = sum(type(o) is gg.Tensor for o in gc.get_objects())
     assert made.count("node") == 0
-    assert n_params <= made.count("tensor") <= n_params + 1  # each parameter's .grad (and the returned loss)
+    n_params = len(grads)
+    assert after - before == n_params + 1  # each parameter's new .grad (the old ones are held here) and the loss
+    assert all(p.grad is not g for p, g in zip(model.parameters(), grads))
+    assert isinstance(loss, gg.Tensor) and loss.shape == ()
 
 
-def test_running_statistics_changed_outside_the_optimizer_are_refused() -> None:
+def test_running_statistics_changed_by_hand_outside_the_optimizer_are_refused() -> None:
+    """BatchNorm's own update is captured (an effect); a change made by hand is not replayable."""
     model = nn.Sequential(nn.Linear(12, 16, rng=1), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4, rng=2))
     opt = optim.SGD(model.parameters(), lr=0.1)
 
@@ -223,9 +374,46 @@ def test_running_statistics_changed_outside_the_optimizer_are_refused() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
+        model[1].running_mean.data *= 0.5
+        model[1].running_mean.bump_version()
         return loss
 
     watch = list(model.parameters()) + list(model.buffers())
     x, y = _batches(1)[0]
     with pytest.raises(CaptureError, match=r"changed a watched tensor .* in place outside the optimizer"):
         capture(step, watch=watch)(x, y)
+
+
+def test_optimizer_updates_are_written_per_parameter_and_follow_a_reloaded_state() -> None:
+    """The plan calls the optimizer's own update per parameter while its groups are the recorded
+    ones; after load_state_dict (new groups and state) it calls optimizer.step() again."""
+
+    def run(captured: bool) -> tuple[list[bytes], Any]:
+        model = _model(dropout=0.2)
+        opt = optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-3)
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        out = []
+        saved = None
+        for i, (x, y) in enumerate(_batches(60)):
+            if i == 20:
+                saved = opt.state_dict()
+            if i == 40:
+                assert saved is not None
+                saved["param_groups"][0]["lr"] = 3e-3
+                opt.load_state_dict(saved)  # new groups (another learning rate), moments back to step 20's
+            out.append(fn(x, y).data.tobytes())
+        return out + _state_bytes(model), fn
+
+    eager, _ = run(False)
+    replayed, fn = run(True)
+    (plan,) = fn.plans.values()
+    assert "Optimizer.step, per parameter" in plan.source and "Optimizer.zero_grad, per parameter" in plan.source
+    assert replayed == eager

@@ -43,11 +43,7 @@ def test_trainer_captured_equals_eager(dropout: float) -> None:
     eager.fit()
     captured.fit()
     assert eager.compile_note == "eager"
-    if dropout:
-        assert captured.compile_note.startswith("eager: capture: two calls of _train_step ran different array "
-                                                "operations")
-    else:
-        assert captured.compile_note == "captured"
+    assert captured.compile_note == "captured"  # dropout too: its masks are drawn again at each replay
     assert _bits(captured) == _bits(eager)
     strip = [{k: v for k, v in row.items() if k != "seconds"} for row in eager.history]
     assert [{k: v for k, v in row.items() if k != "seconds"} for row in captured.history] == strip

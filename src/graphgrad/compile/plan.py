@@ -3,7 +3,13 @@
 The instructions become source code, ``s5 = f3(s2, e0.data, c1)``: slots are local variables,
 external tensors are read through ``.data`` (a parameter's array as it is at this call), constants
 and functions are bound once. No Tensor or Node objects, no graph walk, no operand decoding per
-call. Each slot is deleted after its last use, so memory is freed as early as in eager mode.
+call. Each slot is deleted after its last use, so memory is freed as early as in eager mode, and
+ufunc calls write into dead arrays of their shape where that is provably safe (:mod:`.buffers`).
+
+The function takes the step's own arguments and first checks what the plan assumes: each
+argument's kind, shape and dtype (or value), and each guard (a module's training flag). If one
+does not hold it returns :data:`MISS` before doing anything, and the caller looks for another
+plan or records again.
 """
 
 from __future__ import annotations
@@ -12,31 +18,48 @@ from typing import Any
 
 import numpy as np
 
+from graphgrad.autograd.engine import _quiet, _restore
+from graphgrad.compile import buffers, fuse
 from graphgrad.compile.trace import CONST, EXT, SEQ, SLOT, Instruction
 from graphgrad.tensor import Tensor
+
+MISS = object()
+"""What a plan returns, having done nothing, when the call is not the one it was recorded for."""
+
+SlotTypes = dict[int, tuple[Any, ...]]
+"""Each slot's shape, dtype and strides when recorded."""
+ArgSpec = tuple[Any, ...]
+"""``("t", slot, shape, dtype)`` a tensor, ``("a", slot, shape, dtype)`` an array, ``("v", value)``."""
 
 
 class Plan:
     """The compiled replay of one recorded call (see the module docstring)."""
 
-    def __init__(self, instructions: list[Instruction], n_slots: int, arg_slots: list[int], result: Any) -> None:
+    def __init__(self, instructions: list[Instruction], args: list[ArgSpec], result: Any,
+                 guards: list[tuple[Any, str, Any]], slot_types: SlotTypes) -> None:
         self.instructions = instructions
-        self.n_slots = n_slots
-        self.arg_slots = arg_slots
+        self.args = args
+        self.guards = list(guards)
         self.result = result  # the returned structure, with ("slot", i) / ("tensor", t) / ("value", v) leaves
-        self.source, self._run = _generate(instructions, arg_slots, result)
+        self.source, self._run = _generate(instructions, args, self.guards, result, slot_types)
 
     def __len__(self) -> int:
         return len(self.instructions)
 
-    def run(self, arrays: list[np.ndarray]) -> Any:
-        with np.errstate(all="ignore"):  # as the engine's rules: a zero gradient annihilates inf/NaN
-            return self._run(*arrays)
+    def run(self, args: tuple[Any, ...]) -> Any:
+        """Replay on the step's arguments; :data:`MISS` (nothing done) if they do not fit this plan."""
+        quiet = _quiet()  # as the engine's rules: a zero gradient annihilates inf/NaN without a warning
+        try:
+            return self._run(*args)
+        finally:
+            _restore(quiet)
 
 
-def _generate(instructions: list[Instruction], arg_slots: list[int], result: Any) -> tuple[str, Any]:
+def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list[tuple[Any, str, Any]],
+              result: Any, slot_types: SlotTypes) -> tuple[str, Any]:
     names: dict[int, str] = {}  # id(object) -> its name in the generated function's globals
-    namespace: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "wrap": Tensor._wrap}
+    namespace: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "wrap": Tensor._wrap,
+                                 "Tensor": Tensor, "MISS": MISS}
 
     def bind(obj: Any, prefix: str) -> str:
         name = names.get(id(obj))
@@ -58,8 +81,6 @@ def _generate(instructions: list[Instruction], arg_slots: list[int], result: Any
         inner = ", ".join(operand(k, v) for k, v in items)
         return f"({inner},)" if seq_type is tuple else f"{bind(seq_type, 't')}(({inner},))"
 
-    last_use: dict[int, int] = {}
-
     def uses(kind: int, value: Any) -> list[int]:
         if kind == SLOT:
             return [value]
@@ -67,23 +88,57 @@ def _generate(instructions: list[Instruction], arg_slots: list[int], result: Any
             return [s for k, v in value[1] for s in uses(k, v)]
         return []
 
-    for i, ins in enumerate(instructions):
-        for k, v in list(ins.args) + list(ins.kwargs.values()):
-            for s in uses(k, v):
-                last_use[s] = i
     returned = set(_result_slots(result))
-
-    lines = [f"def run({', '.join(f's{s}' for s in arg_slots)}):"]
+    arg_slots = {spec[1] for spec in args if spec[0] != "v"}
+    into = buffers.reuse(instructions, slot_types, arg_slots, returned)
+    code: list[list[str]] = []  # each instruction's lines
+    last_use: dict[int, int] = {}
     for i, ins in enumerate(instructions):
-        call = ", ".join([operand(k, v) for k, v in ins.args] + [f"{n}={operand(k, v)}" for n, (k, v) in
-                                                                   ins.kwargs.items()])
-        fn = bind(ins.fn, "f")
-        if ins.out is None:
-            lines.append(f"    {fn}({call})  # {ins.what}")
+        read = [s for k, v in list(ins.args) + list(ins.kwargs.values()) for s in uses(k, v)]
+        if i in into:
+            read.append(into[i])
+        fused = fuse.optimizer_lines(instructions, i, bind)
+        store = fuse.store_grad_line(ins, bind)
+        if fused is not None:
+            lines_i, extra = fused
+            read += extra
+        elif store is not None:
+            lines_i = [store]
         else:
-            lines.append(f"    s{ins.out} = {fn}({call})  # {ins.what}")
-            if ins.normalize:
-                lines.append(f"    if s{ins.out}.__class__ is not ndarray: s{ins.out} = asarray(s{ins.out})")
+            call = ", ".join([operand(k, v) for k, v in ins.args] + [f"{n}={operand(k, v)}" for n, (k, v) in
+                                                                       ins.kwargs.items()])
+            if i in into:
+                call += f", out=s{into[i]}"
+            fn = bind(ins.fn, "f")
+            if ins.out is None:
+                lines_i = [f"{fn}({call})  # {ins.what}"]
+            else:
+                lines_i = [f"s{ins.out} = {fn}({call})  # {ins.what}"]
+                if ins.normalize:
+                    lines_i.append(f"if s{ins.out}.__class__ is not ndarray: s{ins.out} = asarray(s{ins.out})")
+        code.append(lines_i)
+        for s in read:
+            last_use[s] = i
+
+    lines = [f"def run({''.join(f'a{i}, ' for i in range(len(args)))}):"]
+    for i, spec in enumerate(args):
+        if spec[0] == "v":
+            value = bind(spec[1], "v")
+            lines.append(f"    if a{i} is not {value} and (a{i}.__class__ is not {value}.__class__ or a{i} != {value}):"
+                         " return MISS")
+            continue
+        kind, slot, shape, dtype = spec
+        if kind == "t":
+            lines.append(f"    if not isinstance(a{i}, Tensor) or a{i}._requires_grad: return MISS")
+            lines.append(f"    s{slot} = a{i}.data")
+        else:
+            lines.append(f"    if a{i}.__class__ is not ndarray: return MISS")
+            lines.append(f"    s{slot} = a{i}")
+        lines.append(f"    if s{slot}.shape != {shape!r} or s{slot}.dtype != {bind(dtype, 'd')}: return MISS")
+    for obj, attribute, value in guards:
+        lines.append(f"    if {bind(obj, 'g')}.{attribute} != {bind(value, 'v')}: return MISS")
+    for i, ins in enumerate(instructions):
+        lines += [f"    {line}" for line in code[i]]
         dead = sorted(s for s, j in last_use.items() if j == i and s not in returned and s != ins.out)
         if dead:
             lines.append(f"    del {', '.join(f's{s}' for s in dead)}")

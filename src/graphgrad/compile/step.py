@@ -5,7 +5,8 @@ the values of the others) runs the step eagerly while recording; the second runs
 records again, and the two recordings must agree: an operation that read a fresh array (a random
 mask drawn in Python, a tensor made inside the step) or a different op sequence means the step is
 not the same list of array operations at every call, and capture refuses it. From the third call
-on, the plan replays: no Tensor or Node objects, no graph walk, no rule lookup.
+on, the plan replays: no Tensor or Node objects, no graph walk, no rule lookup. The plan used
+last is tried first: its own first lines check that the arguments still fit it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.grad_mode import ANOMALY, get_mode, set_mode
-from graphgrad.compile.plan import Plan
+from graphgrad.compile.plan import MISS, ArgSpec, Plan
 from graphgrad.compile.trace import CaptureError, Tracer, differs
 from graphgrad.ops import core
 from graphgrad.tensor import Tensor
@@ -63,6 +64,24 @@ def _arrays(args: tuple[Any, ...]) -> list[np.ndarray]:
     return [a.data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
 
 
+def _arg_specs(args: tuple[Any, ...], slots: list[int]) -> list[ArgSpec]:
+    """What the plan checks of each argument (see :data:`graphgrad.compile.plan.ArgSpec`)."""
+    specs: list[ArgSpec] = []
+    it = iter(slots)
+    for a in args:
+        if isinstance(a, Tensor):
+            specs.append(("t", next(it), a.data.shape, a.data.dtype))
+        elif isinstance(a, np.ndarray):
+            specs.append(("a", next(it), a.shape, a.dtype))
+        else:
+            specs.append(("v", a))
+    return specs
+
+
+def _same_guards(a: list[tuple[Any, str, Any]], b: list[tuple[Any, str, Any]]) -> bool:
+    return len(a) == len(b) and all(x[0] is y[0] and x[1] == y[1] and x[2] == y[2] for x, y in zip(a, b))
+
+
 class CapturedStep:
     """A step function with its plans (see :func:`capture`); call it like the function."""
 
@@ -73,15 +92,26 @@ class CapturedStep:
         self.plans: dict[tuple[Any, ...], Plan] = {}
         self._first: dict[tuple[Any, ...], list[Any]] = {}  # a signature's first recording
         self.refused: str | None = None  # why the step runs eagerly (with fallback=True)
+        self._last: Plan | None = None  # the plan that ran last: tried first
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any) -> Any:
+        plan = self._last
+        if plan is not None:
+            out = plan.run(args)
+            if out is not MISS:
+                return out
         if self.refused is not None:
             return self.fn(*args)
         key = _signature(args)
         plan = self.plans.get(key)
         if plan is not None:
-            return plan.run(_arrays(args))
+            out = plan.run(args)
+            if out is not MISS:
+                self._last = plan
+                return out
+            del self.plans[key]  # a guard no longer holds (a module switched to eval): record again
+        self._last = None
         return self._record(key, args)
 
     def _refuse(self, message: str) -> None:
@@ -90,6 +120,7 @@ class CapturedStep:
         self.refused = message
         self.plans.clear()
         self._first.clear()
+        self._last = None
 
     def _record(self, key: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
         mode = get_mode()
@@ -110,6 +141,8 @@ class CapturedStep:
         try:
             result = self.fn(*args)
             spec = _result_spec(result, tracer)
+            if tracer.refusal is None:
+                tracer.check_unrecorded("by the end of the step")
         finally:
             set_mode(mode)
             core.TRACER[0] = None
@@ -123,8 +156,8 @@ class CapturedStep:
             self._refuse(tracer.refusal)
             return result
         first = self._first.pop(key, None)
-        if first is None:
-            self._first[key] = [tracer.instructions, tracer.keep, [a.copy() for a in _arrays(args)]]
+        if first is None or not _same_guards(first[3], tracer.guards):  # a mode switched: start over
+            self._first[key] = [tracer.instructions, tracer.keep, [a.copy() for a in _arrays(args)], tracer.guards]
             return result
         same_data = all(np.array_equal(a, b) for a, b in zip(first[2], _arrays(args)))
         where = differs(first[0], tracer.instructions, fresh_ok=not same_data)
@@ -139,7 +172,8 @@ class CapturedStep:
             return result
         if len(self.plans) >= MAX_PLANS:
             self.plans.pop(next(iter(self.plans)))
-        self.plans[key] = Plan(tracer.instructions, tracer.n_slots, arg_slots, spec)
+        plan = Plan(tracer.instructions, _arg_specs(args, arg_slots), spec, tracer.guards, tracer.slot_types)
+        self.plans[key] = self._last = plan
         return result
 
 
@@ -147,13 +181,18 @@ def capture(fn: Callable[..., Any] | None = None, *, fallback: bool = False, wat
     """Capture a training step: ``step = graphgrad.compile.capture(step)`` (or as a decorator).
 
     The step may run forward, loss, ``backward()``, ``optimizer.zero_grad()`` and ``optimizer.step()``
-    on tensor or array arguments, and return tensors; later calls with the same argument shapes and
-    dtypes replay its array operations bit for bit. Values read into Python during capture raise
-    :class:`CaptureError`; so does a step whose two first calls differ. With ``fallback=True`` a
-    refused step runs eagerly from then on (``step.refused`` says why) instead of raising.
+    (and a scheduler's ``step()``) on tensor or array arguments, and return tensors; later calls with
+    the same argument shapes and dtypes replay its array operations bit for bit. Dropout is replayed
+    with a fresh mask from the same generator at each call, so masks and the generator's state are
+    those of eager mode. Refused with :class:`CaptureError` (the message says what and where):
+    values read into Python during capture (``if loss > 3``, ``.item()``), a step whose two first
+    calls ran different operations, and changes no plan would repeat (NumPy on ``.data`` or
+    ``.grad``, an in-place operator under ``no_grad``, ``clip_grad_norm_``). With ``fallback=True``
+    a refused step runs eagerly from then on (``step.refused`` says why) instead of raising.
     ``watch`` lists tensors the step may change only through the optimizer (a model's parameters
-    and buffers): a change made any other way (raw NumPy on ``.data``, which no plan records) is
-    refused. Python state the step reads (flags, a module's training mode) is fixed at capture.
+    and buffers): a change made any other way (BatchNorm's running statistics) is refused. Python
+    state the step reads is fixed at capture, except a Dropout layer's training flag: after
+    ``eval()`` or ``train()`` the step records again.
     """
     if fn is None:
         return functools.partial(capture, fallback=fallback, watch=watch)

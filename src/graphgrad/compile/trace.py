@@ -14,6 +14,9 @@ Reading a tensor's value into Python during capture (``bool``, ``float``, ``int`
 
 from __future__ import annotations
 
+import linecache
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -102,6 +105,12 @@ class Tracer:
         self.ext_of: dict[int, core.Tensor] = {}  # id(array) -> the external tensor that holds it
         self.keep: list[Any] = []  # every array and tensor seen, so no id is reused while tracing
         self.n_slots = 0
+        self.slot_types: dict[int, tuple[Any, ...]] = {}  # each slot's shape, dtype and strides
+        self.guards: list[tuple[Any, str, Any]] = []  # (object, attribute, value) the plan assumes
+        # what external tensors and stored gradients held when last seen by a recorded operation
+        # or effect: a change made in between (NumPy on .data, clip_grad_norm_) is not in the plan
+        self._ext_seen: dict[int, tuple[core.Tensor, np.ndarray, int, np.ndarray]] = {}
+        self._grad_seen: dict[int, tuple[core.Tensor, core.Tensor, np.ndarray]] = {}
 
     def refuse(self, message: str) -> None:
         """The step cannot be captured: raise now (strict) or note why and let it run on eagerly."""
@@ -116,6 +125,7 @@ class Tracer:
         self.n_slots += 1
         self.slot_of[id(array)] = slot
         self.keep.append(array)
+        self.slot_types[slot] = (array.shape, array.dtype, array.strides)
         return slot
 
     def _operand(self, value: Any) -> tuple[int, Any]:
@@ -134,6 +144,8 @@ class Tracer:
                 return SLOT, slot
             self.ext_of[id(value.data)] = value
             self.keep.append(value)
+            if id(value) not in self._ext_seen:
+                self._see_ext(value)
             return EXT, value
         if isinstance(value, (tuple, list)) and any(isinstance(v, (np.ndarray, core.Tensor)) for v in value):
             return SEQ, (type(value), [self._operand(v) for v in value])
@@ -159,8 +171,10 @@ class Tracer:
         """Record ``fn(*args)`` as one instruction and run it now with capture off (its own array
         work is not recorded: the plan calls ``fn`` again at each replay). Tensors are passed as
         their arrays."""
+        what = getattr(fn, "__qualname__", repr(fn))
+        self.check_unrecorded(f"before {what}")
         spec = [self._operand(a) for a in args]
-        self.instructions.append(Instruction(fn, spec, {}, None, getattr(fn, "__qualname__", repr(fn)), False))
+        self.instructions.append(Instruction(fn, spec, {}, None, what, False))
         mode = get_mode()
         set_mode(mode & ~core.CAPTURE)
         before = [t._vc[0] for t in self.watch]
@@ -170,15 +184,63 @@ class Tracer:
             set_mode(mode)
             for i, t in enumerate(self.watch):
                 self.effect_bumps[i] += t._vc[0] - before[i]
+            self._see_all()  # what the effect changed, it changes again at every replay
+
+    def guard(self, obj: Any, attribute: str) -> None:
+        """The step read ``obj.attribute`` (a module's training flag) to choose its operations: the
+        plan replays only while it keeps this value, and the step is recorded again otherwise."""
+        value = getattr(obj, attribute)
+        if not any(o is obj and a == attribute for o, a, _ in self.guards):
+            self.keep.append(obj)
+            self.guards.append((obj, attribute, value))
+
+    # ------------------------------------------------------------------ unrecorded changes
+    def _see_ext(self, t: core.Tensor) -> None:
+        self._ext_seen[id(t)] = (t, t.data, t._vc[0], t.data.copy())
+
+    def _see_all(self) -> None:
+        for t, *_ in list(self._ext_seen.values()):
+            self._see_ext(t)
+        for key, (t, _, _) in list(self._grad_seen.items()):
+            if t.grad is None:
+                del self._grad_seen[key]
+            else:
+                self._grad_seen[key] = (t, t.grad, t.grad.data.copy())
+
+    def check_unrecorded(self, where: str) -> None:
+        """Refuse if a tensor the plan reads, or a gradient it stored, changed since a recorded
+        operation or effect last saw it: no instruction would make that change at replay."""
+        for t, array, version, values in self._ext_seen.values():
+            if t.data is not array or t._vc[0] != version or not _same_values(array, values):
+                self.refuse(f"capture: {_describe(t)} changed {where} by code a plan does not record (an "
+                            "in-place operator, NumPy on .data, a manual update); change parameters through "
+                            "an optimizer's step(), or run this step without capture")
+                return
+        for t, grad, values in self._grad_seen.values():
+            if t.grad is not grad or not _same_values(grad.data, values):
+                self.refuse(f"capture: the gradient of {_describe(t)} changed {where} by code a plan does not "
+                            "record (clip_grad_norm_, clip_grad_value_, NumPy on .grad); run this step without "
+                            "capture")
+                return
 
     def assign_grad(self, t: core.Tensor, array: np.ndarray) -> None:
         """The engine stored ``array`` as ``t.grad``: the plan stores its own array there."""
         self.keep.append(t)
-        self.instructions.append(Instruction(_assign_grad, [(CONST, t), self._operand(array)], {}, None,
+        self.instructions.append(Instruction(store_grad, [(CONST, t), self._operand(array)], {}, None,
                                              "store .grad", False))
+        assert t.grad is not None
+        self._grad_seen[id(t)] = (t, t.grad, array.copy())
 
 
-def _assign_grad(t: core.Tensor, array: np.ndarray) -> None:
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+
+
+def _describe(t: core.Tensor) -> str:
+    return f"tensor {t.name!r} of shape {t.shape}" if t.name else f"a tensor of shape {t.shape}"
+
+
+def store_grad(t: core.Tensor, array: np.ndarray) -> None:
     t.grad = core.Tensor._wrap(array)
 
 
@@ -189,11 +251,26 @@ def active() -> Tracer:
     return tracer  # type: ignore[no-any-return]
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def user_line() -> str:
+    """`` at FILE:LINE (`source`)`` for the innermost caller outside graphgrad ('' if none)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE + os.sep):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return ""
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    source = linecache.getline(filename, line).strip()
+    return f" at {os.path.basename(filename)}:{line}" + (f" (`{source}`)" if source else "")
+
+
 def refuse_value_read(what: str) -> None:
     """Called by Tensor's value reads while capturing: the plan cannot replay a Python decision."""
     active().refuse(
-        f"capture: {what} read a tensor's value into Python while a step was being captured; a captured step "
-        "replays array operations only, so a decision taken on that value would be frozen. Return the "
+        f"capture: {what}{user_line()} read a tensor's value into Python while a step was being captured; a "
+        "captured step replays array operations only, so a decision taken on that value would be frozen. Return the "
         "tensor from the step and read it outside, use graphgrad.compile.host(fn, tensor) for a check that "
         "may raise, or run this step without capture"
     )
@@ -201,7 +278,8 @@ def refuse_value_read(what: str) -> None:
 
 def host(fn: Callable[..., Any], *tensors: Any) -> Any:
     """Call ``fn(*arrays)`` on the tensors' arrays, now and at every replay of a captured step: a check
-    or a log that reads values (it may raise) without steering which operations run."""
+    or a log that reads values (it may raise), or a buffer update outside the graph (BatchNorm's
+    running statistics), without steering which operations run."""
     if get_mode() & core.CAPTURE:
         return active().effect(fn, *tensors)
     return fn(*[t.data if isinstance(t, core.Tensor) else t for t in tensors])

@@ -722,6 +722,8 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None, inve
     ``numpy.random.Generator`` (fresh masks on every call) or a seed (the same mask on every
     call); None uses a generator kept by this module.
     """
+    from graphgrad.ops.core import drawn  # here, not at the top: this block is all of nn.py the capture work touches
+
     x = lift(x)
     p = float(p)
     if not 0.0 <= p <= 1.0:
@@ -732,8 +734,12 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None, inve
     if p == 0.0:
         return x
     dtype = x.data.dtype if x.data.dtype.kind == "f" else np.dtype(np.float32)
-    draw_dtype = np.float64 if dtype == np.float64 else np.float32
-    u = _generator(rng).random(x.shape, dtype=draw_dtype)
     scale = 1.0 / keep if inverted and keep > 0.0 else 1.0
-    mask = np.multiply(u < keep, scale, dtype=dtype)
-    return _dropout(x, Tensor._wrap(mask))
+    return _dropout(x, drawn(_dropout_mask, rng, x.shape, keep, scale, dtype))
+
+
+def _dropout_mask(rng: Any, shape: tuple[int, ...], keep: float, scale: float, dtype: np.dtype) -> np.ndarray:
+    """``scale`` where a uniform draw from ``rng`` falls below ``keep``, else 0. Drawn through
+    :func:`core.drawn`, so a captured step draws a fresh mask from the same generator at every replay."""
+    u = _generator(rng).random(shape, dtype=np.float64 if dtype == np.float64 else np.float32)
+    return np.multiply(u < keep, scale, dtype=dtype)

@@ -1,0 +1,91 @@
+"""Optimizer effects written out per parameter in a plan's source, instead of called as a loop.
+
+A recorded ``optimizer.step()`` replays by calling ``Optimizer.step``, which walks the parameter
+groups, reads each ``.grad`` back and looks its state up: on small networks that walk costs more
+than the arithmetic. When the plan itself stored every parameter's gradient (from a slot) and
+nothing else ran in between, the step becomes one line per parameter that calls the optimizer's
+own ``_update`` on that slot (the update rule stays in one place: the optimizer) and bumps the
+parameter's version, as ``Optimizer.step`` does. ``zero_grad()`` becomes ``p.grad = None`` lines.
+
+Each fused block first checks that the optimizer still has the parameter groups it had when
+recorded (``load_state_dict`` and ``add_param_group`` change them); if not, it calls the method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphgrad.compile.trace import CONST, SLOT, Instruction, store_grad
+from graphgrad.optim.optimizer import Optimizer
+
+Bind = Callable[[Any, str], str]
+
+
+def is_effect(ins: Instruction) -> bool:
+    """An opaque call the plan makes as recorded (an optimizer's step, a host check)."""
+    return ins.out is None and ins.fn is not store_grad
+
+
+def store_grad_line(ins: Instruction, bind: Bind) -> str | None:
+    """``p.grad = wrap(s)`` for a recorded gradient store (None for any other instruction)."""
+    if ins.fn is not store_grad or ins.args[1][0] != SLOT:
+        return None
+    return f"{bind(ins.args[0][1], 'e')}.grad = wrap(s{ins.args[1][1]})  # store .grad"
+
+
+def optimizer_lines(instructions: list[Instruction], i: int, bind: Bind) -> tuple[list[str], list[int]] | None:
+    """The source lines for instruction ``i`` if it is a fusable ``zero_grad``/``step`` (else None),
+    and the slots those lines read."""
+    ins = instructions[i]
+    if not ins.args or ins.args[0][0] != CONST or not isinstance(ins.args[0][1], Optimizer):
+        return None
+    opt: Optimizer = ins.args[0][1]
+    if ins.fn is Optimizer.zero_grad and len(ins.args) == 2 and ins.args[1] == (CONST, True) and not ins.kwargs:
+        params = [p for group in opt.param_groups for p in group["params"]]
+        body = [f"{bind(p, 'e')}.grad = None" for p in params]
+        return _guarded(opt, ins, body, bind), []
+    if ins.fn is Optimizer.step and len(ins.args) == 1 and not ins.kwargs:
+        grads = _stored_slots(instructions, i, opt)
+        if grads is None:
+            return None
+        state, update = bind(opt, "o") + ".state", "u"
+        body = [f"S = {state}", f"{update} = {bind(opt, 'o')}._update"]
+        for group in opt.param_groups:
+            g = bind(group, "grp")
+            for p in group["params"]:
+                e = bind(p, "e")
+                body += [f"st = S.get({e})", f"if st is None: st = S.setdefault({e}, {{}})",
+                         f"{update}({e}.data, s{grads[id(p)]}, st, {g}); {e}._vc[0] += 1"]
+        return _guarded(opt, ins, body, bind), sorted(set(grads.values()))
+    return None
+
+
+def _stored_slots(instructions: list[Instruction], i: int, opt: Optimizer) -> dict[int, int] | None:
+    """id(parameter) -> the slot the plan stored as its ``.grad`` before instruction ``i``, if every
+    parameter of ``opt`` got one and no effect ran between those stores and the step."""
+    wanted = {id(p) for group in opt.param_groups for p in group["params"]}
+    found: dict[int, int] = {}
+    for ins in reversed(instructions[:i]):
+        if len(found) == len(wanted):
+            break
+        if is_effect(ins):
+            return None
+        if ins.fn is store_grad and id(ins.args[0][1]) in wanted and id(ins.args[0][1]) not in found:
+            if ins.args[1][0] != SLOT:
+                return None
+            found[id(ins.args[0][1])] = ins.args[1][1]
+    return found if len(found) == len(wanted) else None
+
+
+def _guarded(opt: Optimizer, ins: Instruction, body: list[str], bind: Bind) -> list[str]:
+    """``body`` while the optimizer's groups are the recorded ones; else the recorded call."""
+    o = bind(opt, "o")
+    groups = opt.param_groups
+    checks = [f"{o}.param_groups is {bind(groups, 'G')}", f"len({bind(groups, 'G')}) == {len(groups)}"]
+    for k, group in enumerate(groups):
+        checks.append(f"{bind(groups, 'G')}[{k}] is {bind(group, 'grp')}")
+        checks.append(f"len({bind(group, 'grp')}['params']) == {len(group['params'])}")
+    call = ", ".join(bind(v, "c") for _, v in ins.args)
+    return ([f"if {' and '.join(checks)}:  # {ins.what}, per parameter"] + [f"    {line}" for line in body]
+            + ["else:", f"    {bind(ins.fn, 'f')}({call})"])
