@@ -272,12 +272,12 @@ def build_view(
         lg = layer_of.get(id(t))
         if lg is not None:
             if t is lg.call.output:  # the node goes where the output is: after every input of the layer
-                node = _layer_node(len(nodes), lg, labels[id(t)])
+                layer_node = _layer_node(len(nodes), lg, labels[id(t)])
                 if sum(m._node is not None for m in lg.members) > 1:
-                    fused.add(node.id)
-                vid.update((id(m), node.id) for m in lg.members)
-                tensors[node.id] = t
-                nodes.append(node)
+                    fused.add(layer_node.id)
+                vid.update((id(m), layer_node.id) for m in lg.members)
+                tensors[layer_node.id] = t
+                nodes.append(layer_node)
             continue
         owner = group.get(id(t))
         if owner is not None:
@@ -339,6 +339,7 @@ def build_view(
 def _layer_node(view_id: int, g: Group, name: str) -> ViewNode:
     t = g.call.output
     grad = _grad_of(t)
+    ops = [id(m) for m in g.members if m._node is not None]
     return ViewNode(view_id, "op", name, g.op, t.shape, summary(t.data), None if grad is None else summary(grad),
-                    members=[id(m) for m in g.members], show_op=name != label(g.call, g.op), layer=g.call.layer,
-                    value_data=t.data, grad_data=grad)
+                    members=ops, show_op=name != label(g.call, g.op), layer=g.call.layer, value_data=t.data,
+                    grad_data=grad)
