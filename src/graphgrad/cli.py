@@ -78,6 +78,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
         SCHEDULES,
         TASKS,
         TrainConfig,
+        default_text,
     )
     from graphgrad.train.registry import SCHEDULE_HELP
 
@@ -96,7 +97,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
                                           f"(default: {d.class_weight})")
     p.add_argument("--model", help=f"one of {', '.join(MODELS)} (default: {d.model})")
     p.add_argument("--hidden", metavar="SIZES",
-                   help=f"hidden layer sizes (default: {','.join(map(str, d.hidden))}; none: a linear model)")
+                   help=f"hidden layer sizes, or none (default: {default_text('hidden')})")
     p.add_argument("--activation", help=f"one of {', '.join(ACTIVATIONS)} (default: {d.activation})")
     p.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)} (default: {d.optimizer})")
     p.add_argument("--lr", type=float, help=f"learning rate (default: {d.lr:g}); with --resume: go on with this one")

@@ -24,6 +24,18 @@ def cli_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def cnn_run(tmp_path_factory) -> Path:
+    """``graphgrad train --model cnn --epochs 1`` on the built-in digits (1x8x8 images), in a subprocess."""
+    out = tmp_path_factory.mktemp("runs") / "digits-cnn"
+    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "graphgrad", "train", "--model", "cnn", "--epochs", "1",
+                           "--batch-size", "64", "--out", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
 def recorded_run(tmp_path_factory) -> Path:
     """A 3-class spirals run trained with the DecisionBoundaryRecorder (as `graphgrad train` will wire it)."""
     from graphgrad.train import experiment

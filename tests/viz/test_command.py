@@ -92,6 +92,25 @@ def test_run_explains_one_mini_batch(cli_run, tmp_path, capsys):
     assert "\u2202L/\u22020.weight = (\u2202L/\u2202a1)\u1d40 \u00b7 x" in page.read_text()
 
 
+def test_run_of_a_cnn_explains_one_step_per_layer_and_draws_it(cnn_run, tmp_path, capsys):
+    page, svg = tmp_path / "cnn.html", tmp_path / "cnn.svg"
+    assert run(["--run", str(cnn_run), "--batch-size", "3", "--html", str(page), "--svg", str(svg)]) == 0
+    out = capsys.readouterr().out
+    assert "one mini-batch of 3 training examples through the CNN (1x8x8 images, 10 outputs)" in out
+    forward = out.split("Forward pass")[1].split("Backward pass")[0]
+    rows = [line.split()[:3] for line in forward.splitlines()[3:] if line.strip()]
+    ops = [" ".join(r[1:3]) for r in rows if not r[1][0].isdigit() or "." not in r[1]]
+    assert ops[:2] == ["x data", "y data"]
+    layers = ["1 conv2d", "2 batch_norm", "3 relu", "4 conv2d", "5 batch_norm", "6 relu", "7 max_pool2d",
+              "8 conv2d", "9 batch_norm", "10 relu", "11 conv2d", "12 batch_norm", "13 relu", "14 max_pool2d",
+              "15 adaptive_avg_pool2d", "16 flatten", "17 linear"]
+    assert ops[2:] == layers + ["L cross_entropy"]  # the default CNN: no hidden layers after the pooling
+    assert "d/d2.weight" in out and "d/d17.bias" in out
+    text = svg.read_text()
+    assert all(f">{name}<" in text for name in layers) and "normalize" not in text
+    assert "shape 3\u00d732\u00d78\u00d78" in text  # the first convolution's output
+
+
 def test_report_command(cli_run, tmp_path, capsys):
     out = tmp_path / "r.html"
     assert report([str(cli_run), "--out", str(out)]) == 0

@@ -240,3 +240,29 @@ def test_report_page_slider_moves_the_boundary_and_one_click_opens_the_step_thro
     shot(page, tmp_path, "report-step-through")
     assert errors == []
     assert all(url.startswith(("file://", "about:srcdoc", "data:")) for url in requests)
+
+
+def test_cnn_run_page_draws_every_layer_inside_the_window(page_of, cnn_run, tmp_path):
+    from graphgrad.viz.run_batch import explain_run
+
+    ex = explain_run(cnn_run, batch_size=4)
+    page, errors, requests = page_of(ex.to_html(tmp_path / "cnn.html"))
+    shot(page, tmp_path, "cnn-run-start")
+    drawn = page.evaluate("() => [...document.querySelectorAll('#graph .node')].map(g => g.dataset.name)")
+    assert drawn == [n.name for n in ex.view.nodes if n.kind != "const"]
+    assert {"x", "1 conv2d", "2 batch_norm", "3 relu", "7 max_pool2d", "16 flatten", "17 linear", "L"} <= set(drawn)
+    assert len([n for n in drawn if "." not in n]) == 20  # x, y, 17 layers, L: one node per layer
+    assert all(_on_screen(page, name) for name in drawn)
+    # the first backward steps: L, then the last layer, one row per node in the gradient table
+    page.click("#to-backward")
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")
+    assert _state(page)["current"] == [ex.backward[2].name]
+    filled = [row[0] for row in _state(page)["filled"]]  # "17 linear (4×10)": the name and the shape
+    assert [f.rsplit(" (", 1)[0] for f in filled] == [s.name for s in ex.backward[:3]] == ["L", "17 linear",
+                                                                                          "17.weight"]
+    assert filled[1] == "17 linear (4×10)"
+    page.click("#zoom-in")
+    shot(page, tmp_path, "cnn-run-backward")
+    assert errors == []
+    assert all(url.startswith("file://") for url in requests)

@@ -1,12 +1,14 @@
 """The configuration of a training run: defaults, validation, TOML files, and the name tables.
 
-One place decides what ``graphgrad train`` does with no arguments (an MLP on digits) and which
-names are valid; every bad value becomes a :class:`~graphgrad.errors.ConfigError` that says what
-is wrong and lists the valid choices.
+One place decides what ``graphgrad train`` does with no arguments (an MLP on digits), what a
+choice of model changes (``--model cnn`` has no hidden layers unless asked), and which names are
+valid; every bad value becomes a :class:`~graphgrad.errors.ConfigError` that says what is wrong
+and lists the valid choices.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -21,6 +23,7 @@ ACTIVATIONS = tuple(registry.ACTIVATIONS)
 OPTIMIZERS = tuple(registry.OPTIMIZERS)
 SCHEDULES = tuple(registry.SCHEDULES)
 MODELS = tuple(registry.MODELS)
+DEFAULT_MODEL = "mlp"
 TASKS = ("auto", "classification", "regression")
 MISSING = ("error", "drop", "fill")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -49,8 +52,8 @@ class TrainConfig:
     drop: list[str] = field(default_factory=list)  # CSV columns that are not features
     features: list[str] | None = None  # only these CSV columns are features
     missing: str = "error"  # error | drop | fill (missing cells)
-    model: str = "mlp"
-    hidden: list[int] = field(default_factory=lambda: [256, 128])
+    model: str = DEFAULT_MODEL
+    hidden: list[int] = None  # type: ignore[assignment]  # None: the model's default (registry.MODEL_DEFAULTS)
     activation: str = "relu"
     optimizer: str = "adam"
     lr: float = 2e-3
@@ -66,6 +69,14 @@ class TrainConfig:
     test_size: float = 0.2
     val_size: float = 0.1
     class_weight: str = "none"  # none | balanced (classification)
+
+    def __post_init__(self) -> None:
+        """Fill the settings left unset with the model's defaults (an MLP's for an unknown model,
+        which :meth:`validate` then refuses)."""
+        defaults = model_defaults(self.model)
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, copy.deepcopy(value))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -132,6 +143,24 @@ class TrainConfig:
                 raise bad(name, value, "must be a fraction in (0, 1)")
         if self.test_size + self.val_size >= 0.9:
             raise ConfigError(f"{source}: test-size + val-size must leave at least 10% for training")
+
+
+def model_defaults(model: Any) -> dict[str, Any]:
+    """The settings that ``model`` changes from the MLP's defaults (:data:`registry.MODEL_DEFAULTS`)."""
+    key = str(model).strip().lower().replace("-", "_")
+    return {**registry.MODEL_DEFAULTS[DEFAULT_MODEL], **registry.MODEL_DEFAULTS.get(key, {})}
+
+
+def default_text(name: str) -> str:
+    """A setting's default for ``--help``: ``256,128; --model cnn: none`` when models differ."""
+    def text(value: Any) -> str:
+        if isinstance(value, list):
+            return ",".join(map(str, value)) or "none"
+        return str(value)
+
+    base = model_defaults(DEFAULT_MODEL)[name]
+    others = [f"--model {m}: {text(model_defaults(m)[name])}" for m in MODELS if model_defaults(m)[name] != base]
+    return "; ".join([text(base), *others])
 
 
 def choose(what: str, name: Any, valid: tuple[str, ...]) -> str:

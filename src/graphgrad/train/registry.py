@@ -97,6 +97,13 @@ MODELS: dict[str, ModelFactory] = {
     "cnn": cnn,
 }
 
+# settings whose default depends on the model; an explicit value (option, TOML, a saved run) wins.
+# The CNN's head is the documented small CNN's: pooled features straight to the classes.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {"hidden": [256, 128]},
+    "cnn": {"hidden": []},
+}
+
 # optional: a model's parameter count from its settings, to refuse one that cannot fit in memory
 # before allocating it
 MODEL_SIZES: dict[str, Callable[[tuple[int, ...], int, TrainConfig], int]] = {

@@ -19,7 +19,7 @@ from typing import Any
 
 from graphgrad.errors import ConfigError
 from graphgrad.viz import conv_example, expr, mlp_matrix, seed_network
-from graphgrad.viz.draw import draw
+from graphgrad.viz.draw import draw_view
 from graphgrad.viz.explain import Explanation, explain
 from graphgrad.viz.matrices import squeeze_leading
 from graphgrad.viz.numbers import fmt_text
@@ -128,7 +128,7 @@ def run_explain(args: argparse.Namespace) -> int:
         ex.to_html(args.html)
         print(f"\nwrote {args.html}")
     if args.svg:
-        draw(ex.loss, args.svg)
+        draw_view(ex.view, args.svg)
         print(f"wrote {args.svg}")
     return 0
 

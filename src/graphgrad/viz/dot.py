@@ -11,6 +11,7 @@ from typing import Any
 
 from graphgrad.tensor import Tensor
 from graphgrad.viz.graph import GraphView, build_view
+from graphgrad.viz.layers import LayerCalls
 from graphgrad.viz.numbers import fmt
 from graphgrad.viz.svg import KIND_FILL
 
@@ -41,12 +42,14 @@ def view_to_dot(view: GraphView, rankdir: str = "LR") -> str:
 
 
 def to_dot(
-    tensor: Tensor, module: Any = None, expand: bool | Iterable[str] | None = None, rankdir: str = "LR"
+    tensor: Tensor, module: Any = None, expand: bool | Iterable[str] | None = None, rankdir: str = "LR",
+    layers: LayerCalls | None = None,
 ) -> str:
     """The graph that computed ``tensor`` as DOT text.
 
     Nodes show op, name, shape, value and (after backward) gradient; scalar edges carry the local
-    derivative. ``module`` names parameters and collapses its sub-modules unless ``expand``.
+    derivative. ``module`` names parameters and collapses its sub-modules unless ``expand``;
+    ``layers`` (from :func:`~graphgrad.viz.layers.record_layers`) makes each layer call one node.
     Build it before ``backward()`` (or use ``retain_graph=True``): backward frees the graph.
     """
-    return view_to_dot(build_view(tensor, module=module, expand=expand), rankdir=rankdir)
+    return view_to_dot(build_view(tensor, module=module, expand=expand, layers=layers), rankdir=rankdir)

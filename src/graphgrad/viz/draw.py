@@ -10,6 +10,7 @@ from typing import Any
 from graphgrad.errors import ConfigError
 from graphgrad.tensor import Tensor
 from graphgrad.viz.graph import GraphView, build_view
+from graphgrad.viz.layers import LayerCalls
 from graphgrad.viz.layout import Layout, layout
 from graphgrad.viz.numbers import fmt
 from graphgrad.viz.svg import KIND_FILL, edge_points, render_svg
@@ -24,9 +25,10 @@ def to_svg(
     expand: bool | Iterable[str] | None = None,
     rankdir: str = "LR",
     engine: str = "auto",
+    layers: LayerCalls | None = None,
 ) -> str:
     """The graph that computed ``tensor`` as an SVG document (a string)."""
-    view = build_view(tensor, module=module, expand=expand)
+    view = build_view(tensor, module=module, expand=expand, layers=layers)
     return render_svg(view, layout(view, rankdir=rankdir, engine=engine))
 
 
@@ -38,17 +40,24 @@ def draw(
     expand: bool | Iterable[str] | None = None,
     rankdir: str = "LR",
     engine: str = "auto",
+    layers: LayerCalls | None = None,
 ) -> Path:
     """Draw the graph that computed ``tensor`` into ``path`` (format from ``format`` or the suffix).
 
     Call it before ``backward()`` to see values, or after ``backward(retain_graph=True)`` to see
-    gradients too (backward frees the graph otherwise).
+    gradients too (backward frees the graph otherwise). ``layers`` (from
+    :func:`~graphgrad.viz.layers.record_layers`) draws each layer call as one node.
     """
+    return draw_view(build_view(tensor, module=module, expand=expand, layers=layers), path, format, rankdir, engine)
+
+
+def draw_view(view: GraphView, path: str | os.PathLike[str], format: str | None = None, rankdir: str = "LR",
+              engine: str = "auto") -> Path:
+    """Draw a view already built (e.g. an explanation's) into ``path``, as :func:`draw` does."""
     path = Path(path)
     fmt = (format or path.suffix.lstrip(".") or "svg").lower()
     if fmt not in FORMATS:
         raise ConfigError(f"draw: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    view = build_view(tensor, module=module, expand=expand)
     lay = layout(view, rankdir=rankdir, engine=engine)
     if fmt == "svg":
         path.write_text(render_svg(view, lay), encoding="utf-8")

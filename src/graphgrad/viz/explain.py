@@ -24,6 +24,7 @@ from graphgrad.tensor import Tensor
 from graphgrad.viz._rules import input_gradients
 from graphgrad.viz.formulas import Formula, backward_formula, forward_formula
 from graphgrad.viz.graph import GraphView, build_view, local_derivative
+from graphgrad.viz.layers import LayerCalls
 from graphgrad.viz.numbers import fmt_text, summary
 
 LEAF_WORDS = {"data": "data", "input": "variable", "param": "parameter"}
@@ -114,7 +115,8 @@ class Explanation:
     """Forward and backward steps of one scalar ``loss``; ``str()`` is the table, ``to_html`` the page."""
 
     def __init__(
-        self, loss: Tensor, module: Any = None, title: str | None = None, names: dict[int, str] | None = None
+        self, loss: Tensor, module: Any = None, title: str | None = None, names: dict[int, str] | None = None,
+        layers: LayerCalls | None = None,
     ) -> None:
         if not isinstance(loss, Tensor):
             raise ConfigError(f"explain: expected a graphgrad Tensor, got {type(loss).__name__}")
@@ -126,8 +128,11 @@ class Explanation:
             )
         self.loss = loss
         self.title = title or "backpropagation"
-        self.view: GraphView = build_view(loss, module=module, expand=True, names=names)
+        self.view: GraphView = build_view(loss, module=module, expand=True, names=names, layers=layers)
         self._vid = {id(t): i for i, t in self.view.tensors.items() if self.view.nodes[i].kind != "const"}
+        # ops inside a layer's node (not its output): backprop passes through them without a step
+        self._inside = {m: n.id for n in self.view.nodes for m in n.members if m != id(self.view.tensors[n.id])}
+        self._fused = set(self._inside.values())
         self.forward = self._forward_steps()
         self.backward, self.grads = self._backward_steps()
         for step in self.backward:  # so the drawing can show every gradient
@@ -147,24 +152,37 @@ class Explanation:
         for i in forward_order(self.view):
             node = self.view.nodes[i]
             t = self.view.tensors[i]
-            ins = [self.name_of(p) for p in t._node.inputs or ()] if t._node is not None else []
-            formula = forward_formula(t, self.name_of) if t._node is not None else None
+            if i in self._fused:  # a layer of several ops: its inputs from outside, no formula
+                srcs = {e.src: None for e in self.view.edges if e.dst == i}
+                ins, formula = [self.view.nodes[s].name for s in srcs], None
+            else:
+                ins = [self.name_of(p) for p in t._node.inputs or ()] if t._node is not None else []
+                formula = forward_formula(t, self.name_of) if t._node is not None else None
             steps.append(ForwardStep(i, node.name, node.op, ins, np.asarray(t.data), formula))
         return steps
 
     def _backward_steps(self) -> tuple[list[BackwardStep], dict[str, np.ndarray]]:
         order = topological_order([self.loss])
         pending: dict[int, list[Term]] = {}
+        inner: dict[int, np.ndarray] = {}  # gradients of the tensors inside a layer's node
+        layer_grad: dict[int, np.ndarray] = {}  # grad_table of each layer node of several ops
         steps: list[BackwardStep] = []
         for v in reversed(order):
-            terms = pending.pop(id(v), [])
-            if v is self.loss:
-                total = np.ones_like(v.data)
+            if id(v) in self._inside:
+                node_id = self._inside[id(v)]
+                total = inner.pop(id(v), np.zeros_like(v.data))
             else:
-                total = np.zeros_like(v.data)
-                for term in terms:
-                    total = total + term.product_data
-            steps.append(BackwardStep(self._vid[id(v)], self.name_of(v), v.op, np.asarray(v.data), terms, total))
+                node_id = self._vid[id(v)]
+                terms = pending.pop(id(v), [])
+                if v is self.loss:
+                    total = np.ones_like(v.data)
+                else:
+                    total = np.zeros_like(v.data)
+                    for term in terms:
+                        total = total + term.product_data
+                steps.append(BackwardStep(node_id, self.name_of(v), self.view.nodes[node_id].op, np.asarray(v.data),
+                                          terms, total))
+                layer_grad[node_id] = total
             if v._node is None:
                 continue
             products = input_gradients(v, Tensor(total))
@@ -172,12 +190,27 @@ class Explanation:
                 if not p._requires_grad:
                     continue
                 data = np.zeros_like(p.data) if prod is None else np.asarray(prod.data).reshape(p.shape)
-                pending.setdefault(id(p), []).append(Term(
-                    self._vid[id(v)], self.name_of(v), v._node.op.name, k, total, local_derivative(v, k), data,
-                    backward_formula(v, k, self.name_of, total, data),
-                ))
+                if self._inside.get(id(p)) == node_id:
+                    inner[id(p)] = inner[id(p)] + data if id(p) in inner else data
+                elif node_id in self._fused:  # one term per layer and input, whatever the ops inside
+                    self._add_layer_term(pending.setdefault(id(p), []), node_id, k, layer_grad[node_id], data)
+                else:
+                    pending.setdefault(id(p), []).append(Term(
+                        node_id, self.name_of(v), self.view.nodes[node_id].op or v._node.op.name, k, total,
+                        local_derivative(v, k), data,
+                        backward_formula(v, k, self.name_of, total, data),
+                    ))
         grads = {s.name: s.grad for s in steps}
         return steps, grads
+
+    def _add_layer_term(self, terms: list[Term], node_id: int, slot: int, incoming: np.ndarray,
+                        data: np.ndarray) -> None:
+        for term in terms:
+            if term.consumer == node_id:
+                term.product_data = term.product_data + data
+                return
+        node = self.view.nodes[node_id]
+        terms.append(Term(node_id, node.name, node.op or "", slot, incoming, None, data))
 
     # ------------------------------------------------------------------ views
     def forward_table(self) -> str:
@@ -237,11 +270,14 @@ def _table(rows: Sequence[tuple[str, ...]]) -> str:
 
 
 def explain(
-    loss: Tensor, module: Any = None, title: str | None = None, names: dict[int, str] | None = None
+    loss: Tensor, module: Any = None, title: str | None = None, names: dict[int, str] | None = None,
+    layers: LayerCalls | None = None,
 ) -> Explanation:
     """The steps backprop takes from scalar ``loss`` back to the inputs (call before ``backward()``).
 
     ``module`` names parameters and sub-module outputs after their paths (``hidden.weight``,
-    ``hidden(x)``); ``names`` (``id(tensor) -> name``) names any other tensor.
+    ``hidden(x)``); ``names`` (``id(tensor) -> name``) names any other tensor. ``layers`` (from
+    :func:`~graphgrad.viz.layers.record_layers`) makes each layer call one step, whatever the
+    ops inside (batch norm's normalize, scale and shift).
     """
-    return Explanation(loss, module=module, title=title, names=names)
+    return Explanation(loss, module=module, title=title, names=names, layers=layers)

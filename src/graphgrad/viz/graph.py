@@ -9,7 +9,9 @@ both ends are scalars). Every tensor is drawn once, except numbers written in th
 
 With a module, parameters take their names from ``module.named_parameters()``, a sub-module's
 output is named like a call (``hidden(x)``), and the ops that use a sub-module's parameters
-collapse into one box for that sub-module (unless expanded).
+collapse into one box for that sub-module (unless expanded). With the layer calls recorded while
+the model ran (:func:`graphgrad.viz.layers.record_layers`), each call is one node instead, named
+by its path and op (``2 batch_norm``), however many ops it recorded.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from graphgrad.errors import ConfigError, GraphFreedError
 from graphgrad.tensor import Tensor
 from graphgrad.viz._rules import input_gradients
+from graphgrad.viz.layers import Group, LayerCalls, label, layer_groups, passed_names
 from graphgrad.viz.naming import is_literal, module_outputs, readable_names
 from graphgrad.viz.numbers import shape_text, summary
 
@@ -46,6 +49,7 @@ class ViewNode:
     grad: str | None = None
     members: list[int] = field(default_factory=list)  # tensor ids inside a collapsed module box
     show_op: bool = True  # False when the name already is the formula (``wh_11 * x1``)
+    layer: str | None = None  # the class of the layer this node stands for (a recorded layer call)
     value_data: np.ndarray | None = field(default=None, repr=False)
     grad_data: np.ndarray | None = field(default=None, repr=False)
 
@@ -202,14 +206,26 @@ def _groups(
 
 
 # ----------------------------------------------------------------------------- building
-def names_for(order: list[Tensor], module: Any = None, names: dict[int, str] | None = None) -> dict[int, str]:
-    """Readable, unique names for the tensors of ``order`` (see :mod:`graphgrad.viz.naming`)."""
+def names_for(
+    order: list[Tensor], module: Any = None, names: dict[int, str] | None = None,
+    groups: list[Group] | None = None, layers: LayerCalls | None = None,
+) -> dict[int, str]:
+    """Readable, unique names for the tensors of ``order`` (see :mod:`graphgrad.viz.naming`).
+
+    With ``groups`` (recorded layer calls) a layer's output is named by its path and op, unless
+    the user named it; without, a sub-module's output is named like a call (``hidden(x)``).
+    """
     pnames = parameter_names(module)
     given = dict(pnames)
+    given.update(passed_names(layers, names or {}))
+    if groups is not None:
+        for g in groups:
+            if not g.call.output.name:
+                given[id(g.call.output)] = label(g.call, g.op)
     if names:
         given.update(names)
-    owners = _groups(order, pnames, None)
-    return readable_names(order, given, module_outputs(order, owners))
+    outputs = {} if groups is not None else module_outputs(order, _groups(order, pnames, None))
+    return readable_names(order, given, outputs)
 
 
 def _grad_of(t: Tensor) -> np.ndarray | None:
@@ -222,28 +238,47 @@ def build_view(
     expand: bool | Iterable[str] | None = None,
     names: dict[int, str] | None = None,
     local_derivatives: bool = True,
+    layers: LayerCalls | None = None,
 ) -> GraphView:
     """The graph that made ``tensor``, ready to draw.
 
     ``expand=True`` shows every op; ``None`` collapses each sub-module of ``module`` that owns
     parameters into one box; a list of module names (as in ``named_parameters()``) expands those.
-    ``names`` (``id(tensor) -> name``) overrides the names the view would choose.
+    ``names`` (``id(tensor) -> name``) overrides the names the view would choose. ``layers`` (the
+    calls :func:`~graphgrad.viz.layers.record_layers` saw) draws each layer call as one node;
+    its parameters are inside it, or nodes of their own with ``expand=True``.
     """
     if not isinstance(tensor, Tensor):
         raise ConfigError(f"expected a graphgrad Tensor, got {type(tensor).__name__}")
     order = walk(tensor)
     pnames = parameter_names(module)
-    labels = names_for(order, module, names)
+    layer_of: dict[int, Group] = {}
+    groups = None
+    if layers is not None:
+        groups = layer_groups(order, layers, parameters_inside=expand is not True)
+        layer_of = {id(m): g for g in groups for m in g.members}
+    labels = names_for(order, module, names, groups, layers)
     given = set(pnames) | set(names or {}) | {id(t) for t in order if t.name}
-    outputs = module_outputs(order, _groups(order, pnames, None))
-    group = _groups(order, pnames, expand)
+    outputs = module_outputs(order, _groups(order, pnames, None)) if groups is None else {}
+    group = _groups(order, pnames, expand) if groups is None else {}
     classes = _module_classes(module)
 
     nodes: list[ViewNode] = []
     vid: dict[int, int] = {}  # id(tensor) -> view id
     box: dict[str, ViewNode] = {}
     tensors: dict[int, Tensor] = {}
+    fused: set[int] = set()  # view ids of layer nodes that hold more than one op
     for t in order:
+        lg = layer_of.get(id(t))
+        if lg is not None:
+            if t is lg.call.output:  # the node goes where the output is: after every input of the layer
+                layer_node = _layer_node(len(nodes), lg, labels[id(t)])
+                if sum(m._node is not None for m in lg.members) > 1:
+                    fused.add(layer_node.id)
+                vid.update((id(m), layer_node.id) for m in lg.members)
+                tensors[layer_node.id] = t
+                nodes.append(layer_node)
+            continue
         owner = group.get(id(t))
         if owner is not None:
             node = box.get(owner)
@@ -291,10 +326,20 @@ def build_view(
                 tensors[src] = p
             if src == dst:
                 continue  # inside a collapsed box
-            key = (src, dst, k if nodes[dst].kind != "module" else -1)
+            whole = nodes[dst].kind == "module" or dst in fused  # the edge stands for several inputs
+            key = (src, dst, -1 if whole else k)
             if key in seen_edges:
                 continue
             seen_edges.add(key)
-            local = local_derivative(t, k) if local_derivatives and nodes[dst].kind != "module" else None
+            local = local_derivative(t, k) if local_derivatives and not whole else None
             edges.append(ViewEdge(src, dst, k, local))
     return GraphView(nodes, edges, vid[id(tensor)], tensors)
+
+
+def _layer_node(view_id: int, g: Group, name: str) -> ViewNode:
+    t = g.call.output
+    grad = _grad_of(t)
+    ops = [id(m) for m in g.members if m._node is not None]
+    return ViewNode(view_id, "op", name, g.op, t.shape, summary(t.data), None if grad is None else summary(grad),
+                    members=ops, show_op=name != label(g.call, g.op), layer=g.call.layer, value_data=t.data,
+                    grad_data=grad)
