@@ -25,6 +25,9 @@ import numpy as np
 from graphgrad.autograd.grad_mode import get_mode, set_mode
 from graphgrad.errors import GraphgradError
 from graphgrad.ops import core
+from graphgrad.ops.core import host
+
+__all__ = ["CaptureError", "Tracer", "host"]  # host lives with the ops that call it (an op may not import this package)
 
 SLOT, EXT, CONST, SEQ = 0, 1, 2, 3
 
@@ -274,12 +277,3 @@ def refuse_value_read(what: str) -> None:
         "tensor from the step and read it outside, use graphgrad.compile.host(fn, tensor) for a check that "
         "may raise, or run this step without capture"
     )
-
-
-def host(fn: Callable[..., Any], *tensors: Any) -> Any:
-    """Call ``fn(*arrays)`` on the tensors' arrays, now and at every replay of a captured step: a check
-    or a log that reads values (it may raise), or a buffer update outside the graph (BatchNorm's
-    running statistics), without steering which operations run."""
-    if get_mode() & core.CAPTURE:
-        return active().effect(fn, *tensors)
-    return fn(*[t.data if isinstance(t, core.Tensor) else t for t in tensors])

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.compile.trace import host
 from graphgrad.errors import ConfigError, ShapeError
 from graphgrad.nn import functional
 from graphgrad.nn.module import Module
 from graphgrad.nn.parameter import Parameter
+from graphgrad.ops.core import host
 from graphgrad.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]

@@ -48,10 +48,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from graphgrad.autograd.grad_mode import STATE
-from graphgrad.compile.trace import host
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
-from graphgrad.ops.core import Op, lift
+from graphgrad.ops.core import Op, host, lift
 from graphgrad.ops.linalg import annihilating_contraction
 from graphgrad.ops.nn import _Saved
 from graphgrad.ops.reduce import mean as _mean

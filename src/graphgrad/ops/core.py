@@ -160,6 +160,15 @@ def drawn(draw: Callable[..., np.ndarray], *args: Any) -> Tensor:
     return _wrap(data)
 
 
+def host(fn: Callable[..., Any], *tensors: Any) -> Any:
+    """Call ``fn(*arrays)`` on the tensors' arrays, now and at every replay of a captured step: a check
+    or a log that reads values (it may raise), or a buffer update outside the graph (BatchNorm's
+    running statistics), without steering which operations run. Public as ``graphgrad.compile.host``."""
+    if get_mode() & CAPTURE:
+        return TRACER[0].effect(fn, *tensors)
+    return fn(*[t.data if isinstance(t, Tensor) else t for t in tensors])
+
+
 def apply(op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
     """``op(*inputs, **params)``."""
     return op(*inputs, **params)
