@@ -16,6 +16,7 @@ does not take, derivatives of ``x ** 0`` at 0), with no guard in any rule.
 from __future__ import annotations
 
 import gc
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,14 +28,17 @@ from graphgrad.ops.core import CAPTURE, TRACER, Node
 from graphgrad.tensor import Tensor
 
 _wrap = Tensor._wrap
+_data = operator.attrgetter("data")
 
 try:  # NumPy 2's floating-point error state is a context variable: setting it directly costs ~0.1 us
     from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj  # type: ignore[attr-defined]
 
+    _IGNORE_ALL = _make_extobj(all="ignore")
+
     def _quiet() -> object:
         """Silence floating-point warnings (undo with :func:`_restore`): rules may meet inf or NaN
         that a zero gradient then annihilates, which is no reason to warn."""
-        return _extobj_contextvar.set(_make_extobj(all="ignore"))
+        return _extobj_contextvar.set(_IGNORE_ALL)
 
     def _restore(token: object) -> None:
         _extobj_contextvar.reset(token)  # type: ignore[arg-type]
@@ -149,7 +153,7 @@ def _apply_rules(
         rule = None if fast is None else fast[j]
         if rule is not None:
             if arrays is None:
-                arrays = [t.data for t in ins]
+                arrays = list(map(_data, ins))
             gd, od = g.data, out.data
             raw = rule(k, gd, od, *arrays, **params) if variadic else rule(gd, od, *arrays, **params)
             if mode & CAPTURE and raw is not None:
@@ -385,6 +389,11 @@ def _store_grad(t: Tensor, g: Tensor, handed_out: set[int], foreign: set[int]) -
                              "before backward inside the step")
         t.grad = t.grad + g  # a new array; recorded only under create_graph
         handed_out.add(id(t.grad.data))
+        return
+    d = g.data
+    if d.base is None and id(d) not in handed_out and id(d) not in foreign and d.flags.writeable:
+        handed_out.add(id(d))  # the common case, inline: an array of its own
+        t.grad = g
         return
     t.grad = _unshared(g, handed_out, foreign)
     if get_mode() & CAPTURE:

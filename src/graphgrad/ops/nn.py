@@ -282,10 +282,11 @@ def _ce_forward(
         target_term = shifted[index]
         if not (isinstance(alpha, float) and alpha == 1.0):
             target_term = alpha * target_term
+        coef = alpha
         if not (isinstance(beta, float) and beta == 0.0):
             spread = shifted.sum(axis=-1) if weight is None else shifted @ weight
             target_term = target_term + beta * spread
-        coef = _coef(alpha, beta, weight, ncls)
+            coef = _coef(alpha, beta, weight, ncls)
     else:
         qw = _weighted_target(t, smoothing, weight)
         target_term = (qw * shifted).sum(axis=-1)
@@ -345,11 +346,12 @@ def _ce_unscaled(
     if p is None:
         p = _softmax_array(z, -1)
     if index is not None:
-        coef = _coef(alpha, beta, weight, z.shape[-1])
+        plain = isinstance(beta, float) and beta == 0.0
+        coef = alpha if plain else _coef(alpha, beta, weight, z.shape[-1])
         if not (isinstance(coef, float) and coef == 1.0):
             p *= _rows(coef)
         p[index] -= alpha  # one entry per row: no repeats
-        if not (isinstance(beta, float) and beta == 0.0):
+        if not plain:
             p -= _rows(beta) * (1.0 if weight is None else weight)
     else:
         qw = _weighted_target(t, smoothing, weight)
@@ -492,7 +494,7 @@ def cross_entropy(
     ignore_index = int(ignore_index)
     t = _class_target(target, z, ax, ignore_index, "cross_entropy")
     ncls = z.shape[ax]
-    w = _class_weight(weight, ncls, z.data.dtype, "cross_entropy")
+    w = None if weight is None else _class_weight(weight, ncls, z.data.dtype, "cross_entropy")
     z = _to_last(z, ax)
     smoothing = float(label_smoothing)
     if t.data.dtype.kind in "iu":
