@@ -338,7 +338,8 @@ def _root_grad(root: Tensor, g: Tensor | None, foreign: set[int]) -> Tensor:
                 f"backward of a non-scalar tensor of shape {root.shape} needs grad=: the gradient "
                 "of some scalar with respect to it (for a loss, reduce it first, e.g. .sum())"
             )
-        ones = np.ones(root.data.shape, dtype=root.data.dtype)
+        ones = np.empty(root.data.shape, dtype=root.data.dtype)
+        ones.fill(1)  # np.ones without its Python frame
         if get_mode() & CAPTURE:
             TRACER[0].record(np.ones, (root.data.shape,), {"dtype": root.data.dtype}, ones,
                              "backward's first gradient")
@@ -402,11 +403,6 @@ def _store_grad(t: Tensor, g: Tensor, handed_out: set[int], foreign: set[int]) -
                              "before backward inside the step")
         t.grad = t.grad + g  # a new array; recorded only under create_graph
         handed_out.add(id(t.grad.data))
-        return
-    d = g.data
-    if d.base is None and id(d) not in handed_out and id(d) not in foreign and d.flags.writeable:
-        handed_out.add(id(d))  # the common case, inline: an array of its own
-        t.grad = g
         return
     t.grad = _unshared(g, handed_out, foreign)
     if get_mode() & CAPTURE:

@@ -222,7 +222,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     ``(out_features,)`` or None. Gradients: ``g @ weight`` for x, ``g^T @ x`` (batch axes
     flattened) for weight, ``g`` summed over the batch for bias.
     """
-    if x.__class__ is not Tensor or weight.__class__ is not Tensor:
+    if not (isinstance(x, Tensor) and isinstance(weight, Tensor)):  # (parameters are Tensor subclasses)
         x, weight = lift_pair(x, weight)
     wshape, xshape = weight.data.shape, x.data.shape  # plain attributes: this runs once per layer per step
     if len(wshape) != 2:
@@ -234,7 +234,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
         )
     if bias is None:
         return _linear(x, weight)
-    if bias.__class__ is not Tensor:
+    if not isinstance(bias, Tensor):
         bias = lift(bias, weight)
     if bias.data.shape != wshape[:1]:
         raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
