@@ -277,7 +277,7 @@ def _ce_forward(
     minus ``log(sum(exp(z - max)))``, a number between 0 and log(C).
     """
     ncls = z.shape[-1]
-    shifted = np.subtract(z, z.max(axis=-1, keepdims=True), order="C")  # C order: see _softmax_array
+    shifted = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True), order="C")  # C order: see _softmax_array
     if index is not None:
         target_term = shifted[index]
         if not (isinstance(alpha, float) and alpha == 1.0):
@@ -302,7 +302,7 @@ def _ce_forward(
     loss -= target_term
     if reduction == "none":
         return loss.astype(z.dtype, copy=False)
-    total_loss = loss.sum()
+    total_loss = np.add.reduce(loss, axis=None)  # loss.sum() without its Python frame
     if reduction == "mean":
         total_loss = total_loss / denom if denom else np.nan  # no row counts: NaN, as PyTorch
     return np.asarray(total_loss, dtype=z.dtype)
@@ -417,9 +417,10 @@ def _class_target(target: Any, logits: Tensor, axis: int, ignore_index: int, op:
     """The target as a tensor in the layout of the (class-last) logits, checked."""
     t = target if isinstance(target, Tensor) else Tensor._wrap(np.asarray(target))
     kind = t.data.dtype.kind
-    rows = logits.shape[:axis] + logits.shape[axis + 1 :]
+    shape = logits.data.shape
+    rows = shape[:axis] + shape[axis + 1 :]
     if kind in "iu":
-        if t.shape != rows:
+        if t.data.shape != rows:
             raise ShapeError(
                 f"{op}: integer target of shape {t.shape} does not fit logits of shape {logits.shape}: "
                 f"class indices need shape {rows} (the logits without class axis {axis})"
@@ -442,7 +443,8 @@ def _index_terms(
     mean's divisor (see the formulas above)."""
     ignored = None
     # one pass in the common case: viewed as unsigned, a negative index is a huge one
-    if t.size and (t.view(t.dtype.str.replace("i", "u")).max() >= ncls or 0 <= ignore_index < ncls):
+    if t.size and (np.maximum.reduce(t.view(t.dtype.str.replace("i", "u")), axis=None) >= ncls
+                   or 0 <= ignore_index < ncls):
         ignored = t == ignore_index
         if not ignored.any():
             ignored = None
@@ -490,10 +492,11 @@ def cross_entropy(
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ConfigError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = _float_input(logits, "cross_entropy")
-    ax = _class_axis(axis, z.ndim, "cross_entropy", z.shape)
+    zshape = z.data.shape
+    ax = _class_axis(axis, len(zshape), "cross_entropy", zshape)
     ignore_index = int(ignore_index)
     t = _class_target(target, z, ax, ignore_index, "cross_entropy")
-    ncls = z.shape[ax]
+    ncls = zshape[ax]
     w = None if weight is None else _class_weight(weight, ncls, z.data.dtype, "cross_entropy")
     z = _to_last(z, ax)
     smoothing = float(label_smoothing)
