@@ -1,9 +1,8 @@
 """The optimizer base class: parameter groups, per-parameter state, and their (de)serialization.
 
 Subclasses implement one method, ``_update(param, grad, state, group)``, which changes
-``param.data`` in place with NumPy (or ``_step_group``, which updates a whole group at once). The
-base class walks the groups, skips parameters without a gradient, and bumps each updated
-parameter's version so graphs that saved it notice. Nothing is
+``param.data`` in place with NumPy. The base class walks the groups, skips parameters without a
+gradient, and bumps each updated parameter's version so graphs that saved it notice. Nothing is
 recorded in the graph: updates are plain array arithmetic.
 
 ``state_dict()`` holds only NumPy arrays and JSON values (numbers, strings, lists), so a
@@ -132,9 +131,8 @@ class Optimizer:
         return loss
 
     def _step_group(self, params: list[Tensor], group: ParamGroup) -> None:
-        """Update every parameter of ``group`` that has a gradient (``params``). By default one
-        :meth:`_update` per parameter; an optimizer may instead update the whole group at once,
-        reading its hyperparameters once (SGD does)."""
+        """Update every parameter of ``group`` that has a gradient (``params``): one :meth:`_update`
+        each (a captured step calls ``_update`` directly too: it stays the one update rule)."""
         for p in params:
             self._update(p.data, p.grad.data, self._state_of(p), group)  # type: ignore[union-attr]
 

@@ -18,7 +18,6 @@ import numpy as np
 
 from graphgrad.errors import ConfigError
 from graphgrad.optim.optimizer import Optimizer, ParamGroup, check_hyper
-from graphgrad.tensor import Tensor
 
 __all__ = ["SGD"]
 
@@ -53,24 +52,17 @@ class SGD(Optimizer):
                 f"(got momentum={group['momentum']!r}, dampening={group['dampening']!r})"
             )
 
-    def _step_group(self, params: list[Tensor], group: ParamGroup) -> None:
-        # the hyperparameters once per group, then the update per parameter, in NumPy
-        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
-        keep, nesterov, maximize = 1 - group["dampening"], group["nesterov"], group["maximize"]
-        for p in params:
-            param = p.data
-            g = p.grad.data  # type: ignore[union-attr]  # shared: never written
-            if maximize:
-                g = -g
-            if weight_decay != 0:
-                g = g + weight_decay * param
-            if momentum != 0:
-                s = self._state_of(p)
-                buf = s.get("momentum_buffer")
-                if buf is None:
-                    buf = s["momentum_buffer"] = np.array(g, dtype=param.dtype, copy=True)
-                else:
-                    buf *= momentum
-                    buf += keep * g
-                g = g + momentum * buf if nesterov else buf
-            param -= lr * g
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
+        g = -grad if group["maximize"] else grad
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * param  # a new array: the shared grad is never written
+        momentum = group["momentum"]
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(g, dtype=param.dtype, copy=True)
+            else:
+                buf *= momentum
+                buf += (1 - group["dampening"]) * g
+            g = g + momentum * buf if group["nesterov"] else buf
+        param -= group["lr"] * g
