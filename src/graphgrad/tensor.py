@@ -250,9 +250,7 @@ class Tensor:
         afterwards unless ``retain_graph``; ``create_graph`` records the backward pass itself, so
         the resulting gradients can be differentiated again.
         """
-        from graphgrad.autograd.engine import backward
-
-        backward([self], [grad], retain_graph=retain_graph or create_graph, create_graph=create_graph)
+        _engine.backward([self], [grad], retain_graph=retain_graph or create_graph, create_graph=create_graph)
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -631,3 +629,4 @@ _UNALIASED_HOLDERS = _holders(Tensor._wrap(np.empty(0)))
 
 from graphgrad import array_protocol as _array_protocol  # noqa: E402
 from graphgrad import ops as _ops  # noqa: E402  (ops import Tensor; bound after the class exists)
+from graphgrad.autograd import engine as _engine  # noqa: E402  (imports Tensor too)

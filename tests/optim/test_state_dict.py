@@ -172,3 +172,27 @@ def test_scheduler_state_refuses_unknown_keys():
     sched = lr_scheduler.ExponentialLR(opt, gamma=0.9)
     with pytest.raises(CheckpointError, match="unknown keys \\['patience'\\]"):
         sched.load_state_dict({"patience": 3})
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_state_holds_what_pytorchs_holds(momentum):
+    """With momentum, one buffer per parameter with PyTorch's values (plain SGD: no buffer); the
+    parameters end where PyTorch's do."""
+    torch = pytest.importorskip("torch")
+    params = make_params()
+    theirs = [torch.nn.Parameter(torch.tensor(p.data)) for p in params]
+    opt = optim.SGD(params, lr=0.1, momentum=momentum)
+    ref = torch.optim.SGD(theirs, lr=0.1, momentum=momentum)
+    for step in range(3):
+        for p, q, g in zip(params, theirs, grads_at(step)):
+            p.grad, q.grad = gg.Tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    state, expected = opt.state_dict()["state"], ref.state_dict()["state"]
+    assert all(not entry for idx, entry in state.items() if idx not in expected)  # plain SGD: empty entries
+    for idx, entry in expected.items():
+        assert sorted(state[idx]) == sorted(entry)
+        for k, v in entry.items():
+            np.testing.assert_allclose(state[idx][k], v.numpy(), rtol=1e-6)
+    for p, q in zip(params, theirs):
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-6)

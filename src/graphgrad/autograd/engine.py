@@ -16,6 +16,7 @@ does not take, derivatives of ``x ** 0`` at 0), with no guard in any rule.
 from __future__ import annotations
 
 import gc
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,14 +28,17 @@ from graphgrad.ops.core import CAPTURE, TRACER, Node
 from graphgrad.tensor import Tensor
 
 _wrap = Tensor._wrap
+_data = operator.attrgetter("data")
 
 try:  # NumPy 2's floating-point error state is a context variable: setting it directly costs ~0.1 us
     from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj  # type: ignore[attr-defined]
 
+    _IGNORE_ALL = _make_extobj(all="ignore")
+
     def _quiet() -> object:
         """Silence floating-point warnings (undo with :func:`_restore`): rules may meet inf or NaN
         that a zero gradient then annihilates, which is no reason to warn."""
-        return _extobj_contextvar.set(_make_extobj(all="ignore"))
+        return _extobj_contextvar.set(_IGNORE_ALL)
 
     def _restore(token: object) -> None:
         _extobj_contextvar.reset(token)  # type: ignore[arg-type]
@@ -50,38 +54,48 @@ except ImportError:  # another NumPy: the public context manager, a few microsec
         token.__exit__(None, None, None)  # type: ignore[attr-defined]
 
 
+_EXIT = object()
+"""Marks, on the depth-first stack, that the tensor below it has had its inputs explored."""
+
+
 def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     """Tensors that lead to ``roots`` and require a gradient, each after all of its inputs.
 
     Raises :class:`GraphFreedError` on reaching a node whose graph an earlier backward freed.
     """
     order: list[Tensor] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in reversed(roots) if r._requires_grad]
+    seen: set[Tensor] = set()  # tensors hash by identity
+    stack: list[Any] = [r for r in reversed(roots) if r._requires_grad]
+    push, pop, mark, done = stack.append, stack.pop, seen.add, order.append
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
+        t = pop()
+        if t is _EXIT:
+            done(pop())  # its inputs are all in the order now
             continue
-        if id(t) in seen:
+        if t in seen:
             continue
-        seen.add(id(t))
-        stack.append((t, True))
+        mark(t)
         node = t._node
         if node is None:
+            done(t)  # a leaf: nothing to explore
             continue
-        if node.inputs is None:
+        ins = node.inputs
+        if ins is None:
             raise GraphFreedError(
                 f"backward through the graph of '{node.op.name}' a second time: its saved values "
                 "were freed by the first backward; pass retain_graph=True to the first one"
             )
+        push(t)
+        push(_EXIT)
         # Leaves are pushed first, so they are explored last and land right before their consumer:
         # backward then completes (and hands to hooks) each parameter's gradient as soon as it can,
         # which lets data-parallel training start averaging it while backward goes on.
-        for leaves in (True, False):
-            for p in node.inputs:
-                if p._requires_grad and id(p) not in seen and (p._node is None) is leaves:
-                    stack.append((p, False))
+        for p in ins:
+            if p._node is None and p._requires_grad and p not in seen:
+                push(p)
+        for p in ins:
+            if p._node is not None and p._requires_grad and p not in seen:
+                push(p)
     return order
 
 
@@ -119,12 +133,12 @@ def _apply_rules(
     out: Tensor,
     g: Tensor,
     mode: int,
-    sums: dict[int, Tensor] | None = None,
+    sums: dict[Tensor, Tensor] | None = None,
     owned: set[int] | None = None,
 ) -> list[Tensor | None]:
     """:func:`input_gradients` without the checks of its arguments; ``mode`` is the current mode.
 
-    With ``sums`` (backward's running gradients, by tensor id), each input's gradient is added
+    With ``sums`` (backward's running gradients, by tensor), each input's gradient is added
     there instead of returned (the list comes back empty): one loop per node on the hot path.
     """
     ins: tuple[Tensor, ...] = node.inputs  # type: ignore[assignment]
@@ -149,7 +163,7 @@ def _apply_rules(
         rule = None if fast is None else fast[j]
         if rule is not None:
             if arrays is None:
-                arrays = [t.data for t in ins]
+                arrays = list(map(_data, ins))
             gd, od = g.data, out.data
             raw = rule(k, gd, od, *arrays, **params) if variadic else rule(gd, od, *arrays, **params)
             if mode & CAPTURE and raw is not None:
@@ -173,11 +187,10 @@ def _apply_rules(
 
                 anomaly.check_backward(node, k, gk)
             if sums is not None:
-                key = id(p)
-                if key in sums:
-                    _accumulate(sums, owned, key, gk, bool(mode & RECORD))  # type: ignore[arg-type]
+                if p in sums:
+                    _accumulate(sums, owned, p, gk, bool(mode & RECORD))  # type: ignore[arg-type]
                 else:
-                    sums[key] = gk
+                    sums[p] = gk
                 continue
         if sums is None:
             grads.append(gk)
@@ -234,7 +247,7 @@ def backward(
     those tensors are returned, in order (``None`` where no path leads there). Every gradient
     handed out is an array that nothing else holds (never the caller's ``root_grads``).
     """
-    grads: dict[int, Tensor] = {}
+    grads: dict[Tensor, Tensor] = {}  # running gradients (tensors hash by identity)
     owned: set[int] = set()  # ids of gradient arrays this pass allocated and may add into in place
     foreign: set[int] = set()  # ids of arrays the caller passed in: never handed out as a gradient
     for r, g in zip(roots, root_grads):
@@ -244,15 +257,7 @@ def backward(
                 "(no input had requires_grad=True, or it was made under no_grad)"
             )
         g = _root_grad(r, g, foreign)
-        _accumulate(grads, owned, id(r), g, create_graph)
-
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        order = topological_order(roots)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+        _accumulate(grads, owned, r, g, create_graph)
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     found: list[Tensor | None] = [None] * (0 if inputs is None else len(inputs))
     handed_out: set[int] = set()  # ids of arrays already stored in some .grad
@@ -261,51 +266,63 @@ def backward(
     mode = (RECORD if create_graph else 0) | (saved_mode & (ANOMALY | CHECK_INF | CAPTURE)) | RULES
     if mode & CAPTURE:
         _check_capturable(roots, create_graph, inputs)
-    set_mode(mode)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # backward makes no reference cycles; collector passes over a big graph cost O(graph)
-    quiet = _quiet()
-    pop = grads.pop
     try:
-        for i in range(len(order) - 1, -1, -1):
-            t = order[i]
-            order[i] = None  # type: ignore[call-overload]  # let used tensors go early
-            g = pop(id(t), None)
-            if g is None:
-                continue
-            if owned:
-                owned.discard(id(g.data))  # complete now: rules may pass it on, so never add into it
-            if mode & ANOMALY:
-                from graphgrad.autograd import anomaly
-
-                anomaly.check_summed(t, g)
-            node = t._node
-            if wanted is not None:
-                if id(t) in wanted:
-                    found[wanted[id(t)]] = _unshared(g, handed_out, foreign)
-            elif node is None or t._retain:
-                if mode & CAPTURE and (t._retain or t._post_hooks):
-                    TRACER[0].refuse("capture: backward reached a tensor with retain_grad() or a gradient "
-                                     "hook (data-parallel training); run this step without capture")
-                _store_grad(t, g, handed_out, foreign)
-                if node is None and t._post_hooks:
-                    set_mode(saved_mode)  # a hook runs as user code, in the caller's mode
-                    try:
-                        for hook in list(t._post_hooks.values()):
-                            hook(t)
-                    finally:
-                        set_mode(mode)
-            if node is None:
-                continue
-            _apply_rules(node, t, g, mode, grads, owned)
-            if not retain_graph:
-                node.inputs = None
+        order = topological_order(roots)
+        set_mode(mode)
+        quiet = _quiet()
+        try:
+            _run(order, grads, owned, mode, saved_mode, retain_graph, wanted, found, handed_out, foreign)
+        finally:
+            _restore(quiet)
+            set_mode(saved_mode)
     finally:
-        _restore(quiet)
-        set_mode(saved_mode)
         if gc_was_enabled:
             gc.enable()
     return found if inputs is not None else None
+
+
+def _run(
+    order: list[Tensor], grads: dict[Tensor, Tensor], owned: set[int], mode: int, saved_mode: int,
+    retain_graph: bool, wanted: dict[int, int] | None, found: list[Tensor | None], handed_out: set[int],
+    foreign: set[int],
+) -> None:  # fmt: skip
+    """Backward's loop: each tensor, consumers first, passes its complete gradient to its inputs."""
+    pop = grads.pop
+    for i in range(len(order) - 1, -1, -1):
+        t = order[i]
+        order[i] = None  # type: ignore[call-overload]  # let used tensors go early
+        g = pop(t, None)
+        if g is None:
+            continue
+        if owned:
+            owned.discard(id(g.data))  # complete now: rules may pass it on, so never add into it
+        if mode & ANOMALY:
+            from graphgrad.autograd import anomaly
+
+            anomaly.check_summed(t, g)
+        node = t._node
+        if wanted is not None:
+            if id(t) in wanted:
+                found[wanted[id(t)]] = _unshared(g, handed_out, foreign)
+        elif node is None or t._retain:
+            if mode & CAPTURE and (t._retain or t._post_hooks):
+                TRACER[0].refuse("capture: backward reached a tensor with retain_grad() or a gradient "
+                                 "hook (data-parallel training); run this step without capture")
+            _store_grad(t, g, handed_out, foreign)
+            if node is None and t._post_hooks:
+                set_mode(saved_mode)  # a hook runs as user code, in the caller's mode
+                try:
+                    for hook in list(t._post_hooks.values()):
+                        hook(t)
+                finally:
+                    set_mode(mode)
+        if node is None:
+            continue
+        _apply_rules(node, t, g, mode, grads, owned)
+        if not retain_graph:
+            node.inputs = None
 
 
 def _check_capturable(roots: Sequence[Tensor], create_graph: bool, inputs: Any) -> None:
@@ -321,7 +338,8 @@ def _root_grad(root: Tensor, g: Tensor | None, foreign: set[int]) -> Tensor:
                 f"backward of a non-scalar tensor of shape {root.shape} needs grad=: the gradient "
                 "of some scalar with respect to it (for a loss, reduce it first, e.g. .sum())"
             )
-        ones = np.ones(root.data.shape, dtype=root.data.dtype)
+        ones = np.empty(root.data.shape, dtype=root.data.dtype)
+        ones.fill(1)  # np.ones without its Python frame
         if get_mode() & CAPTURE:
             TRACER[0].record(np.ones, (root.data.shape,), {"dtype": root.data.dtype}, ones,
                              "backward's first gradient")
@@ -335,7 +353,7 @@ def _root_grad(root: Tensor, g: Tensor | None, foreign: set[int]) -> Tensor:
 
 
 def _accumulate(
-    grads: dict[int, Tensor], owned: set[int], key: int, g: Tensor, create_graph: bool
+    grads: dict[Tensor, Tensor], owned: set[int], key: Tensor, g: Tensor, create_graph: bool
 ) -> None:
     """Add ``g`` into the running gradient of tensor ``key``.
 

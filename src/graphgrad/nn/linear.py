@@ -48,7 +48,8 @@ class Linear(Module):
             nn_init.uniform_(self.bias, -bound, bound, rng=gen)
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1:] != (self.in_features,):
+        shape = x.shape
+        if not shape or shape[-1] != self.in_features:
             raise ShapeError(
                 f"Linear(in_features={self.in_features}) got input of shape {tuple(x.shape)}; "
                 f"its last dimension must be {self.in_features}"

@@ -96,6 +96,8 @@ class Op:
                 data = forward(inputs[0].data, inputs[1].data)
             elif n == 1:
                 data = forward(inputs[0].data)
+            elif n == 3:
+                data = forward(inputs[0].data, inputs[1].data, inputs[2].data)
             else:
                 data = forward(*[t.data for t in inputs])
         except (ValueError, IndexError) as exc:
@@ -143,12 +145,24 @@ class Node:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs  # None once backward has freed the graph
         self.params = params
-        self.versions = tuple([t._vc[0] for t in inputs])  # checked by backward
+        self.versions = _versions(inputs)  # checked by backward
         self.out_version = out_version  # the output's version when made (checked too)
         self.origin: str | None = None  # the user's line, recorded under detect_anomaly
 
     def __repr__(self) -> str:
         return f"<node {self.op.name}>"
+
+
+def _versions(inputs: tuple[Tensor, ...]) -> tuple[int, ...]:
+    """The inputs' version numbers (one to three inputs written out: this runs at every op call)."""
+    n = len(inputs)
+    if n == 2:
+        return (inputs[0]._vc[0], inputs[1]._vc[0])
+    if n == 1:
+        return (inputs[0]._vc[0],)
+    if n == 3:
+        return (inputs[0]._vc[0], inputs[1]._vc[0], inputs[2]._vc[0])
+    return tuple([t._vc[0] for t in inputs])
 
 
 def drawn(draw: Callable[..., np.ndarray], *args: Any) -> Tensor:

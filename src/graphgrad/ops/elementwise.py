@@ -93,7 +93,7 @@ def annihilating_multiply(a: Any, b: Any, out: np.ndarray | None = None) -> Any:
     NumPy, gives a NumPy scalar for 0-d operands."""
     zero_a = a == 0 if out is not None and out is a else None
     result = np.multiply(a, b, out=out)
-    if _clean(result):
+    if result == result if result.__class__ is not np.ndarray else _clean(result):  # scalars: no call
         return result
     zero = (np.asarray(a) == 0 if zero_a is None else zero_a) | (np.asarray(b) == 0)
     return _annihilate(result, zero)

@@ -222,7 +222,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     ``(out_features,)`` or None. Gradients: ``g @ weight`` for x, ``g^T @ x`` (batch axes
     flattened) for weight, ``g`` summed over the batch for bias.
     """
-    if x.__class__ is not Tensor or weight.__class__ is not Tensor:
+    if not (isinstance(x, Tensor) and isinstance(weight, Tensor)):  # (parameters are Tensor subclasses)
         x, weight = lift_pair(x, weight)
     wshape, xshape = weight.data.shape, x.data.shape  # plain attributes: this runs once per layer per step
     if len(wshape) != 2:
@@ -234,7 +234,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
         )
     if bias is None:
         return _linear(x, weight)
-    if bias.__class__ is not Tensor:
+    if not isinstance(bias, Tensor):
         bias = lift(bias, weight)
     if bias.data.shape != wshape[:1]:
         raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
@@ -277,15 +277,16 @@ def _ce_forward(
     minus ``log(sum(exp(z - max)))``, a number between 0 and log(C).
     """
     ncls = z.shape[-1]
-    shifted = np.subtract(z, z.max(axis=-1, keepdims=True), order="C")  # C order: see _softmax_array
+    shifted = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True), order="C")  # C order: see _softmax_array
     if index is not None:
         target_term = shifted[index]
         if not (isinstance(alpha, float) and alpha == 1.0):
             target_term = alpha * target_term
+        coef = alpha
         if not (isinstance(beta, float) and beta == 0.0):
             spread = shifted.sum(axis=-1) if weight is None else shifted @ weight
             target_term = target_term + beta * spread
-        coef = _coef(alpha, beta, weight, ncls)
+            coef = _coef(alpha, beta, weight, ncls)
     else:
         qw = _weighted_target(t, smoothing, weight)
         target_term = (qw * shifted).sum(axis=-1)
@@ -301,7 +302,7 @@ def _ce_forward(
     loss -= target_term
     if reduction == "none":
         return loss.astype(z.dtype, copy=False)
-    total_loss = loss.sum()
+    total_loss = np.add.reduce(loss, axis=None)  # loss.sum() without its Python frame
     if reduction == "mean":
         total_loss = total_loss / denom if denom else np.nan  # no row counts: NaN, as PyTorch
     return np.asarray(total_loss, dtype=z.dtype)
@@ -345,11 +346,12 @@ def _ce_unscaled(
     if p is None:
         p = _softmax_array(z, -1)
     if index is not None:
-        coef = _coef(alpha, beta, weight, z.shape[-1])
+        plain = isinstance(beta, float) and beta == 0.0
+        coef = alpha if plain else _coef(alpha, beta, weight, z.shape[-1])
         if not (isinstance(coef, float) and coef == 1.0):
             p *= _rows(coef)
         p[index] -= alpha  # one entry per row: no repeats
-        if not (isinstance(beta, float) and beta == 0.0):
+        if not plain:
             p -= _rows(beta) * (1.0 if weight is None else weight)
     else:
         qw = _weighted_target(t, smoothing, weight)
@@ -415,9 +417,10 @@ def _class_target(target: Any, logits: Tensor, axis: int, ignore_index: int, op:
     """The target as a tensor in the layout of the (class-last) logits, checked."""
     t = target if isinstance(target, Tensor) else Tensor._wrap(np.asarray(target))
     kind = t.data.dtype.kind
-    rows = logits.shape[:axis] + logits.shape[axis + 1 :]
+    shape = logits.data.shape
+    rows = shape[:axis] + shape[axis + 1 :]
     if kind in "iu":
-        if t.shape != rows:
+        if t.data.shape != rows:
             raise ShapeError(
                 f"{op}: integer target of shape {t.shape} does not fit logits of shape {logits.shape}: "
                 f"class indices need shape {rows} (the logits without class axis {axis})"
@@ -440,7 +443,8 @@ def _index_terms(
     mean's divisor (see the formulas above)."""
     ignored = None
     # one pass in the common case: viewed as unsigned, a negative index is a huge one
-    if t.size and (t.view(t.dtype.str.replace("i", "u")).max() >= ncls or 0 <= ignore_index < ncls):
+    if t.size and (np.maximum.reduce(t.view(t.dtype.str.replace("i", "u")), axis=None) >= ncls
+                   or 0 <= ignore_index < ncls):
         ignored = t == ignore_index
         if not ignored.any():
             ignored = None
@@ -488,11 +492,12 @@ def cross_entropy(
     if not 0.0 <= float(label_smoothing) <= 1.0:
         raise ConfigError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = _float_input(logits, "cross_entropy")
-    ax = _class_axis(axis, z.ndim, "cross_entropy", z.shape)
+    zshape = z.data.shape
+    ax = _class_axis(axis, len(zshape), "cross_entropy", zshape)
     ignore_index = int(ignore_index)
     t = _class_target(target, z, ax, ignore_index, "cross_entropy")
-    ncls = z.shape[ax]
-    w = _class_weight(weight, ncls, z.data.dtype, "cross_entropy")
+    ncls = zshape[ax]
+    w = None if weight is None else _class_weight(weight, ncls, z.data.dtype, "cross_entropy")
     z = _to_last(z, ax)
     smoothing = float(label_smoothing)
     if t.data.dtype.kind in "iu":

@@ -116,16 +116,32 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            params = []
             for p in group["params"]:
-                if p.grad is None:
+                grad = p.grad
+                if grad is None:
                     continue
-                grad = p.grad.data
-                if grad.shape != p.data.shape:
-                    raise ConfigError(f"gradient shape {grad.shape} does not match parameter shape {p.data.shape}")
-                state = self.state.setdefault(p, {})
-                self._update(p.data, grad, state, group)
-                p.bump_version()
+                if grad.data.shape != p.data.shape:
+                    raise ConfigError(f"gradient shape {grad.data.shape} does not match parameter shape {p.data.shape}")
+                params.append(p)
+            if params:
+                self._step_group(params, group)
+                for p in params:
+                    p.bump_version()
         return loss
+
+    def _step_group(self, params: list[Tensor], group: ParamGroup) -> None:
+        """Update every parameter of ``group`` that has a gradient (``params``): one :meth:`_update`
+        each (a captured step calls ``_update`` directly too: it stays the one update rule)."""
+        for p in params:
+            self._update(p.data, p.grad.data, self._state_of(p), group)  # type: ignore[union-attr]
+
+    def _state_of(self, p: Tensor) -> dict[str, Any]:
+        """``p``'s state (an empty dict before its first update, as PyTorch's)."""
+        s = self.state.get(p)
+        if s is None:
+            s = self.state[p] = {}
+        return s
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
         """Change ``param`` in place from ``grad``; must not write to ``grad`` (it may be shared)."""
