@@ -417,3 +417,76 @@ def test_optimizer_updates_are_written_per_parameter_and_follow_a_reloaded_state
     (plan,) = fn.plans.values()
     assert "Optimizer.step, per parameter" in plan.source and "Optimizer.zero_grad, per parameter" in plan.source
     assert replayed == eager
+
+
+@pytest.mark.parametrize(
+    "loss_options",
+    [{"weight": np.array([1.0, 2.0, 3.0], dtype=np.float32)}, {"ignore_index": 0}, {"ignore_index": -1},
+     {"weight": np.array([0.5, 1.0, 4.0], dtype=np.float32), "ignore_index": 2, "label_smoothing": 0.1}],
+    ids=["weight", "ignore a class", "ignore -1", "weight+ignore+smoothing"],
+)
+def test_cross_entropy_reads_every_batch_s_targets(loss_options: dict[str, Any]) -> None:
+    """Class weights, ignored rows and the weighted mean's divisor come from each batch's targets:
+    the first two batches (recorded) have the same targets, later ones differ, and some rows are
+    ignored only later. A plan that froze the recorded targets' terms differs from eager here."""
+    targets = [[1], [1], [2], [0], [2], [-1], [1]]
+
+    def run(captured: bool) -> tuple[list[float], list[np.ndarray]]:
+        rng = np.random.default_rng(0)
+        model = nn.Sequential(nn.Linear(4, 8, rng=1), nn.ReLU(), nn.Linear(8, 3, rng=2))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            loss = nn.functional.cross_entropy(model(x), y, **loss_options)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        losses = []
+        for y in targets:
+            if y == [-1] and loss_options.get("ignore_index") != -1:
+                y = [2]
+            x = gg.Tensor(rng.standard_normal((1, 4)).astype(np.float32))
+            losses.append(float(fn(x, gg.Tensor(np.array(y))).data))
+        if captured:
+            assert fn.plans, "the step was not captured"
+        return losses, [p.data.copy() for p in model.parameters()]
+
+    eager, captured = run(False), run(True)
+    np.testing.assert_array_equal(captured[0], eager[0])
+    for a, b in zip(captured[1], eager[1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_target_out_of_range_is_refused_at_replay_too() -> None:
+    model = nn.Sequential(nn.Linear(4, 3, rng=1))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = capture(step)
+    x = gg.Tensor(np.ones((2, 4), dtype=np.float32))
+    for y in ([0, 1], [1, 2], [2, 0]):
+        fn(x, gg.Tensor(np.array(y)))
+    assert fn.plans
+    with pytest.raises(gg.errors.DataError, match="target class 3 is out of range for 3 classes"):
+        fn(x, gg.Tensor(np.array([0, 3])))
+
+
+def test_nll_loss_is_refused_with_the_reason() -> None:
+    model = nn.Sequential(nn.Linear(4, 3, rng=1))
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.nll_loss(gg.log_softmax(model(x)), y)
+        loss.backward()
+        return loss
+
+    with pytest.raises(CaptureError, match="nll_loss reads its targets in Python"):
+        capture(step)(gg.Tensor(np.ones((2, 4), dtype=np.float32)), gg.Tensor(np.array([0, 1])))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.grad_mode import ANOMALY, RECORD, RULES, get_mode
-from graphgrad.errors import ShapeError
+from graphgrad.errors import GraphgradError, ShapeError
 from graphgrad.tensor import CAPTURE, Tensor
 
 _wrap = Tensor._wrap
@@ -100,6 +100,8 @@ class Op:
                 data = forward(inputs[0].data, inputs[1].data, inputs[2].data)
             else:
                 data = forward(*[t.data for t in inputs])
+        except GraphgradError:
+            raise  # the forward's own message (a target out of range): already says what and where
         except (ValueError, IndexError) as exc:
             shapes = ", ".join(str(t.data.shape) for t in inputs)
             raise ShapeError(f"{self.name}: {exc} (input shapes {shapes})") from exc

@@ -28,7 +28,7 @@ import numpy as np
 from graphgrad.autograd.grad_mode import RECORD, get_mode
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
-from graphgrad.ops.core import Op, lift, lift_pair
+from graphgrad.ops.core import CAPTURE, TRACER, Op, lift, lift_pair
 from graphgrad.ops.elementwise import annihilating_multiply
 from graphgrad.ops.linalg import matmul, outer
 from graphgrad.ops.reduce import mean as _mean
@@ -102,16 +102,18 @@ def _row_index(t: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 class _Saved:
-    """A forward result that backward may use once (the softmax of cross_entropy).
+    """A forward result that backward may use once (the softmax of cross_entropy, and its per-row
+    target terms in ``extra``).
 
     The rule takes it (and so owns it and may overwrite it); a second backward through a
     retained graph finds it gone and recomputes.
     """
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "extra")
 
     def __init__(self) -> None:
         self.value: np.ndarray | None = None
+        self.extra: Any = None
 
     def take(self) -> np.ndarray | None:
         value, self.value = self.value, None
@@ -267,9 +269,23 @@ def _weighted_target(t: np.ndarray, smoothing: float, weight: np.ndarray | None)
     return q if weight is None else q * weight
 
 
+def _target_terms(
+    t: np.ndarray, ncls: int, smoothing: float, weight: np.ndarray | None, ignore_index: int, saved: Any = None
+) -> tuple[Any, Any, Any, float]:
+    """index, alpha, beta and the mean's divisor (see the formulas above), read from the target
+    inside the op, so a captured step reads each batch's own (and checks its class range);
+    the forward leaves them in ``saved`` for the rule."""
+    if saved is not None and saved.extra is not None:
+        terms, saved.extra = saved.extra, None
+        return terms  # type: ignore[no-any-return]
+    if t.dtype.kind in "iu":
+        return _index_terms(t, weight, ignore_index, smoothing, ncls, "cross_entropy")
+    return None, 1.0, 0.0, float(t.size // max(ncls, 1))
+
+
 def _ce_forward(
     z: np.ndarray, t: np.ndarray, reduction: str, smoothing: float, saved: _Saved | None,
-    index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+    weight: np.ndarray | None, ignore_index: int,
 ) -> np.ndarray:  # fmt: skip
     """Cross-entropy along the last axis, from one max, one exp pass and one sum.
 
@@ -277,6 +293,9 @@ def _ce_forward(
     minus ``log(sum(exp(z - max)))``, a number between 0 and log(C).
     """
     ncls = z.shape[-1]
+    index, alpha, beta, denom = _target_terms(t, ncls, smoothing, weight, ignore_index)
+    if saved is not None:
+        saved.extra = (index, alpha, beta, denom)
     shifted = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True), order="C")  # C order: see _softmax_array
     if index is not None:
         target_term = shifted[index]
@@ -319,8 +338,9 @@ def _ce_scale(g: Tensor, reduction: str, denom: float) -> Tensor:
 
 def _ce_grad_logits(
     g: Tensor, out: Tensor, z: Tensor, t: Tensor, reduction: str, smoothing: float, saved: Any,
-    index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+    weight: np.ndarray | None, ignore_index: int,
 ) -> Tensor:  # fmt: skip
+    index, alpha, beta, denom = _target_terms(t.data, z.shape[-1], smoothing, weight, ignore_index, saved)
     p = softmax(z, axis=-1)
     if index is not None:
         q = np.zeros(z.shape, dtype=z.dtype)
@@ -362,8 +382,9 @@ def _ce_unscaled(
 
 def _ce_array_logits(
     g: np.ndarray, out: np.ndarray, z: np.ndarray, t: np.ndarray, reduction: str, smoothing: float,
-    saved: Any, index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+    saved: Any, weight: np.ndarray | None, ignore_index: int,
 ) -> np.ndarray:  # fmt: skip
+    index, alpha, beta, denom = _target_terms(t, z.shape[-1], smoothing, weight, ignore_index, saved)
     p = _ce_unscaled(z, t, smoothing, saved, index, alpha, beta, weight)
     # times the upstream factor, in place (this array is ours), with 0 * x = 0 for every x
     if reduction == "none":
@@ -383,8 +404,9 @@ def _ce_array_logits(
 
 def _ce_grad_target(
     g: Tensor, out: Tensor, z: Tensor, t: Tensor, reduction: str, smoothing: float, saved: Any,
-    index: Any, alpha: Any, beta: Any, weight: np.ndarray | None, denom: float,
+    weight: np.ndarray | None, ignore_index: int,
 ) -> Tensor:  # fmt: skip
+    denom = float(t.data.size // max(z.shape[-1], 1))  # probability targets (the only ones with a gradient)
     # d/dq_c of sum_c qw_c (lse - z_c), with qw = w ((1 - s) q + s / C): -(1 - s) w_c log_softmax(z)_c
     grad = log_softmax(z, axis=-1) * (smoothing - 1.0)
     if weight is not None:
@@ -500,16 +522,12 @@ def cross_entropy(
     w = None if weight is None else _class_weight(weight, ncls, z.data.dtype, "cross_entropy")
     z = _to_last(z, ax)
     smoothing = float(label_smoothing)
-    if t.data.dtype.kind in "iu":
-        index, alpha, beta, denom = _index_terms(t.data, w, ignore_index, smoothing, ncls, "cross_entropy")
-    else:
-        if ignore_index != -100:
-            raise ConfigError("cross_entropy: ignore_index applies to class-index targets, not probabilities")
-        index, alpha, beta, denom = None, 1.0, 0.0, float(z.data.size // max(ncls, 1))
+    if t.data.dtype.kind not in "iu" and ignore_index != -100:
+        raise ConfigError("cross_entropy: ignore_index applies to class-index targets, not probabilities")
     needs_grad = bool(get_mode() & RECORD) and z._requires_grad
     return _cross_entropy(
         z, t, reduction=reduction, smoothing=smoothing, saved=_Saved() if needs_grad else None,
-        index=index, alpha=alpha, beta=beta, weight=w, denom=denom,
+        weight=w, ignore_index=ignore_index,
     )  # fmt: skip
 
 
@@ -538,6 +556,12 @@ def nll_loss(
     _class_target(Tensor._wrap(t), lp, ax, ignore_index, "nll_loss")  # same shape checks
     w = _class_weight(weight, lp.shape[ax], lp.data.dtype, "nll_loss")
     lp = _to_last(lp, ax)
+    if get_mode() & CAPTURE:
+        TRACER[0].refuse(
+            "capture: nll_loss reads its targets in Python (ignored rows, class weights, the class range), "
+            "so a captured step would keep the first batches' reading; use cross_entropy on the logits, "
+            "or run this step without capture"
+        )
     index, alpha, _, denom = _index_terms(t, w, ignore_index, 0.0, lp.shape[-1], "nll_loss")
     picked = -getitem(lp, index)
     if isinstance(alpha, np.ndarray):  # weighted or ignored rows
