@@ -4,8 +4,10 @@ On small matrices BLAS threads spin against any other busy process and a run can
 longer than on one thread; on large matrices of a quiet machine, threads pay. So the count is
 *measured*, once per training run (switching per op costs more than it saves): :func:`choose`
 times the run's own matrix products with one thread and with all of them, interleaved, and keeps
-the faster. A user's explicit choice (:func:`limit`, ``--threads N``, ``Trainer(threads=N)``, or
-an ``OMP/OPENBLAS/MKL_NUM_THREADS`` variable) always wins over the measurement. Under MPI each rank
+every core only when clearly faster; when the load average shows other busy processes it keeps one
+thread without probing (a short probe can miss a competitor that threads would then spin against).
+A user's explicit choice (:func:`limit`, ``--threads N``, ``Trainer(threads=N)``, or an
+``OMP/OPENBLAS/MKL_NUM_THREADS`` variable) always wins over the measurement. Under MPI each rank
 calls ``limit(1)``: ranks share the cores already.
 """
 
@@ -117,7 +119,7 @@ def choose(shapes: list[tuple[int, int, int]], rounds: int = 5, dtype: Any = np.
     if user is not None:
         return user
     most = available()
-    if most <= 1 or not shapes:
+    if most <= 1 or not shapes or _others_busy():
         return 1
     rng = np.random.default_rng(0)
     arrays = [(rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
@@ -132,7 +134,26 @@ def choose(shapes: list[tuple[int, int, int]], rounds: int = 5, dtype: Any = np.
             with use(n):
                 samples[n].append(_time_products(arrays, repeats))
     many, single = statistics.median(samples[most]), statistics.median(samples[1])
-    return most if many < 0.9 * single else 1
+    return most if many < THREADS_MUST_BE_FASTER * single else 1
+
+
+THREADS_MUST_BE_FASTER = 0.8
+"""Every core is chosen only when the probe runs in at most this fraction of one thread's time: a
+short probe can catch a competing process asleep, and a wrong choice of threads costs far more
+(threads spinning against that process) than a wrong choice of one thread."""
+
+OTHERS_BUSY_LOAD = 0.75
+"""Other processes keep at least this much of a core busy (1-minute load average, less this
+process's own core): threads would spin against them, so one thread is chosen without probing."""
+
+
+def _others_busy() -> bool:
+    """Whether the load average shows work besides this process (Unix; False where unknown)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return False
+    return load - 1.0 >= OTHERS_BUSY_LOAD  # this process, busy with the run, counts about 1
 
 
 @contextlib.contextmanager

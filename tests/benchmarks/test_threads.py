@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,32 @@ def test_bad_counts_are_refused(bad: Any) -> None:
 def test_measurement_returns_one_or_every_core() -> None:
     assert threads.choose([(8, 8, 8)] * 3) in (1, threads.available())
     assert threads.choose([]) == 1
+
+
+def test_other_busy_processes_mean_one_thread_without_probing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads, "available", lambda: 4)
+    monkeypatch.setattr(threads, "_time_products", lambda *a: pytest.fail("probed although others are busy"))
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.5, 2.0, 1.0))
+    assert threads.choose([(512, 512, 512)]) == 1
+
+
+def test_every_core_only_when_clearly_faster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe's times are made up: threads 15% faster is not enough, 40% faster is."""
+    monkeypatch.setattr(threads, "available", lambda: 2)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.0, 1.0, 1.0))  # this process alone
+    using = [1]
+
+    @contextlib.contextmanager
+    def use(n: int) -> Iterator[int]:
+        using.append(n)
+        yield n
+        using.pop()
+
+    monkeypatch.setattr(threads, "use", use)
+    for ratio, want in ((0.85, 1), (0.6, 2)):
+        probe = lambda arrays, repeats, r=ratio: 0.01 * (r if using[-1] == 2 else 1)  # noqa: E731
+        monkeypatch.setattr(threads, "_time_products", probe)
+        assert threads.choose([(512, 512, 512)]) == want
 
 
 def test_matmul_shapes_of_a_linear_layer() -> None:
