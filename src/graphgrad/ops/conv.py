@@ -229,12 +229,8 @@ def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *, zero
     """``a @ b`` over a leading group axis; one group as a 2-D product (NumPy's stacked matmul skips
     BLAS for small matrices, up to 10x slower). ``zero_safe``: a zero factor annihilates inf and
     NaN (the backward products, so ``where``'s untaken branch gets exactly zero)."""
-    if zero_safe:
-        product = annihilating_contraction(np.matmul, a, b)
-        if out is None:
-            return product  # type: ignore[no-any-return]
-        out[...] = product
-        return out
+    if zero_safe:  # the same product (into ``out``), checked; redone only where 0 * inf made a NaN
+        return annihilating_contraction(lambda x, y: _matmul(x, y, out), a, b)  # type: ignore[no-any-return]
     if a.shape[0] == 1:
         return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
     return np.matmul(a, b, out=out)
