@@ -213,3 +213,14 @@ def test_the_checks_take_a_chosen_upstream_gradient() -> None:
     msg = r"^log1pexp: the upstream gradient has shape \(2,\), the output \(3,\)$"
     with pytest.raises(gg.errors.GradcheckError, match=msg):
         check_second_order(log1pexp, X0, v=np.ones(2))
+
+
+def test_a_forward_that_returns_no_numbers_is_named() -> None:
+    # a forward that updates in place and forgets to return gave an object tensor holding None
+    @gg.custom_op
+    def forgot_return(x):  # type: ignore[no-untyped-def]
+        np.multiply(x, 2.0)
+
+    forgot_return.defvjp(lambda g, out, x: g * 2.0)
+    with pytest.raises(DTypeError, match="custom op 'forgot_return': the forward returned a NoneType"):
+        forgot_return(np.ones(2))

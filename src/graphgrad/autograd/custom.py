@@ -147,6 +147,10 @@ def _checked_forward(name: str, forward: Forward) -> Forward:
                 f"custom op {name!r}: the forward returned a Tensor; it runs on NumPy arrays and must "
                 "return one (write it with NumPy, or make the whole function of graphgrad ops instead)"
             )
+        if np.asarray(out).dtype.kind not in "biufc":
+            raise DTypeError(
+                f"custom op {name!r}: the forward returned a {type(out).__name__}, not an array of numbers"
+            )
         if any(out is a for a in arrays):
             out = out.copy()  # the output must be a new array, never an input's own
         return out

@@ -26,7 +26,7 @@ import numpy as np
 from graphgrad.autograd.engine import backward, topological_order
 from graphgrad.autograd.grad_mode import RECORD, enable_grad, get_mode
 from graphgrad.autograd.pytree import TreeSpec, flatten, flatten_as, leaf_paths, unflatten
-from graphgrad.errors import BackwardError, DTypeError, ShapeError
+from graphgrad.errors import BackwardError, ConfigError, DTypeError, ShapeError
 from graphgrad.tensor import Tensor
 
 ArgNums = int | Sequence[int]
@@ -58,22 +58,57 @@ def as_differentiable(x: Any, where: str = "") -> tuple[Tensor, bool]:
     return Tensor(data, requires_grad=True), False
 
 
-def _as_output(value: Any) -> Tensor:
+def _as_output(value: Any, where: str, path: str = "") -> Tensor:
+    """``f``'s output (or one leaf of it, at ``path``) as a tensor; numbers and arrays are constants.
+    Anything that is not numeric data (``None``, text, objects) raises :class:`DTypeError`, never a
+    silent constant of zero gradient."""
     if isinstance(value, Tensor):
         return value
-    return Tensor(np.asarray(value))
+    what = f"output{path} is" if path else "f returned"
+    try:
+        data = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise DTypeError(f"{where}: {what} a {type(value).__name__}, not an array ({exc})") from exc
+    if data.dtype.kind not in "biufc":
+        raise DTypeError(f"{where}: {what} a {type(value).__name__}, not an array of numbers")
+    return Tensor(data)
+
+
+def _one_output(
+    value: Any, where: str, need: str = "a one-element tensor (a scalar loss)", hint: bool = True
+) -> Tensor:
+    """``f``'s output when a transform needs a single tensor; a tuple, list or dict is refused by
+    name (NumPy would read a tuple of tensors as a constant array: a silently zero gradient)."""
+    if isinstance(value, (tuple, list, dict)):
+        raise BackwardError(
+            f"{where}: f returned a {type(value).__name__}; it must return {need}"
+            + (". To return more, use has_aux=True and return (output, extra)" if hint else "")
+        )
+    return _as_output(value, where)
 
 
 def _argnums(argnums: ArgNums, nargs: int, where: str) -> tuple[tuple[int, ...], bool]:
+    def is_int(a: Any) -> bool:
+        return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+
     nums: tuple[int, ...]
-    if isinstance(argnums, (int, np.integer)):
-        nums, single = (int(argnums),), True
-    else:
+    if is_int(argnums):
+        nums, single = (int(argnums),), True  # type: ignore[arg-type]
+    elif isinstance(argnums, (tuple, list)) and all(is_int(a) for a in argnums):
         nums, single = tuple(int(a) for a in argnums), False
+    else:
+        raise ConfigError(f"{where}: argnums must be an int or a sequence of ints, got {argnums!r}")
     for a in nums:
         if not -nargs <= a < nargs:
-            raise ValueError(f"{where}: argnums {argnums} out of range for a function called with {nargs} arguments")
-    return tuple(a % nargs for a in nums), single
+            raise ConfigError(f"{where}: argnums {argnums} out of range for a function called with {nargs} arguments")
+    resolved = tuple(a % nargs for a in nums)
+    twice = sorted({a for a in resolved if resolved.count(a) > 1})
+    if twice:
+        raise ConfigError(
+            f"{where}: argnums {tuple(argnums)} names argument {', '.join(map(str, twice))} twice; name each "  # type: ignore[arg-type]
+            "argument once"
+        )
+    return resolved, single
 
 
 def _grads_of(
@@ -169,12 +204,7 @@ def _value_and_aux(result: Any, has_aux: bool, where: str) -> tuple[Any, Any]:
 def _output_leaves(result: Any, where: str) -> tuple[list[Tensor], TreeSpec]:
     """``f``'s output (a tensor, or a tuple, list or dict of them) as tensors and its structure."""
     leaves, spec = flatten(result)
-    outs = []
-    for leaf, path in zip(leaves, leaf_paths(spec)):
-        try:
-            outs.append(_as_output(leaf))
-        except (TypeError, ValueError) as exc:
-            raise DTypeError(f"{where}: output{path} is a {type(leaf).__name__}, not an array ({exc})") from exc
+    outs = [_as_output(leaf, where, path) for leaf, path in zip(leaves, leaf_paths(spec))]
     return outs, spec
 
 
@@ -214,7 +244,7 @@ def value_and_grad(
         prep = _prepare(args, nums, "grad")
         with enable_grad():
             result, aux = _value_and_aux(f(*prep.values, **kwargs), has_aux, "grad")
-        out = _as_output(result)
+        out = _one_output(result, "grad")
         create_graph = _outer_graph([out], prep.fresh)
         if out.data.size != 1:
             raise BackwardError(
@@ -256,7 +286,7 @@ def elementwise_grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..
     """
 
     def summed(*args: Any, **kwargs: Any) -> Tensor:
-        return _as_output(f(*args, **kwargs)).sum()
+        return _one_output(f(*args, **kwargs), "elementwise_grad", "one tensor", hint=False).sum()
 
     g = grad(summed, argnums)
     g.__name__ = f"elementwise_grad_{getattr(f, '__name__', 'f')}"
@@ -359,13 +389,13 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
     gradient. ``x`` may be a tensor or array (``f(x)``) or a tuple of them (``f(*x)``, the result
     a tuple); any argument may be a dict, list or tuple of arrays, and ``v`` has ``x``'s structure.
     """
-    single = not isinstance(x, (tuple, list))
+    single = type(x) is not tuple  # a list (of numbers or arrays), dict or named tuple is one argument
     xs_in = (x,) if single else tuple(x)
     prep = _prepare(xs_in, tuple(range(len(xs_in))), "hvp")
     spec = prep.specs[0] if single else TreeSpec("tuple", tuple(prep.specs))
     vs = _seeds(spec, prep.xs, v, "the direction", "x", "hvp")
     with enable_grad():
-        out = _as_output(f(*prep.values))
+        out = _one_output(f(*prep.values), "hvp", hint=False)
         if out.data.size != 1:
             raise BackwardError(f"hvp: f returned a tensor of shape {out.shape}; it must return a one-element tensor")
         grads = _grads_of([out], prep.xs, create_graph=True)

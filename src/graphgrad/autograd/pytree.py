@@ -13,6 +13,7 @@ error can say which leaf is wrong.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,12 +26,14 @@ _NUMBER = (bool, int, float, complex)
 @dataclass(frozen=True)
 class TreeSpec:
     """The shape of a nested structure: ``kind`` is ``"leaf"``, ``"tuple"``, ``"list"`` or ``"dict"``;
-    ``keys`` are a dict's keys (in order); ``node_type`` rebuilds a tuple subclass (named tuples)."""
+    ``keys`` are a dict's keys (in order); ``node_type`` rebuilds a tuple subclass (named tuples)
+    or a dict subclass (``OrderedDict``, ``defaultdict`` with its ``default_factory``)."""
 
     kind: str
     children: tuple[TreeSpec, ...] = ()
     keys: tuple[Any, ...] = ()
     node_type: type | None = None
+    default_factory: Any = None  # a defaultdict's, so the rebuilt one behaves the same
 
     @property
     def num_leaves(self) -> int:
@@ -69,7 +72,8 @@ def _numbers_only(seq: Any) -> bool:
 def _flatten(tree: Any, leaves: list[Any]) -> TreeSpec:
     if isinstance(tree, dict):
         keys = tuple(tree)
-        return TreeSpec("dict", tuple(_flatten(tree[k], leaves) for k in keys), keys, type(tree))
+        factory = tree.default_factory if isinstance(tree, defaultdict) else None
+        return TreeSpec("dict", tuple(_flatten(tree[k], leaves) for k in keys), keys, type(tree), factory)
     if isinstance(tree, (tuple, list)) and not _numbers_only(tree):
         kind = "list" if isinstance(tree, list) else "tuple"
         return TreeSpec(kind, tuple(_flatten(v, leaves) for v in tree), (), type(tree))
@@ -88,10 +92,12 @@ def _build(spec: TreeSpec, it: Any) -> Any:
     if spec.kind == "leaf":
         return next(it)
     values = [_build(c, it) for c in spec.children]
-    t = spec.node_type
+    t: Any = spec.node_type
     if spec.kind == "dict":
         built = dict(zip(spec.keys, values))
-        return built if t is None or t is dict else t(built)
+        if t is None or t is dict:
+            return built
+        return t(spec.default_factory, built) if issubclass(t, defaultdict) else t(built)
     if spec.kind == "list":
         return values if t is None or t is list else t(values)
     if t is None or t is tuple:
