@@ -224,3 +224,19 @@ def test_a_forward_that_returns_no_numbers_is_named() -> None:
     forgot_return.defvjp(lambda g, out, x: g * 2.0)
     with pytest.raises(DTypeError, match="custom op 'forgot_return': the forward returned a NoneType"):
         forgot_return(np.ones(2))
+
+
+def test_a_forward_that_writes_into_its_input_is_refused_and_the_callers_array_kept() -> None:
+    def doubled(x: np.ndarray) -> np.ndarray:
+        x *= 2
+        return x
+
+    op = gg.custom_op(doubled)
+    op.defvjp(lambda g, out, x: g * 2)
+    mine = np.ones(3)
+    with pytest.raises(ConfigError, match=r"custom op 'doubled': the forward writes into an input"):
+        op(mine)
+    np.testing.assert_array_equal(mine, np.ones(3))
+    with pytest.raises(ConfigError, match="writes into an input"):
+        gg.grad(lambda x: op(x).sum())(mine)
+    np.testing.assert_array_equal(mine, np.ones(3))

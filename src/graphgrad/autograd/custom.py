@@ -141,7 +141,20 @@ def _checked_forward(name: str, forward: Forward) -> Forward:
     """``forward``, refusing a result that is not array data and never handing out an input's array."""
 
     def run(*arrays: np.ndarray, **params: Any) -> Any:
-        out = forward(*arrays, **params)
+        views = []
+        for a in arrays:  # read-only views: an in-place forward would change the caller's own arrays
+            v = a.view()
+            v.flags.writeable = False
+            views.append(v)
+        try:
+            out = forward(*views, **params)
+        except ValueError as exc:
+            if "read-only" not in str(exc):
+                raise
+            raise ConfigError(
+                f"custom op {name!r}: the forward writes into an input ({exc}); inputs are the caller's "
+                "arrays: return a new array (x * 2, not x *= 2)"
+            ) from None
         if isinstance(out, Tensor):
             raise DTypeError(
                 f"custom op {name!r}: the forward returned a Tensor; it runs on NumPy arrays and must "
@@ -151,7 +164,9 @@ def _checked_forward(name: str, forward: Forward) -> Forward:
             raise DTypeError(
                 f"custom op {name!r}: the forward returned a {type(out).__name__}, not an array of numbers"
             )
-        if any(out is a for a in arrays):
+        if any(out is a or out is v for a, v in zip(arrays, views)) or (
+            isinstance(out, np.ndarray) and not out.flags.writeable
+        ):
             out = out.copy()  # the output must be a new array, never an input's own
         return out
 
