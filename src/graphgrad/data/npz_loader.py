@@ -13,6 +13,7 @@ from graphgrad.data.bundle import DataBundle, apply_label_names, check_task, dec
 from graphgrad.errors import DataError
 
 MAX_ARRAY_BYTES = 8 * 1024**3  # a member declaring more is refused before anything is allocated
+CHANNEL_COUNTS = (1, 3, 4)  # grey, RGB, RGBA: a 4-D X ending in one of these and not starting so is channels-last
 
 
 def _check_members(p: Any, zf: zipfile.ZipFile) -> None:
@@ -49,7 +50,8 @@ def load_npz(
     """Load ``x`` (n, ...) and ``y`` (n,) from an ``.npz`` file (``np.savez``) into a :class:`DataBundle`.
 
     x is flattened to (n, features) float32; ``input_shape`` keeps one example's shape: ``(F,)``,
-    ``(1, H, W)`` for images ``(n, H, W)``, ``(C, H, W)`` for ``(n, C, H, W)``. Optional arrays
+    ``(1, H, W)`` for images ``(n, H, W)``, ``(C, H, W)`` for ``(n, C, H, W)``; images that look
+    channels-last (``(n, H, W, 3)``) are refused rather than read as H channels. Optional arrays
     ``feature_names`` and ``target_names`` name the columns and classes. The task follows
     :func:`~graphgrad.data.bundle.decide_task`: text ``y`` -> classification, float ``y`` ->
     regression, integer ``y`` -> classification up to 20 distinct values (non-negative integers are
@@ -83,7 +85,11 @@ def load_npz(
         raise DataError(f"{p}: X must be a numeric array of shape (examples, features...), got {x.dtype} {x.shape}")
     if x.shape[0] == 0 or x[0].size == 0:
         raise DataError(f"{p}: X has shape {x.shape}: no examples or no features")
+    if x.ndim == 4 and x.shape[3] in CHANNEL_COUNTS and x.shape[1] not in CHANNEL_COUNTS:
+        raise DataError(f"{p}: X has shape {x.shape}, which looks like images with channels last (N, H, W, C); "
+                        "store them as (N, C, H, W), e.g. np.moveaxis(X, -1, 1)")
     input_shape = (1, *x.shape[1:]) if x.ndim == 3 else tuple(x.shape[1:])
+    x_shape = x.shape
     x = x.reshape(x.shape[0], -1).astype(np.float32)
     bad = ~np.isfinite(x)
     if bad.any():
@@ -97,7 +103,7 @@ def load_npz(
                           input_shape=input_shape)
     y = arrays["y"]
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
-        raise DataError(f"{p}: shape mismatch: y has shape {y.shape}, expected ({x.shape[0]},) to match X {x.shape}")
+        raise DataError(f"{p}: shape mismatch: y has shape {y.shape}, expected ({x.shape[0]},) to match X {x_shape}")
     reason = ""
     if schema is not None:
         task = schema["task"]

@@ -108,12 +108,14 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     if bundle.y is None:
         raise DataError(f"{config.data}: no target column to train on")
     if bundle.task == CLASSIFICATION and bundle.n_classes < 2:
-        raise DataError(f"{bundle.name}: classification needs at least 2 classes, found {bundle.n_classes}")
+        raise DataError(f"{config.data or bundle.name}: classification needs at least 2 classes, "
+                        f"found {bundle.n_classes}")
     split = gdata.stratified_split(bundle.y, test_size=config.test_size, val_size=config.val_size,
                                    seed=rng_for(config.seed, "split"),
                                    stratify=bundle.task == CLASSIFICATION)
     if len(split.train) == 0 or len(split.val) == 0 or len(split.test) == 0:
-        raise DataError(f"{bundle.name}: {len(bundle.y)} examples are too few to split into train/validation/test")
+        raise DataError(f"{config.data or bundle.name}: {len(bundle.y)} examples are too few to split into "
+                        "train/validation/test")
     prep = Preprocessing.fit(bundle, split.train, config.missing)
     x = prep.features(bundle.X)
     y = prep.targets(bundle.y)
@@ -357,7 +359,7 @@ def evaluate_run(run_dir: str | os.PathLike[str], data: str | None = None, save:
         x, y = prepare_data(run.config).test
         where = "test split"
     else:
-        bundle = prep.load(data, with_target=True)
+        bundle = prep.load(data, with_target=True, input_shape=run.input_shape)
         if bundle.y is None:
             raise DataError(f"{data}: no target column {prep.schema['target']!r} to evaluate against")
         if bundle.n_dropped:

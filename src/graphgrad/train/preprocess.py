@@ -75,10 +75,17 @@ class Preprocessing:
         assert self.target_scale is not None
         return np.asarray(outputs, dtype=np.float64).reshape(-1) * self.target_scale["std"] + self.target_scale["mean"]
 
-    def load(self, path: str | os.PathLike[str], with_target: bool = True) -> gdata.DataBundle:
-        """A file encoded like the training data; ``X`` is raw (apply :meth:`features`)."""
+    def load(self, path: str | os.PathLike[str], with_target: bool = True,
+             input_shape: tuple[int, ...] | None = None) -> gdata.DataBundle:
+        """A file encoded like the training data; ``X`` is raw (apply :meth:`features`). With the
+        run's image ``input_shape`` (C, H, W), images of another shape are refused even when they
+        have as many pixels; rows without an image shape are taken as flattened images."""
         bundle = gdata.load_file(path, schema=_with_columns(self.schema), missing=self.missing,
                                  with_target=with_target)
+        shape = tuple(bundle.input_shape)
+        if input_shape is not None and len(input_shape) == 3 and len(shape) == 3 and shape != tuple(input_shape):
+            raise DataError(f"{path}: images of shape {_dims(shape)}, the model was trained on {_dims(input_shape)} "
+                            "(channels x height x width)")
         if bundle.n_features != self.schema["n_features"]:
             raise DataError(f"{path}: {bundle.n_features} features, the model was trained on "
                             f"{self.schema['n_features']}")
@@ -96,6 +103,10 @@ class Preprocessing:
         return cls(dict(meta["schema"]), gdata.Standardizer.from_state_dict(meta["standardizer"]),
                    None if fill is None else MissingFiller.from_state_dict(fill), meta["target_scale"],
                    str(meta.get("missing", "error")), str(meta["task"]))
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
 
 
 def _with_columns(schema: dict[str, Any]) -> dict[str, Any]:

@@ -88,7 +88,7 @@ class Run:
         encoded (missing values the run does not fill) are NaN."""
         self.notes = []
         if isinstance(data, (str, os.PathLike)):
-            bundle = self.preprocessing.load(data, with_target=False)
+            bundle = self.preprocessing.load(data, with_target=False, input_shape=self.input_shape)
             if bundle.unseen:
                 counts = ", ".join(f"{c} {n}" for c, n in bundle.unseen.items())
                 self.notes.append(f"{sum(bundle.unseen.values())} cells had a category not seen in training "
