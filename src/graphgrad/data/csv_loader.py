@@ -421,6 +421,12 @@ def _apply_missing(
     return _keep_rows(t, keep), mask[keep], int((~keep).sum()), counts
 
 
+def _some(names: Sequence[str], shown: int = 8) -> str:
+    """The first few names quoted, and how many more: an error line stays readable."""
+    listed = ", ".join(map(repr, names[:shown]))
+    return listed if len(names) <= shown else f"{listed} and {len(names) - shown} more"
+
+
 def _load_with_schema(t: _Table, schema: dict[str, Any], missing: str, with_target: bool) -> DataBundle:
     try:
         columns, target, task = list(schema["columns"]), schema["target"], schema["task"]
@@ -430,8 +436,8 @@ def _load_with_schema(t: _Table, schema: dict[str, Any], missing: str, with_targ
     absent = [c for c in columns if c not in t.header]
     if absent:
         raise DataError(
-            f"{t.path}: columns differ from the training data: missing {absent}; "
-            f"expected {columns} (and optionally the target {target!r})"
+            f"{t.path}: columns differ from the training data: missing {len(absent)} of its {len(columns)} "
+            f"feature columns: {_some(absent)} (and optionally the target {target!r})"
         )
     cols = [t.header.index(c) for c in columns]
     has_target = with_target and target in t.header
