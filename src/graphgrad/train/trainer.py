@@ -116,11 +116,11 @@ class Trainer:
     without MPI). ``rank_rngs`` names generators (dropout) that must draw differently on each rank:
     under several ranks they restart every step from (their initial state, step, rank), so a
     resumed run draws as an uninterrupted one without saving every rank's state.
-    ``threads`` is the number of BLAS threads; None measures the faster of one and all of them
-    for this model at the start of :meth:`fit` (see :mod:`graphgrad.threads`). ``compile`` (default
-    on) replays the training step as a captured plan (:mod:`graphgrad.compile`), bit for bit the
-    eager step; a step that cannot be captured (dropout masks, running statistics) runs eagerly,
-    and :attr:`compile_note` says why.
+    ``threads`` is the number of BLAS threads; None decides at the start of :meth:`fit` (see
+    :mod:`graphgrad.threads`). ``compile`` (default on) replays the training step as a captured
+    plan (:mod:`graphgrad.compile`), bit for bit the eager step, dropout and batch norm included; a
+    step that cannot be captured (an ``nll_loss``, a cumulative batch-norm average, several MPI
+    ranks) runs eagerly, and :attr:`compile_note` says why.
     """
 
     def __init__(
