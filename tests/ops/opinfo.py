@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, assume, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+from graphgrad import Tensor, no_grad
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,17 @@ def op_inputs(draw: st.DrawFn, info: OpInfo) -> list[np.ndarray]:
 def cotangent(shape: tuple[int, ...]) -> st.SearchStrategy:
     """An upstream gradient v of an output's ``shape``, drawn by Hypothesis."""
     return hnp.arrays(np.float64, shape, elements=st.floats(-2.0, 2.0, allow_nan=False, width=64))
+
+
+def draw_point(data: st.DataObject, info: OpInfo) -> tuple[list[np.ndarray], np.ndarray]:
+    """Inputs for ``info`` away from its kinks (``avoid``) and an upstream gradient of its output's
+    shape: the point every gradient check of the registry starts from."""
+    arrays = data.draw(op_inputs(info))
+    if info.avoid is not None:
+        assume(not info.avoid(arrays))
+    with no_grad():
+        shape = info.fn(*[Tensor(a) for a in arrays]).shape
+    return arrays, data.draw(cotangent(shape), label="cotangent")
 
 
 def registry_settings(max_examples: int) -> settings:

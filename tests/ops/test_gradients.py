@@ -9,9 +9,17 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import graphgrad
-from graphgrad import Tensor, no_grad
+from graphgrad import Tensor
 from graphgrad.testing import check_create_graph, check_first_order
-from tests.ops.opinfo import OpInfo, all_opinfos, cases, cotangent, differentiable_opinfos, op_inputs, registry_settings
+from tests.ops.opinfo import (
+    OpInfo,
+    all_opinfos,
+    cases,
+    differentiable_opinfos,
+    draw_point,
+    op_inputs,
+    registry_settings,
+)
 
 __all__ = ["op_inputs"]  # re-exported: other test modules import it from here
 
@@ -45,12 +53,7 @@ def test_gradient_matches_finite_differences(info: OpInfo, data: st.DataObject) 
 @given(data=st.data())
 def test_create_graph_agrees_with_plain_backward(info: OpInfo, data: st.DataObject) -> None:
     """Recording the backward pass (the graph-op path of every rule) gives the plain backward's numbers."""
-    arrays = data.draw(op_inputs(info))
-    if info.avoid is not None:
-        assume(not info.avoid(arrays))
-    with no_grad():
-        shape = info.fn(*[Tensor(a) for a in arrays]).shape
-    v = data.draw(cotangent(shape), label="v")
+    arrays, v = draw_point(data, info)
     check_create_graph(info.fn, *arrays, v=v)
 
 

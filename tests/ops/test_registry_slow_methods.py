@@ -9,12 +9,11 @@ registry can make (variadic ops such as stack and concatenate included).
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
-from graphgrad import Tensor, no_grad
 from graphgrad.testing import check_slow_methods
-from tests.ops.opinfo import OpInfo, cases, cotangent, differentiable_opinfos, op_inputs, registry_settings
+from tests.ops.opinfo import OpInfo, cases, differentiable_opinfos, draw_point, registry_settings
 
 OPINFOS = differentiable_opinfos()
 
@@ -25,9 +24,5 @@ KNOWN: dict[str, str] = {}  # entry name -> why it is a known failure (strict xf
 @registry_settings(max_examples=3)
 @given(data=st.data())
 def test_naive_and_path_sum_agree_with_backward(info: OpInfo, data: st.DataObject) -> None:
-    arrays = data.draw(op_inputs(info))
-    if info.avoid is not None:
-        assume(not info.avoid(arrays))
-    with no_grad():
-        shape = info.fn(*[Tensor(a) for a in arrays]).shape
-    check_slow_methods(info.fn, *arrays, w=data.draw(cotangent(shape), label="w"))
+    arrays, w = draw_point(data, info)
+    check_slow_methods(info.fn, *arrays, w=w)

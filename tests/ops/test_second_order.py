@@ -15,18 +15,18 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import graphgrad as gg
-from graphgrad import Tensor, no_grad
+from graphgrad import Tensor
 from graphgrad.autograd.check import gradcheck
 from graphgrad.autograd.engine import backward
 from graphgrad.errors import GradcheckError
 from graphgrad.ops import core
 from graphgrad.testing import check_second_order
 from graphgrad.testing import vjp_map as vjp
-from tests.ops.opinfo import OpInfo, cases, cotangent, differentiable_opinfos, op_inputs, registry_settings
+from tests.ops.opinfo import OpInfo, cases, differentiable_opinfos, draw_point, registry_settings
 
 OPINFOS = [info for info in differentiable_opinfos() if not info.skip_second_order]
 
@@ -35,12 +35,7 @@ OPINFOS = [info for info in differentiable_opinfos() if not info.skip_second_ord
 @registry_settings(max_examples=6)
 @given(data=st.data())
 def test_second_derivative_in_input_and_cotangent(info: OpInfo, data: st.DataObject) -> None:
-    arrays = data.draw(op_inputs(info))
-    if info.avoid is not None:
-        assume(not info.avoid(arrays))
-    with no_grad():
-        shape = info.fn(*[Tensor(a) for a in arrays]).shape
-    v = data.draw(cotangent(shape), label="v")
+    arrays, v = draw_point(data, info)
     check_second_order(info.fn, *arrays, v=v, eps=info.eps, atol=info.atol, rtol=info.rtol)
 
 
