@@ -146,14 +146,7 @@ def test_switching_to_eval_and_back_records_the_other_mode() -> None:
     def run(captured: bool) -> tuple[list[bytes], Any]:
         model = _model(dropout=0.5)
         opt = optim.SGD(model.parameters(), lr=0.05)
-
-        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-            loss = nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = _plain_step(model, opt)
         fn = capture(step) if captured else step
         out = []
         for i, (x, y) in enumerate(_batches(40)):
@@ -165,6 +158,21 @@ def test_switching_to_eval_and_back_records_the_other_mode() -> None:
     replayed, fn = run(True)
     assert fn.plans and fn.refused is None
     assert replayed == eager
+
+
+def _plain_step(
+    model: nn.Module, opt: optim.Optimizer, **loss_options: Any
+) -> Callable[[gg.Tensor, gg.Tensor], gg.Tensor]:
+    """The usual step: cross-entropy (with ``loss_options``), zero_grad, backward, update."""
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y, **loss_options)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
 
 
 def _clip_step(model: nn.Module, opt: optim.Optimizer) -> Callable[[gg.Tensor, gg.Tensor], gg.Tensor]:
@@ -311,14 +319,7 @@ def test_new_shapes_and_dtypes_trace_again() -> None:
     def run(captured: bool) -> tuple[list[bytes], Any]:
         model = _model()
         opt = optim.Adam(model.parameters(), lr=1e-2)
-
-        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-            loss = nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = _plain_step(model, opt)
         fn = capture(step) if captured else step
         out = []
         for i, (x, y) in enumerate(_batches(30) + _batches(30, batch=5, seed=1)):
@@ -336,14 +337,7 @@ def test_new_shapes_and_dtypes_trace_again() -> None:
 def test_replay_makes_no_nodes_and_only_the_tensors_it_hands_out(monkeypatch: pytest.MonkeyPatch) -> None:
     model = _model()
     opt = optim.SGD(model.parameters(), lr=0.1)
-
-    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = _plain_step(model, opt)
     fn = capture(step)
     batches = _batches(4)
     for x, y in batches[:2]:
@@ -391,14 +385,7 @@ def test_optimizer_updates_are_written_per_parameter_and_follow_a_reloaded_state
     def run(captured: bool) -> tuple[list[bytes], Any]:
         model = _model(dropout=0.2)
         opt = optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-3)
-
-        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-            loss = nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = _plain_step(model, opt)
         fn = capture(step) if captured else step
         out = []
         saved = None
@@ -435,14 +422,7 @@ def test_cross_entropy_reads_every_batch_s_targets(loss_options: dict[str, Any])
         rng = np.random.default_rng(0)
         model = nn.Sequential(nn.Linear(4, 8, rng=1), nn.ReLU(), nn.Linear(8, 3, rng=2))
         opt = optim.SGD(model.parameters(), lr=0.1)
-
-        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-            loss = nn.functional.cross_entropy(model(x), y, **loss_options)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = _plain_step(model, opt, **loss_options)
         fn = capture(step) if captured else step
         losses = []
         for y in targets:
@@ -463,14 +443,7 @@ def test_cross_entropy_reads_every_batch_s_targets(loss_options: dict[str, Any])
 def test_a_target_out_of_range_is_refused_at_replay_too() -> None:
     model = nn.Sequential(nn.Linear(4, 3, rng=1))
     opt = optim.SGD(model.parameters(), lr=0.1)
-
-    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = _plain_step(model, opt)
     fn = capture(step)
     x = gg.Tensor(np.ones((2, 4), dtype=np.float32))
     for y in ([0, 1], [1, 2], [2, 0]):
