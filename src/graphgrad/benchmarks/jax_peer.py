@@ -14,7 +14,7 @@ import numpy as np
 
 from graphgrad.benchmarks.mlp_configs import CONFIGS, LEARNING_RATE
 from graphgrad.benchmarks.numpy_mlp import init_mlp, train_step
-from graphgrad.benchmarks.timing import interleaved_medians
+from graphgrad.benchmarks.timing import record_against_numpy
 
 
 def make_step(layers: list[tuple[np.ndarray, np.ndarray]], x_np: np.ndarray, y_np: np.ndarray) -> Any:
@@ -62,13 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         expected = train_step([(w.copy(), b.copy()) for w, b in layers], x_np, y_np, LEARNING_RATE)
         if abs(first - expected) > 1e-4 * max(1.0, abs(expected)):
             raise AssertionError(f"{config.name}: JAX loss {first} differs from NumPy's {expected}")
-        medians = interleaved_medians(
-            {"numpy": functools.partial(train_step, layers, x_np, y_np, LEARNING_RATE), "jax": step},
-            rounds=args.rounds,
-        )
-        results["step_s"][config.name] = medians["jax"]
-        results["numpy_s"][config.name] = medians["numpy"]
-        results["ratio"][config.name] = medians["jax"] / medians["numpy"]
+        numpy_step = functools.partial(train_step, layers, x_np, y_np, LEARNING_RATE)
+        record_against_numpy(results, config.name, step, numpy_step, args.rounds)
     print(json.dumps(results))
 
 

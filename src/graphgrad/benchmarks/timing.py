@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 
 def steps_per_block(step: Callable[[], object], min_block_s: float = 0.02) -> int:
@@ -34,3 +35,15 @@ def interleaved_medians(steps: dict[str, Callable[[], object]], rounds: int, war
         for name, step in steps.items():
             samples[name].append(time_block(step, sizes[name]))
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def record_against_numpy(
+    results: dict[str, Any], key: str, step: Callable[[], object], numpy_step: Callable[[], object], rounds: int
+) -> None:
+    """Time a peer's ``step`` interleaved with the hand-written ``numpy_step`` of the same process and
+    record both medians and their ratio under ``key`` in ``results["step_s"]``, ``["numpy_s"]`` and
+    ``["ratio"]`` (what every peer process of ``graphgrad bench speed`` reports)."""
+    medians = interleaved_medians({"numpy": numpy_step, "peer": step}, rounds=rounds)
+    results["step_s"][key] = medians["peer"]
+    results["numpy_s"][key] = medians["numpy"]
+    results["ratio"][key] = medians["peer"] / medians["numpy"]

@@ -13,7 +13,7 @@ import numpy as np
 
 from graphgrad.benchmarks.mlp_configs import CONFIGS, LEARNING_RATE
 from graphgrad.benchmarks.numpy_mlp import init_mlp, train_step
-from graphgrad.benchmarks.timing import interleaved_medians
+from graphgrad.benchmarks.timing import record_against_numpy
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,13 +46,8 @@ def main(argv: list[str] | None = None) -> None:
             loss.backward()
             opt.step()
 
-        medians = interleaved_medians(
-            {"numpy": functools.partial(train_step, layers, x_np, y_np, LEARNING_RATE), "torch": step},
-            rounds=args.rounds,
-        )
-        results["step_s"][config.name] = medians["torch"]
-        results["numpy_s"][config.name] = medians["numpy"]
-        results["ratio"][config.name] = medians["torch"] / medians["numpy"]
+        numpy_step = functools.partial(train_step, layers, x_np, y_np, LEARNING_RATE)
+        record_against_numpy(results, config.name, step, numpy_step, args.rounds)
     print(json.dumps(results))
 
 
