@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+from tests.cliproc import gg
 
 
 @pytest.fixture(scope="session")
 def cli_run(tmp_path_factory) -> Path:
     """``graphgrad train --dataset moons --epochs 2`` run as a user would, in a subprocess."""
     out = tmp_path_factory.mktemp("runs") / "moons"
-    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "graphgrad", "train", "--dataset", "moons", "--epochs", "2",
-                           "--hidden", "8", "--batch-size", "16", "--out", str(out), "--quiet"],
-                          capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr
+    r = gg("train", "--dataset", "moons", "--epochs", "2", "--hidden", "8", "--batch-size", "16",
+           "--out", out, "--quiet")
+    assert r.code == 0, r.err
     return out
 
 
@@ -27,11 +23,8 @@ def cli_run(tmp_path_factory) -> Path:
 def cnn_run(tmp_path_factory) -> Path:
     """``graphgrad train --model cnn --epochs 1`` on the built-in digits (1x8x8 images), in a subprocess."""
     out = tmp_path_factory.mktemp("runs") / "digits-cnn"
-    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "graphgrad", "train", "--model", "cnn", "--epochs", "1",
-                           "--batch-size", "64", "--out", str(out), "--quiet"],
-                          capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr
+    r = gg("train", "--model", "cnn", "--epochs", "1", "--batch-size", "64", "--out", out, "--quiet")
+    assert r.code == 0, r.err
     return out
 
 
