@@ -6,6 +6,7 @@ forward and derivative live side by side.
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -235,6 +236,25 @@ class Tensor:
         t = Tensor._wrap(self.data)
         t._vc = self._vc
         return t
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        """A leaf's copy: its own memory and version counter, the same ``requires_grad``, a copy of
+        ``.grad``. A tensor made by an op is refused, as in PyTorch: its copy would carry a copy of
+        the graph, whose backward would fill copies of the leaves and leave the real ones at None."""
+        if self._node is not None:
+            raise BackwardError(
+                f"copy.deepcopy of a tensor of shape {self.shape} made by '{self._node.op.name}' (not a leaf): "
+                "its copy's backward would reach copies of the leaves, not the leaves; deep-copy x.detach() "
+                "for the values, or copy the leaves and compute again"
+            )
+        cls = type(self)
+        new = _new(cls)
+        memo[id(self)] = new
+        for klass in cls.__mro__:
+            for slot in getattr(klass, "__slots__", ()):
+                if slot != "__weakref__" and hasattr(self, slot):
+                    object.__setattr__(new, slot, copy.deepcopy(getattr(self, slot), memo))
+        return new
 
     def retain_grad(self) -> Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""

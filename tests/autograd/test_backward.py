@@ -211,3 +211,36 @@ def test_set_grad_enabled_by_flag() -> None:
         with gg.set_grad_enabled(True):
             assert (x * 2.0).requires_grad
     assert gg.is_grad_enabled()
+
+
+def test_deepcopy_of_a_tensor_made_by_an_op_is_refused() -> None:
+    # Its copy carried a copy of the graph: backward filled copies of the leaves, x.grad stayed None.
+    import copy
+
+    x = gg.tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(BackwardError, match=r"copy.deepcopy of a tensor of shape \(2,\) made by 'multiply'"):
+        copy.deepcopy(x * 2.0)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(torch.ones(2, requires_grad=True) * 2.0)
+
+
+def test_deepcopy_of_leaves_and_modules_gives_independent_leaves() -> None:
+    import copy
+
+    from graphgrad import nn
+
+    x = gg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    x.grad = gg.tensor(np.array([0.5, 0.5]))
+    y = copy.deepcopy(x)
+    assert y.requires_grad and y.is_leaf and y._vc is not x._vc
+    y.data[0] = 9.0
+    y.grad.data[0] = 9.0
+    np.testing.assert_array_equal(x.data, [1.0, 2.0])
+    np.testing.assert_array_equal(x.grad.data, [0.5, 0.5])
+    model = nn.Sequential(nn.Linear(2, 2, rng=0), nn.BatchNorm1d(2))
+    twin = copy.deepcopy(model)
+    assert type(twin[0].weight) is nn.Parameter
+    twin(gg.tensor(np.ones((3, 2), dtype=np.float32))).sum().backward()
+    assert twin[0].weight.grad is not None and model[0].weight.grad is None
+    assert twin[1].num_batches_tracked.item() == 1 and model[1].num_batches_tracked.item() == 0

@@ -246,3 +246,18 @@ def test_a_back_reference_to_the_parent_does_not_loop():
     p = Parent()
     assert list(p.state_dict()) == ["child.weight", "child.bias"]
     assert len(list(p.modules())) == 2 and p.num_parameters() == 2
+
+
+@pytest.mark.parametrize("value", [np.array([["a", "b", "c", "d"], ["e", "f", "g", "h"]]),
+                                   np.array([[1 + 2j, 0, 0, 0], [0, 0, 0, 0]]), "hello"])
+def test_load_state_dict_refuses_values_that_are_not_real_numbers_and_changes_nothing(value):
+    # PyTorch refuses a str; NumPy would raise a bare ValueError half-way (text) or drop the
+    # imaginary part (complex). The earlier keys must not have been written either.
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.Linear(4, 2, rng=1))
+    before = model.state_dict()
+    state = {k: np.zeros_like(v) for k, v in before.items()}
+    state["1.weight"] = value
+    with pytest.raises(CheckpointError, match=r"1\.weight: checkpoint holds .*, not real numbers"):
+        model.load_state_dict(state)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])

@@ -65,3 +65,18 @@ def test_clip_a_module_after_backward():
     nn.utils.clip_grad_norm_(lin.parameters(), max_norm=0.5)
     total = np.sqrt(sum(np.sum(p.grad.data ** 2) for p in lin.parameters()))
     assert total == pytest.approx(0.5, rel=1e-5)
+
+
+@pytest.mark.parametrize("clip", ["norm", "value"])
+def test_clipping_keeps_a_zero_dimensional_gradient_a_writable_array(clip):
+    # NumPy ufuncs on 0-d arrays return scalars: the clipped .grad of a learned scalar became a
+    # np.float64, not the writable array every .grad must be.
+    p = gg.Tensor(np.array(2.0), requires_grad=True)
+    (p * p).backward()
+    if clip == "norm":
+        nn.utils.clip_grad_norm_([p], 0.5)
+    else:
+        nn.utils.clip_grad_value_([p], 0.5)
+    assert type(p.grad.data) is np.ndarray and p.grad.data.shape == ()
+    assert p.grad.data == pytest.approx(0.5, rel=1e-5)
+    p.grad.data[...] = 0.0  # writable, as every .grad handed to a user

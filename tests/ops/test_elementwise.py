@@ -206,3 +206,27 @@ def test_second_derivatives_of_activations_by_hand() -> None:
         (g,) = backward([gg.sum(fn(x))], [None], create_graph=True, retain_graph=True, inputs=[x])
         (h,) = backward([gg.sum(g)], [None], inputs=[x])
         np.testing.assert_allclose(h.data, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_power_exponent_gradient_is_zero_at_a_zero_base():
+    # d/db 0**b: 0**b is 0 for every b > 0, so the slope there is 0; at b = 0 PyTorch also takes 0
+    # (a^b log a would be 1 * -inf). A negative exponent keeps a^b log a.
+    a = gg.tensor(np.array([0.0, 0.0, 2.0]), requires_grad=True)
+    b = gg.tensor(np.array([0.0, 0.5, 0.5]), requires_grad=True)
+    (a**b).sum().backward()
+    np.testing.assert_allclose(b.grad.data, [0.0, 0.0, np.sqrt(2.0) * np.log(2.0)])
+
+
+def test_power_exponent_gradient_matches_torch_at_zero_base():
+    torch = pytest.importorskip("torch")
+    base = np.array([0.0, 0.0, 0.0, 3.0, 0.0])
+    exponent = np.array([0.0, 2.0, -1.0, 0.0, 1.0])
+    a = gg.tensor(base, requires_grad=True)
+    b = gg.tensor(exponent, requires_grad=True)
+    with np.errstate(divide="ignore"):  # 0 ** -1 is inf, as in PyTorch
+        (a**b).sum().backward()
+    ta = torch.tensor(base, requires_grad=True)
+    tb = torch.tensor(exponent, requires_grad=True)
+    (ta**tb).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, tb.grad.numpy())
+    np.testing.assert_array_equal(a.grad.data, ta.grad.numpy())

@@ -325,3 +325,12 @@ def test_functional_exports_the_nn_ops_and_activations() -> None:
     assert F.cross_entropy is gg.cross_entropy and F.linear is gg.linear and F.dropout is gg.dropout
     for name in ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "gelu", "softplus", "softmax", "mse_loss"):
         assert getattr(F, name) is getattr(gg, name), name
+
+
+def test_cross_entropy_points_a_pytorch_layout_to_axis_1():
+    # PyTorch puts the classes of (N, C, H, W) logits on axis 1; graphgrad's default is the last axis.
+    logits = gg.Tensor(np.zeros((2, 3, 4, 5)))
+    target = np.zeros((2, 4, 5), dtype=np.int64)
+    with pytest.raises(ShapeError, match=r"does not fit logits of shape \(2, 3, 4, 5\).*pass axis=1"):
+        F.cross_entropy(logits, target)
+    assert F.cross_entropy(logits, target, axis=1).item() == pytest.approx(np.log(3.0))

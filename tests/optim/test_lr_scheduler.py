@@ -180,3 +180,47 @@ def test_every_scheduler_takes_step_metrics():
         assert sched.get_last_lr()[0] != before, type(sched).__name__  # warm-up rises, the others fall
     with pytest.raises(ConfigError, match="needs the monitored metric"):
         lr_scheduler.ReduceLROnPlateau(make_opt()).step()
+
+
+def test_two_schedules_on_one_optimizer_are_refused_not_silently_overridden():
+    # PyTorch chains them (StepLR then ExponentialLR multiply); closed forms here cannot, and the
+    # second used to overwrite the first without a word (0.9**e instead of 0.5**(e//3) * 0.9**e).
+    opt = make_opt(0.1)
+    first = lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    second = lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    first.step()
+    second.step()
+    with pytest.raises(ConfigError, match=r"StepLR.step: param_groups\[0\]\['lr'\] is 0.09, not the 0.1 it set"):
+        first.step()
+
+
+def test_a_rate_changed_by_hand_is_refused_and_restart_from_is_the_way():
+    opt = make_opt(0.1)
+    sched = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    sched.step()
+    opt.param_groups[0]["lr"] = 1.0  # PyTorch would go on from 1.0; the closed form would drop it
+    with pytest.raises(ConfigError, match=r"restart_from"):
+        sched.step()
+    assert opt.param_groups[0]["lr"] == 1.0  # nothing changed by the refused step
+    sched.restart_from(1.0)
+    sched.step()
+    assert sched.get_last_lr() == pytest.approx([0.25])
+
+
+def test_a_scheduler_made_again_on_the_same_optimizer_takes_over():
+    opt = make_opt(0.1)
+    lr_scheduler.StepLR(opt, step_size=1, gamma=0.5).step()
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)  # replaces the first (no longer stepped)
+    assert lrs_over(sched, 3) == [[0.1], [0.05], [0.025]]
+
+
+def test_one_schedule_matches_torch_step_by_step():
+    torch = pytest.importorskip("torch")
+    t_opt = torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1)
+    t_sched = torch.optim.lr_scheduler.StepLR(t_opt, step_size=2, gamma=0.5)
+    sched = lr_scheduler.StepLR(make_opt(0.1), step_size=2, gamma=0.5)
+    for _ in range(6):
+        t_opt.step()
+        t_sched.step()
+        sched.step()
+        assert sched.get_last_lr() == pytest.approx(t_sched.get_last_lr(), rel=1e-15)

@@ -334,3 +334,27 @@ def test_repr_lists_groups():
     p = gg.Tensor(np.ones(1), requires_grad=True)
     text = repr(optim.SGD([p], lr=0.1, momentum=0.9))
     assert text.startswith("SGD (") and "Parameter Group 0" in text and "momentum: 0.9" in text
+
+
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [("SGD", {"momentum": 0.9, "nesterov": True}), ("Adam", {"amsgrad": True}), ("AdamW", {"weight_decay": 0.1}),
+     ("RMSprop", {"centered": True, "momentum": 0.5}), ("Adagrad", {"lr_decay": 0.01})],
+)
+def test_a_zero_dimensional_parameter_updates_as_in_torch(name, kwargs):
+    # A 0-d parameter (a learned scalar: a temperature, a scale) used to make Adam, AdamW, RMSprop
+    # and Adagrad fail with NumPy's "return arrays must be of ArrayType": ufuncs on 0-d arrays
+    # return scalars, which then served as out=.
+    torch = pytest.importorskip("torch")
+    p = gg.Tensor(np.array(1.5), requires_grad=True)
+    tp = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    opt = getattr(optim, name)([p], lr=0.1, **kwargs)
+    t_opt = getattr(torch.optim, name)([tp], lr=0.1, **kwargs)
+    for _ in range(4):
+        opt.zero_grad()
+        t_opt.zero_grad()
+        (p * p * p).backward()
+        (tp * tp * tp).backward()
+        opt.step()
+        t_opt.step()
+        assert p.data.shape == () and p.item() == pytest.approx(tp.item(), rel=1e-12, abs=1e-15)

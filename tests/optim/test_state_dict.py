@@ -196,3 +196,43 @@ def test_sgd_state_holds_what_pytorchs_holds(momentum):
             np.testing.assert_allclose(state[idx][k], v.numpy(), rtol=1e-6)
     for p, q in zip(params, theirs):
         np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_state_arrays_written_as_json_lists_load_as_arrays(name):
+    # json.dumps(state, default=ndarray.tolist) turns the state arrays into lists (a 0-d one into a
+    # float). They used to load as is: the next step raised a bare TypeError (list *= float), or for
+    # a 0-d parameter silently stopped updating its momentum (float *= m rebinds a local name).
+    params = make_params() + [gg.Tensor(np.array(0.5, dtype=np.float32), requires_grad=True)]
+    opt = MAKERS[name](params)
+
+    def run(opt, params, steps):
+        for step in steps:
+            for p, g in zip(params, grads_at(step) + [np.array(0.3 + step, dtype=np.float32)]):
+                p.grad = gg.Tensor(g)
+            opt.step()
+
+    run(opt, params, range(2))
+    text = json.dumps(opt.state_dict(), default=lambda a: a.tolist())
+    twin_params = [gg.Tensor(p.data.copy(), requires_grad=True) for p in params]
+    twin = MAKERS[name](twin_params)
+    twin.load_state_dict(json.loads(text))
+    run(opt, params, range(2, 5))
+    run(twin, twin_params, range(2, 5))
+    for got, want in zip(twin_params, params):
+        np.testing.assert_array_equal(got.data, want.data)
+
+
+def test_state_lists_of_the_wrong_shape_or_not_numbers_are_refused():
+    params = make_params()
+    opt = MAKERS["sgd"](params)
+    for p, g in zip(params, grads_at(0)):
+        p.grad = gg.Tensor(g)
+    opt.step()
+    state = json.loads(json.dumps(opt.state_dict(), default=lambda a: a.tolist()))
+    state["state"]["1"]["momentum_buffer"] = [1.0, 2.0, 3.0]
+    with pytest.raises(CheckpointError, match=r"'momentum_buffer' of parameter 1 has shape \(3,\), the parameter"):
+        MAKERS["sgd"](make_params()).load_state_dict(state)
+    state["state"]["1"]["momentum_buffer"] = ["a", "b"]
+    with pytest.raises(CheckpointError, match=r"'momentum_buffer' of parameter 1 is a list that is not an array"):
+        MAKERS["sgd"](make_params()).load_state_dict(state)

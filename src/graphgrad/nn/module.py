@@ -205,19 +205,23 @@ class Module:
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True) -> IncompatibleKeys:
         """Copy values into the parameters and buffers, cast to their dtype.
 
-        Shapes must match; with ``strict`` the keys must match exactly. Everything is checked
-        before anything is written, and CheckpointError lists every missing, unexpected and
-        mis-shaped key at once.
+        Values must be real numbers and shapes must match; with ``strict`` the keys must match
+        exactly. Everything is checked before anything is written, and CheckpointError lists every
+        missing, unexpected, mis-shaped and non-numeric key at once.
         """
         targets: dict[str, list[tuple[Any, Module, str]]] = {}
         for name, value, owner, attr in self._named_tensors():
             targets.setdefault(name, []).append((value, owner, attr))
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        mis_shaped = []
+        mis_shaped, not_numbers = [], []
         for key, entries in targets.items():
             if key in state_dict:
-                given = np.shape(getattr(state_dict[key], "data", state_dict[key]))
+                given_value = np.asarray(getattr(state_dict[key], "data", state_dict[key]))
+                if given_value.dtype.kind not in "biuf":  # text, objects, complex: no real number to copy
+                    not_numbers.append(f"{key}: checkpoint holds {given_value.dtype}")
+                    continue
+                given = given_value.shape
                 if given != np.shape(entries[0][0].data if isinstance(entries[0][0], Tensor) else entries[0][0]):
                     mis_shaped.append(f"{key}: checkpoint {given}, model {tuple(entries[0][0].shape)}")
         problems = []
@@ -227,6 +231,8 @@ class Module:
             problems.append(f"unexpected keys {unexpected}")
         if mis_shaped:
             problems.append("shape mismatch for " + "; ".join(mis_shaped))
+        if not_numbers:
+            problems.append("; ".join(not_numbers) + ", not real numbers")
         if problems:
             raise CheckpointError(f"{type(self).__name__}.load_state_dict: " + ", ".join(problems))
         with no_grad():

@@ -55,7 +55,7 @@ def clip_grad_norm_(
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for p, g in with_grads:
-            p.grad = Tensor._wrap(np.multiply(g, coef, dtype=g.dtype))
+            p.grad = Tensor._wrap(np.multiply(g, coef, dtype=g.dtype, out=np.empty_like(g)))  # 0-d: still an array
     return Tensor(np.asarray(total, dtype=grads[0].dtype))
 
 
@@ -64,4 +64,4 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
     if not clip_value >= 0:
         raise ConfigError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value!r}")
     for p, g in _with_grads(parameters):
-        p.grad = Tensor._wrap(np.clip(g, -clip_value, clip_value))
+        p.grad = Tensor._wrap(np.clip(g, -clip_value, clip_value, out=np.empty_like(g)))

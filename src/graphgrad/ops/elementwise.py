@@ -130,8 +130,11 @@ def _pow_grad_base(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
 
 
 def _pow_grad_exponent(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    # a^b log a: at a = 0 (b > 0) this is 0 * -inf, which rule mode makes 0
-    return g * (out * log(a))
+    # a^b log a: at a = 0 (b > 0) this is 0 * -inf, which rule mode makes 0; at a = 0, b = 0 it
+    # would be 1 * -inf, taken as 0 as PyTorch does (0^b is 0 for every b > 0)
+    local = out * log(a)
+    zero_base = (a.data == 0) & (b.data >= 0)
+    return g * (where(_mask(zero_base), 0.0, local) if zero_base.any() else local)
 
 
 _power = Op("power", np.power, (_pow_grad_base, _pow_grad_exponent))

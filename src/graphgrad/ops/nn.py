@@ -443,9 +443,11 @@ def _class_target(target: Any, logits: Tensor, axis: int, ignore_index: int, op:
     rows = shape[:axis] + shape[axis + 1 :]
     if kind in "iu":
         if t.data.shape != rows:
+            torch_layout = len(shape) > 2 and axis != 1 and t.data.shape == shape[:1] + shape[2:]
             raise ShapeError(
                 f"{op}: integer target of shape {t.shape} does not fit logits of shape {logits.shape}: "
                 f"class indices need shape {rows} (the logits without class axis {axis})"
+                + ("; for PyTorch's (N, C, d1, ...) layout, classes on axis 1, pass axis=1" if torch_layout else "")
             )
         return t
     if kind != "f":

@@ -53,7 +53,7 @@ class Adagrad(Optimizer):
             g = g + group["weight_decay"] * param
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         acc = state["sum"]
-        tmp = np.multiply(g, g, dtype=param.dtype)
+        tmp = np.multiply(g, g, dtype=param.dtype, out=np.empty_like(param))  # an array even for a 0-d param
         acc += tmp
         np.sqrt(acc, out=tmp)
         tmp += group["eps"]

@@ -73,7 +73,7 @@ class Adam(Optimizer):
             else:
                 g = g + wd * param
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        tmp = np.multiply(g, 1 - beta1, dtype=param.dtype)
+        tmp = np.multiply(g, 1 - beta1, dtype=param.dtype, out=np.empty_like(param))  # an array even for a 0-d param
         m *= beta1
         m += tmp
         np.multiply(g, g, out=tmp)

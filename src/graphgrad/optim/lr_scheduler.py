@@ -4,7 +4,9 @@ As in PyTorch, a scheduler takes the optimizer, records each group's ``initial_l
 learning rates for epoch 0 at construction; each ``step()`` (normally once per epoch, after the
 optimizer's steps) moves to the next epoch. Epoch-indexed schedules here use their closed form,
 ``lr(e) = f(initial_lr, e)``, so a resumed run computes exactly the same rates as one that never
-stopped. Their state is plain JSON (numbers and lists).
+stopped. Their state is plain JSON (numbers and lists). So they do not chain as PyTorch's do: a
+step refuses (``ConfigError``) when a group's rate is not the one it set last (a second scheduler
+on the optimizer, or a rate changed by hand); ``restart_from(lr)`` goes on from another rate.
 
 Every scheduler takes ``step(metrics=None)``: the epoch-indexed ones ignore the metric, and
 :class:`ReduceLROnPlateau` requires it, so a training loop steps any scheduler the same way.
@@ -111,18 +113,42 @@ class LRScheduler(_SchedulerState):
         ``metrics`` is accepted and ignored, so that every scheduler is stepped the same way."""
         if get_mode() & CAPTURE:  # inside a captured step: the plan calls step again at each replay
             return TRACER[0].effect(type(self).step, self, metrics, epoch)  # type: ignore[no-any-return]
-        self.last_epoch = self.last_epoch + 1 if epoch is None else int(epoch)
+        self._check_rates_are_mine()
+        self._go_to(self.last_epoch + 1 if epoch is None else int(epoch))
+
+    def _go_to(self, epoch: int) -> None:
+        """Set every group's rate to the schedule's rate at ``epoch``."""
+        self.last_epoch = epoch
         lrs = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = lrs
+
+    def _check_rates_are_mine(self) -> None:
+        """Refuse to step when a group's rate is not the one this scheduler set last: another
+        scheduler or a change by hand set it, and the closed form would silently overwrite it
+        (PyTorch's schedulers chain such changes; these cannot)."""
+        for i, (group, mine) in enumerate(zip(self.optimizer.param_groups, self._last_lr)):
+            if group["lr"] != mine:
+                raise ConfigError(
+                    f"{type(self).__name__}.step: param_groups[{i}]['lr'] is {group['lr']:g}, not the {mine:g} it "
+                    "set; something else changed it (a second scheduler on this optimizer, or a change by "
+                    "hand). Schedules here compute each rate from 'initial_lr' and do not chain, so that "
+                    "change would be lost: use one scheduler per optimizer, and scheduler.restart_from(lr) "
+                    "to go on from another rate"
+                )
 
     def restart_from(self, lr: float) -> None:
         check_hyper("lr", lr)
         for group in self.optimizer.param_groups:
             group["initial_lr"] = lr
         self.base_lrs = [lr] * len(self.optimizer.param_groups)
-        self.step(epoch=self.last_epoch)  # the same epoch, from the new base rate
+        self._go_to(self.last_epoch)  # the same epoch, from the new base rate
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the schedule and put the optimizer's rates where it was (as its own step would)."""
+        super().load_state_dict(state_dict)
+        self._go_to(self.last_epoch)
 
     def _check_state(self, state_dict: dict[str, Any]) -> None:
         if len(state_dict.get("base_lrs", self.base_lrs)) != len(self.optimizer.param_groups):

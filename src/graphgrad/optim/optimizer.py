@@ -38,6 +38,17 @@ def check_hyper(name: str, value: Any, low: float = 0.0, high: float | None = No
         raise ConfigError(f"invalid {name}: {value!r} (must be a finite number in {bound})")
 
 
+def _array_from_json(value: Any, what: str) -> np.ndarray:
+    """A state array that a JSON round trip turned into (nested) lists, or a float for a 0-d one."""
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # ragged lists
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "biuf":
+        raise CheckpointError(f"{what} is a list that is not an array of numbers")
+    return arr
+
+
 class Optimizer:
     """Updates parameters from their ``.grad``; hyperparameters live per parameter group.
 
@@ -172,8 +183,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore hyperparameters and state saved by :meth:`state_dict` (JSON round trips welcome:
-        string indices and lists for tuples are accepted). Everything is checked before anything
-        changes; a mismatch raises CheckpointError."""
+        string indices, lists for tuples, and state arrays written as lists are accepted).
+        Everything is checked before anything changes; a mismatch raises CheckpointError."""
         name = type(self).__name__
         if not isinstance(state_dict, dict) or "param_groups" not in state_dict or "state" not in state_dict:
             raise CheckpointError(f"{name}.load_state_dict needs a dict with 'state' and 'param_groups'")
@@ -199,6 +210,8 @@ class Optimizer:
                 raise CheckpointError(f"{name} state: entry for parameter index {key} that no group lists")
             entry = {}
             for k, v in values.items():
+                if isinstance(v, list) or (isinstance(v, float) and p.data.ndim == 0):
+                    v = _array_from_json(v, f"{name} state: '{k}' of parameter {key}")
                 if isinstance(v, (np.ndarray, Tensor)):
                     arr = np.asarray(v.data if isinstance(v, Tensor) else v)
                     if arr.shape != p.data.shape:

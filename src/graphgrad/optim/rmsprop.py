@@ -60,7 +60,7 @@ class RMSprop(Optimizer):
             g = g + group["weight_decay"] * param
         alpha = group["alpha"]
         square_avg = state["square_avg"]
-        tmp = np.multiply(g, g, dtype=param.dtype)
+        tmp = np.multiply(g, g, dtype=param.dtype, out=np.empty_like(param))  # an array even for a 0-d param
         tmp *= 1 - alpha
         square_avg *= alpha
         square_avg += tmp
