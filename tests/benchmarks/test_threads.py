@@ -261,3 +261,15 @@ def test_cli_refuses_a_bad_thread_count_in_one_line() -> None:
     assert r.code == 2
     assert r.err.strip() == ("graphgrad: error: invalid threads 0: the number of BLAS threads must be a "
                              "positive integer")
+
+
+def test_cnn_digits_reports_the_measured_steps(monkeypatch: pytest.MonkeyPatch, quiet: None) -> None:
+    from graphgrad.benchmarks.cnn_digits import _measured_steps
+
+    monkeypatch.setattr(threads, "time", _FakeClock({1: 0.011, 2: 0.006}))
+    trainer, _ = _trainer(n=500, batch=10)
+    trainer.fit()
+    assert _measured_steps(trainer) == {"1": 11.0, "2": 6.0}
+    pinned, _ = _trainer(threads=1)
+    pinned.fit()
+    assert _measured_steps(pinned) is None
