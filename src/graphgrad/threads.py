@@ -134,12 +134,12 @@ class StepProbe:
 
     def __init__(self, most: int, warmup: int = WARMUP_STEPS, rounds: int = ROUNDS,
                  block_seconds: float = BLOCK_SECONDS) -> None:
-        self.most, self.warmup, self.rounds, self.block_seconds = most, warmup, rounds, block_seconds
+        self.most, self.warmup, self.block_seconds = most, warmup, block_seconds
         self.decision: int | None = None
         self.blocks: dict[int, list[float]] = {1: [], most: []}  # seconds per step of each block
         self.steps_measured = 0
         self._order = [n for _ in range(rounds) for n in (1, most)]  # the blocks still to run
-        self._block = [0.0, 0]  # this block's seconds and steps
+        self._block_seconds, self._block_steps = 0.0, 0  # the current block's so far
 
     def next_count(self) -> int:
         """The thread count of the next step."""
@@ -155,13 +155,13 @@ class StepProbe:
             self.warmup -= 1
             return
         self.steps_measured += 1
-        self._block[0] += seconds
-        self._block[1] += 1
-        if self._block[0] < self.block_seconds:
+        self._block_seconds += seconds
+        self._block_steps += 1
+        if self._block_seconds < self.block_seconds:
             return
         n = self._order.pop(0)
-        self.blocks[n].append(self._block[0] / self._block[1])
-        self._block = [0.0, 0]
+        self.blocks[n].append(self._block_seconds / self._block_steps)
+        self._block_seconds, self._block_steps = 0.0, 0
         single, many = self.blocks[1], self.blocks[self.most]
         if len(many) >= 2 and min(many) > GIVE_UP * statistics.median(single):
             self.decision = 1
@@ -219,9 +219,10 @@ class RunThreads:
 
 @contextlib.contextmanager
 def for_run(threads: int | None = None, keep: bool = False) -> Iterator[RunThreads]:
-    """The thread count of one training run: ``threads`` if given, else the user's (:func:`pinned`),
-    else one thread when ``keep`` (MPI ranks keep the per-rank limit they set: count None), no other
-    core or other busy processes, else measured on the run's steps through :meth:`RunThreads.timed`."""
+    """The BLAS threads of one training run, restored at the end: ``threads`` if given, else the
+    user's (:func:`pinned`); else, with ``keep`` (MPI ranks), the limit already set (count None);
+    else one thread on one core or beside other busy processes; else measured on the run's steps,
+    which the run passes through :meth:`RunThreads.timed`."""
     if threads is None and keep:
         yield RunThreads(None)
         return
