@@ -115,8 +115,8 @@ class Trainer:
     without MPI). ``rank_rngs`` names generators (dropout) that must draw differently on each rank:
     under several ranks they restart every step from (their initial state, step, rank), so a
     resumed run draws as an uninterrupted one without saving every rank's state.
-    ``threads`` is the number of BLAS threads; None decides at the start of :meth:`fit` (see
-    :mod:`graphgrad.threads`). ``compile`` (default on) replays the training step as a captured
+    ``threads`` is the number of BLAS threads; None decides on the first steps of each :meth:`fit`
+    (see :mod:`graphgrad.threads`). ``compile`` (default on) replays the training step as a captured
     plan (:mod:`graphgrad.compile`), bit for bit the eager step, dropout and batch norm included; a
     step that cannot be captured (an ``nll_loss``, a cumulative batch-norm average, several MPI
     ranks) runs eagerly, and :attr:`compile_note` says why.
