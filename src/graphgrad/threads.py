@@ -115,13 +115,14 @@ GIVE_UP = 1.5
 much slower per step than one thread's median: threads are spinning against other work."""
 
 
-def _others_busy() -> bool:
-    """Whether the load average shows work besides this process (Unix; False where unknown)."""
+def _others_busy(own: int = 1) -> bool:
+    """Whether the load average shows work besides this process running on ``own`` threads (Unix;
+    False where unknown)."""
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return False
-    return load - 1.0 >= OTHERS_BUSY_LOAD  # this process, busy with the run, counts about 1
+    return load - own >= OTHERS_BUSY_LOAD  # this process, busy with the run, counts about ``own``
 
 
 class StepProbe:
@@ -175,6 +176,8 @@ class RunThreads:
 
     :attr:`count` is the count the run uses: the fixed one, the measured decision, or one until
     the decision (when the run ends before it, every step was on one thread or a measured block).
+    A run that chose every core goes back to one thread for good at the start of an epoch when the
+    load average shows that other processes have started since.
     """
 
     def __init__(self, count: int | None, probe: StepProbe | None = None, controller: Any = None) -> None:
@@ -192,7 +195,12 @@ class RunThreads:
         return self.probe is not None and self.probe.decision is None
 
     def timed(self, step: Callable[..., Any]) -> Callable[..., Any]:
-        """``step`` itself when nothing is measured, else ``step`` run on the probe's counts and timed."""
+        """``step`` itself when nothing is measured, else ``step`` run on the probe's counts and timed
+        (called at the start of each epoch)."""
+        probe = self.probe
+        if probe is not None and probe.decision is not None and probe.decision > 1 and _others_busy(probe.decision):
+            probe.decision = 1
+            self._switch(1)
         if not self.measuring:
             return step
 

@@ -229,6 +229,26 @@ def test_trainer_keeps_one_thread_when_threads_do_not_pay(monkeypatch: pytest.Mo
     assert trainer.threads_used == 1 and set(record.seen[3 + 20:]) == {1}
 
 
+def test_a_process_starting_later_sends_the_run_back_to_one_thread(monkeypatch: pytest.MonkeyPatch,
+                                                                   quiet: None) -> None:
+    """Chose two threads; then the load average rises past what those two threads explain: from the
+    next epoch on, one thread."""
+    monkeypatch.setattr(threads, "time", _FakeClock({1: 0.011, 2: 0.006}))
+    trainer, record = _trainer(n=500, batch=10, epochs=3)
+    loads = {1: 2.5, 2: 2.9}  # load average after each epoch: our 2 threads + 0.5, then + 0.9
+
+    class Load(Callback):
+        key = "load"
+
+        def on_epoch_end(self, t: Any, logs: Any) -> None:
+            monkeypatch.setattr(threads.os, "getloadavg", lambda: (loads[t.epoch], 1.0, 1.0))
+
+    trainer.callbacks.append(Load())
+    trainer.fit()
+    assert set(record.seen[33:100]) == {2}  # epochs 1 and 2 after the measurement
+    assert set(record.seen[100:]) == {1} and trainer.threads_used == 1
+
+
 def test_a_measured_run_trains_the_same_model(monkeypatch: pytest.MonkeyPatch, quiet: None) -> None:
     """Measuring changes only which steps run on which thread count: the same steps, epochs and
     history rows, and weights equal to one thread's up to the order of BLAS's sums."""
