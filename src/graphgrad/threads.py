@@ -114,6 +114,10 @@ GIVE_UP = 1.5
 """Measuring stops early, keeping one thread, once two blocks on every core have each been this
 much slower per step than one thread's median: threads are spinning against other work."""
 
+GIVE_UP_AT_ONCE = 4.0
+"""... or once one block on every core has been this much slower: under a competing process a
+threaded step can take 40 times one thread's, and a second such block would cost seconds."""
+
 
 def _others_busy(own: int = 1) -> bool:
     """Whether the load average shows work besides this process running on ``own`` threads (Unix;
@@ -164,7 +168,8 @@ class StepProbe:
         self.blocks[n].append(self._block_seconds / self._block_steps)
         self._block_seconds, self._block_steps = 0.0, 0
         single, many = self.blocks[1], self.blocks[self.most]
-        if len(many) >= 2 and min(many) > GIVE_UP * statistics.median(single):
+        slower = sorted((b / statistics.median(single) for b in many), reverse=True)
+        if slower and (slower[0] > GIVE_UP_AT_ONCE or (len(slower) >= 2 and slower[1] > GIVE_UP)):
             self.decision = 1
         elif not self._order:
             faster = statistics.median(many) < THREADS_MUST_BE_FASTER * statistics.median(single)

@@ -126,22 +126,30 @@ def test_ties_and_small_gains_keep_one_thread(quiet: None, threaded: float) -> N
     assert set(used[3 + probe.steps_measured:]) == {1}
 
 
-def test_measuring_gives_up_early_when_threads_are_much_slower(quiet: None) -> None:
-    """Threads spinning against other work: two slow blocks end the measurement (not ten)."""
+def test_measuring_gives_up_early_when_threads_are_slower(quiet: None) -> None:
+    """Threads spinning against other work: two blocks 3x slower end the measurement (not five)."""
     probe = threads.StepProbe(2)
-    used = _drive(probe, {1: 0.010, 2: 0.100})
+    used = _drive(probe, {1: 0.011, 2: 0.033})
     assert probe.decision == 1
     assert used[3:3 + 6] == [1, 1, 2, 1, 1, 2] and set(used[9:]) == {1}
+
+
+def test_measuring_gives_up_at_once_when_threads_are_far_slower(quiet: None) -> None:
+    """One threaded step 40x slower (seen under a competing process) ends the measurement."""
+    probe = threads.StepProbe(2)
+    used = _drive(probe, {1: 0.025, 2: 1.0})
+    assert probe.decision == 1
+    assert used[3:3 + 2] == [1, 2] and set(used[5:]) == {1}
 
 
 def test_one_slow_threaded_block_does_not_give_up(quiet: None) -> None:
     """A single outlier (a step recorded again, a passing process) is left to the medians."""
     probe = threads.StepProbe(2)
-    threaded = iter([0.200] + [0.006] * 200)  # the first step on two threads is slow
+    threaded = iter([0.035] + [0.006] * 200)  # the first step on two threads is 3.5x slow
     for _ in range(100):
         probe.record(0.010 if probe.next_count() == 1 else next(threaded))
     assert probe.decision == 2
-    assert probe.blocks[2][0] == pytest.approx(0.200) and len(probe.blocks[2]) == 5
+    assert probe.blocks[2][0] == pytest.approx(0.035) and len(probe.blocks[2]) == 5
 
 
 def test_load_rising_during_the_measurement_keeps_one_thread(monkeypatch: pytest.MonkeyPatch, quiet: None) -> None:
