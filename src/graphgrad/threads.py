@@ -2,11 +2,14 @@
 
 On small matrices BLAS threads spin against any other busy process and a run can take ten times
 longer than on one thread; on large matrices of a quiet machine, threads pay. So the count is
-*measured*, once per training run (switching per op costs more than it saves): :func:`choose`
-times the run's own matrix products with one thread and with all of them, interleaved, and keeps
-every core only when clearly faster; when the load average shows other busy processes it keeps one
-thread without probing (a short probe can miss a competitor that threads would then spin against).
-A user's explicit choice (:func:`limit`, ``--threads N``, ``Trainer(threads=N)``, or an
+*measured*, once per training run (switching per op costs more than it saves), on the run's own
+training steps: after a few warm-up steps (a captured step's two recordings and its first replay),
+blocks of steps alternate between one thread and every core, and every core is kept only when its
+median step is clearly faster (:class:`StepProbe`). Every measured step is a real step of the run,
+so nothing is wasted, and whatever the step does (convolutions' products included) is what is
+timed. When the load average shows other busy processes, one thread is kept without measuring (a
+short measurement can miss a competitor that threads would then spin against). A user's explicit
+choice (:func:`limit`, ``--threads N``, ``Trainer(threads=N)``, or an
 ``OMP/OPENBLAS/MKL_NUM_THREADS`` variable) always wins over the measurement. Under MPI each rank
 calls ``limit(1)``: ranks share the cores already.
 """
@@ -17,14 +20,14 @@ import contextlib
 import os
 import statistics
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from graphgrad.errors import ConfigError
 
-__all__ = ["available", "choose", "current", "limit", "pinned", "use"]
+__all__ = ["RunThreads", "StepProbe", "available", "current", "for_run", "limit", "pinned", "use"]
 
 ENV_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _pinned: list[int] = []  # the counts chosen by the user, innermost last
@@ -87,78 +90,161 @@ def use(n: int) -> Iterator[int]:
         yield n
 
 
-def matmul_shapes(parameters: Iterable[Any], batch: int) -> list[tuple[int, int, int]]:
-    """``(rows, inner, cols)`` of the products a step of a model with these parameters makes:
-    each 2-D weight ``(out, in)`` gives a forward ``(batch, in) @ (in, out)`` and two backward
-    products of the same size."""
-    shapes = []
-    for p in parameters:
-        data = getattr(p, "data", p)
-        if getattr(data, "ndim", 0) == 2:
-            out, inp = data.shape
-            shapes += [(batch, inp, out), (batch, out, inp), (out, batch, inp)]
-    return shapes
-
-
-def _time_products(arrays: list[tuple[np.ndarray, np.ndarray]], repeats: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        for a, b in arrays:
-            a @ b
-    return time.perf_counter() - t0
-
-
-def choose(shapes: list[tuple[int, int, int]], rounds: int = 5, dtype: Any = np.float32) -> int:
-    """The faster of one thread and all of them for these products, timed here and now.
-
-    Blocks of each count alternate ``rounds`` times (so a competing process that comes and goes
-    hits both) and the medians are compared; ties go to one thread, which never collapses.
-    Returns the user's count (:func:`pinned`) without measuring when there is one.
-    """
-    user = pinned()
-    if user is not None:
-        return user
-    most = available()
-    if most <= 1 or not shapes or _others_busy():
-        return 1
-    rng = np.random.default_rng(0)
-    arrays = [(rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
-              for m, k, n in shapes]
-    with use(1):
-        _time_products(arrays, 1)  # warm up
-        one_step = max(_time_products(arrays, 1), 1e-6)
-    repeats = max(1, int(0.01 / one_step))  # blocks of ~10 ms
-    samples: dict[int, list[float]] = {1: [], most: []}
-    for _ in range(rounds):
-        for n in (1, most):
-            with use(n):
-                samples[n].append(_time_products(arrays, repeats))
-    many, single = statistics.median(samples[most]), statistics.median(samples[1])
-    return most if many < THREADS_MUST_BE_FASTER * single else 1
-
-
 THREADS_MUST_BE_FASTER = 0.8
-"""Every core is chosen only when the probe runs in at most this fraction of one thread's time: a
-short probe can catch a competing process asleep, and a wrong choice of threads costs far more
+"""Every core is chosen only when its median step takes at most this fraction of one thread's: the
+measurement can catch a competing process asleep, and a wrong choice of threads costs far more
 (threads spinning against that process) than a wrong choice of one thread."""
 
 OTHERS_BUSY_LOAD = 0.75
 """Other processes keep at least this much of a core busy (1-minute load average, less this
-process's own core): threads would spin against them, so one thread is chosen without probing."""
+process's own core): threads would spin against them, so one thread is chosen without measuring."""
+
+WARMUP_STEPS = 3
+"""Steps run on one thread before measuring: a captured step's two recordings and its first replay
+(an eager step's first call) are slower than the steps that follow."""
+
+BLOCK_SECONDS = 0.02
+"""A block of measured steps at one count lasts until its steps took this long (one step at least):
+long enough that one step's jitter averages out, short enough that a slow block costs little."""
+
+ROUNDS = 5
+"""Blocks of each count, alternating (so a process that comes and goes hits both): medians of 5."""
+
+GIVE_UP = 1.5
+"""Measuring stops early, keeping one thread, once two blocks on every core have each been this
+much slower per step than one thread's median: threads are spinning against other work."""
+
+GIVE_UP_AT_ONCE = 4.0
+"""... or once one block on every core has been this much slower: under a competing process a
+threaded step can take 40 times one thread's, and a second such block would cost seconds."""
 
 
-def _others_busy() -> bool:
-    """Whether the load average shows work besides this process (Unix; False where unknown)."""
+def _others_busy(own: int = 1) -> bool:
+    """Whether the load average shows work besides this process running on ``own`` threads (Unix;
+    False where unknown)."""
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return False
-    return load - 1.0 >= OTHERS_BUSY_LOAD  # this process, busy with the run, counts about 1
+    return load - own >= OTHERS_BUSY_LOAD  # this process, busy with the run, counts about ``own``
+
+
+class StepProbe:
+    """The choice between one thread and ``most`` from the times of a run's steps.
+
+    Ask :meth:`next_count` before each step, run the step on that many threads, then tell
+    :meth:`record` how long it took; :attr:`decision` is set once the blocks are measured (ties
+    and anything short of :data:`THREADS_MUST_BE_FASTER` go to one thread, which never collapses).
+    """
+
+    def __init__(self, most: int, warmup: int = WARMUP_STEPS, rounds: int = ROUNDS,
+                 block_seconds: float = BLOCK_SECONDS) -> None:
+        self.most, self.warmup, self.block_seconds = most, warmup, block_seconds
+        self.decision: int | None = None
+        self.blocks: dict[int, list[float]] = {1: [], most: []}  # seconds per step of each block
+        self.steps_measured = 0
+        self._order = [n for _ in range(rounds) for n in (1, most)]  # the blocks still to run
+        self._block_seconds, self._block_steps = 0.0, 0  # the current block's so far
+
+    def next_count(self) -> int:
+        """The thread count of the next step."""
+        if self.decision is not None:
+            return self.decision
+        return 1 if self.warmup > 0 else self._order[0]
+
+    def record(self, seconds: float) -> None:
+        """The last step, run on :meth:`next_count` threads, took ``seconds``."""
+        if self.decision is not None:
+            return
+        if self.warmup > 0:
+            self.warmup -= 1
+            return
+        self.steps_measured += 1
+        self._block_seconds += seconds
+        self._block_steps += 1
+        if self._block_seconds < self.block_seconds:
+            return
+        n = self._order.pop(0)
+        self.blocks[n].append(self._block_seconds / self._block_steps)
+        self._block_seconds, self._block_steps = 0.0, 0
+        single, many = self.blocks[1], self.blocks[self.most]
+        slower = sorted((b / statistics.median(single) for b in many), reverse=True)
+        if slower and (slower[0] > GIVE_UP_AT_ONCE or (len(slower) >= 2 and slower[1] > GIVE_UP)):
+            self.decision = 1
+        elif not self._order:
+            faster = statistics.median(many) < THREADS_MUST_BE_FASTER * statistics.median(single)
+            self.decision = self.most if faster and not _others_busy() else 1
+
+
+class RunThreads:
+    """The BLAS threads of one training run: a fixed count, or measured on the run's steps.
+
+    :attr:`count` is the count the run uses: the fixed one, the measured decision, or one until
+    the decision (when the run ends before it, every step was on one thread or a measured block).
+    A run that chose every core goes back to one thread for good at the start of an epoch when the
+    load average shows that other processes have started since.
+    """
+
+    def __init__(self, count: int | None, probe: StepProbe | None = None, controller: Any = None) -> None:
+        self._fixed, self.probe, self._controller = count, probe, controller
+        self._now = 1
+
+    @property
+    def count(self) -> int | None:
+        if self.probe is None:
+            return self._fixed
+        return 1 if self.probe.decision is None else self.probe.decision
+
+    @property
+    def measuring(self) -> bool:
+        return self.probe is not None and self.probe.decision is None
+
+    def timed(self, step: Callable[..., Any]) -> Callable[..., Any]:
+        """``step`` itself when nothing is measured, else ``step`` run on the probe's counts and timed
+        (called at the start of each epoch)."""
+        probe = self.probe
+        if probe is not None and probe.decision is not None and probe.decision > 1 and _others_busy(probe.decision):
+            probe.decision = 1
+            self._switch(1)
+        if not self.measuring:
+            return step
+
+        def measured(*args: Any) -> Any:
+            probe = self.probe
+            assert probe is not None
+            if probe.decision is not None:
+                return step(*args)
+            self._switch(probe.next_count())
+            start = time.perf_counter()
+            out = step(*args)
+            probe.record(time.perf_counter() - start)
+            if probe.decision is not None:
+                self._switch(probe.decision)
+            return out
+
+        return measured
+
+    def _switch(self, n: int) -> None:
+        if n != self._now:
+            self._controller.limit(limits=n, user_api="blas")  # applied now; for_run restores at the end
+            self._now = n
 
 
 @contextlib.contextmanager
-def for_run(threads: int | None, shapes: list[tuple[int, int, int]]) -> Iterator[int]:
-    """The thread count of one training run: ``threads`` if given, else the user's, else measured."""
-    n = _check(threads) if threads is not None else choose(shapes)
-    with use(n):
-        yield n
+def for_run(threads: int | None = None, keep: bool = False) -> Iterator[RunThreads]:
+    """The BLAS threads of one training run, restored at the end: ``threads`` if given, else the
+    user's (:func:`pinned`); else, with ``keep`` (MPI ranks), the limit already set (count None);
+    else one thread on one core or beside other busy processes; else measured on the run's steps,
+    which the run passes through :meth:`RunThreads.timed`."""
+    if threads is None and keep:
+        yield RunThreads(None)
+        return
+    n = _check(threads) if threads is not None else pinned()
+    most = available()
+    if n is None and (most <= 1 or _others_busy()):
+        n = 1
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    with controller.limit(limits=n or 1, user_api="blas"):
+        yield RunThreads(n) if n is not None else RunThreads(None, StepProbe(most), controller)

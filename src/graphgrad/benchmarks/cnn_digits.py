@@ -3,7 +3,7 @@ CNN trained by PyTorch eager, per seed.
 
 For each seed (default 0, 1, 2) graphgrad trains exactly as the command does (``start_run`` with
 ``TrainConfig(model="cnn", seed=s)``: the MLP default's split and settings, Adam 2e-3, cosine
-schedule, 20 epochs, batch 32; the step captured, BLAS threads chosen per run) into a temporary
+schedule, 20 epochs, batch 32; the step captured, BLAS threads measured on the run's first steps) into a temporary
 folder. PyTorch trains the same network from the same initial weights on the same batches in the
 same order, in its own process, with its own default threads or ``--torch-threads``. Reported per seed: test accuracy
 and training seconds (the epochs' training loops as the run's history records them, without
@@ -44,7 +44,16 @@ def train_graphgrad(seed: int, epochs: int | None = None) -> dict[str, Any]:
         result = start_run(_config(seed, epochs), Path(folder) / "run", quiet=True)
     trainer = result.trainer
     return {"accuracy": result.test["accuracy"], "seconds": result.seconds, "step": trainer.compile_note,
-            "threads": trainer.threads_used}
+            "threads": trainer.threads_used, "thread_steps_ms": _measured_steps(trainer)}
+
+
+def _measured_steps(trainer: Any) -> dict[str, float] | None:
+    """Median milliseconds per step of the blocks the run measured on each thread count (None when
+    it did not measure: a given count, or other busy processes)."""
+    probe = getattr(trainer._threads, "probe", None)
+    if probe is None:
+        return None
+    return {str(n): round(1e3 * statistics.median(b), 2) for n, b in probe.blocks.items() if b}
 
 
 def train_torch(seed: int, epochs: int | None = None, threads: int | None = None) -> dict[str, Any]:
@@ -109,8 +118,11 @@ def run(seeds: tuple[int, ...] = SEEDS, epochs: int | None = None, torch: bool =
     ours = []
     for s in seeds:
         ours.append(train_graphgrad(s, epochs))
+        steps = ours[-1]["thread_steps_ms"]
+        how = "given or kept without measuring" if steps is None else "measured: " + ", ".join(
+            f"{ms} ms per step on {n}" for n, ms in steps.items())
         print(f"graphgrad seed {s}: test accuracy {ours[-1]['accuracy']:.2%}, training {ours[-1]['seconds']:.1f} s "
-              f"({ours[-1]['step']}, {ours[-1]['threads']} BLAS thread(s))", flush=True)
+              f"({ours[-1]['step']}, {ours[-1]['threads']} BLAS thread(s), {how})", flush=True)
     results["graphgrad"] = ours
     if torch and importlib.util.find_spec("torch") is not None:
         results["torch"] = _peer(seeds, epochs, torch_threads)

@@ -24,7 +24,6 @@ so their metrics are too, and early stopping and schedules decide alike without 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import signal
@@ -116,8 +115,8 @@ class Trainer:
     without MPI). ``rank_rngs`` names generators (dropout) that must draw differently on each rank:
     under several ranks they restart every step from (their initial state, step, rank), so a
     resumed run draws as an uninterrupted one without saving every rank's state.
-    ``threads`` is the number of BLAS threads; None decides at the start of :meth:`fit` (see
-    :mod:`graphgrad.threads`). ``compile`` (default on) replays the training step as a captured
+    ``threads`` is the number of BLAS threads; None decides on the first steps of each :meth:`fit`
+    (see :mod:`graphgrad.threads`). ``compile`` (default on) replays the training step as a captured
     plan (:mod:`graphgrad.compile`), bit for bit the eager step, dropout and batch norm included; a
     step that cannot be captured (an ``nll_loss``, a cumulative batch-norm average, several MPI
     ranks) runs eagerly, and :attr:`compile_note` says why.
@@ -181,7 +180,7 @@ class Trainer:
         self._acc = self._fresh_accumulators()
         self._epoch_start_time: float | None = None
         self.threads = threads  # BLAS threads; None: the user's limit if any, else measured per fit
-        self.threads_used: int | None = None  # what fit() ran with
+        self._threads: Any = None  # this fit's graphgrad.threads.RunThreads
         self.compile = compile  # capture the step (None: graphgrad.compile.enabled(), on by default)
         self._step_fn: Any = None
         self._global: GlobalBatch | None = None  # under MPI: the last global batch's numbers
@@ -245,7 +244,7 @@ class Trainer:
         previous = self._install_sigint()
         try:
             # overflow shows up as a non-finite loss, reported below
-            with np.errstate(all="ignore"), self._thread_policy() as self.threads_used:
+            with np.errstate(all="ignore"), self._thread_policy() as self._threads:
                 self._fire("on_train_begin")
                 while self.epoch < self.epochs and not self.stop_training:
                     if not self._run_epoch():
@@ -267,11 +266,13 @@ class Trainer:
     def _thread_policy(self) -> Any:
         from graphgrad import threads
 
-        if self.threads is None and self.world.size > 1:  # ranks share the cores: keep the per-rank
-            return contextlib.nullcontext(None)  # limit graphgrad.distributed.prepare set (one each)
-        params: list[Any] = list(getattr(self.model, "parameters", list)())
-        shapes = threads.matmul_shapes(params, int(getattr(self.train_loader, "batch_size", 1) or 1))
-        return threads.for_run(self.threads, shapes)
+        # MPI ranks share the cores: each keeps the limit graphgrad.distributed.prepare set (one)
+        return threads.for_run(self.threads, keep=self.world.size > 1)
+
+    @property
+    def threads_used(self) -> int | None:
+        """The BLAS threads the last fit() ran with (measured on its first steps unless given)."""
+        return None if self._threads is None else self._threads.count  # type: ignore[no-any-return]
 
     def _interrupt_now(self) -> list[dict[str, Any]]:
         self.interrupted = True
@@ -301,7 +302,7 @@ class Trainer:
         start = time.perf_counter()
         n_batches = len(self.train_loader)
         self._n_batches = n_batches
-        step = self._step_function()
+        step = self._threads.timed(self._step_function())  # timed while choosing BLAS threads
         for xb, yb in self.train_loader:
             target = _tensor(yb)
             out, loss = step(_tensor(xb), target)
