@@ -125,7 +125,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
 def _add_speed_arguments(p: argparse.ArgumentParser) -> None:
     """How fast a run goes, never what it computes: not saved with the run, free on --resume."""
     p.add_argument("--threads", type=int, metavar="N",
-                   help="BLAS threads for matrix products (default: measured at the start of the run)")
+                   help="BLAS threads for matrix products (default: measured on the run's first training steps)")
     p.add_argument("--no-compile", action="store_true",
                    help="run every training step eagerly instead of replaying the captured step")
 
