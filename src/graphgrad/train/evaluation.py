@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from graphgrad.errors import CheckpointError
 from graphgrad.io.atomic import atomic_write_bytes, atomic_write_text
 from graphgrad.train.csv_safety import safe_cell
 
@@ -44,8 +45,13 @@ def format_report(report: dict[str, Any]) -> list[str]:
 
 
 def write_evaluation(run_dir: Path, name: str, report: dict[str, Any]) -> Path:
-    """Save the report's files; returns their folder."""
+    """Save the report's files; returns their folder. A link that leads the folder out of the run
+    (to a folder of the user's) is refused: files are written only inside the run."""
     folder = run_dir / "evaluation" / name
+    for path in (folder.parent, folder):
+        if path.is_symlink() and not path.resolve().is_relative_to(run_dir.resolve()):
+            raise CheckpointError(f"{path}: a link to {path.resolve()}, outside the run folder; refusing to "
+                                  "write the evaluation there")
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / "metrics.json", json.dumps(report, indent=1) + "\n")
     if report["task"] != "classification":

@@ -1,0 +1,46 @@
+"""Run folders met as a stranger meets them, through the real command (a subprocess each): folders
+edited by hand or by links, and runs killed before their first checkpoint. Nothing outside the
+run folder may be written through a link, and every refusal is one line naming what to do."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.cliproc import gg, listing, one_line_error
+from tests.test_cli_runs import small_csv
+
+QUICK = ["--epochs", "2", "--hidden", "16", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """One finished classification run to copy from."""
+    root = tmp_path_factory.mktemp("finished")
+    r = gg("train", "--data", small_csv(root / "t.csv"), *QUICK, "--out", root / "run")
+    assert r.code == 0, r.err
+    return root / "run"
+
+
+def users_folder(tmp_path: Path, *parts: str) -> Path:
+    """A folder of the user's, holding files named as evaluate names its own."""
+    folder = tmp_path.joinpath("mine", *parts)
+    folder.mkdir(parents=True)
+    for name in ("metrics.json", "per_class.csv", "notes.txt"):
+        (folder / name).write_text(f"the user's {name}\n")
+    return tmp_path / "mine"
+
+
+@pytest.mark.parametrize("link", ["evaluation", "evaluation/test"])
+def test_evaluate_never_writes_through_a_link_out_of_the_run(finished, tmp_path, link):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    shutil.rmtree(run / "evaluation", ignore_errors=True)
+    mine = users_folder(tmp_path, *(["test"] if link == "evaluation" else []))
+    (run / link).parent.mkdir(exist_ok=True)
+    (run / link).symlink_to(mine, target_is_directory=True)
+    before = listing(mine)
+    one_line_error(gg("evaluate", run), f"{run / link}", "link", "outside the run folder")
+    assert listing(mine) == before
