@@ -4,13 +4,14 @@ run folder may be written through a link, and every refusal is one line naming w
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.cliproc import gg, listing, one_line_error
-from tests.test_cli_runs import small_csv
+from tests.test_cli_runs import FULL_DISK, small_csv
 
 QUICK = ["--epochs", "2", "--hidden", "16", "--quiet"]
 
@@ -44,3 +45,12 @@ def test_evaluate_never_writes_through_a_link_out_of_the_run(finished, tmp_path,
     before = listing(mine)
     one_line_error(gg("evaluate", run), f"{run / link}", "link", "outside the run folder")
     assert listing(mine) == before
+
+
+def test_full_disk_names_the_file_it_could_not_write(finished, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    (run / "curves.png").unlink()  # so resuming has a file to write
+    line = one_line_error(gg("train", "--resume", run, "--quiet", patch=FULL_DISK), "No space left on device")
+    named = re.search(r"cannot read or write: (.+): No space left on device$", line)
+    assert named and Path(named[1]).parent == run and Path(named[1]).name in listing(finished), line
