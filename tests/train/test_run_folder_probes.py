@@ -54,3 +54,25 @@ def test_full_disk_names_the_file_it_could_not_write(finished, tmp_path):
     line = one_line_error(gg("train", "--resume", run, "--quiet", patch=FULL_DISK), "No space left on device")
     named = re.search(r"cannot read or write: (.+): No space left on device$", line)
     assert named and Path(named[1]).parent == run and Path(named[1]).name in listing(finished), line
+
+
+KILL_AT_FIRST_STEP = """
+import os, signal
+import graphgrad.train.trainer as trainer
+_fire = trainer.Trainer._fire
+def fire_then_die(self, hook, *args):
+    _fire(self, hook, *args)
+    if hook == "on_batch_end":
+        os.kill(os.getpid(), signal.SIGKILL)
+trainer.Trainer._fire = fire_then_die
+"""
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_says_there_is_nothing_to_resume(tmp_path):
+    data = small_csv(tmp_path / "t.csv")
+    run = tmp_path / "run"
+    assert gg("train", "--data", data, *QUICK, "--out", run, patch=KILL_AT_FIRST_STEP).code == -9
+    before = listing(run)
+    one_line_error(gg("train", "--resume", run), str(run), "before its first checkpoint", "nothing to resume",
+                   "--out")
+    assert listing(run) == before

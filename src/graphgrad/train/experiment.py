@@ -51,6 +51,7 @@ from graphgrad.train.registry import MODEL_SIZES, OPTIMIZERS, SCHEDULES
 from graphgrad.train.run import build_model, load_run, read_run_config
 from graphgrad.train.run_dir import (
     SUMMARY_FILE,
+    check_has_checkpoint,
     check_new_run_folder,
     check_not_running,
     clean_leftovers,
@@ -296,6 +297,7 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
         def clean() -> list[str]:
             if not world.is_main:
                 return []
+            check_has_checkpoint(path)
             read_run_config(path)  # a clear error before taking the lock when it is not a run
             folder.enter_context(run_lock(path))
             return clean_leftovers(path)
