@@ -76,3 +76,15 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_says_there_is_nothin
     one_line_error(gg("train", "--resume", run), str(run), "before its first checkpoint", "nothing to resume",
                    "--out")
     assert listing(run) == before
+
+
+@pytest.mark.parametrize("via_link", [False, True])
+def test_predict_never_writes_over_the_file_it_reads(finished, tmp_path, via_link):
+    data = small_csv(tmp_path / "new.csv")
+    before = data.read_bytes()
+    output = data
+    if via_link:
+        output = tmp_path / "link.csv"
+        output.symlink_to(data)
+    one_line_error(gg("predict", finished, "--data", data, "--output", output), f"--output {output}", str(data))
+    assert data.read_bytes() == before

@@ -135,9 +135,12 @@ def clean_leftovers(run_dir: Path) -> list[str]:
     return removed
 
 
-def check_output_path(output: Path, run_dir: Path) -> None:
-    """Refuse a predictions file that would overwrite one of the run's own files."""
+def check_output_path(output: Path, run_dir: Path, data: Path | None = None) -> None:
+    """Refuse a predictions file that would overwrite one of the run's own files or the file the
+    predictions are made from."""
     out = output.resolve()
+    if data is not None and out == data.resolve():
+        raise ConfigError(f"--output {output}: is the file --data {data} reads; write predictions elsewhere")
     run = run_dir.resolve()
     if out == run or (run in out.parents and (out.parent != run or is_run_file(out.name))):
         raise ConfigError(f"--output {output}: would overwrite the run's own files in {run_dir}; "
