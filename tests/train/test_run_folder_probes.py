@@ -88,3 +88,20 @@ def test_predict_never_writes_over_the_file_it_reads(finished, tmp_path, via_lin
         output.symlink_to(data)
     one_line_error(gg("predict", finished, "--data", data, "--output", output), f"--output {output}", str(data))
     assert data.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["...csv", "..csv", ".hidden.csv"])
+def test_evaluate_writes_inside_its_evaluation_folder_whatever_the_file_is_called(finished, tmp_path, name):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    data = tmp_path / name
+    small_csv(data)
+    before = listing(run)
+    r = gg("evaluate", run, "--data", data)
+    assert r.code == 0, r.err
+    after = listing(run)
+    changed = [n for n in after if before.get(n) != after[n]]
+    folders = {Path(n).parts[:2] for n in changed}
+    assert all(len(Path(n).parts) == 3 for n in changed) and len(folders) == 1, changed
+    (top, folder), = folders
+    assert top == "evaluation" and not folder.startswith("."), changed

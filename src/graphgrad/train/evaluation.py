@@ -21,10 +21,11 @@ from graphgrad.train.csv_safety import safe_cell
 
 
 def folder_name(data: str | None) -> str:
-    """``test`` for the run's test split, else the file's stem with only safe characters."""
+    """``test`` for the run's test split, else the file's stem with only safe characters and no
+    leading dot (a file named ``...csv`` must not make the folder ``..``, the run folder itself)."""
     if data is None:
         return "test"
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(data).stem) or "data"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(data).stem).lstrip(".") or "data"
 
 
 def format_report(report: dict[str, Any]) -> list[str]:
