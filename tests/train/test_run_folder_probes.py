@@ -56,13 +56,15 @@ def test_full_disk_names_the_file_it_could_not_write(finished, tmp_path):
     assert named and Path(named[1]).parent == run and Path(named[1]).name in listing(finished), line
 
 
-KILL_AT_FIRST_STEP = """
+KILL_AFTER_STEPS = """
 import os, signal
 import graphgrad.train.trainer as trainer
 _fire = trainer.Trainer._fire
+steps = [0]
 def fire_then_die(self, hook, *args):
     _fire(self, hook, *args)
-    if hook == "on_batch_end":
+    steps[0] += hook == "on_batch_end"
+    if steps[0] == {steps}:
         os.kill(os.getpid(), signal.SIGKILL)
 trainer.Trainer._fire = fire_then_die
 """
@@ -71,7 +73,7 @@ trainer.Trainer._fire = fire_then_die
 def test_resume_of_a_run_killed_before_its_first_checkpoint_says_there_is_nothing_to_resume(tmp_path):
     data = small_csv(tmp_path / "t.csv")
     run = tmp_path / "run"
-    assert gg("train", "--data", data, *QUICK, "--out", run, patch=KILL_AT_FIRST_STEP).code == -9
+    assert gg("train", "--data", data, *QUICK, "--out", run, patch=KILL_AFTER_STEPS.format(steps=1)).code == -9
     before = listing(run)
     one_line_error(gg("train", "--resume", run), str(run), "before its first checkpoint", "nothing to resume",
                    "--out")
@@ -105,3 +107,19 @@ def test_evaluate_writes_inside_its_evaluation_folder_whatever_the_file_is_calle
     assert all(len(Path(n).parts) == 3 for n in changed) and len(folders) == 1, changed
     (top, folder), = folders
     assert top == "evaluation" and not folder.startswith("."), changed
+
+
+def test_resume_and_test_split_evaluation_refuse_a_data_file_changed_since_the_run_started(tmp_path):
+    data = small_csv(tmp_path / "t.csv")
+    run = tmp_path / "run"
+    r = gg("train", "--data", data, *QUICK, "--epochs", "4", "--out", run, patch=KILL_AFTER_STEPS.format(steps=3))
+    assert r.code == -9 and (run / "state.json").is_file(), r.err
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join([lines[0], lines[1].replace(".", "9", 1), *lines[2:]]) + "\n")  # one cell edited
+    before = listing(run)
+    one_line_error(gg("train", "--resume", run), str(data), "changed since the run started", "--resume")
+    one_line_error(gg("evaluate", run), str(data), "changed since the run started", "--data")
+    after = listing(run)
+    after.pop(".graphgrad-lock"), before.pop(".graphgrad-lock")  # it names the last process that held it
+    assert after == before
+    assert gg("evaluate", run, "--data", data).code == 0  # a file named by the user is evaluated as it is

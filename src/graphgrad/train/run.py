@@ -41,6 +41,7 @@ METADATA_SCHEMA: dict[str, Any] = {
     "feature_names": [str], "schema": {"columns": [str], "categories": {str: [str]}, "target": str},
     "standardizer": {"mean": [float], "std": [float]}, "target_scale": ({"mean": float, "std": float}, None),
     "?input_shape": [int], "?fill": ([float], None), "?missing": str,
+    "?data_sha256": (str, None),
 }
 
 
