@@ -123,3 +123,10 @@ def test_resume_and_test_split_evaluation_refuse_a_data_file_changed_since_the_r
     after.pop(".graphgrad-lock"), before.pop(".graphgrad-lock")  # it names the last process that held it
     assert after == before
     assert gg("evaluate", run, "--data", data).code == 0  # a file named by the user is evaluated as it is
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_file_separated_by_semicolons_or_tabs_is_named_as_such(tmp_path, sep):
+    data = tmp_path / "europe.csv"
+    data.write_text("".join(sep.join(row) + "\n" for row in [["a", "b", "label"], ["1,5", "2", "x"], ["3", "4", "y"]]))
+    one_line_error(gg("train", "--data", data, "--quiet"), f"{data}, line 1", f"separated by {sep!r}", "commas")

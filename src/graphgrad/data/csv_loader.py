@@ -89,7 +89,7 @@ def _read_table(path: str | os.PathLike[str], delimiter: str) -> _Table:
             if not row or all(not c.strip() for c in row):
                 continue  # blank line
             if header is None:
-                header, header_line = _header(p, row, start), start
+                header, header_line = _header(p, row, start, delimiter), start
             elif len(row) != len(header):
                 raise DataError(
                     f"{p}, line {start}: ragged row: {len(row)} fields, expected {len(header)} as in the header "
@@ -106,7 +106,12 @@ def _read_table(path: str | os.PathLike[str], delimiter: str) -> _Table:
     return _Table(p, header, header_line, rows, lines)
 
 
-def _header(p: Path, row: list[str], line: int) -> list[str]:
+def _header(p: Path, row: list[str], line: int, delimiter: str = ",") -> list[str]:
+    seps = [sep for sep in ";\t|" if sep != delimiter and len(row) == 1 and row[0].count(sep) >= 1]
+    if seps:  # one column whose name holds another separator: say so rather than "ragged row" later
+        raise DataError(f"{p}, line {line}: the header is one column, {row[0][:60]!r}; the file looks separated by "
+                        f"{seps[0]!r}, and CSV files are read with {delimiter!r} between columns: save it with "
+                        "commas (and '.' as the decimal point)")
     names = [c.strip() or f"column_{j + 1}" for j, c in enumerate(row)]
     dups = sorted(n for n, count in Counter(names).items() if count > 1)
     if dups:
