@@ -4,6 +4,7 @@ run folder may be written through a link, and every refusal is one line naming w
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -130,3 +131,19 @@ def test_a_file_separated_by_semicolons_or_tabs_is_named_as_such(tmp_path, sep):
     data = tmp_path / "europe.csv"
     data.write_text("".join(sep.join(row) + "\n" for row in [["a", "b", "label"], ["1,5", "2", "x"], ["3", "4", "y"]]))
     one_line_error(gg("train", "--data", data, "--quiet"), f"{data}, line 1", f"separated by {sep!r}", "commas")
+
+
+@pytest.mark.parametrize(("edit", "fragment"), [
+    ({"target_names": ["yes"]}, "2 outputs but 1 class names"),
+    ({"task": "clustering"}, "task 'clustering'"),
+    ({"task": "regression"}, "a regression run has 1 output, not 2"),
+])
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_metadata_edited_out_of_step_with_the_model_is_one_line(finished, tmp_path, edit, fragment, command):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    doc = json.loads((run / "state.json").read_text())
+    doc["state"]["metadata"].update(edit)
+    (run / "state.json").write_text(json.dumps(doc))
+    extra = ["--data", small_csv(tmp_path / "new.csv"), "--output", tmp_path / "p.csv"] if command == "predict" else []
+    one_line_error(gg(command, run, *extra), f"{run / 'state.json'}", fragment)
