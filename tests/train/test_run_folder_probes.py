@@ -147,3 +147,29 @@ def test_metadata_edited_out_of_step_with_the_model_is_one_line(finished, tmp_pa
     (run / "state.json").write_text(json.dumps(doc))
     extra = ["--data", small_csv(tmp_path / "new.csv"), "--output", tmp_path / "p.csv"] if command == "predict" else []
     one_line_error(gg(command, run, *extra), f"{run / 'state.json'}", fragment)
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory) -> Path:
+    """A run killed in its second epoch (a checkpoint of epoch 1 to resume from)."""
+    root = tmp_path_factory.mktemp("interrupted")
+    run = root / "run"
+    r = gg("train", "--data", small_csv(root / "t.csv"), *QUICK, "--epochs", "4", "--out", run,
+           patch=KILL_AFTER_STEPS.format(steps=3))
+    assert r.code == -9 and (run / "state.json").is_file(), r.err
+    return run
+
+
+@pytest.mark.parametrize(("edit", "fragment"), [
+    ({"epoch": 999}, "epoch 999"),
+    ({"epoch": -3}, "epoch -3"),
+    ({"step": -1}, "step -1"),
+    ({"scheduler": {"last_epoch": "x", "base_lrs": [0.002], "T_max": 4, "eta_min": 0.0}}, "scheduler"),
+])
+def test_resume_of_a_state_edited_out_of_range_is_one_line(interrupted, tmp_path, edit, fragment):
+    run = tmp_path / "run"
+    shutil.copytree(interrupted, run)
+    doc = json.loads((run / "state.json").read_text())
+    doc["state"].update(edit)
+    (run / "state.json").write_text(json.dumps(doc))
+    one_line_error(gg("train", "--resume", run, "--quiet"), f"{run / 'state.json'}", fragment)
