@@ -137,6 +137,7 @@ def test_a_file_separated_by_semicolons_or_tabs_is_named_as_such(tmp_path, sep):
     ({"target_names": ["yes"]}, "2 outputs but 1 class names"),
     ({"task": "clustering"}, "task 'clustering'"),
     ({"task": "regression"}, "a regression run has 1 output, not 2"),
+    ({"fill": [1.0]}, "'fill' has 1 values for 2 features"),
 ])
 @pytest.mark.parametrize("command", ["evaluate", "predict"])
 def test_metadata_edited_out_of_step_with_the_model_is_one_line(finished, tmp_path, edit, fragment, command):
