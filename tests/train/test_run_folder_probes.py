@@ -174,3 +174,12 @@ def test_resume_of_a_state_edited_out_of_range_is_one_line(interrupted, tmp_path
     doc["state"].update(edit)
     (run / "state.json").write_text(json.dumps(doc))
     one_line_error(gg("train", "--resume", run, "--quiet"), f"{run / 'state.json'}", fragment)
+
+
+def test_numbers_written_with_separators_or_units_are_named_as_such(tmp_path):
+    data = tmp_path / "sales.csv"
+    rows = [["amount", "share", "grade", "label"]] + [
+        [f"{1000 + 37 * i:,}", f"{i % 50}.5%", "AB"[i % 2], "yn"[i % 3 == 0]] for i in range(120)]
+    data.write_text("".join(",".join(f'"{c}"' for c in row) + "\n" for row in rows))
+    one_line_error(gg("train", "--data", data, "--quiet"), str(data), "'amount' (e.g. '1,000')",
+                   "'share' (e.g. '0.5%')", "plain numbers")
