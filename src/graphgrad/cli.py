@@ -255,7 +255,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from graphgrad.train.run_dir import check_output_path
 
     if args.output is not None:
-        check_output_path(Path(args.output), Path(args.run_dir))
+        check_output_path(Path(args.output), Path(args.run_dir), Path(args.data))
     header, rows, notes = predict_run(args.run_dir, args.data)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -89,7 +89,7 @@ def _read_table(path: str | os.PathLike[str], delimiter: str) -> _Table:
             if not row or all(not c.strip() for c in row):
                 continue  # blank line
             if header is None:
-                header, header_line = _header(p, row, start), start
+                header, header_line = _header(p, row, start, delimiter), start
             elif len(row) != len(header):
                 raise DataError(
                     f"{p}, line {start}: ragged row: {len(row)} fields, expected {len(header)} as in the header "
@@ -106,7 +106,12 @@ def _read_table(path: str | os.PathLike[str], delimiter: str) -> _Table:
     return _Table(p, header, header_line, rows, lines)
 
 
-def _header(p: Path, row: list[str], line: int) -> list[str]:
+def _header(p: Path, row: list[str], line: int, delimiter: str = ",") -> list[str]:
+    seps = [sep for sep in ";\t|" if sep != delimiter and len(row) == 1 and row[0].count(sep) >= 1]
+    if seps:  # one column whose name holds another separator: say so rather than "ragged row" later
+        raise DataError(f"{p}, line {line}: the header is one column, {row[0][:60]!r}; the file looks separated by "
+                        f"{seps[0]!r}, and CSV files are read with {delimiter!r} between columns: save it with "
+                        "commas (and '.' as the decimal point)")
     names = [c.strip() or f"column_{j + 1}" for j, c in enumerate(row)]
     dups = sorted(n for n, count in Counter(names).items() if count > 1)
     if dups:
@@ -256,11 +261,15 @@ def _numbers_rows(t: _Table, j: int) -> tuple[int, int] | None:
     return int(values[0]), int(values[-1])
 
 
+_FORMATTING = re.compile(r"[,%$€£\s_']")  # thousands separators, units: '1,600', '25.5%', '$3'
+
+
 def _refuse_identifier_columns(t: _Table, cols: list[int], chosen: Sequence[str]) -> None:
     """Refuse text columns that look like identifiers or dates, and integer columns that number
     the rows (unless named in ``chosen``, the user's --features), naming them and --drop."""
     suspicious: dict[str, list[str]] = {"identifiers": [], "dates": [], "row numbers": []}
     refused: list[str] = []
+    formatted: list[str] = []
     for j in cols:
         present = [i for i, r in enumerate(t.rows) if not is_missing(r[j])]
         numbers = sum(_is_number(t.rows[i][j]) for i in present)
@@ -270,11 +279,17 @@ def _refuse_identifier_columns(t: _Table, cols: list[int], chosen: Sequence[str]
                 suspicious["row numbers"].append(f"{t.header[j]!r} ({counted[0]} to {counted[1]})")
                 refused.append(t.header[j])
             continue
+        if present and 2 * sum(_is_number(_FORMATTING.sub("", t.rows[i][j])) for i in present) >= len(present):
+            formatted.append(f"{t.header[j]!r} (e.g. {t.rows[present[0]][j]!r})")
+            continue
         values = {t.rows[i][j] for i in present}
         looks = _looks_like(t, j, present, values)
         if looks:
             suspicious[looks].append(f"{t.header[j]!r} ({len(values)} distinct values in {len(present)} rows)")
             refused.append(t.header[j])
+    if formatted:
+        raise DataError(f"{t.path}: columns of numbers written with separators or units: {', '.join(formatted)}; "
+                        "write them as plain numbers (1600, 25.5), or leave them out with --drop")
     if refused:
         said = "; ".join(f"like {what}: {', '.join(c)}" for what, c in suspicious.items() if c)
         raise DataError(

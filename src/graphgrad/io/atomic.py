@@ -41,8 +41,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            e.filename = str(path)  # a failed write (a full disk) names no file by itself; say which one
         raise
     fsync_dir(path.parent)
 

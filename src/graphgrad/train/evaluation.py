@@ -15,15 +15,17 @@ import re
 from pathlib import Path
 from typing import Any
 
+from graphgrad.errors import CheckpointError
 from graphgrad.io.atomic import atomic_write_bytes, atomic_write_text
 from graphgrad.train.csv_safety import safe_cell
 
 
 def folder_name(data: str | None) -> str:
-    """``test`` for the run's test split, else the file's stem with only safe characters."""
+    """``test`` for the run's test split, else the file's stem with only safe characters and no
+    leading dot (a file named ``...csv`` must not make the folder ``..``, the run folder itself)."""
     if data is None:
         return "test"
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(data).stem) or "data"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", Path(data).stem).lstrip(".") or "data"
 
 
 def format_report(report: dict[str, Any]) -> list[str]:
@@ -44,8 +46,13 @@ def format_report(report: dict[str, Any]) -> list[str]:
 
 
 def write_evaluation(run_dir: Path, name: str, report: dict[str, Any]) -> Path:
-    """Save the report's files; returns their folder."""
+    """Save the report's files; returns their folder. A link that leads the folder out of the run
+    (to a folder of the user's) is refused: files are written only inside the run."""
     folder = run_dir / "evaluation" / name
+    for path in (folder.parent, folder):
+        if path.is_symlink() and not path.resolve().is_relative_to(run_dir.resolve()):
+            raise CheckpointError(f"{path}: a link to {path.resolve()}, outside the run folder; refusing to "
+                                  "write the evaluation there")
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / "metrics.json", json.dumps(report, indent=1) + "\n")
     if report["task"] != "classification":

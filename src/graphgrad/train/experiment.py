@@ -19,6 +19,7 @@ resumed folder before any rank reads it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -51,6 +52,7 @@ from graphgrad.train.registry import MODEL_SIZES, OPTIMIZERS, SCHEDULES
 from graphgrad.train.run import build_model, load_run, read_run_config
 from graphgrad.train.run_dir import (
     SUMMARY_FILE,
+    check_has_checkpoint,
     check_new_run_folder,
     check_not_running,
     clean_leftovers,
@@ -102,6 +104,31 @@ def load_bundle(config: TrainConfig) -> gdata.DataBundle:
     return bundle
 
 
+def data_fingerprint(config: TrainConfig) -> str | None:
+    """The sha256 of the ``--data`` file, saved with the run so that resuming or evaluating its test
+    split can tell the file was changed since (None for a built-in dataset or an unreadable file,
+    which loading reports)."""
+    if config.data is None:
+        return None
+    digest = hashlib.sha256()
+    try:
+        with open(config.data, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def check_same_data(config: TrainConfig, metadata: dict[str, Any], run_dir: str | os.PathLike[str], why: str) -> None:
+    """Refuse to rebuild a run's splits from a data file whose contents are not those it trained on."""
+    saved = metadata.get("data_sha256")
+    now = data_fingerprint(config)
+    if saved is not None and now is not None and now != saved:
+        raise DataError(f"{config.data}: the file changed since the run started (its sha256 is not the one saved "
+                        f"in {Path(run_dir) / 'state.json'}); {why}")
+
+
 def prepare_data(config: TrainConfig) -> PreparedData:
     """Load, split (stratified for classes), fill and standardize with training-split statistics."""
     bundle = load_bundle(config)
@@ -127,6 +154,7 @@ def prepare_data(config: TrainConfig) -> PreparedData:
         weights = balanced_class_weights(y[split.train], n_outputs).tolist()
     metadata = {
         "source": config.data or bundle.name,
+        "data_sha256": data_fingerprint(config),
         **prep.metadata(),
         "task_reason": bundle.task_reason,
         "n_features": bundle.n_features,
@@ -296,6 +324,7 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
         def clean() -> list[str]:
             if not world.is_main:
                 return []
+            check_has_checkpoint(path)
             read_run_config(path)  # a clear error before taking the lock when it is not a run
             folder.enter_context(run_lock(path))
             return clean_leftovers(path)
@@ -306,6 +335,8 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
 
         def load() -> tuple[Trainer, PreparedData, int]:
             checkpoint, config = read_run_config(path)
+            check_same_data(config, checkpoint.state["metadata"], path, "--resume continues a run only on the data "
+                            "it started with: put that file back, or train a new run with --out")
             prepared = prepare_data(config)
             trainer = build_trainer(config, prepared, path, quiet, world)
             trainer.restore(checkpoint)
@@ -356,6 +387,8 @@ def evaluate_run(run_dir: str | os.PathLike[str], data: str | None = None, save:
     prep, task = run.preprocessing, run.task
     notes: list[str] = []
     if data is None:
+        check_same_data(run.config, run.metadata, run_dir, "its test split cannot be rebuilt; evaluate on a file "
+                        "with --data")
         x, y = prepare_data(run.config).test
         where = "test split"
     else:

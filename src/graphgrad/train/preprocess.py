@@ -100,6 +100,9 @@ class Preprocessing:
     @classmethod
     def from_metadata(cls, meta: dict[str, Any]) -> Preprocessing:
         fill = meta.get("fill")
+        n = len(meta["standardizer"]["mean"])
+        if fill is not None and len(fill) != n:
+            raise ValueError(f"metadata 'fill' has {len(fill)} values for {n} features")
         return cls(dict(meta["schema"]), gdata.Standardizer.from_state_dict(meta["standardizer"]),
                    None if fill is None else MissingFiller.from_state_dict(fill), meta["target_scale"],
                    str(meta.get("missing", "error")), str(meta["task"]))

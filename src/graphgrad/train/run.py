@@ -41,6 +41,7 @@ METADATA_SCHEMA: dict[str, Any] = {
     "feature_names": [str], "schema": {"columns": [str], "categories": {str: [str]}, "target": str},
     "standardizer": {"mean": [float], "std": [float]}, "target_scale": ({"mean": float, "std": float}, None),
     "?input_shape": [int], "?fill": ([float], None), "?missing": str,
+    "?data_sha256": (str, None),
 }
 
 
@@ -150,10 +151,22 @@ def _config(state: dict[str, Any], run_dir: str | os.PathLike[str]) -> TrainConf
     where = f"{run_dir}/state.json"
     check_schema(state, TRAINER_STATE_SCHEMA, f"{where}: state")
     check_schema(state["metadata"], METADATA_SCHEMA, f"{where}: metadata")
+    _check_outputs(state["metadata"], where)
     try:
         return TrainConfig.from_dict(state["config"], source=f"{where} (config)")
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{where}: no usable run configuration ({e})") from None
+
+
+def _check_outputs(meta: dict[str, Any], where: str) -> None:
+    """The task, the number of outputs and the class names must agree (an edited state.json)."""
+    task, n_outputs, names = meta["task"], meta["n_outputs"], meta["target_names"]
+    if task not in ("classification", "regression"):
+        raise CheckpointError(f"{where}: metadata: task {task!r}, expected 'classification' or 'regression'")
+    if task == "classification" and len(names) != n_outputs:
+        raise CheckpointError(f"{where}: metadata: {n_outputs} outputs but {len(names)} class names")
+    if task == "regression" and n_outputs != 1:
+        raise CheckpointError(f"{where}: metadata: a regression run has 1 output, not {n_outputs}")
 
 
 def load_run(path: str | os.PathLike[str]) -> Run:

@@ -113,6 +113,17 @@ def check_not_running(path: Path) -> None:
             pass
 
 
+def check_has_checkpoint(path: Path) -> None:
+    """Refuse to resume a folder where a run started (its lock file is there) but was stopped
+    before its first checkpoint: say so and how to start it again, not just "no state.json"."""
+    if (path / LOCK_FILE).is_file() and not (path / STATE_FILE).exists():
+        others = [p.name for p in path.iterdir() if p.name != LOCK_FILE]
+        again = (f"choose a new --out (this folder holds the unfinished first save: {_describe_entries(others)})"
+                 if others else f"start it again with --out {path}")
+        raise ConfigError(f"{path}: the run was stopped before its first checkpoint (saved at the end of every "
+                          f"epoch), so there is nothing to resume; {again}")
+
+
 def clean_leftovers(run_dir: Path) -> list[str]:
     """Remove what a killed writer of this run left: its temporaries and unreferenced tensor files."""
     removed = remove_stale_temporaries(run_dir, is_run_file)
@@ -124,9 +135,12 @@ def clean_leftovers(run_dir: Path) -> list[str]:
     return removed
 
 
-def check_output_path(output: Path, run_dir: Path) -> None:
-    """Refuse a predictions file that would overwrite one of the run's own files."""
+def check_output_path(output: Path, run_dir: Path, data: Path | None = None) -> None:
+    """Refuse a predictions file that would overwrite one of the run's own files or the file the
+    predictions are made from."""
     out = output.resolve()
+    if data is not None and out == data.resolve():
+        raise ConfigError(f"--output {output}: is the file --data {data} reads; write predictions elsewhere")
     run = run_dir.resolve()
     if out == run or (run in out.parents and (out.parent != run or is_run_file(out.name))):
         raise ConfigError(f"--output {output}: would overwrite the run's own files in {run_dir}; "

@@ -487,11 +487,19 @@ class Trainer:
             if state.get("trainer_version") != TRAINER_STATE_VERSION:
                 raise CheckpointError(f"{where}: trainer state version {state.get('trainer_version')!r} is not "
                                       f"{TRAINER_STATE_VERSION}")
+            if not (0 <= state["epoch"] <= self.epochs and state["step"] >= 0):
+                raise CheckpointError(f"{where}: epoch {state['epoch']}, step {state['step']}: not a point of a run "
+                                      f"of {self.epochs} epochs")
             self.model.load_state_dict(groups["model"])
             self.optimizer.load_state_dict(groups["optimizer"])
             if (state["scheduler"] is None) != (self.scheduler is None):
                 raise CheckpointError(f"{where}: the saved run and this trainer differ in having a scheduler")
             if self.scheduler is not None:
+                fresh = self.scheduler.state_dict()
+                odd = sorted(k for k in fresh if k in state["scheduler"] and not _fits(state["scheduler"][k], fresh[k]))
+                if odd:
+                    raise CheckpointError(f"{where}: scheduler state {odd[0]!r} is "
+                                          f"{state['scheduler'][odd[0]]!r}, not like {fresh[odd[0]]!r}")
                 self.scheduler.load_state_dict(state["scheduler"])
             for cb in self.callbacks:
                 if cb.key in state["callbacks"]:
@@ -514,6 +522,18 @@ class Trainer:
             raise CheckpointError(f"{where}: missing entry {e}") from None
         except (TypeError, ValueError) as e:  # a state that passed the schema but does not fit this run
             raise CheckpointError(f"{where}: saved state does not fit this run ({e})") from None
+
+
+def _fits(saved: Any, fresh: Any) -> bool:
+    """Whether a saved value has the kind of this trainer's own (numbers for numbers, lists of the
+    same length), so an edited state is refused before training trips over it."""
+    if saved is None or fresh is None:
+        return True
+    if isinstance(fresh, (int, float)) and not isinstance(fresh, bool):
+        return isinstance(saved, (int, float)) and not isinstance(saved, bool)
+    if isinstance(fresh, (list, tuple)):
+        return isinstance(saved, (list, tuple)) and len(saved) == len(fresh) and all(map(_fits, saved, fresh))
+    return isinstance(saved, type(fresh))
 
 
 _NUM = (int, float)
