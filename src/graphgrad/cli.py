@@ -251,11 +251,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from graphgrad.io import atomic_write_text
-    from graphgrad.train.experiment import predict_run
+    from graphgrad.io.atomic import check_replaceable
+    from graphgrad.train.experiment import is_predictions_file, predict_run
     from graphgrad.train.run_dir import check_output_path
 
     if args.output is not None:
         check_output_path(Path(args.output), Path(args.run_dir), Path(args.data))
+        check_replaceable(Path(args.output), "predict --output", is_predictions_file)
     header, rows, notes = predict_run(args.run_dir, args.data)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -93,6 +93,20 @@ def test_predict_never_writes_over_the_file_it_reads(finished, tmp_path, via_lin
     assert data.read_bytes() == before
 
 
+def test_predict_replaces_its_own_predictions_but_never_a_users_file(finished, tmp_path):
+    data = small_csv(tmp_path / "new.csv")
+    mine = tmp_path / "notes.csv"
+    mine.write_text("name,value\nkeep,1\n")
+    one_line_error(gg("predict", finished, "--data", data, "--output", mine), f"--output {mine}",
+                   "not written by graphgrad")
+    assert mine.read_text() == "name,value\nkeep,1\n"
+    out = tmp_path / "p.csv"
+    for _ in range(2):  # the second run replaces the first run's predictions
+        r = gg("predict", finished, "--data", data, "--output", out)
+        assert r.code == 0, r.err
+    assert out.read_text().splitlines()[0].startswith("prediction,")
+
+
 @pytest.mark.parametrize("name", ["...csv", "..csv", ".hidden.csv"])
 def test_evaluate_writes_inside_its_evaluation_folder_whatever_the_file_is_called(finished, tmp_path, name):
     run = tmp_path / "run"

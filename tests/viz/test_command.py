@@ -33,7 +33,28 @@ def test_expression(tmp_path, capsys):
     assert "grad_table[node]" in out
     text = page.read_text()
     assert "<svg" in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
-    assert svg.read_text().startswith("<svg")
+    assert svg.read_text().splitlines()[1].startswith("<svg")  # after the line saying graphgrad wrote it
+
+
+@pytest.mark.parametrize(("option", "suffix"), [("--html", ".html"), ("--svg", ".svg"), ("--svg", ".png")])
+def test_drawings_replace_their_own_files_never_a_users(tmp_path, capsys, option, suffix):
+    if suffix == ".png":
+        pytest.importorskip("matplotlib")
+    users = tmp_path / f"mine{suffix}"
+    users.write_bytes(b"\x89PNG\r\n\x1a\n the user's picture" if suffix == ".png" else b"<svg>the user's</svg>")
+    before = users.read_bytes()
+    with pytest.raises(ConfigError, match="exists and was not written by graphgrad"):
+        run(["x*y", "--at", "x=1,y=2", option, str(users)])
+    assert users.read_bytes() == before
+    ours = tmp_path / f"ours{suffix}"
+    for _ in range(2):  # the second call replaces what the first wrote
+        assert run(["x*y", "--at", "x=1,y=2", option, str(ours)]) == 0
+    assert ours.stat().st_size > 100
+
+
+def test_a_folder_is_not_a_file_name(tmp_path):
+    with pytest.raises(ConfigError, match="is a folder"):
+        run(["x", "--at", "x=1", "--svg", str(tmp_path)])
 
 
 def test_example_mlp(capsys):

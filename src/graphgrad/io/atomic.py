@@ -54,6 +54,20 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def check_replaceable(path: Path, option: str, written_by_graphgrad: Callable[[Path], bool]) -> None:
+    """Refuse to write ``path`` unless it is new or an earlier output of graphgrad
+    (``written_by_graphgrad`` recognises one): a command may replace what it wrote, never a user's file."""
+    from graphgrad.errors import ConfigError
+
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{option} {path}: the folder {str(path.parent)!r} does not exist")
+    if path.exists() and not written_by_graphgrad(path):
+        raise ConfigError(f"{option} {path}: the file exists and was not written by graphgrad; it is left as it "
+                          "is (choose another file name)")
+
+
 def temporary_target(name: str) -> str | None:
     """The file a temporary named ``name`` was going to become, or None if it is not one of ours."""
     m = _TEMPORARY.match(name)

@@ -416,6 +416,21 @@ def evaluate_run(run_dir: str | os.PathLike[str], data: str | None = None, save:
     return report
 
 
+PREDICTION_COLUMN = "prediction"
+"""The first column of every predictions file: how ``predict --output`` knows a file is its own."""
+
+
+def is_predictions_file(path: Path) -> bool:
+    """Whether ``path`` is a predictions file graphgrad wrote (its first column is named
+    :data:`PREDICTION_COLUMN`), which ``predict --output`` may replace."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            first = f.readline()
+    except OSError:
+        return False
+    return first.rstrip("\r\n").split(",")[0] == PREDICTION_COLUMN
+
+
 def predict_run(run_dir: str | os.PathLike[str], data: str) -> tuple[list[str], list[list[Any]], list[str]]:
     """Predictions for the rows of ``data``: ``(header, rows, notes)``, a class name and its
     probabilities per row for classification, the value in the target's units for regression.
@@ -424,10 +439,10 @@ def predict_run(run_dir: str | os.PathLike[str], data: str) -> tuple[list[str], 
     if run.task == CLASSIFICATION:
         probs = run.predict_proba(data)
         names = run.class_names
-        header = ["prediction", *[safe_cell(f"p_{n}") for n in names]]
+        header = [PREDICTION_COLUMN, *[safe_cell(f"p_{n}") for n in names]]
         rows = [[safe_cell(names[int(np.argmax(p))]), *[f"{v:.6g}" for v in p]] if np.isfinite(p).all()
                 else [""] * (len(names) + 1) for p in probs]
         return header, rows, run.notes
     values = run.predict(data)
-    return ["prediction"], [[f"{v:.6g}" if math.isfinite(v) else ""] for v in values], run.notes
+    return [PREDICTION_COLUMN], [[f"{v:.6g}" if math.isfinite(v) else ""] for v in values], run.notes
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,18 @@ import numpy as np
 from graphgrad.viz.numbers import factor, fmt, full, summary
 
 MARKER = "<!-- written by graphgrad -->"
-"""The first line of every page graphgrad writes: how ``graphgrad report`` knows a file is its own."""
+"""The first line of every page and SVG drawing graphgrad writes: how a command knows a file is its own
+(and may replace it)."""
+
+
+def starts_with_marker(path: Path) -> bool:
+    """Whether ``path`` is a page or drawing graphgrad wrote (:data:`MARKER` in its first lines)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.read(200)
+    except OSError:
+        return False
+    return MARKER in head.splitlines()[:3]
 
 
 def script_json(obj: Any) -> str:

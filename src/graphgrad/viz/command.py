@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from graphgrad.errors import ConfigError
+from graphgrad.io.atomic import check_replaceable
 from graphgrad.viz import conv_example, expr, mlp_matrix, seed_network
-from graphgrad.viz.draw import draw_view
+from graphgrad.viz._page import starts_with_marker
+from graphgrad.viz.draw import draw_view, is_drawing
 from graphgrad.viz.explain import Explanation, explain
 from graphgrad.viz.matrices import squeeze_leading
 from graphgrad.viz.numbers import fmt_text
@@ -112,9 +114,10 @@ def _print_gradient(name: str, width: int, grad: object) -> None:
 
 def run_explain(args: argparse.Namespace) -> int:
     """Print the value, every gradient and the step table; write the page / drawing if asked."""
-    for option, path in (("--html", args.html), ("--svg", args.svg)):
-        if path and not Path(path).parent.exists():
-            raise ConfigError(f"explain {option}: directory {str(Path(path).parent)!r} does not exist")
+    if args.html:
+        check_replaceable(Path(args.html), "explain --html", starts_with_marker)
+    if args.svg:
+        check_replaceable(Path(args.svg), "explain --svg", is_drawing)
     ex, inputs = _build(args)
     print(ex.title)
     print(f"value: {fmt_text(float(ex.loss.data))}")

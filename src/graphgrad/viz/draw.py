@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from graphgrad.errors import ConfigError
+from graphgrad.io.atomic import atomic_write_bytes, atomic_write_text
 from graphgrad.tensor import Tensor
+from graphgrad.viz._page import MARKER, starts_with_marker
 from graphgrad.viz.graph import GraphView, build_view
 from graphgrad.viz.layers import LayerCalls
 from graphgrad.viz.layout import Layout, layout
@@ -60,10 +63,28 @@ def draw_view(view: GraphView, path: str | os.PathLike[str], format: str | None 
         raise ConfigError(f"draw: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     lay = layout(view, rankdir=rankdir, engine=engine)
     if fmt == "svg":
-        path.write_text(render_svg(view, lay), encoding="utf-8")
+        atomic_write_text(path, f"{MARKER}\n{render_svg(view, lay)}")
     else:
-        render_png(view, lay, path)
+        buf = io.BytesIO()
+        render_png(view, lay, buf)
+        atomic_write_bytes(path, buf.getvalue())
     return path
+
+
+PNG_SOFTWARE = b"Software\x00graphgrad"
+"""The text chunk every PNG drawing carries: how a command knows the file is its own."""
+
+
+def is_drawing(path: Path) -> bool:
+    """Whether ``path`` is an SVG or PNG drawing graphgrad wrote (so a command may replace it)."""
+    if starts_with_marker(path):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head.startswith(b"\x89PNG") and PNG_SOFTWARE in head
 
 
 
@@ -76,7 +97,7 @@ def _arrowhead(p0: tuple[float, float], p1: tuple[float, float], size: float) ->
     return [p1, (bx - uy * size * 0.45, by + ux * size * 0.45), (bx + uy * size * 0.45, by - ux * size * 0.45)]
 
 
-def render_png(view: GraphView, lay: Layout, path: Path, dpi: int = 110, max_pixels: int = 8000) -> None:
+def render_png(view: GraphView, lay: Layout, path: Path | BinaryIO, dpi: int = 110, max_pixels: int = 8000) -> None:
     """Paint the same layout with matplotlib (Agg backend; no display needed).
 
     Boxes, edges and arrowheads go into one collection each, so thousands of nodes paint in
@@ -131,4 +152,4 @@ def render_png(view: GraphView, lay: Layout, path: Path, dpi: int = 110, max_pix
                     family="monospace", weight="bold" if i == 0 else "normal",
                     color="#b3261e" if line.startswith("grad ") else "#1b1f24",
                 )
-    fig.savefig(path, format="png", dpi=dpi)
+    fig.savefig(path, format="png", dpi=dpi, metadata={"Software": "graphgrad"})

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from graphgrad.io.atomic import atomic_write_text
 from graphgrad.viz import matrices
 from graphgrad.viz._page import num, page, script_json, value_html
 from graphgrad.viz.formulas import Formula, grad_of, wrap
@@ -363,5 +364,5 @@ def render_page(ex: Explanation, rankdir: str | None = None, extra_intro: str = 
 def write_page(ex: Explanation, path: str | os.PathLike[str]) -> Path:
     """Write :func:`render_page` to ``path``."""
     path = Path(path)
-    path.write_text(render_page(ex), encoding="utf-8")
+    atomic_write_text(path, render_page(ex))
     return path

@@ -22,8 +22,9 @@ import numpy as np
 
 from graphgrad.errors import ConfigError, GraphgradError
 from graphgrad.io import atomic_write_text, load_checkpoint
+from graphgrad.io.atomic import check_replaceable
 from graphgrad.train.run_dir import REPORT_FILE
-from graphgrad.viz._page import MARKER, page, script_json
+from graphgrad.viz._page import page, script_json, starts_with_marker
 from graphgrad.viz.boundary import RESOLUTION, Boundaries, class_map, grid_bounds, load_boundaries
 from graphgrad.viz.numbers import fmt
 from graphgrad.viz.plots import PALETTE, Series, line_chart
@@ -354,25 +355,12 @@ def render_report(run_dir: str | os.PathLike[str]) -> str:
 def write_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
     """Write the report (default ``RUN/report.html``) atomically; never over a file graphgrad did not write."""
     path = Path(out) if out is not None else Path(run_dir) / REPORT_FILE
-    if out is not None and not path.parent.exists():
-        raise ConfigError(f"report --out: folder {str(path.parent)!r} does not exist")
-    if path.is_dir():
-        raise ConfigError(f"report --out: {str(path)!r} is a folder; give a file name such as report.html")
-    if path.exists() and not _written_by_graphgrad(path):
-        raise ConfigError(f"report: {str(path)!r} exists and was not written by graphgrad; it is left as it is "
-                          "(choose another file with --out)")
-    text = render_report(run_dir)
+    if out is not None:
+        check_replaceable(path, "report --out", starts_with_marker)
+    text = render_report(run_dir)  # checks the run folder first
+    check_replaceable(path, "report --out" if out is not None else "report", starts_with_marker)
     atomic_write_text(path, text)
     return path
-
-
-def _written_by_graphgrad(path: Path) -> bool:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            head = f.read(200)
-    except OSError:
-        return False
-    return MARKER in head.splitlines()[:3] if head else False
 
 
 __all__ = ["REPORT_FILE", "read_run", "render_report", "stop_epochs", "write_report"]
