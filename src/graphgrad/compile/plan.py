@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.engine import _quiet, _restore
-from graphgrad.compile import buffers, fuse
+from graphgrad.compile import buffers, constants, fuse
 from graphgrad.compile.trace import CONST, EXT, SEQ, SLOT, Instruction
 from graphgrad.tensor import Tensor
 
@@ -59,7 +59,7 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
               result: Any, slot_types: SlotTypes) -> tuple[str, Any]:
     names: dict[int, str] = {}  # id(object) -> its name in the generated function's globals
     namespace: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "wrap": Tensor._wrap,
-                                 "Tensor": Tensor, "MISS": MISS}
+                                 "Tensor": Tensor, "MISS": MISS, "mul": np.multiply, "sub": np.subtract}
 
     def bind(obj: Any, prefix: str) -> str:
         name = names.get(id(obj))
@@ -91,6 +91,7 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
     returned = set(_result_slots(result))
     arg_slots = {spec[1] for spec in args if spec[0] != "v"}
     into = buffers.reuse(instructions, slot_types, arg_slots, returned)
+    made_once = constants.fold(instructions, returned)
     code: list[list[str]] = []  # each instruction's lines
     last_use: dict[int, int] = {}
     for i, ins in enumerate(instructions):
@@ -104,6 +105,8 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
             read += extra
         elif store is not None:
             lines_i = [store]
+        elif i in made_once:
+            lines_i = [f"s{ins.out} = {bind(made_once[i], 'k')}  # {ins.what}, made once (read-only)"]
         else:
             call = ", ".join([operand(k, v) for k, v in ins.args] + [f"{n}={operand(k, v)}" for n, (k, v) in
                                                                        ins.kwargs.items()])
@@ -114,7 +117,7 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
                 lines_i = [f"{fn}({call})  # {ins.what}"]
             else:
                 lines_i = [f"s{ins.out} = {fn}({call})  # {ins.what}"]
-                if ins.normalize:
+                if ins.normalize and slot_types[ins.out][0] == ():  # NumPy hands back a 0-d result as a scalar
                     lines_i.append(f"if s{ins.out}.__class__ is not ndarray: s{ins.out} = asarray(s{ins.out})")
         code.append(lines_i)
         for s in read:
