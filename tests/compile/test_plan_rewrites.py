@@ -25,6 +25,11 @@ def _batches(dtype: Any, n: int = STEPS) -> list[tuple[gg.Tensor, gg.Tensor]]:
             for _ in range(n)]
 
 
+def _grad(p: gg.Tensor) -> np.ndarray:
+    assert p.grad is not None
+    return p.grad.data
+
+
 def _model(dtype: Any) -> nn.Module:
     model = nn.Sequential(nn.Linear(6, 9, rng=1), nn.ReLU(), nn.Linear(9, 3, rng=2))
     for p in model.parameters():
@@ -50,7 +55,7 @@ def _train(captured: bool, dtype: Any, change: Callable[[int, optim.Optimizer], 
     for i, (x, y) in enumerate(_batches(dtype)):
         change(i, opt)
         out.append(fn(x, y).data.tobytes())
-    out += [p.data.tobytes() + p.grad.data.tobytes() for p in model.parameters()]
+    out += [p.data.tobytes() + _grad(p).tobytes() for p in model.parameters()]
     return out + [repr(sorted(len(s) for s in opt.state.values())).encode()], fn
 
 
@@ -104,15 +109,15 @@ def test_the_scratch_array_never_reaches_the_user() -> None:
     held = []
     for x, y in _batches(np.float32, 8):
         loss = fn(x, y)
-        grads = [p.grad for p in model.parameters()]
-        held.append((loss, grads, loss.data.copy(), [g.data.copy() for g in grads]))
+        grads = [_grad(p) for p in model.parameters()]
+        held.append((loss, grads, loss.data.copy(), [g.copy() for g in grads]))
     (plan,) = fn.plans.values()
     scratch = [v for k, v in plan._run.__globals__.items() if k.startswith("B") and isinstance(v, np.ndarray)]
     assert len(scratch) == 4  # one per parameter shape
     for loss, grads, value, grad_values in held:
         assert np.array_equal(loss.data, value)
-        assert all(np.array_equal(g.data, v) for g, v in zip(grads, grad_values))
-        for a in [loss.data] + [g.data for g in grads] + [p.data for p in model.parameters()]:
+        assert all(np.array_equal(g, v) for g, v in zip(grads, grad_values))
+        for a in [loss.data, *grads] + [p.data for p in model.parameters()]:
             assert not any(np.shares_memory(a, s) for s in scratch)
 
 
