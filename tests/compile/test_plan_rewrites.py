@@ -56,7 +56,8 @@ def _train(captured: bool, dtype: Any, change: Callable[[int, optim.Optimizer], 
         change(i, opt)
         out.append(fn(x, y).data.tobytes())
     out += [p.data.tobytes() + _grad(p).tobytes() for p in model.parameters()]
-    return out + [repr(sorted(len(s) for s in opt.state.values())).encode()], fn
+    state = [(any(k is p for k in opt.state), opt.state.get(p)) for p in model.parameters()]
+    return out + [repr(state).encode()], fn
 
 
 def _no_change(i: int, opt: optim.Optimizer) -> None:
@@ -68,6 +69,11 @@ def _momentum_from_step_40(i: int, opt: optim.Optimizer) -> None:
         opt.param_groups[0]["momentum"] = 0.9  # the plain path no longer applies: SGD's own update
     if i == 70:
         opt.param_groups[0]["momentum"] = 0.0
+
+
+def _state_cleared(i: int, opt: optim.Optimizer) -> None:
+    if i in (20, 60):
+        opt.state.clear()  # the next update makes each parameter's (empty) state again, as eager does
 
 
 def _decay_and_maximize(i: int, opt: optim.Optimizer) -> None:
@@ -84,7 +90,7 @@ def _numpy_lr_from_step_30(i: int, opt: optim.Optimizer) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("change", [_no_change, _momentum_from_step_40, _decay_and_maximize,
+@pytest.mark.parametrize("change", [_no_change, _state_cleared, _momentum_from_step_40, _decay_and_maximize,
                                     _numpy_lr_from_step_30])
 def test_plain_sgd_through_a_scratch_array_gives_the_eager_bits(dtype: Any, change: Any) -> None:
     eager, _ = _train(False, dtype, change)

@@ -92,6 +92,9 @@ def _plain_sgd_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int
     g = bind(group, "grp")
     lines = [f"if {g}['momentum'] == 0 and {g}['weight_decay'] == 0 and not {g}['maximize'] "
              f"and {g}['lr'].__class__ in {bind(_PLAIN_LR, 'c')}:  # plain SGD: p -= lr * g"]
+    keys = bind(frozenset(params), "K")
+    names = ", ".join(bind(p, "e") for p in params)
+    lines.append(f"    if not S.keys() >= {keys}: [S.setdefault(p, {{}}) for p in ({names},)]  # as _state_of")
     rates: dict[Any, str] = {}
     for p in params:
         dtype = p.data.dtype
@@ -102,9 +105,8 @@ def _plain_sgd_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int
         if key not in scratch:
             scratch[key] = bind(np.empty(p.data.shape, dtype), "B")
         e, buf = bind(p, "e"), scratch[key]
-        lines += [f"    if {e} not in S: S[{e}] = {{}}",
-                  f"    mul(s{grads[id(p)]}, {rates[dtype]}, out={buf}); d = {e}.data; sub(d, {buf}, out=d); "
-                  f"{e}._vc[0] += 1"]
+        grad = f"s{grads[id(p)]}"
+        lines.append(f"    mul({grad}, {rates[dtype]}, {buf}); d = {e}.data; sub(d, {buf}, d); {e}._vc[0] += 1")
     return lines
 
 
