@@ -120,6 +120,9 @@ def test_the_scratch_array_never_reaches_the_user() -> None:
     (plan,) = fn.plans.values()
     scratch = [v for k, v in plan._run.__globals__.items() if k.startswith("B") and isinstance(v, np.ndarray)]
     assert len(scratch) == 4  # one per parameter shape
+    last = {s.shape: s for s in scratch}
+    for p in model.parameters():  # the update went through the scratch array: it holds lr * g
+        assert np.array_equal(last[p.data.shape], np.float32(0.1) * _grad(p))
     for loss, grads, value, grad_values in held:
         assert np.array_equal(loss.data, value)
         assert all(np.array_equal(g, v) for g, v in zip(grads, grad_values))
@@ -176,3 +179,27 @@ def test_a_creation_on_constants_read_only_by_rules_is_folded() -> None:
 def test_arrays_someone_may_write_or_hold_are_made_at_every_replay(why: str, instructions: list[Instruction],
                                                                    returned: set[int]) -> None:
     assert fold(instructions, returned) == {}, why
+
+
+def test_a_parameter_given_an_array_of_another_dtype_gets_sgd_s_own_update() -> None:
+    def run(captured: bool) -> list[bytes]:
+        model = _model(np.float32)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        out = []
+        for i, (x, y) in enumerate(_batches(np.float32, 12)):
+            if i == 6:
+                for p in model.parameters():
+                    p.data = p.data.astype(np.float64)
+            out.append(fn(x, y).data.tobytes())
+        return out + [p.data.tobytes() + p.data.dtype.str.encode() for p in model.parameters()]
+
+    assert run(True) == run(False)

@@ -83,7 +83,8 @@ def _plain_sgd_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int
     the plan, one per shape and dtype, instead of ``SGD._update``'s fresh ``lr * g`` (a third of a
     small network's update time). The arithmetic is ``SGD._update``'s: ``lr`` as the parameter's
     dtype (as NumPy 2 treats a Python float), one multiply, one subtract, so the bits are eager's.
-    None where the rule is not SGD's or a parameter is not a floating-point array."""
+    A parameter whose array no longer has the recorded dtype gets ``SGD._update`` itself. None
+    where the rule is not SGD's or a parameter is not a floating-point array."""
     if type(opt)._update is not SGD._update:
         return None
     params = group["params"]
@@ -106,7 +107,10 @@ def _plain_sgd_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int
             scratch[key] = bind(np.empty(p.data.shape, dtype), "B")
         e, buf = bind(p, "e"), scratch[key]
         grad = f"s{grads[id(p)]}"
-        lines.append(f"    mul({grad}, {rates[dtype]}, {buf}); d = {e}.data; sub(d, {buf}, d); {e}._vc[0] += 1")
+        lines += [f"    d = {e}.data",  # the array may have been replaced since recording: another dtype, SGD's own
+                  f"    if d.dtype is {bind(dtype, 'D')}: mul({grad}, {rates[dtype]}, {buf}); sub(d, {buf}, d)",
+                  f"    else: u(d, {grad}, S[{e}], {g})",
+                  f"    {e}._vc[0] += 1"]
     return lines
 
 
