@@ -7,6 +7,11 @@ nothing else ran in between, the step becomes one line per parameter that calls 
 own ``_update`` on that slot (the update rule stays in one place: the optimizer) and bumps the
 parameter's version, as ``Optimizer.step`` does. ``zero_grad()`` becomes ``p.grad = None`` lines.
 
+Plain SGD (no momentum, weight decay or maximize, a Python-number learning rate: checked at each
+replay) is the one update written out as array calls, ``p -= lr * g`` through a scratch array the
+plan keeps, because its ``lr * g`` temporary is most of a small network's update time; the
+arithmetic, and so every bit, is ``SGD._update``'s (tests/compile/test_plan_rewrites.py).
+
 Each fused block first checks that the optimizer still has the parameter groups it had when
 recorded (``load_state_dict`` and ``add_param_group`` change them); if not, it calls the method.
 """

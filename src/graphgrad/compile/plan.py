@@ -3,8 +3,9 @@
 The instructions become source code, ``s5 = f3(s2, e0.data, c1)``: slots are local variables,
 external tensors are read through ``.data`` (a parameter's array as it is at this call), constants
 and functions are bound once. No Tensor or Node objects, no graph walk, no operand decoding per
-call. Each slot is deleted after its last use, so memory is freed as early as in eager mode, and
-ufunc calls write into dead arrays of their shape where that is provably safe (:mod:`.buffers`).
+call. Each slot is deleted after its last use, so memory is freed as early as in eager mode,
+ufunc calls write into dead arrays of their shape where that is provably safe (:mod:`.buffers`),
+and an array made from constants that nobody writes or holds is made once (:mod:`.constants`).
 
 The function takes the step's own arguments and first checks what the plan assumes: each
 argument's kind, shape and dtype (or value), and each guard (a module's training flag). If one
