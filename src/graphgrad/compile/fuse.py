@@ -7,7 +7,7 @@ nothing else ran in between, the step becomes one line per parameter that calls 
 own ``_update`` on that slot (the update rule stays in one place: the optimizer) and bumps the
 parameter's version, as ``Optimizer.step`` does. ``zero_grad()`` becomes ``p.grad = None`` lines.
 
-Plain SGD (no momentum, weight decay or maximize, a Python-number learning rate: checked at each
+Plain SGD (no momentum, weight decay or maximize, a Python float learning rate: checked at each
 replay) is the one update written out as array calls, ``p -= lr * g`` through a scratch array the
 plan keeps, because its ``lr * g`` temporary is most of a small network's update time; the
 arithmetic, and so every bit, is ``SGD._update``'s (tests/compile/test_plan_rewrites.py).
@@ -119,9 +119,10 @@ def _plain_sgd_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int
     return lines
 
 
-_PLAIN_LR = (float, int)
-"""The learning-rate types NumPy 2 casts to the array's dtype before multiplying (a NumPy float64
-scalar would make ``lr * g`` a float64 array instead: the general path handles it)."""
+_PLAIN_LR = (float,)
+"""The learning-rate type whose ``lr * g`` NumPy 2 computes as ``dtype.type(lr) * g`` (a Python float
+becomes the array's dtype, rounded once; a NumPy float64 scalar would make ``lr * g`` a float64
+array instead, an int may round twice through a double: the general path handles those)."""
 
 
 def _stored_slots(instructions: list[Instruction], i: int, opt: Optimizer) -> dict[int, int] | None:
