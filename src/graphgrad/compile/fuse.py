@@ -87,7 +87,9 @@ def _plain_sgd_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int
     change a group's values): ``p -= lr * g`` as two ufunc calls through a scratch array kept by
     the plan, one per shape and dtype, instead of ``SGD._update``'s fresh ``lr * g`` (a third of a
     small network's update time). The arithmetic is ``SGD._update``'s: ``lr`` as the parameter's
-    dtype (as NumPy 2 treats a Python float), one multiply, one subtract, so the bits are eager's.
+    dtype (as NumPy 2 treats a Python float, rounded once), one multiply, one subtract, so the
+    bits are eager's. Only a Python float ``lr``: a NumPy float64 would make ``lr * g`` a float64
+    array, an int may round twice through a double; the general path takes those.
     A parameter whose array no longer has the recorded dtype gets ``SGD._update`` itself. None
     where the rule is not SGD's or a parameter is not a floating-point array."""
     if type(opt)._update is not SGD._update:
@@ -96,17 +98,20 @@ def _plain_sgd_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int
     if not params or any(p.data.dtype.kind != "f" for p in params):
         return None
     g = bind(group, "grp")
-    lines = [f"if {g}['momentum'] == 0 and {g}['weight_decay'] == 0 and not {g}['maximize'] "
-             f"and {g}['lr'].__class__ in {bind(_PLAIN_LR, 'c')}:  # plain SGD: p -= lr * g"]
+    lines = [f"lr = {g}['lr']",
+             f"if {g}['momentum'] == 0 and {g}['weight_decay'] == 0 and not {g}['maximize'] "
+             f"and lr.__class__ is float:  # plain SGD: p -= lr * g"]
     keys = bind(frozenset(params), "K")
     names = ", ".join(bind(p, "e") for p in params)
     lines.append(f"    if not S.keys() >= {keys}: [S.setdefault(p, {{}}) for p in ({names},)]  # as _state_of")
     rates: dict[Any, str] = {}
     for p in params:
         dtype = p.data.dtype
-        if dtype not in rates:
+        if dtype not in rates:  # lr in this dtype, remembered while the group keeps the same lr object
             rates[dtype] = f"l{len(rates)}"
-            lines.append(f"    {rates[dtype]} = {bind(dtype.type, 'T')}({g}['lr'])")
+            memo = bind([None, None], "R")
+            lines += [f"    if lr is not {memo}[0]: {memo}[:] = lr, {bind(dtype.type, 'T')}(lr)",
+                      f"    {rates[dtype]} = {memo}[1]"]
         key = (p.data.shape, dtype.str)
         if key not in scratch:
             scratch[key] = bind(np.empty(p.data.shape, dtype), "B")
@@ -118,11 +123,6 @@ def _plain_sgd_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int
                   f"    {e}._vc[0] += 1"]
     return lines
 
-
-_PLAIN_LR = (float,)
-"""The learning-rate type whose ``lr * g`` NumPy 2 computes as ``dtype.type(lr) * g`` (a Python float
-becomes the array's dtype, rounded once; a NumPy float64 scalar would make ``lr * g`` a float64
-array instead, an int may round twice through a double: the general path handles those)."""
 
 
 def _stored_slots(instructions: list[Instruction], i: int, opt: Optimizer) -> dict[int, int] | None:
