@@ -12,7 +12,7 @@ import pytest
 
 import graphgrad as gg
 from graphgrad import nn, optim
-from graphgrad.compile import capture
+from graphgrad.compile import capture, host
 from graphgrad.compile.constants import fold
 from graphgrad.compile.trace import CONST, SLOT, Instruction, store_grad
 
@@ -118,7 +118,7 @@ def test_the_scratch_array_never_reaches_the_user() -> None:
         grads = [_grad(p) for p in model.parameters()]
         held.append((loss, grads, loss.data.copy(), [g.copy() for g in grads]))
     (plan,) = fn.plans.values()
-    scratch = [v for k, v in plan._run.__globals__.items() if k.startswith("B") and isinstance(v, np.ndarray)]
+    scratch = [v for k, v in plan.replay.__globals__.items() if k.startswith("B") and isinstance(v, np.ndarray)]
     assert len(scratch) == 4  # one per parameter shape
     last = {s.shape: s for s in scratch}
     for p in model.parameters():  # the update went through the scratch array: it holds lr * g
@@ -146,7 +146,7 @@ def test_backward_s_first_gradient_is_made_once_and_read_only() -> None:
         fn(x, y)
     (plan,) = fn.plans.values()
     assert "backward's first gradient, made once (read-only)" in plan.source
-    (ones,) = [v for k, v in plan._run.__globals__.items() if k.startswith("k") and isinstance(v, np.ndarray)]
+    (ones,) = [v for k, v in plan.replay.__globals__.items() if k.startswith("k") and isinstance(v, np.ndarray)]
     assert ones.shape == () and ones == 1 and not ones.flags.writeable
 
 
@@ -203,3 +203,57 @@ def test_a_parameter_given_an_array_of_another_dtype_gets_sgd_s_own_update() -> 
         return out + [p.data.tobytes() + p.data.dtype.str.encode() for p in model.parameters()]
 
     assert run(True) == run(False)
+
+
+def test_the_groups_are_checked_again_at_step_after_an_effect_that_may_change_them() -> None:
+    """zero_grad's check of the optimizer's groups serves step() unless an effect ran in between:
+    here a host callback reloads the optimizer with another learning rate (new group dicts) at the
+    fifth call, and the plan follows eager."""
+
+    def run(captured: bool) -> tuple[list[bytes], Any]:
+        model = _model(np.float32)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        calls = [0]
+
+        def reload(loss: np.ndarray) -> None:
+            calls[0] += 1
+            if calls[0] == 5:
+                state = opt.state_dict()
+                state["param_groups"][0]["lr"] = 0.02
+                opt.load_state_dict(state)
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            host(reload, loss)
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        out = [fn(x, y).data.tobytes() for x, y in _batches(np.float32, 12)]
+        return out + [p.data.tobytes() for p in model.parameters()], fn
+
+    eager, _ = run(False)
+    replayed, fn = run(True)
+    assert replayed == eager
+    for plan in fn.plans.values():
+        assert "Optimizer.step, per parameter" in plan.source and "groups checked at zero_grad" not in plan.source
+
+
+def test_zero_grad_s_check_of_the_groups_serves_step() -> None:
+    model = _model(np.float32)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = capture(step)
+    for x, y in _batches(np.float32, 3):
+        fn(x, y)
+    (plan,) = fn.plans.values()
+    assert "Optimizer.step, per parameter (groups checked at zero_grad)" in plan.source

@@ -49,10 +49,10 @@ def optimizer_lines(instructions: list[Instruction], i: int, bind: Bind) -> tupl
     if not ins.args or ins.args[0][0] != CONST or not isinstance(ins.args[0][1], Optimizer):
         return None
     opt: Optimizer = ins.args[0][1]
-    if ins.fn is Optimizer.zero_grad and len(ins.args) == 2 and ins.args[1] == (CONST, True) and not ins.kwargs:
+    if _fused_zero_grad(ins, opt):
         params = [p for group in opt.param_groups for p in group["params"]]
         body = [f"{bind(p, 'e')}.grad = None" for p in params]
-        return _guarded(opt, ins, body, bind), []
+        return _guarded(opt, ins, body, bind, checked=False), []
     if ins.fn is Optimizer.step and len(ins.args) == 1 and not ins.kwargs:
         grads = _stored_slots(instructions, i, opt)
         if grads is None:
@@ -66,8 +66,26 @@ def optimizer_lines(instructions: list[Instruction], i: int, bind: Bind) -> tupl
                 body += general
             else:
                 body += plain + ["else:"] + [f"    {line}" for line in general]
-        return _guarded(opt, ins, body, bind), sorted(set(grads.values()))
+        return _guarded(opt, ins, body, bind, checked=_checked_since_zero_grad(instructions, i, opt)), sorted(
+            set(grads.values()))
     return None
+
+
+def _fused_zero_grad(ins: Instruction, opt: Optimizer) -> bool:
+    """``opt.zero_grad()`` (set_to_none), which :func:`optimizer_lines` writes out."""
+    return (ins.fn is Optimizer.zero_grad and len(ins.args) == 2 and not ins.kwargs and ins.args[0][0] == CONST
+            and ins.args[0][1] is opt and ins.args[1][0] == CONST and ins.args[1][1] is True)
+
+
+def _checked_since_zero_grad(instructions: list[Instruction], i: int, opt: Optimizer) -> bool:
+    """Whether ``opt.zero_grad()`` ran fused before instruction ``i`` with no effect in between: only
+    an effect could change the optimizer's groups, so its check still holds."""
+    for ins in reversed(instructions[:i]):
+        if _fused_zero_grad(ins, opt):
+            return True
+        if is_effect(ins):
+            return False
+    return False
 
 
 def _update_lines(group: dict[str, Any], grads: dict[int, int], bind: Bind) -> list[str]:
@@ -142,14 +160,18 @@ def _stored_slots(instructions: list[Instruction], i: int, opt: Optimizer) -> di
     return found if len(found) == len(wanted) else None
 
 
-def _guarded(opt: Optimizer, ins: Instruction, body: list[str], bind: Bind) -> list[str]:
-    """``body`` while the optimizer's groups are the recorded ones; else the recorded call."""
+def _guarded(opt: Optimizer, ins: Instruction, body: list[str], bind: Bind, checked: bool) -> list[str]:
+    """``body`` while the optimizer's groups are the recorded ones; else the recorded call. The
+    check's outcome is kept in ``ok_o<n>``; ``checked``: reuse it (see _checked_since_zero_grad)."""
     o = bind(opt, "o")
+    ok = f"ok_{o}"
+    call = ", ".join(bind(v, "c") for _, v in ins.args)
+    tail = [f"    {line}" for line in body] + ["else:", f"    {bind(ins.fn, 'f')}({call})"]
+    if checked:
+        return [f"if {ok}:  # {ins.what}, per parameter (groups checked at zero_grad)"] + tail
     groups = opt.param_groups
     checks = [f"{o}.param_groups is {bind(groups, 'G')}", f"len({bind(groups, 'G')}) == {len(groups)}"]
     for k, group in enumerate(groups):
         checks.append(f"{bind(groups, 'G')}[{k}] is {bind(group, 'grp')}")
         checks.append(f"len({bind(group, 'grp')}['params']) == {len(group['params'])}")
-    call = ", ".join(bind(v, "c") for _, v in ins.args)
-    return ([f"if {' and '.join(checks)}:  # {ins.what}, per parameter"] + [f"    {line}" for line in body]
-            + ["else:", f"    {bind(ins.fn, 'f')}({call})"])
+    return [f"{ok} = {' and '.join(checks)}", f"if {ok}:  # {ins.what}, per parameter"] + tail

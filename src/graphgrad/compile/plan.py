@@ -42,25 +42,23 @@ class Plan:
         self.args = args
         self.guards = list(guards)
         self.result = result  # the returned structure, with ("slot", i) / ("tensor", t) / ("value", v) leaves
-        self.source, self._run = _generate(instructions, args, self.guards, result, slot_types)
+        self.source, self.replay = _generate(instructions, args, self.guards, result, slot_types)
+        """``replay(*args)``: the generated function itself (what :meth:`run` calls)."""
 
     def __len__(self) -> int:
         return len(self.instructions)
 
     def run(self, args: tuple[Any, ...]) -> Any:
         """Replay on the step's arguments; :data:`MISS` (nothing done) if they do not fit this plan."""
-        quiet = _quiet()  # as the engine's rules: a zero gradient annihilates inf/NaN without a warning
-        try:
-            return self._run(*args)
-        finally:
-            _restore(quiet)
+        return self.replay(*args)
 
 
 def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list[tuple[Any, str, Any]],
               result: Any, slot_types: SlotTypes) -> tuple[str, Any]:
     names: dict[int, str] = {}  # id(object) -> its name in the generated function's globals
     namespace: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "wrap": Tensor._wrap,
-                                 "Tensor": Tensor, "MISS": MISS, "mul": np.multiply, "sub": np.subtract}
+                                 "Tensor": Tensor, "MISS": MISS, "mul": np.multiply, "sub": np.subtract,
+                                 "quiet": _quiet, "restore": _restore}
 
     def bind(obj: Any, prefix: str) -> str:
         name = names.get(id(obj))
@@ -141,12 +139,14 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
         lines.append(f"    if s{slot}.shape != {shape!r} or s{slot}.dtype != {bind(dtype, 'd')}: return MISS")
     for obj, attribute, value in guards:
         lines.append(f"    if {bind(obj, 'g')}.{attribute} != {bind(value, 'v')}: return MISS")
+    lines += ["    q = quiet()  # as the engine's rules: a zero gradient annihilates inf/NaN without a warning",
+              "    try:"]
     for i, ins in enumerate(instructions):
-        lines += [f"    {line}" for line in code[i]]
+        lines += [f"        {line}" for line in code[i]]
         dead = sorted(s for s, j in last_use.items() if j == i and s not in returned and s != ins.out)
         if dead:
-            lines.append(f"    del {', '.join(f's{s}' for s in dead)}")
-    lines.append(f"    return {_result_source(result, bind)}")
+            lines.append(f"        del {', '.join(f's{s}' for s in dead)}")
+    lines += [f"        return {_result_source(result, bind)}", "    finally:", "        restore(q)"]
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<captured step>", "exec"), namespace)  # noqa: S102 (our own generated code)
     return source, namespace["run"]
