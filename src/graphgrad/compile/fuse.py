@@ -57,10 +57,10 @@ def optimizer_lines(instructions: list[Instruction], i: int, bind: Bind) -> tupl
         grads = _stored_slots(instructions, i, opt)
         if grads is None:
             return None
-        body = [f"S = {bind(opt, 'o')}.state", f"u = {bind(opt, 'o')}._update"]
+        body = [f"S = {bind(opt, 'o')}.state"]
         scratch: dict[tuple[Any, ...], str] = {}
         for group in opt.param_groups:
-            general = _update_lines(group, grads, bind)
+            general = _update_lines(opt, group, grads, bind)
             plain = _plain_sgd_lines(opt, group, grads, bind, scratch)
             if plain is None:
                 body += general
@@ -88,10 +88,10 @@ def _checked_since_zero_grad(instructions: list[Instruction], i: int, opt: Optim
     return False
 
 
-def _update_lines(group: dict[str, Any], grads: dict[int, int], bind: Bind) -> list[str]:
+def _update_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int], bind: Bind) -> list[str]:
     """The optimizer's own ``_update`` on each parameter of ``group``, as ``Optimizer.step`` calls it."""
     g = bind(group, "grp")
-    lines = []
+    lines = [f"u = {bind(opt, 'o')}._update"]
     for p in group["params"]:
         e = bind(p, "e")
         lines += [f"st = S.get({e})", f"if st is None: st = S.setdefault({e}, {{}})",
@@ -137,7 +137,7 @@ def _plain_sgd_lines(opt: Optimizer, group: dict[str, Any], grads: dict[int, int
         grad = f"s{grads[id(p)]}"
         lines += [f"    d = {e}.data",  # the array may have been replaced since recording: another dtype, SGD's own
                   f"    if d.dtype is {bind(dtype, 'D')}: mul({grad}, {rates[dtype]}, {buf}); sub(d, {buf}, d)",
-                  f"    else: u(d, {grad}, S[{e}], {g})",
+                  f"    else: {bind(opt, 'o')}._update(d, {grad}, S[{e}], {g})",
                   f"    {e}._vc[0] += 1"]
     return lines
 
