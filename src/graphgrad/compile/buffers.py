@@ -30,7 +30,8 @@ def _plain_ufunc(ins: Instruction) -> bool:
     return isinstance(fn, np.ufunc) and fn.nout == 1 and "out" not in ins.kwargs and "where" not in ins.kwargs
 
 
-def _read(ins: Instruction) -> list[int]:
+def reads(ins: Instruction) -> list[int]:
+    """The slots an instruction reads (its operands, in tuples and lists too)."""
     def slots(kind: int, value: Any) -> list[int]:
         if kind == SLOT:
             return [value]
@@ -50,7 +51,7 @@ def reuse(instructions: list[Instruction], slot_types: dict[int, tuple[Any, ...]
     last_use: dict[int, int] = {}
     for i, ins in enumerate(instructions):
         ufunc = isinstance(ins.fn, np.ufunc)
-        for s in _read(ins):
+        for s in reads(ins):
             last_use[s] = i
             private_ok[s] = private_ok.get(s, True) and ufunc
         if ins.out is not None and ins.out not in defined:
@@ -69,7 +70,7 @@ def reuse(instructions: list[Instruction], slot_types: dict[int, tuple[Any, ...]
             key = _key(slot_types[ins.out])
             pool = free.get(key, [])
             elementwise = getattr(ins.fn, "signature", None) is None  # matmul may not write over its input
-            own = [s for s in _read(ins) if elementwise and s in donors and last_use[s] == i
+            own = [s for s in reads(ins) if elementwise and s in donors and last_use[s] == i
                    and _key(slot_types[s]) == key]
             donor = pool.pop() if pool else (own[0] if own else None)
             if donor is not None:
@@ -77,7 +78,7 @@ def reuse(instructions: list[Instruction], slot_types: dict[int, tuple[Any, ...]
                 donors.discard(donor)  # its memory now belongs to this instruction's result
         if ins.out is not None:
             seen.add(ins.out)
-        for s in set(_read(ins)):
+        for s in set(reads(ins)):
             if s in donors and last_use[s] == i and s not in chosen.values():
                 free.setdefault(_key(slot_types[s]), []).append(s)
     return chosen

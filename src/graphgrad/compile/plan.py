@@ -3,8 +3,9 @@
 The instructions become source code, ``s5 = f3(s2, e0.data, c1)``: slots are local variables,
 external tensors are read through ``.data`` (a parameter's array as it is at this call), constants
 and functions are bound once. No Tensor or Node objects, no graph walk, no operand decoding per
-call. Each slot is deleted after its last use, so memory is freed as early as in eager mode, and
-ufunc calls write into dead arrays of their shape where that is provably safe (:mod:`.buffers`).
+call. Each slot is deleted after its last use, so memory is freed as early as in eager mode,
+ufunc calls write into dead arrays of their shape where that is provably safe (:mod:`.buffers`),
+and an array made from constants that nobody writes or holds is made once (:mod:`.constants`).
 
 The function takes the step's own arguments and first checks what the plan assumes: each
 argument's kind, shape and dtype (or value), and each guard (a module's training flag). If one
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.engine import _quiet, _restore
-from graphgrad.compile import buffers, fuse
+from graphgrad.compile import buffers, constants, fuse
 from graphgrad.compile.trace import CONST, EXT, SEQ, SLOT, Instruction
 from graphgrad.tensor import Tensor
 
@@ -41,25 +42,23 @@ class Plan:
         self.args = args
         self.guards = list(guards)
         self.result = result  # the returned structure, with ("slot", i) / ("tensor", t) / ("value", v) leaves
-        self.source, self._run = _generate(instructions, args, self.guards, result, slot_types)
+        self.source, self.replay = _generate(instructions, args, self.guards, result, slot_types)
+        """``replay(*args)``: the generated function itself (what :meth:`run` calls)."""
 
     def __len__(self) -> int:
         return len(self.instructions)
 
     def run(self, args: tuple[Any, ...]) -> Any:
         """Replay on the step's arguments; :data:`MISS` (nothing done) if they do not fit this plan."""
-        quiet = _quiet()  # as the engine's rules: a zero gradient annihilates inf/NaN without a warning
-        try:
-            return self._run(*args)
-        finally:
-            _restore(quiet)
+        return self.replay(*args)
 
 
 def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list[tuple[Any, str, Any]],
               result: Any, slot_types: SlotTypes) -> tuple[str, Any]:
     names: dict[int, str] = {}  # id(object) -> its name in the generated function's globals
     namespace: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray, "wrap": Tensor._wrap,
-                                 "Tensor": Tensor, "MISS": MISS}
+                                 "Tensor": Tensor, "MISS": MISS, "mul": np.multiply, "sub": np.subtract,
+                                 "quiet": _quiet, "restore": _restore}
 
     def bind(obj: Any, prefix: str) -> str:
         name = names.get(id(obj))
@@ -91,6 +90,7 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
     returned = set(_result_slots(result))
     arg_slots = {spec[1] for spec in args if spec[0] != "v"}
     into = buffers.reuse(instructions, slot_types, arg_slots, returned)
+    made_once = constants.fold(instructions, returned)
     code: list[list[str]] = []  # each instruction's lines
     last_use: dict[int, int] = {}
     for i, ins in enumerate(instructions):
@@ -104,6 +104,8 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
             read += extra
         elif store is not None:
             lines_i = [store]
+        elif i in made_once:
+            lines_i = [f"s{ins.out} = {bind(made_once[i], 'k')}  # {ins.what}, made once (read-only)"]
         else:
             call = ", ".join([operand(k, v) for k, v in ins.args] + [f"{n}={operand(k, v)}" for n, (k, v) in
                                                                        ins.kwargs.items()])
@@ -114,7 +116,7 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
                 lines_i = [f"{fn}({call})  # {ins.what}"]
             else:
                 lines_i = [f"s{ins.out} = {fn}({call})  # {ins.what}"]
-                if ins.normalize:
+                if ins.normalize and slot_types[ins.out][0] == ():  # NumPy hands back a 0-d result as a scalar
                     lines_i.append(f"if s{ins.out}.__class__ is not ndarray: s{ins.out} = asarray(s{ins.out})")
         code.append(lines_i)
         for s in read:
@@ -137,12 +139,14 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
         lines.append(f"    if s{slot}.shape != {shape!r} or s{slot}.dtype != {bind(dtype, 'd')}: return MISS")
     for obj, attribute, value in guards:
         lines.append(f"    if {bind(obj, 'g')}.{attribute} != {bind(value, 'v')}: return MISS")
+    lines += ["    q = quiet()  # as the engine's rules: a zero gradient annihilates inf/NaN without a warning",
+              "    try:"]
     for i, ins in enumerate(instructions):
-        lines += [f"    {line}" for line in code[i]]
+        lines += [f"        {line}" for line in code[i]]
         dead = sorted(s for s, j in last_use.items() if j == i and s not in returned and s != ins.out)
         if dead:
-            lines.append(f"    del {', '.join(f's{s}' for s in dead)}")
-    lines.append(f"    return {_result_source(result, bind)}")
+            lines.append(f"        del {', '.join(f's{s}' for s in dead)}")
+    lines += [f"        return {_result_source(result, bind)}", "    finally:", "        restore(q)"]
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<captured step>", "exec"), namespace)  # noqa: S102 (our own generated code)
     return source, namespace["run"]

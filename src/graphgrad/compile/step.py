@@ -98,7 +98,7 @@ class CapturedStep:
     def __call__(self, *args: Any) -> Any:
         plan = self._last
         if plan is not None:
-            out = plan.run(args)
+            out = plan.replay(*args)
             if out is not MISS:
                 return out
         if self.refused is not None:
@@ -106,7 +106,7 @@ class CapturedStep:
         key = _signature(args)
         plan = self.plans.get(key)
         if plan is not None:
-            out = plan.run(args)
+            out = plan.replay(*args)
             if out is not MISS:
                 self._last = plan
                 return out
