@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,11 +186,38 @@ def _windows(xp: np.ndarray, geo: Geometry) -> np.ndarray:
     return as_strided(xp, shape, (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3), writeable=False)
 
 
+class _Scratch(threading.local):
+    """Column matrices of earlier calls, kept for reuse: a fresh array of many megabytes comes
+    straight from the operating system, and touching its pages the first time costs as much as
+    filling them. Only this module's own temporaries come here, given back (:meth:`give`) once
+    nothing can read them again; per thread, and a few per shape at most."""
+
+    KEEP = 2
+
+    def __init__(self) -> None:
+        self.free: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        spare = self.free.get((shape, dtype))
+        return spare.pop() if spare else np.empty(shape, dtype=dtype)
+
+    def give(self, a: np.ndarray) -> None:
+        spare = self.free.setdefault((a.shape, a.dtype), [])
+        if len(spare) < self.KEEP and a.flags.c_contiguous and a.base is None:
+            spare.append(a)
+
+
+_SCRATCH = _Scratch()
+
+
 def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view."""
+    """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view into a scratch
+    array (give it back to ``_SCRATCH`` when done with it)."""
     win = _windows(_padded(x, geo), geo)
     c, kh, kw, oh, ow, n = win.shape
-    return win.reshape(geo.groups, (c // geo.groups) * kh * kw, oh * ow * n)
+    cols = _SCRATCH.take((geo.groups, (c // geo.groups) * kh * kw, oh * ow * n), win.dtype)
+    np.copyto(cols.reshape(win.shape), win)
+    return cols
 
 
 _COL2IM_ROWS = 64
@@ -252,10 +280,12 @@ def _conv_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _Saved | None = None
 ) -> np.ndarray:
     cols = _im2col(x, geo)
-    if saved is not None:
-        saved.value = cols  # the weight gradient's operand, kept for one backward
     g = geo.groups
     out = _matmul(w.reshape(g, w.shape[0] // g, -1), cols)
+    if saved is not None:
+        saved.value = cols  # the weight gradient's operand, kept for one backward
+    else:
+        _SCRATCH.give(cols)
     if b is not None:
         out += b.reshape(g, -1, 1)
     return _from_channel_rows(out, geo.out_shape)
@@ -280,7 +310,35 @@ _conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b))
 
 
 def _input_grad_forward(gy: np.ndarray, w: np.ndarray, *, geo: Geometry, zero_safe: bool = False) -> np.ndarray:
+    """dT/dx: at stride 1 a full correlation (im2col of the gradient, one matmul in the forward's
+    orientation, nothing added back); at larger strides, where most of that correlation would run
+    over the zeros between strided outputs, col2im."""
+    if geo.stride == (1, 1):
+        return _full_correlation(gy, w, geo, zero_safe)
     return _col2im(gy, w, geo, zero_safe)
+
+
+def _full_correlation(gy: np.ndarray, w: np.ndarray, geo: Geometry, zero_safe: bool = False) -> np.ndarray:
+    """The input gradient of a stride-1 convolution as a convolution itself: the output gradient,
+    padded by the kernel's reach less the forward's padding on each side, correlated with the
+    kernel flipped in space and with its in and out channels swapped (per group). A side padded
+    beyond the kernel's reach crops the gradient instead (those outputs saw only padding)."""
+    n, c, h, width = geo.in_shape
+    (kh, kw), (dh, dw), g = geo.kernel, geo.dilation, geo.groups
+    reach = (dh * (kh - 1), dw * (kw - 1))
+    pads = [(reach[a] - geo.padding[a][0], reach[a] - geo.padding[a][1]) for a in range(2)]
+    crop = tuple(slice(max(0, -before), gy.shape[2 + a] - max(0, -after)) for a, (before, after) in enumerate(pads))
+    gy = gy[:, :, crop[0], crop[1]]
+    dtype = np.result_type(gy, w)
+    flipped = w.reshape(g, w.shape[0] // g, c // g, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    flipped = flipped.astype(dtype, copy=False).reshape(g, c // g, -1)  # (G, Cg, Og*KH*KW), one copy
+    transposed = Geometry(tuple(gy.shape), geo.kernel, c, (1, 1),  # type: ignore[arg-type]
+                          ((max(0, pads[0][0]), max(0, pads[0][1])), (max(0, pads[1][0]), max(0, pads[1][1]))),
+                          geo.dilation, g, (h, width))
+    cols = _im2col(gy.astype(dtype, copy=False), transposed)
+    out = _matmul(flipped, cols, zero_safe=zero_safe)
+    _SCRATCH.give(cols)
+    return _from_channel_rows(out, geo.in_shape)
 
 
 _conv_input_grad: Op
@@ -304,6 +362,7 @@ def _weight_grad_forward(
         cols = _im2col(x, geo)
     g = geo.groups
     out = _matmul(_channel_rows(gy, g), cols.transpose(0, 2, 1), zero_safe=zero_safe)
+    _SCRATCH.give(cols)  # taken from ``saved`` or made here: no one else holds it
     c = geo.in_shape[1]
     return out.reshape(geo.out_channels, c // g, *geo.kernel)
 
