@@ -20,10 +20,14 @@ def _geometry(x_shape, w_shape, stride=(2, 1), padding=((1, 1), (0, 2)), dilatio
 
 
 # ------------------------------------------------------------------ the helper ops, each input
-def test_conv_input_and_weight_grad_ops_have_correct_gradients_in_both_inputs() -> None:
-    """The two adjoint ops are differentiated directly (first and second order), in both inputs."""
+@pytest.mark.parametrize("stride, padding", [((2, 1), ((1, 1), (0, 2))), ((1, 1), ((1, 3), (0, 2)))],
+                         ids=["col2im", "full-correlation"])
+def test_conv_input_and_weight_grad_ops_have_correct_gradients_in_both_inputs(stride, padding) -> None:
+    """The two adjoint ops are differentiated directly (first and second order), in both inputs,
+    along both ways of computing the input gradient (stride 2: col2im; stride 1: a correlation,
+    here with a bottom padding beyond the kernel's reach, which crops the gradient)."""
     x_shape, w_shape = (2, 4, 6, 7), (4, 2, 3, 2)
-    geo = _geometry(x_shape, w_shape)
+    geo = _geometry(x_shape, w_shape, stride=stride, padding=padding)
     gy = RNG.standard_normal(geo.out_shape)
     w, x = RNG.standard_normal(w_shape), RNG.standard_normal(x_shape)
     gradcheck(lambda g, w: C._conv_input_grad(g, w, geo=geo), [gy, w])
@@ -44,6 +48,37 @@ def test_conv_ops_are_adjoint() -> None:
     b = float((C._conv_input_grad(t[2], t[1], geo=geo).data * x).sum())
     c = float((C._conv_weight_grad(t[0], t[2], geo=geo).data * w).sum())
     assert a == pytest.approx(b, rel=1e-12) and a == pytest.approx(c, rel=1e-12)
+
+
+@pytest.mark.parametrize("padding, dilation, groups", [
+    (((1, 1), (1, 1)), (1, 1), 1), (((0, 0), (0, 0)), (2, 1), 2), (((2, 0), (3, 1)), (1, 2), 4),
+    (((4, 1), (0, 5)), (2, 2), 1),  # beyond the kernel's reach on three sides: cropped
+])
+def test_full_correlation_equals_col2im_at_stride_one(padding, dilation, groups) -> None:
+    """The stride-1 input gradient (im2col of the gradient, one matmul) is the adjoint col2im
+    computes, in float64 and float32."""
+    x_shape, w_shape = (3, 4, 7, 6), (8, 4 // groups, 3, 2)
+    geo = C._geometry(x_shape, w_shape[2:], w_shape[0], (1, 1), padding, dilation, groups, "test")
+    gy, w = RNG.standard_normal(geo.out_shape), RNG.standard_normal(w_shape)
+    np.testing.assert_allclose(C._full_correlation(gy, w, geo), C._col2im(gy, w, geo), rtol=1e-12, atol=1e-12)
+    got = C._full_correlation(gy.astype(np.float32), w.astype(np.float32), geo)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, C._col2im(gy, w, geo), rtol=1e-4, atol=1e-4)
+
+
+def test_reused_column_buffers_never_reach_results() -> None:
+    """Gradients of one step stay as they were while later steps reuse the column buffers."""
+    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    C.conv2d(x, w, padding=1).sum().backward()
+    first = (x.grad, w.grad)
+    copies = [g.data.copy() for g in first]
+    for _ in range(3):
+        x.grad = w.grad = None
+        x.data[...] = RNG.standard_normal(x.shape)
+        C.conv2d(x, w, padding=1).sum().backward()
+    for g, copy in zip(first, copies):
+        np.testing.assert_array_equal(g.data, copy)
 
 
 @pytest.mark.parametrize("kernel, stride", [(3, 1), (2, 2)])
