@@ -61,3 +61,29 @@ def test_cnn_digits_peer_trains_the_same_network_on_the_same_batches() -> None:
     ours, theirs = train_graphgrad(0, epochs=1), train_torch(0, epochs=1, threads=1)
     assert theirs["threads"] == 1
     assert ours["accuracy"] > 0.6 and abs(ours["accuracy"] - theirs["accuracy"]) < 0.05
+
+
+def test_the_bench_sets_and_reports_the_blas_threads_it_ran_with() -> None:
+    from graphgrad import threads
+
+    before = threads.current()
+    with bench.thread_limit(1) as used:
+        assert used == 1 and threads.current() == 1
+    assert threads.current() == before
+    with bench.thread_limit(None) as used:
+        assert used == before
+    results = {"threads": None, "numpy_threads": 2, "torch_before": {"threads": 2}, "torch_after": {"threads": 2}}
+    assert bench.threads_used(results) == "threads: graphgrad and NumPy 2 (BLAS), PyTorch 2 (each library's default)"
+    results = {"threads": 1, "numpy_threads": 1, "torch_before": {"threads": 1}, "torch_after": None}
+    assert bench.threads_used(results) == "threads: graphgrad and NumPy 1 (BLAS), PyTorch 1 (set by --threads)"
+
+
+def test_a_thread_count_below_one_is_refused_before_anything_runs() -> None:
+    import argparse
+
+    from graphgrad.errors import ConfigError
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    with pytest.raises(ConfigError, match="bench conv: --threads must be a positive integer, got 0"):
+        bench.run_from_args(parser.parse_args(["--threads", "0"]))

@@ -7,12 +7,15 @@ needs two more ops, and the three close under differentiation: with
 ``T(x, w, g) = <g, conv2d(x, w)>`` (linear in each argument),
 
 - ``conv2d(x, w)``            is dT/dg; its rules are the other two ops;
-- ``conv2d_input_grad(g, w)`` is dT/dx (a transposed convolution: the columns ``w^T g``, added back
-  onto the windows they came from, one kernel offset at a time);
+- ``conv2d_input_grad(g, w)`` is dT/dx (a transposed convolution: at stride 1 a full correlation of
+  ``g`` with the flipped kernel, itself an im2col and one matmul; else the columns ``w^T g``,
+  added back onto the windows they came from, one kernel offset at a time: whichever moves less);
 - ``conv2d_weight_grad(x, g)`` is dT/dw (the columns of x times g).
 
 So every rule is one of these ops, and second derivatives work to any order. An ordinary
 training step keeps the forward's columns for the weight gradient instead of building them again.
+Columns are copied and multiplied a band of output rows at a time (each band while it is in
+cache), and the large column matrices are reused from call to call, not allocated afresh.
 ``conv1d`` is ``conv2d`` on images of height 1. Inside, images are laid out ``(C, H, W, N)`` (the
 batch innermost), so the column copies and col2im's additions run over long contiguous stretches
 and one matmul covers the whole batch; outputs are ``(N, C, H, W)`` views of that layout, and
@@ -214,10 +217,50 @@ def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
     """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view into a scratch
     array (give it back to ``_SCRATCH`` when done with it)."""
     win = _windows(_padded(x, geo), geo)
+    cols = _SCRATCH.take(win.shape, win.dtype)
+    np.copyto(cols, win)
+    return _as_matrices(cols, geo.groups)
+
+
+def _as_matrices(cols: np.ndarray, groups: int) -> np.ndarray:
+    """Columns laid out as windows (C, KH, KW, rows, OW, N), or a band of rows of such an array, as
+    one matrix per group (G, Cg*KH*KW, rows*OW*N): a view, never a copy."""
+    c, kh, kw, rows, ow, n = cols.shape
+    return np.reshape(cols, (groups, c // groups * kh * kw, rows * ow * n), copy=False)
+
+
+_BLOCK_BYTES = 2 << 20
+"""Columns are built this many bytes at a time, each band multiplied while it is still in cache."""
+
+
+def _correlate(x: np.ndarray, kernels: np.ndarray, geo: Geometry, *, keep: bool = False,
+               zero_safe: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """``kernels`` (G, Og, Cg*KH*KW) times the columns of ``x``: (G, Og, OH*OW*N). The columns are
+    copied and multiplied a band of output rows at a time, each band while it is still in cache,
+    into one small scratch band, or, with ``keep``, into the full column matrix, also returned
+    (for the weight gradient; give it back to ``_SCRATCH`` when done)."""
+    win = _windows(_padded(x, geo), geo)
     c, kh, kw, oh, ow, n = win.shape
-    cols = _SCRATCH.take((geo.groups, (c // geo.groups) * kh * kw, oh * ow * n), win.dtype)
-    np.copyto(cols.reshape(win.shape), win)
-    return cols
+    g = geo.groups
+    out = np.empty((g, kernels.shape[1], oh * ow * n), dtype=np.result_type(kernels, win))
+    band_rows = max(1, _BLOCK_BYTES // max(1, c * kh * kw * ow * n * win.dtype.itemsize))
+    cols = _SCRATCH.take(win.shape, win.dtype) if keep else None
+    band = None if keep else _SCRATCH.take((c, kh, kw, min(band_rows, oh), ow, n), win.dtype)
+    for first in range(0, oh, band_rows):
+        last = min(oh, first + band_rows)
+        if cols is not None:
+            part = cols[:, :, :, first:last]
+        else:
+            assert band is not None
+            part = band[:, :, :, : last - first]
+        np.copyto(part, win[:, :, :, first:last])
+        dest = out[:, :, first * ow * n : last * ow * n]
+        got = _matmul(kernels, _as_matrices(part, g), out=dest, zero_safe=zero_safe)
+        if not np.may_share_memory(got, dest):  # zero_safe redid a product with a NaN in a new array
+            dest[...] = got
+    if band is not None:
+        _SCRATCH.give(band)
+    return out, None if cols is None else _as_matrices(cols, g)
 
 
 _COL2IM_ROWS = 64
@@ -279,13 +322,10 @@ def _from_channel_rows(a: np.ndarray, shape: tuple[int, int, int, int]) -> np.nd
 def _conv_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _Saved | None = None
 ) -> np.ndarray:
-    cols = _im2col(x, geo)
     g = geo.groups
-    out = _matmul(w.reshape(g, w.shape[0] // g, -1), cols)
+    out, cols = _correlate(x, w.reshape(g, w.shape[0] // g, -1), geo, keep=saved is not None)
     if saved is not None:
         saved.value = cols  # the weight gradient's operand, kept for one backward
-    else:
-        _SCRATCH.give(cols)
     if b is not None:
         out += b.reshape(g, -1, 1)
     return _from_channel_rows(out, geo.out_shape)
@@ -310,10 +350,14 @@ _conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b))
 
 
 def _input_grad_forward(gy: np.ndarray, w: np.ndarray, *, geo: Geometry, zero_safe: bool = False) -> np.ndarray:
-    """dT/dx: at stride 1 a full correlation (im2col of the gradient, one matmul in the forward's
-    orientation, nothing added back); at larger strides, where most of that correlation would run
-    over the zeros between strided outputs, col2im."""
-    if geo.stride == (1, 1):
+    """dT/dx, by whichever of two equal computations moves less memory. A full correlation (im2col
+    of the gradient, one matmul in the forward's orientation, nothing added back) needs stride 1
+    and copies out_channels * KH*KW * H*W * N entries; col2im writes and adds back
+    in_channels * KH*KW * OH*OW * N. So the correlation where its columns are no larger than the
+    forward's (a 'same' convolution of as many channels out as in, VGG's), else col2im (a first
+    layer of few channels, a 'valid' convolution widening its channels, strides)."""
+    (_, c, h, width), (oh, ow) = geo.in_shape, geo.out_hw
+    if geo.stride == (1, 1) and geo.out_channels * h * width <= c * oh * ow:
         return _full_correlation(gy, w, geo, zero_safe)
     return _col2im(gy, w, geo, zero_safe)
 
@@ -335,9 +379,7 @@ def _full_correlation(gy: np.ndarray, w: np.ndarray, geo: Geometry, zero_safe: b
     transposed = Geometry(tuple(gy.shape), geo.kernel, c, (1, 1),  # type: ignore[arg-type]
                           ((max(0, pads[0][0]), max(0, pads[0][1])), (max(0, pads[1][0]), max(0, pads[1][1]))),
                           geo.dilation, g, (h, width))
-    cols = _im2col(gy.astype(dtype, copy=False), transposed)
-    out = _matmul(flipped, cols, zero_safe=zero_safe)
-    _SCRATCH.give(cols)
+    out, _ = _correlate(gy.astype(dtype, copy=False), flipped, transposed, zero_safe=zero_safe)
     return _from_channel_rows(out, geo.in_shape)
 
 
@@ -362,7 +404,7 @@ def _weight_grad_forward(
         cols = _im2col(x, geo)
     g = geo.groups
     out = _matmul(_channel_rows(gy, g), cols.transpose(0, 2, 1), zero_safe=zero_safe)
-    _SCRATCH.give(cols)  # taken from ``saved`` or made here: no one else holds it
+    _SCRATCH.give(cols.base if cols.base is not None else cols)  # from ``saved`` or made here: ours alone
     c = geo.in_shape[1]
     return out.reshape(geo.out_channels, c // g, *geo.kernel)
 
