@@ -45,13 +45,16 @@ def test_captured_bench_step_updates_like_the_eager_step() -> None:
 
 def test_peak_memory_budget_counts_parameters_layer_outputs_and_columns() -> None:
     net = bench.NETWORKS[0]  # LeNet-5 on 1x28x28 at batch 64
+    x, y = net.batch_data()
+    bench.graphgrad_step(net.model(), gg.Tensor(x), y)()  # column buffers kept for reuse, before tracing
     m = bench.peak_memory(net)
     params = (6 * 25 + 6) + (16 * 6 * 25 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
     assert m["params_bytes"] == 4 * params
     # columns: conv 1 has 1*5*5 rows and 28*28*64 columns, conv 2 6*5*5 rows and 10*10*64 columns
     assert m["column_bytes"] == 4 * (25 * 28 * 28 * 64 + 150 * 10 * 10 * 64)
     assert m["budget_bytes"] == 2 * m["params_bytes"] + m["activation_bytes"] + m["column_bytes"] + 64 * 784 * 4
-    assert 0.5 < m["ratio"] < 2.0  # the step holds about what it must, not several copies of it
+    # the step holds about what it must, not several copies of it, and all it holds is counted
+    assert 0.9 < m["ratio"] < 1.5
 
 
 def test_cnn_digits_peer_trains_the_same_network_on_the_same_batches() -> None:

@@ -133,9 +133,11 @@ def peak_memory(net: Network) -> dict[str, float]:
     their gradients, every layer's output (saved for backward), each convolution's columns, the batch."""
     import graphgrad as gg
     from graphgrad import nn
+    from graphgrad.ops.conv import release_scratch
 
     x_np, y = net.batch_data()
     model = net.model()
+    release_scratch()  # buffers kept from earlier steps were allocated before tracing: untraced
     tracemalloc.start()
     try:
         step = graphgrad_step(model, gg.Tensor(x_np), y)

@@ -213,6 +213,12 @@ class _Scratch(threading.local):
 _SCRATCH = _Scratch()
 
 
+def release_scratch() -> None:
+    """Let go of the column buffers kept for reuse (this thread's): memory back, or a measurement
+    of a step's peak that sees them allocated."""
+    _SCRATCH.free.clear()
+
+
 def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
     """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view into a scratch
     array (give it back to ``_SCRATCH`` when done with it)."""
