@@ -90,3 +90,16 @@ def test_a_thread_count_below_one_is_refused_before_anything_runs() -> None:
     bench.add_arguments(parser)
     with pytest.raises(ConfigError, match="bench conv: --threads must be a positive integer, got 0"):
         bench.run_from_args(parser.parse_args(["--threads", "0"]))
+
+
+def test_the_table_states_the_threads_and_the_load_it_ran_under(capsys) -> None:
+    step = {"numpy": 0.05, "graphgrad": 0.04, "ratio": 0.8, "captured": 0.045, "captured_ratio": 0.9}
+    results = {"machine": {"cpus": 2}, "threads": 1, "numpy_threads": 1, "load_average": [0.5, 1.25],
+               "torch_before": {"threads": 1, "step_s": {"VGG": 0.06}}, "torch_after": None,
+               "steps": {"VGG": step}, "memory": {}}
+    bench.print_table(results)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("threads: graphgrad and NumPy 1 (BLAS), PyTorch 1 (set by --threads)")
+    assert lines[1] == ("load average before and after: 0.50, 1.25 on 2 CPUs "
+                        "(above the threads used: other work was running)")
+    assert lines[3].split() == ["VGG", "50.00", "40.00", "0.80", "45.00", "0.90", "60.00", "1.50x"]

@@ -207,12 +207,14 @@ def run(rounds: int = 15, out: str | None = "bench/conv.json", threads: int | No
     from graphgrad.benchmarks.speed import machine
 
     results: dict[str, Any] = {"machine": machine(), "rounds": rounds, "threads": threads}
+    results["load_average"] = [_load_average()]
     results["torch_before"] = torch_peer(rounds, threads)
     with thread_limit(threads) as used:
         results["numpy_threads"] = used
         results["steps"] = {net.name: step_times(net, rounds) for net in NETWORKS}
         results["memory"] = {net.name: peak_memory(net) for net in NETWORKS}
     results["torch_after"] = torch_peer(rounds, threads)
+    results["load_average"].append(_load_average())
     print_table(results)
     if out:
         from graphgrad.io import atomic_write_text
@@ -228,6 +230,14 @@ def _torch_median(results: dict[str, Any], name: str) -> float | None:
     return statistics.median(runs) if runs else None
 
 
+def _load_average() -> float | None:
+    """The 1-minute load average (None where unknown): other work on the machine skews every time."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 def threads_used(results: dict[str, Any]) -> str:
     """Which thread counts the measurements ran with, in words: each side's own, as it reported it."""
     torch_counts = sorted({r["threads"] for r in (results.get("torch_before"), results.get("torch_after"))
@@ -240,6 +250,10 @@ def threads_used(results: dict[str, Any]) -> str:
 
 def print_table(results: dict[str, Any]) -> None:
     print(f"CNN training step (float32, SGD), median ms per step; {threads_used(results)}")
+    loads = [v for v in results.get("load_average", []) if v is not None]
+    if loads:
+        print(f"load average before and after: {', '.join(f'{v:.2f}' for v in loads)} "
+              f"on {results['machine'].get('cpus')} CPUs (above the threads used: other work was running)")
     print(f"{'network':24} {'numpy':>8} {'graphgrad':>9} {'/numpy':>6} {'captured':>8} {'/numpy':>6} "
           f"{'torch':>8} {'torch/graphgrad':>15}")
     for name, r in results["steps"].items():
