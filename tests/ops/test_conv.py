@@ -118,6 +118,22 @@ def test_banded_correlation_keeps_zero_times_inf_exactly_zero(monkeypatch) -> No
     assert (got[:, :, :2] == 0.0).all() and not np.isfinite(got).all()
 
 
+def test_column_buffers_are_reused_and_bounded() -> None:
+    C.release_scratch()
+    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    C.conv2d(x, w, padding=1).sum().backward()
+    kept = list(C._SCRATCH.free)
+    assert kept and all(a.base is None for a in kept)
+    C.conv2d(x, w, padding=1).sum().backward()  # the same shapes: the same buffers again
+    assert {id(a) for a in C._SCRATCH.free} == {id(a) for a in kept}
+    for size in range(6, 6 + 2 * C._Scratch.KEEP):  # many shapes: only the latest few are kept
+        C.conv2d(gg.Tensor(RNG.standard_normal((1, 3, size, size))), w).sum().backward()
+    assert len(C._SCRATCH.free) == C._Scratch.KEEP
+    C.release_scratch()
+    assert C._SCRATCH.free == []
+
+
 def test_reused_column_buffers_never_reach_results() -> None:
     """Gradients of one step stay as they were while later steps reuse the column buffers."""
     x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)

@@ -193,21 +193,26 @@ class _Scratch(threading.local):
     """Column matrices of earlier calls, kept for reuse: a fresh array of many megabytes comes
     straight from the operating system, and touching its pages the first time costs as much as
     filling them. Only this module's own temporaries come here, given back (:meth:`give`) once
-    nothing can read them again; per thread, and a few per shape at most."""
+    nothing can read them again; per thread, and the ``KEEP`` most recently given at most (a
+    network's layers, not every shape ever seen)."""
 
-    KEEP = 2
+    KEEP = 8
 
     def __init__(self) -> None:
-        self.free: dict[tuple[tuple[int, ...], np.dtype], list[np.ndarray]] = {}
+        self.free: list[np.ndarray] = []
 
     def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        spare = self.free.get((shape, dtype))
-        return spare.pop() if spare else np.empty(shape, dtype=dtype)
+        for i in range(len(self.free) - 1, -1, -1):
+            a = self.free[i]
+            if a.shape == shape and a.dtype == dtype:
+                return self.free.pop(i)
+        return np.empty(shape, dtype=dtype)
 
     def give(self, a: np.ndarray) -> None:
-        spare = self.free.setdefault((a.shape, a.dtype), [])
-        if len(spare) < self.KEEP and a.flags.c_contiguous and a.base is None:
-            spare.append(a)
+        if a.flags.c_contiguous and a.base is None:
+            self.free.append(a)
+            if len(self.free) > self.KEEP:
+                del self.free[0]
 
 
 _SCRATCH = _Scratch()
