@@ -118,7 +118,7 @@ def test_banded_correlation_keeps_zero_times_inf_exactly_zero(monkeypatch) -> No
     assert (got[:, :, :2] == 0.0).all() and not np.isfinite(got).all()
 
 
-def test_column_buffers_are_reused_and_bounded() -> None:
+def test_column_buffers_are_reused_and_bounded(monkeypatch) -> None:
     C.release_scratch()
     x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
     w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
@@ -130,6 +130,9 @@ def test_column_buffers_are_reused_and_bounded() -> None:
     for size in range(6, 6 + 2 * C._Scratch.KEEP):  # many shapes: only the latest few are kept
         C.conv2d(gg.Tensor(RNG.standard_normal((1, 3, size, size))), w).sum().backward()
     assert len(C._SCRATCH.free) == C._Scratch.KEEP
+    monkeypatch.setattr(C._Scratch, "KEEP_BYTES", 3 * kept[0].nbytes)  # and only so many bytes
+    C.conv2d(x, w, padding=1).sum().backward()
+    assert sum(a.nbytes for a in C._SCRATCH.free) <= 3 * kept[0].nbytes
     C.release_scratch()
     assert C._SCRATCH.free == []
 

@@ -193,10 +193,12 @@ class _Scratch(threading.local):
     """Column matrices of earlier calls, kept for reuse: a fresh array of many megabytes comes
     straight from the operating system, and touching its pages the first time costs as much as
     filling them. Only this module's own temporaries come here, given back (:meth:`give`) once
-    nothing can read them again; per thread, and the ``KEEP`` most recently given at most (a
-    network's layers, not every shape ever seen)."""
+    nothing can read them again; per thread, and only the ``KEEP`` most recently given, of at most
+    ``KEEP_BYTES`` together (a network's layers, not every shape ever seen: memory held between
+    steps stays small next to what a step needs)."""
 
     KEEP = 8
+    KEEP_BYTES = 256 << 20
 
     def __init__(self) -> None:
         self.free: list[np.ndarray] = []
@@ -209,9 +211,9 @@ class _Scratch(threading.local):
         return np.empty(shape, dtype=dtype)
 
     def give(self, a: np.ndarray) -> None:
-        if a.flags.c_contiguous and a.base is None:
+        if a.flags.c_contiguous and a.base is None and a.nbytes <= self.KEEP_BYTES:
             self.free.append(a)
-            if len(self.free) > self.KEEP:
+            while len(self.free) > self.KEEP or sum(f.nbytes for f in self.free) > self.KEEP_BYTES:
                 del self.free[0]
 
 
