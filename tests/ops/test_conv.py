@@ -20,10 +20,14 @@ def _geometry(x_shape, w_shape, stride=(2, 1), padding=((1, 1), (0, 2)), dilatio
 
 
 # ------------------------------------------------------------------ the helper ops, each input
-def test_conv_input_and_weight_grad_ops_have_correct_gradients_in_both_inputs() -> None:
-    """The two adjoint ops are differentiated directly (first and second order), in both inputs."""
+@pytest.mark.parametrize("stride, padding", [((2, 1), ((1, 1), (0, 2))), ((1, 1), ((1, 3), (0, 2)))],
+                         ids=["col2im", "full-correlation"])
+def test_conv_input_and_weight_grad_ops_have_correct_gradients_in_both_inputs(stride, padding) -> None:
+    """The two adjoint ops are differentiated directly (first and second order), in both inputs,
+    along both ways of computing the input gradient (stride 2: col2im; stride 1: a correlation,
+    here with a bottom padding beyond the kernel's reach, which crops the gradient)."""
     x_shape, w_shape = (2, 4, 6, 7), (4, 2, 3, 2)
-    geo = _geometry(x_shape, w_shape)
+    geo = _geometry(x_shape, w_shape, stride=stride, padding=padding)
     gy = RNG.standard_normal(geo.out_shape)
     w, x = RNG.standard_normal(w_shape), RNG.standard_normal(x_shape)
     gradcheck(lambda g, w: C._conv_input_grad(g, w, geo=geo), [gy, w])
@@ -44,6 +48,108 @@ def test_conv_ops_are_adjoint() -> None:
     b = float((C._conv_input_grad(t[2], t[1], geo=geo).data * x).sum())
     c = float((C._conv_weight_grad(t[0], t[2], geo=geo).data * w).sum())
     assert a == pytest.approx(b, rel=1e-12) and a == pytest.approx(c, rel=1e-12)
+
+
+@pytest.mark.parametrize("padding, dilation, groups", [
+    (((1, 1), (1, 1)), (1, 1), 1), (((0, 0), (0, 0)), (2, 1), 2), (((2, 0), (3, 1)), (1, 2), 4),
+    (((4, 1), (0, 5)), (2, 2), 1),  # beyond the kernel's reach on three sides: cropped
+])
+def test_full_correlation_equals_col2im_at_stride_one(padding, dilation, groups) -> None:
+    """The stride-1 input gradient (im2col of the gradient, one matmul) is the adjoint col2im
+    computes, in float64 and float32."""
+    x_shape, w_shape = (3, 4, 7, 6), (8, 4 // groups, 3, 2)
+    geo = C._geometry(x_shape, w_shape[2:], w_shape[0], (1, 1), padding, dilation, groups, "test")
+    gy, w = RNG.standard_normal(geo.out_shape), RNG.standard_normal(w_shape)
+    np.testing.assert_allclose(C._full_correlation(gy, w, geo), C._col2im(gy, w, geo), rtol=1e-12, atol=1e-12)
+    got = C._full_correlation(gy.astype(np.float32), w.astype(np.float32), geo)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, C._col2im(gy, w, geo), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, way", [
+    ((2, 4, 6, 7), (4, 2, 3, 2), (1, 1), ((1, 3), (0, 2)), "correlation"),  # the gradcheck case above
+    ((2, 32, 8, 8), (32, 32, 3, 3), (1, 1), ((1, 1), (1, 1)), "correlation"),  # VGG: 'same', C in = C out
+    ((2, 6, 14, 14), (16, 6, 5, 5), (1, 1), ((0, 0), (0, 0)), "col2im"),  # LeNet's second: 'valid', widening
+    ((2, 3, 8, 8), (32, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), "col2im"),  # few channels in
+    ((2, 8, 8, 8), (8, 8, 3, 3), (2, 2), ((1, 1), (1, 1)), "col2im"),  # strided
+])
+def test_input_gradient_takes_the_way_that_moves_less_memory(monkeypatch, x_shape, w_shape, stride, padding, way):
+    geo = C._geometry(x_shape, w_shape[2:], w_shape[0], stride, padding, (1, 1), x_shape[1] // w_shape[1], "test")
+    taken = []
+    monkeypatch.setattr(C, "_full_correlation", lambda *a: taken.append("correlation"))
+    monkeypatch.setattr(C, "_col2im", lambda *a: taken.append("col2im"))
+    C._input_grad_forward(np.zeros(geo.out_shape), np.zeros(w_shape), geo=geo)
+    assert taken == [way]
+
+
+@pytest.mark.parametrize("band_bytes", [1, 3000], ids=["one row per band", "bands with a shorter last one"])
+def test_columns_built_in_bands_give_the_same_values_and_gradients(monkeypatch, band_bytes) -> None:
+    x = RNG.standard_normal((2, 4, 7, 6))
+    w = RNG.standard_normal((6, 2, 3, 2))
+    u = RNG.standard_normal((2, 6, 7, 6))
+
+    def run() -> list[np.ndarray]:
+        xt, wt = gg.Tensor(x, requires_grad=True), gg.Tensor(w, requires_grad=True)
+        y = C.conv2d(xt, wt, padding=((1, 1)), dilation=(1, 2), groups=2)[..., :6]
+        y = C.conv2d(y, gg.Tensor(np.ones((6, 1, 1, 1))), groups=6)  # a stride-1 correlation to differentiate
+        y.backward(u)
+        return [y.data, xt.grad.data, wt.grad.data]
+
+    whole = run()
+    monkeypatch.setattr(C, "_BLOCK_BYTES", band_bytes)
+    for a, b in zip(run(), whole):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_banded_correlation_keeps_zero_times_inf_exactly_zero(monkeypatch) -> None:
+    """The zero-annihilating product (backward's rules) holds band by band: an infinite weight
+    meets only zero gradients in the first rows, which get exactly zero, as col2im gives."""
+    geo = C._geometry((1, 2, 6, 5), (3, 3), 2, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, "test")
+    w = RNG.standard_normal((2, 2, 3, 3))
+    w[1, 0, 2, 2] = np.inf
+    gy = RNG.standard_normal(geo.out_shape)
+    gy[:, :, :3] = 0.0
+    monkeypatch.setattr(C, "_BLOCK_BYTES", 1)
+    with np.errstate(invalid="ignore"):
+        got = C._full_correlation(gy, w, geo, zero_safe=True)
+        want = C._col2im(gy, w, geo, zero_safe=True)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert (got[:, :, :2] == 0.0).all() and not np.isfinite(got).all()
+
+
+def test_column_buffers_are_reused_and_bounded(monkeypatch) -> None:
+    C.release_scratch()
+    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    C.conv2d(x, w, padding=1).sum().backward()
+    kept = list(C._SCRATCH.free)
+    assert kept and all(a.base is None for a in kept)
+    C.conv2d(x, w, padding=1).sum().backward()  # the same shapes: the same buffers again
+    assert {id(a) for a in C._SCRATCH.free} == {id(a) for a in kept}
+    for size in range(6, 6 + 2 * C._Scratch.KEEP):  # many shapes: only the latest few are kept
+        C.conv2d(gg.Tensor(RNG.standard_normal((1, 3, size, size))), w).sum().backward()
+    assert len(C._SCRATCH.free) == C._Scratch.KEEP
+    monkeypatch.setattr(C._Scratch, "KEEP_BYTES", 3 * kept[0].nbytes)  # and only so many bytes
+    C.conv2d(x, w, padding=1).sum().backward()
+    assert sum(a.nbytes for a in C._SCRATCH.free) <= 3 * kept[0].nbytes
+    C.release_scratch()
+    assert C._SCRATCH.free == []
+
+
+def test_reused_column_buffers_never_reach_results() -> None:
+    """Gradients of one step stay as they were while later steps reuse the column buffers."""
+    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    C.conv2d(x, w, padding=1).sum().backward()
+    first = (x.grad, w.grad)
+    copies = [g.data.copy() for g in first]
+    for _ in range(3):
+        x.grad = w.grad = None
+        x.data[...] = RNG.standard_normal(x.shape)
+        C.conv2d(x, w, padding=1).sum().backward()
+    for g, copy in zip(first, copies):
+        np.testing.assert_array_equal(g.data, copy)
 
 
 @pytest.mark.parametrize("kernel, stride", [(3, 1), (2, 2)])

@@ -50,6 +50,13 @@ CONV2D_GRID = [
     ((1, 3, 10, 10), (4, 4, 4), 1, "same", 1, 1, True),   # even kernel: the extra padding at the end
     ((1, 3, 10, 10), (4, 3, 2), 1, "same", (2, 3), 1, True),
     ((2, 1, 28, 28), (6, 5, 5), 1, 0, 1, 1, True),        # LeNet's first layer
+    # stride 1: the input gradient is a full correlation of the output gradient
+    ((2, 4, 9, 8), (6, 3, 3), 1, 1, 2, 2, True),          # dilation 2 and groups
+    ((2, 6, 8, 9), (6, 3, 2), 1, (2, 1), (2, 3), 3, False),
+    ((2, 4, 8, 8), (4, 2, 4), 1, "same", 1, 2, True),     # 'same' with even kernels
+    ((2, 3, 8, 7), (4, 4, 2), 1, "same", 2, 1, False),
+    ((2, 3, 6, 6), (4, 3, 3), 1, 3, 1, 1, True),          # padding beyond the kernel's reach
+    ((2, 32, 8, 8), (32, 3, 3), 1, 1, 1, 1, True),        # the VGG block's second layer, smaller
 ]
 
 

@@ -53,15 +53,15 @@ NETWORKS = (
 
 
 @contextlib.contextmanager
-def thread_limit(threads: int | None) -> Iterator[None]:
-    """BLAS threads of this process capped at ``threads`` (None: the library's default)."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
+def thread_limit(threads: int | None) -> Iterator[int]:
+    """BLAS threads of this process set to ``threads`` (None: the library's default); yields the
+    count BLAS really uses inside, which the results report (graphgrad and NumPy share it)."""
+    from graphgrad import threads as blas_threads
 
-    with threadpool_limits(limits=threads):
-        yield
+    with contextlib.ExitStack() as stack:
+        if threads is not None:
+            stack.enter_context(blas_threads.use(threads))
+        yield blas_threads.current()
 
 
 def graphgrad_step(model: Any, x: Any, y: np.ndarray) -> Callable[[], float]:
@@ -133,9 +133,11 @@ def peak_memory(net: Network) -> dict[str, float]:
     their gradients, every layer's output (saved for backward), each convolution's columns, the batch."""
     import graphgrad as gg
     from graphgrad import nn
+    from graphgrad.ops.conv import release_scratch
 
     x_np, y = net.batch_data()
     model = net.model()
+    release_scratch()  # buffers kept from earlier steps were allocated before tracing: untraced
     tracemalloc.start()
     try:
         step = graphgrad_step(model, gg.Tensor(x_np), y)
@@ -205,11 +207,14 @@ def run(rounds: int = 15, out: str | None = "bench/conv.json", threads: int | No
     from graphgrad.benchmarks.speed import machine
 
     results: dict[str, Any] = {"machine": machine(), "rounds": rounds, "threads": threads}
+    results["load_average"] = [_load_average()]
     results["torch_before"] = torch_peer(rounds, threads)
-    with thread_limit(threads):
+    with thread_limit(threads) as used:
+        results["numpy_threads"] = used
         results["steps"] = {net.name: step_times(net, rounds) for net in NETWORKS}
         results["memory"] = {net.name: peak_memory(net) for net in NETWORKS}
     results["torch_after"] = torch_peer(rounds, threads)
+    results["load_average"].append(_load_average())
     print_table(results)
     if out:
         from graphgrad.io import atomic_write_text
@@ -225,10 +230,30 @@ def _torch_median(results: dict[str, Any], name: str) -> float | None:
     return statistics.median(runs) if runs else None
 
 
+def _load_average() -> float | None:
+    """The 1-minute load average (None where unknown): other work on the machine skews every time."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def threads_used(results: dict[str, Any]) -> str:
+    """Which thread counts the measurements ran with, in words: each side's own, as it reported it."""
+    torch_counts = sorted({r["threads"] for r in (results.get("torch_before"), results.get("torch_after"))
+                           if r and "threads" in r})
+    torch_text = "/".join(map(str, torch_counts)) if torch_counts else "n/a"
+    chosen = "set by --threads" if results.get("threads") is not None else "each library's default"
+    return (f"threads: graphgrad and NumPy {results.get('numpy_threads', '?')} (BLAS), "
+            f"PyTorch {torch_text} ({chosen})")
+
+
 def print_table(results: dict[str, Any]) -> None:
-    threads = results.get("threads")
-    print(f"CNN training step (float32, SGD), BLAS/PyTorch threads: {threads or 'library default'}; "
-          "median ms per step")
+    print(f"CNN training step (float32, SGD), median ms per step; {threads_used(results)}")
+    loads = [v for v in results.get("load_average", []) if v is not None]
+    if loads:
+        print(f"load average before and after: {', '.join(f'{v:.2f}' for v in loads)} "
+              f"on {results['machine'].get('cpus')} CPUs (above the threads used: other work was running)")
     print(f"{'network':24} {'numpy':>8} {'graphgrad':>9} {'/numpy':>6} {'captured':>8} {'/numpy':>6} "
           f"{'torch':>8} {'torch/graphgrad':>15}")
     for name, r in results["steps"].items():
@@ -246,11 +271,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=15, help="timed blocks per contender (median over them)")
     parser.add_argument("--out", default="bench/conv.json", help="where to write every number as JSON")
     parser.add_argument("--threads", type=int, default=None,
-                        help="cap BLAS and PyTorch threads (default: each library's own setting)")
+                        help="BLAS threads of graphgrad and NumPy and PyTorch's threads (default: each "
+                             "library's own setting; the table says which counts ran)")
     parser.add_argument("--quick", action="store_true", help="few rounds (a smoke run)")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
+    if args.threads is not None and args.threads < 1:
+        from graphgrad.errors import ConfigError
+
+        raise ConfigError(f"bench conv: --threads must be a positive integer, got {args.threads}")
     run(rounds=3 if args.quick else args.rounds, out=args.out, threads=args.threads)
     return 0
 

@@ -7,12 +7,15 @@ needs two more ops, and the three close under differentiation: with
 ``T(x, w, g) = <g, conv2d(x, w)>`` (linear in each argument),
 
 - ``conv2d(x, w)``            is dT/dg; its rules are the other two ops;
-- ``conv2d_input_grad(g, w)`` is dT/dx (a transposed convolution: the columns ``w^T g``, added back
-  onto the windows they came from, one kernel offset at a time);
+- ``conv2d_input_grad(g, w)`` is dT/dx (a transposed convolution: at stride 1 a full correlation of
+  ``g`` with the flipped kernel, itself an im2col and one matmul; else the columns ``w^T g``,
+  added back onto the windows they came from, one kernel offset at a time: whichever moves less);
 - ``conv2d_weight_grad(x, g)`` is dT/dw (the columns of x times g).
 
 So every rule is one of these ops, and second derivatives work to any order. An ordinary
 training step keeps the forward's columns for the weight gradient instead of building them again.
+Columns are copied and multiplied a band of output rows at a time (each band while it is in
+cache), and the large column matrices are reused from call to call, not allocated afresh.
 ``conv1d`` is ``conv2d`` on images of height 1. Inside, images are laid out ``(C, H, W, N)`` (the
 batch innermost), so the column copies and col2im's additions run over long contiguous stretches
 and one matmul covers the whole batch; outputs are ``(N, C, H, W)`` views of that layout, and
@@ -41,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,11 +189,91 @@ def _windows(xp: np.ndarray, geo: Geometry) -> np.ndarray:
     return as_strided(xp, shape, (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3), writeable=False)
 
 
+class _Scratch(threading.local):
+    """Column matrices of earlier calls, kept for reuse: a fresh array of many megabytes comes
+    straight from the operating system, and touching its pages the first time costs as much as
+    filling them. Only this module's own temporaries come here, given back (:meth:`give`) once
+    nothing can read them again; per thread, and only the ``KEEP`` most recently given, of at most
+    ``KEEP_BYTES`` together (a network's layers, not every shape ever seen: memory held between
+    steps stays small next to what a step needs)."""
+
+    KEEP = 8
+    KEEP_BYTES = 256 << 20
+
+    def __init__(self) -> None:
+        self.free: list[np.ndarray] = []
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        for i in range(len(self.free) - 1, -1, -1):
+            a = self.free[i]
+            if a.shape == shape and a.dtype == dtype:
+                return self.free.pop(i)
+        return np.empty(shape, dtype=dtype)
+
+    def give(self, a: np.ndarray) -> None:
+        if a.flags.c_contiguous and a.base is None and a.nbytes <= self.KEEP_BYTES:
+            self.free.append(a)
+            while len(self.free) > self.KEEP or sum(f.nbytes for f in self.free) > self.KEEP_BYTES:
+                del self.free[0]
+
+
+_SCRATCH = _Scratch()
+
+
+def release_scratch() -> None:
+    """Let go of the column buffers kept for reuse (this thread's): memory back, or a measurement
+    of a step's peak that sees them allocated."""
+    _SCRATCH.free.clear()
+
+
 def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view."""
+    """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view into a scratch
+    array (give it back to ``_SCRATCH`` when done with it)."""
+    win = _windows(_padded(x, geo), geo)
+    cols = _SCRATCH.take(win.shape, win.dtype)
+    np.copyto(cols, win)
+    return _as_matrices(cols, geo.groups)
+
+
+def _as_matrices(cols: np.ndarray, groups: int) -> np.ndarray:
+    """Columns laid out as windows (C, KH, KW, rows, OW, N), or a band of rows of such an array, as
+    one matrix per group (G, Cg*KH*KW, rows*OW*N): a view, never a copy."""
+    c, kh, kw, rows, ow, n = cols.shape
+    return np.reshape(cols, (groups, c // groups * kh * kw, rows * ow * n), copy=False)
+
+
+_BLOCK_BYTES = 2 << 20
+"""Columns are built this many bytes at a time, each band multiplied while it is still in cache."""
+
+
+def _correlate(x: np.ndarray, kernels: np.ndarray, geo: Geometry, *, keep: bool = False,
+               zero_safe: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """``kernels`` (G, Og, Cg*KH*KW) times the columns of ``x``: (G, Og, OH*OW*N). The columns are
+    copied and multiplied a band of output rows at a time, each band while it is still in cache,
+    into one small scratch band, or, with ``keep``, into the full column matrix, also returned
+    (for the weight gradient; give it back to ``_SCRATCH`` when done)."""
     win = _windows(_padded(x, geo), geo)
     c, kh, kw, oh, ow, n = win.shape
-    return win.reshape(geo.groups, (c // geo.groups) * kh * kw, oh * ow * n)
+    g = geo.groups
+    out = np.empty((g, kernels.shape[1], oh * ow * n), dtype=np.result_type(kernels, win))
+    band_rows = max(1, _BLOCK_BYTES // max(1, c * kh * kw * ow * n * win.dtype.itemsize))
+    cols = _SCRATCH.take(win.shape, win.dtype) if keep else None
+    band = None if keep else _SCRATCH.take((c, kh, kw, min(band_rows, oh), ow, n), win.dtype)
+    for first in range(0, oh, band_rows):
+        last = min(oh, first + band_rows)
+        if cols is not None:
+            part = cols[:, :, :, first:last]
+        else:
+            assert band is not None
+            part = band[:, :, :, : last - first]
+        np.copyto(part, win[:, :, :, first:last])
+        dest = out[:, :, first * ow * n : last * ow * n]
+        got = _matmul(kernels, _as_matrices(part, g), out=dest, zero_safe=zero_safe)
+        if not np.may_share_memory(got, dest):  # zero_safe redid a product with a NaN in a new array
+            dest[...] = got
+    if band is not None:
+        _SCRATCH.give(band)
+    return out, None if cols is None else _as_matrices(cols, g)
 
 
 _COL2IM_ROWS = 64
@@ -251,11 +335,10 @@ def _from_channel_rows(a: np.ndarray, shape: tuple[int, int, int, int]) -> np.nd
 def _conv_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _Saved | None = None
 ) -> np.ndarray:
-    cols = _im2col(x, geo)
+    g = geo.groups
+    out, cols = _correlate(x, w.reshape(g, w.shape[0] // g, -1), geo, keep=saved is not None)
     if saved is not None:
         saved.value = cols  # the weight gradient's operand, kept for one backward
-    g = geo.groups
-    out = _matmul(w.reshape(g, w.shape[0] // g, -1), cols)
     if b is not None:
         out += b.reshape(g, -1, 1)
     return _from_channel_rows(out, geo.out_shape)
@@ -280,7 +363,37 @@ _conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b))
 
 
 def _input_grad_forward(gy: np.ndarray, w: np.ndarray, *, geo: Geometry, zero_safe: bool = False) -> np.ndarray:
+    """dT/dx, by whichever of two equal computations moves less memory. A full correlation (im2col
+    of the gradient, one matmul in the forward's orientation, nothing added back) needs stride 1
+    and copies out_channels * KH*KW * H*W * N entries; col2im writes and adds back
+    in_channels * KH*KW * OH*OW * N. So the correlation where its columns are no larger than the
+    forward's (a 'same' convolution of as many channels out as in, VGG's), else col2im (a first
+    layer of few channels, a 'valid' convolution widening its channels, strides)."""
+    (_, c, h, width), (oh, ow) = geo.in_shape, geo.out_hw
+    if geo.stride == (1, 1) and geo.out_channels * h * width <= c * oh * ow:
+        return _full_correlation(gy, w, geo, zero_safe)
     return _col2im(gy, w, geo, zero_safe)
+
+
+def _full_correlation(gy: np.ndarray, w: np.ndarray, geo: Geometry, zero_safe: bool = False) -> np.ndarray:
+    """The input gradient of a stride-1 convolution as a convolution itself: the output gradient,
+    padded by the kernel's reach less the forward's padding on each side, correlated with the
+    kernel flipped in space and with its in and out channels swapped (per group). A side padded
+    beyond the kernel's reach crops the gradient instead (those outputs saw only padding)."""
+    n, c, h, width = geo.in_shape
+    (kh, kw), (dh, dw), g = geo.kernel, geo.dilation, geo.groups
+    reach = (dh * (kh - 1), dw * (kw - 1))
+    pads = [(reach[a] - geo.padding[a][0], reach[a] - geo.padding[a][1]) for a in range(2)]
+    crop = tuple(slice(max(0, -before), gy.shape[2 + a] - max(0, -after)) for a, (before, after) in enumerate(pads))
+    gy = gy[:, :, crop[0], crop[1]]
+    dtype = np.result_type(gy, w)
+    flipped = w.reshape(g, w.shape[0] // g, c // g, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    flipped = flipped.astype(dtype, copy=False).reshape(g, c // g, -1)  # (G, Cg, Og*KH*KW), one copy
+    transposed = Geometry(tuple(gy.shape), geo.kernel, c, (1, 1),  # type: ignore[arg-type]
+                          ((max(0, pads[0][0]), max(0, pads[0][1])), (max(0, pads[1][0]), max(0, pads[1][1]))),
+                          geo.dilation, g, (h, width))
+    out, _ = _correlate(gy.astype(dtype, copy=False), flipped, transposed, zero_safe=zero_safe)
+    return _from_channel_rows(out, geo.in_shape)
 
 
 _conv_input_grad: Op
@@ -304,6 +417,7 @@ def _weight_grad_forward(
         cols = _im2col(x, geo)
     g = geo.groups
     out = _matmul(_channel_rows(gy, g), cols.transpose(0, 2, 1), zero_safe=zero_safe)
+    _SCRATCH.give(cols.base if cols.base is not None else cols)  # from ``saved`` or made here: ours alone
     c = geo.in_shape[1]
     return out.reshape(geo.out_channels, c // g, *geo.kernel)
 
