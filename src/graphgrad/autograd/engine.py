@@ -185,7 +185,10 @@ def _apply_rules(
         else:
             rule = op.vjps[j]  # type: ignore[index]
             gt = g if record else _wrap(g)
-            gk = None if rule is None else rule(k, gt, out, *ins, **params) if variadic else rule(gt, out, *ins, **params)
+            if rule is None:
+                gk = None
+            else:
+                gk = rule(k, gt, out, *ins, **params) if variadic else rule(gt, out, *ins, **params)
             if gk is not None and not record:
                 gk = gk.data
         if gk is not None:
