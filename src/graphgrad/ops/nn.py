@@ -94,7 +94,7 @@ def _same_shape(a: Tensor, b: Tensor, op: str) -> None:
         )
 
 
-_UNSIGNED = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
+_UNSIGNED: dict[int, np.dtype[Any]] = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
 """The unsigned integer dtype of each size: a class index viewed as one makes a negative index huge,
 so one maximum checks both ends of the range."""
 
