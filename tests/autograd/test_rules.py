@@ -130,6 +130,19 @@ FAST_PATH_SAMPLES: dict[str, list[Callable[[], tuple[Callable[..., gg.Tensor], l
             [RNG.standard_normal((3, 2)), RNG.uniform(0, 1, (3, 2)), RNG.uniform(0.5, 2, 2)],
         ),
     ],
+    "add": [
+        lambda: (gg.add, [RNG.standard_normal((3, 4)), RNG.standard_normal(4)]),  # broadcast: summed back
+        lambda: (lambda x: x + x, [RNG.standard_normal(3)]),  # one input twice: the two add up
+    ],
+    "subtract": [
+        lambda: (gg.subtract, [RNG.standard_normal((2, 1)), RNG.standard_normal((2, 3))]),
+    ],
+    "multiply": [
+        lambda: (gg.multiply, [RNG.standard_normal((3, 4)), RNG.standard_normal((1, 4))]),
+        lambda: (gg.multiply, [RNG.standard_normal(()), RNG.standard_normal(())]),  # 0-d: NumPy scalars
+        # a zero factor annihilates an infinite or NaN gradient factor: 0 * inf = 0 on both paths
+        lambda: (gg.multiply, [np.array([0.0, np.inf, np.nan, 2.0]), np.array([np.inf, 0.0, 0.0, 3.0])]),
+    ],
     "relu": [
         lambda: (gg.relu, [RNG.standard_normal((4, 5))]),
         lambda: (gg.relu, [RNG.standard_normal(()).astype(np.float32)]),

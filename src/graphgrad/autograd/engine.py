@@ -163,7 +163,7 @@ def _apply_rules(
     record = mode & RECORD
     fast: Any = None if record else op.array_vjps  # the raw-array path when nothing is recorded
     variadic = op.variadic
-    arrays: Any = None
+    args: Any = None  # what an array rule takes: (g, out, *inputs), as arrays
     grads: list[Any] = []
     for k, p in enumerate(ins):
         if not p._requires_grad:
@@ -173,15 +173,16 @@ def _apply_rules(
         j = 0 if variadic else k
         rule = None if fast is None else fast[j]
         if rule is not None:
-            if arrays is None:
-                arrays = [t.data for t in ins]
-            od = out.data
-            gk = rule(k, g, od, *arrays, **params) if variadic else rule(g, od, *arrays, **params)
+            if args is None:
+                args = (g, out.data, *map(_data, ins))
+            if variadic:
+                gk = rule(k, *args, **params)
+            else:
+                gk = rule(*args, **params) if params else rule(*args)
             if gk is not None and gk.__class__ is not np.ndarray:
                 gk = np.asarray(gk)
             if mode & CAPTURE and gk is not None:
-                args = (k, g, od, *arrays) if variadic else (g, od, *arrays)
-                TRACER[0].record(rule, args, params, gk, f"{op.name} gradient {k}")
+                TRACER[0].record(rule, (k, *args) if variadic else args, params, gk, f"{op.name} gradient {k}")
         else:
             rule = op.vjps[j]  # type: ignore[index]
             gt = g if record else _wrap(g)
