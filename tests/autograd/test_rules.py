@@ -130,13 +130,6 @@ FAST_PATH_SAMPLES: dict[str, list[Callable[[], tuple[Callable[..., gg.Tensor], l
             [RNG.standard_normal((3, 2)), RNG.uniform(0, 1, (3, 2)), RNG.uniform(0.5, 2, 2)],
         ),
     ],
-    "add": [
-        lambda: (gg.add, [RNG.standard_normal((3, 4)), RNG.standard_normal(4)]),  # broadcast: summed back
-        lambda: (lambda x: x + x, [RNG.standard_normal(3)]),  # one input twice: the two add up
-    ],
-    "subtract": [
-        lambda: (gg.subtract, [RNG.standard_normal((2, 1)), RNG.standard_normal((2, 3))]),
-    ],
     "multiply": [
         lambda: (gg.multiply, [RNG.standard_normal((3, 4)), RNG.standard_normal((1, 4))]),
         lambda: (gg.multiply, [RNG.standard_normal(()), RNG.standard_normal(())]),  # 0-d: NumPy scalars

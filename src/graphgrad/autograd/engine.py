@@ -24,7 +24,7 @@ import numpy as np
 
 from graphgrad.autograd.grad_mode import ANOMALY, CHECK_INF, RECORD, RULES, get_mode, set_mode
 from graphgrad.errors import BackwardError, GraphFreedError, InplaceError, ShapeError
-from graphgrad.ops.core import CAPTURE, TRACER, Node
+from graphgrad.ops.core import CAPTURE, TRACER, Node, _versions
 from graphgrad.tensor import Tensor
 
 _wrap = Tensor._wrap
@@ -153,9 +153,10 @@ def _apply_rules(
     returned (the list comes back empty): one loop per node on the hot path.
     """
     ins: tuple[Tensor, ...] = node.inputs  # type: ignore[assignment]
-    for p, v in zip(ins, node.versions):
-        if p._vc[0] != v:
-            _raise_inplace(node, p, v)
+    if _versions(ins) != node.versions:
+        for p, v in zip(ins, node.versions):
+            if p._vc[0] != v:
+                _raise_inplace(node, p, v)
     if out._vc[0] != node.out_version:
         _raise_inplace(node, out, node.out_version)
     op = node.op
@@ -174,7 +175,13 @@ def _apply_rules(
         rule = None if fast is None else fast[j]
         if rule is not None:
             if args is None:
-                args = (g, out.data, *map(_data, ins))
+                n = len(ins)  # (g, out, *inputs) as arrays; one or two inputs written out: the usual ops
+                if n == 2:
+                    args = (g, out.data, ins[0].data, ins[1].data)
+                elif n == 1:
+                    args = (g, out.data, ins[0].data)
+                else:
+                    args = (g, out.data, *map(_data, ins))
             if variadic:
                 gk = rule(k, *args, **params)
             else:
@@ -317,7 +324,8 @@ def _run(
     pop = grads.pop
     record = mode & RECORD
     checks = mode & (ANOMALY | CAPTURE)
-    plain = not (record or checks or wanted is not None)  # an ordinary backward into .grad
+    special = checks or wanted is not None  # anomaly checks, capture, or gradients returned (inputs=)
+    plain = not (record or special)  # an ordinary backward into .grad
     handed_out: set[int] = set()  # ids of arrays already handed out (stored in a .grad or returned)
     for i in range(len(order) - 1, -1, -1):
         t = order[i]
@@ -331,7 +339,7 @@ def _run(
         if node is None and plain and t.grad is None and t._post_hooks is None:
             t.grad = _wrap(_own(g, handed_out, foreign, 0))  # a parameter's gradient: the usual leaf
             continue
-        if checks or wanted is not None or node is None or t._retain:
+        if special or node is None or t._retain:
             gt = g if record else _wrap(g)
             if mode & ANOMALY:
                 from graphgrad.autograd import anomaly
