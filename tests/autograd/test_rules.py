@@ -130,6 +130,11 @@ FAST_PATH_SAMPLES: dict[str, list[Callable[[], tuple[Callable[..., gg.Tensor], l
             [RNG.standard_normal((3, 2)), RNG.uniform(0, 1, (3, 2)), RNG.uniform(0.5, 2, 2)],
         ),
     ],
+    "multiply": [
+        lambda: (gg.multiply, [RNG.standard_normal((3, 4)), RNG.standard_normal((1, 4))]),
+        lambda: (gg.multiply, [RNG.standard_normal(()), RNG.standard_normal(())]),  # 0-d: NumPy scalars
+        lambda: (gg.multiply, [np.array([0.0, 1.5, -2.0]), np.array([3.0, 0.0, np.inf])]),  # zeros, an inf
+    ],
     "relu": [
         lambda: (gg.relu, [RNG.standard_normal((4, 5))]),
         lambda: (gg.relu, [RNG.standard_normal(()).astype(np.float32)]),

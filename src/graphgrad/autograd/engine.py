@@ -24,7 +24,7 @@ import numpy as np
 
 from graphgrad.autograd.grad_mode import ANOMALY, CHECK_INF, RECORD, RULES, get_mode, set_mode
 from graphgrad.errors import BackwardError, GraphFreedError, InplaceError, ShapeError
-from graphgrad.ops.core import CAPTURE, TRACER, Node
+from graphgrad.ops.core import CAPTURE, TRACER, Node, _versions
 from graphgrad.tensor import Tensor
 
 _wrap = Tensor._wrap
@@ -90,12 +90,17 @@ def topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
         # Leaves are pushed first, so they are explored last and land right before their consumer:
         # backward then completes (and hands to hooks) each parameter's gradient as soon as it can,
         # which lets data-parallel training start averaging it while backward goes on.
+        later = None
         for p in ins:
-            if p._node is None and p._requires_grad and p not in seen:
-                push(p)
-        for p in ins:
-            if p._node is not None and p._requires_grad and p not in seen:
-                push(p)
+            if p._requires_grad and p not in seen:
+                if p._node is None:
+                    push(p)
+                elif later is None:
+                    later = [p]
+                else:
+                    later.append(p)
+        if later is not None:
+            stack += later
     return order
 
 
@@ -119,41 +124,48 @@ def input_gradients(out: Tensor, g: Tensor) -> list[Tensor | None]:
     if not isinstance(g, Tensor):
         g = _wrap(np.asarray(g, dtype=out.data.dtype))
     saved = get_mode()
-    set_mode(saved | RULES)
+    mode = saved | RULES
+    set_mode(mode)
     quiet = _quiet()
     try:
-        return _apply_rules(node, out, g, saved | RULES)
+        grads = _apply_rules(node, out, g if mode & RECORD else g.data, mode)
     finally:
         _restore(quiet)
         set_mode(saved)
+    if mode & RECORD:
+        return grads
+    return [None if gk is None else _wrap(gk) for gk in grads]
 
 
 def _apply_rules(
     node: Node,
     out: Tensor,
-    g: Tensor,
+    g: Any,
     mode: int,
-    sums: dict[Tensor, Tensor] | None = None,
+    sums: dict[Tensor, Any] | None = None,
     owned: set[int] | None = None,
-) -> list[Tensor | None]:
+) -> list[Any]:
     """:func:`input_gradients` without the checks of its arguments; ``mode`` is the current mode.
 
-    With ``sums`` (backward's running gradients, by tensor), each input's gradient is added
-    there instead of returned (the list comes back empty): one loop per node on the hot path.
+    Gradients are Tensors while a graph is recorded (``mode & RECORD``) and plain arrays otherwise
+    (``g`` too), so an ordinary backward wraps nothing it does not hand out. With ``sums``
+    (backward's running gradients, by tensor), each input's gradient is added there instead of
+    returned (the list comes back empty): one loop per node on the hot path.
     """
     ins: tuple[Tensor, ...] = node.inputs  # type: ignore[assignment]
-    for p, v in zip(ins, node.versions):
-        if p._vc[0] != v:
-            _raise_inplace(node, p, v)
+    if _versions(ins) != node.versions:
+        for p, v in zip(ins, node.versions):
+            if p._vc[0] != v:
+                _raise_inplace(node, p, v)
     if out._vc[0] != node.out_version:
         _raise_inplace(node, out, node.out_version)
     op = node.op
     params = node.params
-    rules: Any = op.vjps
+    record = mode & RECORD
+    fast: Any = None if record else op.array_vjps  # the raw-array path when nothing is recorded
     variadic = op.variadic
-    fast: Any = None if mode & RECORD else op.array_vjps  # the raw-array path when nothing is recorded
-    arrays: Any = None
-    grads: list[Tensor | None] = []
+    args: Any = None  # what an array rule takes: (g, out, *inputs), as arrays
+    grads: list[Any] = []
     for k, p in enumerate(ins):
         if not p._requires_grad:
             if sums is None:
@@ -162,39 +174,60 @@ def _apply_rules(
         j = 0 if variadic else k
         rule = None if fast is None else fast[j]
         if rule is not None:
-            if arrays is None:
-                arrays = list(map(_data, ins))
-            gd, od = g.data, out.data
-            raw = rule(k, gd, od, *arrays, **params) if variadic else rule(gd, od, *arrays, **params)
-            if mode & CAPTURE and raw is not None:
-                if raw.__class__ is not np.ndarray:
-                    raw = np.asarray(raw)
-                args = (k, gd, od, *arrays) if variadic else (gd, od, *arrays)
-                TRACER[0].record(rule, args, params, raw, f"{op.name} gradient {k}")
-            gk = None if raw is None else _wrap(raw if raw.__class__ is np.ndarray else np.asarray(raw))
+            if args is None:
+                n = len(ins)  # (g, out, *inputs) as arrays; one or two inputs written out: the usual ops
+                if n == 2:
+                    args = (g, out.data, ins[0].data, ins[1].data)
+                elif n == 1:
+                    args = (g, out.data, ins[0].data)
+                else:
+                    args = (g, out.data, *map(_data, ins))
+            if variadic:
+                gk = rule(k, *args, **params)
+            else:
+                gk = rule(*args, **params) if params else rule(*args)
+            if gk is not None and gk.__class__ is not np.ndarray:
+                gk = np.asarray(gk)
+            if mode & CAPTURE and gk is not None:
+                TRACER[0].record(rule, (k, *args) if variadic else args, params, gk, f"{op.name} gradient {k}")
         else:
-            rule = rules[j]
-            gk = None if rule is None else rule(k, g, out, *ins, **params) if variadic else rule(g, out, *ins, **params)
+            rule = op.vjps[j]  # type: ignore[index]
+            gt = g if record else _wrap(g)
+            if rule is None:
+                gk = None
+            else:
+                gk = rule(k, gt, out, *ins, **params) if variadic else rule(gt, out, *ins, **params)
+            if gk is not None and not record:
+                gk = gk.data
         if gk is not None:
             pdata = p.data
-            if gk.data.shape != pdata.shape:
-                gk = _unbroadcast(gk, p, node)
-            dtype = gk.data.dtype
-            if dtype is not pdata.dtype and dtype != pdata.dtype:
-                gk = gk.astype(pdata.dtype)
+            gdata = gk.data if record else gk
+            if gdata.shape != pdata.shape or (gdata.dtype is not pdata.dtype and gdata.dtype != pdata.dtype):
+                gk = _fit(gk, p, node, record)
             if mode & ANOMALY:
                 from graphgrad.autograd import anomaly
 
-                anomaly.check_backward(node, k, gk)
+                anomaly.check_backward(node, k, gk if record else _wrap(gk))
             if sums is not None:
                 if p in sums:
-                    _accumulate(sums, owned, p, gk, bool(mode & RECORD))  # type: ignore[arg-type]
+                    _accumulate(sums, owned, p, gk, record)  # type: ignore[arg-type]
                 else:
                     sums[p] = gk
                 continue
         if sums is None:
             grads.append(gk)
     return grads
+
+
+def _fit(gk: Any, p: Tensor, node: Node, record: int) -> Any:
+    """A rule's result summed back to input ``p``'s shape and cast to its dtype (with graphgrad ops,
+    so a captured step records them; a Tensor in, a Tensor out, an array in, an array out)."""
+    g = gk if record else _wrap(gk)
+    if g.data.shape != p.data.shape:
+        g = _unbroadcast(g, p, node)
+    if g.data.dtype != p.data.dtype:
+        g = g.astype(p.data.dtype)
+    return g if record else g.data
 
 
 def _unbroadcast(g: Tensor, p: Tensor, node: Node) -> Tensor:
@@ -247,7 +280,8 @@ def backward(
     those tensors are returned, in order (``None`` where no path leads there). Every gradient
     handed out is an array that nothing else holds (never the caller's ``root_grads``).
     """
-    grads: dict[Tensor, Tensor] = {}  # running gradients (tensors hash by identity)
+    # running gradients, by tensor (tensors hash by identity): Tensors under create_graph, else arrays
+    grads: dict[Tensor, Any] = {}
     owned: set[int] = set()  # ids of gradient arrays this pass allocated and may add into in place
     foreign: set[int] = set()  # ids of arrays the caller passed in: never handed out as a gradient
     for r, g in zip(roots, root_grads):
@@ -257,10 +291,9 @@ def backward(
                 "(no input had requires_grad=True, or it was made under no_grad)"
             )
         g = _root_grad(r, g, foreign)
-        _accumulate(grads, owned, r, g, create_graph)
+        _accumulate(grads, owned, r, g if create_graph else g.data, create_graph)
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     found: list[Tensor | None] = [None] * (0 if inputs is None else len(inputs))
-    handed_out: set[int] = set()  # ids of arrays already stored in some .grad
 
     saved_mode = get_mode()
     mode = (RECORD if create_graph else 0) | (saved_mode & (ANOMALY | CHECK_INF | CAPTURE)) | RULES
@@ -273,7 +306,7 @@ def backward(
         set_mode(mode)
         quiet = _quiet()
         try:
-            _run(order, grads, owned, mode, saved_mode, retain_graph, wanted, found, handed_out, foreign)
+            _run(order, grads, owned, mode, saved_mode, retain_graph, wanted, found, foreign)
         finally:
             _restore(quiet)
             set_mode(saved_mode)
@@ -284,12 +317,16 @@ def backward(
 
 
 def _run(
-    order: list[Tensor], grads: dict[Tensor, Tensor], owned: set[int], mode: int, saved_mode: int,
-    retain_graph: bool, wanted: dict[int, int] | None, found: list[Tensor | None], handed_out: set[int],
-    foreign: set[int],
+    order: list[Tensor], grads: dict[Tensor, Any], owned: set[int], mode: int, saved_mode: int,
+    retain_graph: bool, wanted: dict[int, int] | None, found: list[Tensor | None], foreign: set[int],
 ) -> None:  # fmt: skip
     """Backward's loop: each tensor, consumers first, passes its complete gradient to its inputs."""
     pop = grads.pop
+    record = mode & RECORD
+    checks = mode & (ANOMALY | CAPTURE)
+    special = checks or wanted is not None  # anomaly checks, capture, or gradients returned (inputs=)
+    plain = not (record or special)  # an ordinary backward into .grad
+    handed_out: set[int] = set()  # ids of arrays already handed out (stored in a .grad or returned)
     for i in range(len(order) - 1, -1, -1):
         t = order[i]
         order[i] = None  # type: ignore[call-overload]  # let used tensors go early
@@ -297,29 +334,34 @@ def _run(
         if g is None:
             continue
         if owned:
-            owned.discard(id(g.data))  # complete now: rules may pass it on, so never add into it
-        if mode & ANOMALY:
-            from graphgrad.autograd import anomaly
-
-            anomaly.check_summed(t, g)
+            owned.discard(id(g))  # complete now: rules may pass it on, so never add into it
         node = t._node
-        if wanted is not None:
-            if id(t) in wanted:
-                found[wanted[id(t)]] = _unshared(g, handed_out, foreign)
-        elif node is None or t._retain:
-            if mode & CAPTURE and (t._retain or t._post_hooks):
-                TRACER[0].refuse("capture: backward reached a tensor with retain_grad() or a gradient "
-                                 "hook (data-parallel training); run this step without capture")
-            _store_grad(t, g, handed_out, foreign)
-            if node is None and t._post_hooks:
-                set_mode(saved_mode)  # a hook runs as user code, in the caller's mode
-                try:
-                    for hook in list(t._post_hooks.values()):
-                        hook(t)
-                finally:
-                    set_mode(mode)
-        if node is None:
+        if node is None and plain and t.grad is None and t._post_hooks is None:
+            t.grad = _wrap(_own(g, handed_out, foreign, 0))  # a parameter's gradient: the usual leaf
             continue
+        if special or node is None or t._retain:
+            gt = g if record else _wrap(g)
+            if mode & ANOMALY:
+                from graphgrad.autograd import anomaly
+
+                anomaly.check_summed(t, gt)
+            if wanted is not None:
+                if id(t) in wanted:
+                    found[wanted[id(t)]] = _unshared(gt, handed_out, foreign, mode)
+            elif node is None or t._retain:
+                if mode & CAPTURE and (t._retain or t._post_hooks):
+                    TRACER[0].refuse("capture: backward reached a tensor with retain_grad() or a gradient "
+                                     "hook (data-parallel training); run this step without capture")
+                _store_grad(t, gt, handed_out, foreign, mode)
+                if node is None and t._post_hooks:
+                    set_mode(saved_mode)  # a hook runs as user code, in the caller's mode
+                    try:
+                        for hook in list(t._post_hooks.values()):
+                            hook(t)
+                    finally:
+                        set_mode(mode)
+            if node is None:
+                continue
         _apply_rules(node, t, g, mode, grads, owned)
         if not retain_graph:
             node.inputs = None
@@ -352,10 +394,8 @@ def _root_grad(root: Tensor, g: Tensor | None, foreign: set[int]) -> Tensor:
     return g
 
 
-def _accumulate(
-    grads: dict[Tensor, Tensor], owned: set[int], key: Tensor, g: Tensor, create_graph: bool
-) -> None:
-    """Add ``g`` into the running gradient of tensor ``key``.
+def _accumulate(grads: dict[Tensor, Any], owned: set[int], key: Tensor, g: Any, create_graph: bool | int) -> None:
+    """Add ``g`` into the running gradient of tensor ``key`` (Tensors under ``create_graph``, else arrays).
 
     The first gradient is kept as is (no copy). The second is summed into a new array that this
     pass owns; later ones are added into it in place, unless a graph is being recorded.
@@ -365,45 +405,52 @@ def _accumulate(
         grads[key] = g
     elif create_graph:
         grads[key] = prev + g
-    elif id(prev.data) in owned:
-        np.add(prev.data, g.data, out=prev.data, casting="unsafe")
+    elif id(prev) in owned:
+        np.add(prev, g, out=prev, casting="unsafe")
         if get_mode() & CAPTURE:
-            TRACER[0].record(np.add, (prev.data, g.data), {"out": prev.data, "casting": "unsafe"}, prev.data,
-                             "gradient sum")
+            TRACER[0].record(np.add, (prev, g), {"out": prev, "casting": "unsafe"}, prev, "gradient sum")
     else:
-        total = _wrap(np.asarray(prev.data + g.data))  # 0-d sums come back as NumPy scalars
+        total = np.asarray(prev + g)  # 0-d sums come back as NumPy scalars
         if get_mode() & CAPTURE:
-            TRACER[0].record(np.add, (prev.data, g.data), {}, total.data, "gradient sum")
-        owned.add(id(total.data))
+            TRACER[0].record(np.add, (prev, g), {}, total, "gradient sum")
+        owned.add(id(total))
         grads[key] = total
 
 
-def _unshared(g: Tensor, handed_out: set[int], foreign: set[int]) -> Tensor:
-    """``g``, or a copy of it if its array may be held elsewhere: every gradient handed out is a
-    writable array of its own (not a view, a constant, the caller's array or another gradient)."""
-    d = g.data
-    if d.base is None and id(d) not in handed_out and id(d) not in foreign and d.flags.writeable:
-        handed_out.add(id(d))
-        return g
-    if g._requires_grad:  # recorded (create_graph): copy inside the graph
+def _own(d: np.ndarray, handed_out: set[int], foreign: set[int], mode: int) -> np.ndarray:
+    """``d``, or a copy of it if it may be held elsewhere: every gradient handed out is a writable
+    array of its own (not a view, a constant, the caller's array or another gradient)."""
+    if d.base is not None or id(d) in handed_out or id(d) in foreign or not d.flags.writeable:
+        src, d = d, d.copy()
+        if mode & CAPTURE:
+            TRACER[0].record(np.ndarray.copy, (src,), {}, d, "gradient copy")
+    handed_out.add(id(d))
+    return d
+
+
+def _unshared(g: Tensor, handed_out: set[int], foreign: set[int], mode: int) -> Tensor:
+    """:func:`_own` for a tensor; a recorded one (create_graph) is copied inside the graph."""
+    if g._requires_grad:
+        d = g.data
+        if d.base is None and id(d) not in handed_out and id(d) not in foreign and d.flags.writeable:
+            handed_out.add(id(d))
+            return g
         g = g * 1.0
-    else:
-        g = _wrap(d.copy())
-        if get_mode() & CAPTURE:
-            TRACER[0].record(np.ndarray.copy, (d,), {}, g.data, "gradient copy")
-    handed_out.add(id(g.data))
-    return g
+        handed_out.add(id(g.data))
+        return g
+    d = _own(g.data, handed_out, foreign, mode)
+    return g if d is g.data else _wrap(d)
 
 
-def _store_grad(t: Tensor, g: Tensor, handed_out: set[int], foreign: set[int]) -> None:
+def _store_grad(t: Tensor, g: Tensor, handed_out: set[int], foreign: set[int], mode: int) -> None:
     """Accumulate into ``t.grad``."""
     if t.grad is not None:
-        if get_mode() & CAPTURE:
+        if mode & CAPTURE:
             TRACER[0].refuse("capture: backward added into an existing .grad; call optimizer.zero_grad() "
                              "before backward inside the step")
         t.grad = t.grad + g  # a new array; recorded only under create_graph
         handed_out.add(id(t.grad.data))
         return
-    t.grad = _unshared(g, handed_out, foreign)
-    if get_mode() & CAPTURE:
+    t.grad = _unshared(g, handed_out, foreign, mode)
+    if mode & CAPTURE:
         TRACER[0].assign_grad(t, t.grad.data)

@@ -151,21 +151,24 @@ def peak_memory(config: MLPConfig) -> dict[str, float]:
 
 
 def scalar_chain(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> dict[str, Any]:
-    """Backward time per node of a chain of scalar multiplications, and its growth exponent."""
-    per_node = {}
+    """Backward time per node of a chain of scalar multiplications, and its growth exponent; also the
+    CPU time of this thread per node, which other jobs on a busy machine barely change."""
+    per_node, cpu_per_node = {}, {}
     for n in sizes:
         x = gg.Tensor(np.float64(0.5), requires_grad=True)
         y = x
         for _ in range(n):
             y = y * 1.0000001
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         y.backward()
         per_node[n] = (time.perf_counter() - t0) / n
+        cpu_per_node[n] = (time.thread_time() - c0) / n
         del y
     ns = np.array(sizes, dtype=float)
     totals = np.array([per_node[n] * n for n in sizes])
     exponent = float(np.polyfit(np.log(ns), np.log(totals), 1)[0])
-    return {"seconds_per_node": {str(n): t for n, t in per_node.items()}, "exponent": exponent}
+    return {"seconds_per_node": {str(n): t for n, t in per_node.items()},
+            "cpu_seconds_per_node": {str(n): t for n, t in cpu_per_node.items()}, "exponent": exponent}
 
 
 def peer(module: str, rounds: int) -> dict[str, Any] | None:
@@ -258,7 +261,9 @@ def print_table(results: dict[str, Any]) -> None:
         peak, budget = m["peak_bytes"] / 2**20, m["budget_bytes"] / 2**20
         print(f"  {name:28} {peak:8.2f} MiB / {budget:8.2f} MiB = {m['ratio']:.2f}")
     chain = results["scalar_chain"]
-    per = ", ".join(f"{int(n):,}: {t * 1e6:.2f} us" for n, t in chain["seconds_per_node"].items())
+    cpu = chain.get("cpu_seconds_per_node", {})
+    per = ", ".join(f"{int(n):,}: {t * 1e6:.2f} us" + (f" (CPU {cpu[n] * 1e6:.2f})" if n in cpu else "")
+                    for n, t in chain["seconds_per_node"].items())
     print(f"\nscalar chain backward per node: {per}; growth exponent {chain['exponent']:.2f}")
     if "training" in results:
         t = results["training"]

@@ -92,7 +92,7 @@ def annihilating_multiply(a: Any, b: Any, out: np.ndarray | None = None) -> Any:
     (``out=a`` is allowed: then ``a``'s zeros are noted before the product overwrites them). Like
     NumPy, gives a NumPy scalar for 0-d operands."""
     zero_a = a == 0 if out is not None and out is a else None
-    result = np.multiply(a, b, out=out)
+    result = np.multiply(a, b) if out is None else np.multiply(a, b, out=out)  # (no keyword to parse)
     if result == result if result.__class__ is not np.ndarray else _clean(result):  # scalars: no call
         return result
     zero = (np.asarray(a) == 0 if zero_a is None else zero_a) | (np.asarray(b) == 0)
@@ -110,10 +110,13 @@ def annihilating_divide(a: Any, b: Any) -> Any:
 # ------------------------------------------------------------------ arithmetic
 _add = Op("add", np.add, (lambda g, out, a, b: g, lambda g, out, a, b: g))
 _subtract = Op("subtract", np.subtract, (lambda g, out, a, b: g, lambda g, out, a, b: -g))
+# multiply also declares its rules on arrays (the engine's fast path in an ordinary backward): the
+# same products, without a Tensor and an op call per gradient, most of a scalar chain's cost
 _multiply = Op(
     "multiply",
     np.multiply,
     (lambda g, out, a, b: g * b, lambda g, out, a, b: g * a),
+    array_vjps=(lambda g, out, a, b: annihilating_multiply(g, b), lambda g, out, a, b: annihilating_multiply(g, a)),
     zero_safe_forward=annihilating_multiply,
 )
 _divide = Op(

@@ -94,10 +94,25 @@ def _same_shape(a: Tensor, b: Tensor, op: str) -> None:
         )
 
 
+_UNSIGNED: dict[int, np.dtype[Any]] = {n: np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+"""The unsigned integer dtype of each size: a class index viewed as one makes a negative index huge,
+so one maximum checks both ends of the range."""
+
+_ROWS: dict[int, np.ndarray] = {}
+"""``arange(n)`` (read-only) by ``n``: row numbers for fancy indexing recur with every batch."""
+
+
 def _row_index(t: np.ndarray) -> tuple[np.ndarray, ...]:
     """The index that picks ``a[..., t]`` row by row from a class-last array (fancy indexing)."""
     if t.ndim == 1:
-        return (np.arange(t.shape[0]), t)
+        n = t.shape[0]
+        rows = _ROWS.get(n)
+        if rows is None:
+            rows = np.arange(n)
+            rows.flags.writeable = False
+            if len(_ROWS) < 64:
+                _ROWS[n] = rows
+        return (rows, t)
     return (*np.indices(t.shape, sparse=True), t)
 
 
@@ -467,8 +482,8 @@ def _index_terms(
     mean's divisor (see the formulas above)."""
     ignored = None
     # one pass in the common case: viewed as unsigned, a negative index is a huge one
-    if t.size and (np.maximum.reduce(t.view(t.dtype.str.replace("i", "u")), axis=None) >= ncls
-                   or 0 <= ignore_index < ncls):
+    if t.size and (np.maximum.reduce(t.view(_UNSIGNED[t.dtype.itemsize]) if t.dtype.kind == "i" else t,
+                                     axis=None) >= ncls or 0 <= ignore_index < ncls):
         ignored = t == ignore_index
         if not ignored.any():
             ignored = None
@@ -512,25 +527,30 @@ def cross_entropy(
     nothing counts). The gradient with respect to the logits is ``(softmax - q) * g`` per row
     (weighted), from the softmax the forward already computed.
     """
-    _check_reduction(reduction, "cross_entropy")
-    if not 0.0 <= float(label_smoothing) <= 1.0:
+    # one pass of checks, each cheap on the usual call (class-last float logits, integer targets)
+    if reduction not in REDUCTIONS:
+        _check_reduction(reduction, "cross_entropy")
+    smoothing = float(label_smoothing)
+    if not 0.0 <= smoothing <= 1.0:
         raise ConfigError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    z = _float_input(logits, "cross_entropy")
+    if isinstance(logits, Tensor) and logits.data.dtype.kind == "f":
+        z = logits
+    else:
+        z = _float_input(logits, "cross_entropy")
     zshape = z.data.shape
-    ax = _class_axis(axis, len(zshape), "cross_entropy", zshape)
+    last = len(zshape) - 1
+    ax = last if axis == -1 and last >= 0 else _class_axis(axis, last + 1, "cross_entropy", zshape)
     ignore_index = int(ignore_index)
     t = _class_target(target, z, ax, ignore_index, "cross_entropy")
-    ncls = zshape[ax]
-    w = None if weight is None else _class_weight(weight, ncls, z.data.dtype, "cross_entropy")
-    z = _to_last(z, ax)
-    smoothing = float(label_smoothing)
-    if t.data.dtype.kind not in "iu" and ignore_index != -100:
+    w = None if weight is None else _class_weight(weight, zshape[ax], z.data.dtype, "cross_entropy")
+    if ax != last:
+        z = _to_last(z, ax)
+    if ignore_index != -100 and t.data.dtype.kind not in "iu":
         raise ConfigError("cross_entropy: ignore_index applies to class-index targets, not probabilities")
-    needs_grad = bool(get_mode() & RECORD) and z._requires_grad
+    saved = _Saved() if z._requires_grad and get_mode() & RECORD else None
     return _cross_entropy(
-        z, t, reduction=reduction, smoothing=smoothing, saved=_Saved() if needs_grad else None,
-        weight=w, ignore_index=ignore_index,
-    )  # fmt: skip
+        z, t, reduction=reduction, smoothing=smoothing, saved=saved, weight=w, ignore_index=ignore_index
+    )
 
 
 def nll_loss(

@@ -127,25 +127,26 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            params = []
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                if grad.data.shape != p.data.shape:
-                    raise ConfigError(f"gradient shape {grad.data.shape} does not match parameter shape {p.data.shape}")
-                params.append(p)
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
+                if p.grad.data.shape != p.data.shape:  # type: ignore[union-attr]
+                    raise ConfigError(f"gradient shape {p.grad.data.shape} does not match parameter "  # type: ignore[union-attr]
+                                      f"shape {p.data.shape}")
             if params:
                 self._step_group(params, group)
-                for p in params:
-                    p.bump_version()
         return loss
 
     def _step_group(self, params: list[Tensor], group: ParamGroup) -> None:
-        """Update every parameter of ``group`` that has a gradient (``params``): one :meth:`_update`
-        each (a captured step calls ``_update`` directly too: it stays the one update rule)."""
+        """Update every parameter of ``group`` that has a gradient (``params``) and mark it changed:
+        one :meth:`_update` each (a captured step calls ``_update`` directly too: it stays the one
+        update rule)."""
+        update, state = self._update, self.state
         for p in params:
-            self._update(p.data, p.grad.data, self._state_of(p), group)  # type: ignore[union-attr]
+            s = state.get(p)
+            if s is None:
+                s = state[p] = {}
+            update(p.data, p.grad.data, s, group)  # type: ignore[union-attr]
+            p._vc[0] += 1  # p.bump_version() without its frame
 
     def _state_of(self, p: Tensor) -> dict[str, Any]:
         """``p``'s state (an empty dict before its first update, as PyTorch's)."""
