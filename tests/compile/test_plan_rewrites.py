@@ -85,8 +85,8 @@ def _decay_and_maximize(i: int, opt: optim.Optimizer) -> None:
 
 
 def _numpy_lr_from_step_30(i: int, opt: optim.Optimizer) -> None:
-    if i >= 30:  # a NumPy float64 learning rate makes lr * g a float64 array in eager mode
-        opt.param_groups[0]["lr"] = np.float64(opt.param_groups[0]["lr"]) + 0.01
+    if i >= 30:  # a NumPy float64 learning rate (the scheduler's value) makes lr * g a float64 array in eager mode
+        opt.param_groups[0]["lr"] = np.float64(opt.param_groups[0]["lr"])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
