@@ -76,9 +76,16 @@ def _run(build: Callable[[], dict[str, Any]], captured: bool, between: Between |
     return losses, states
 
 
-def _assert_same(build: Callable[[], dict[str, Any]], between: Between | None = None) -> None:
+def _assert_same(build: Callable[[], dict[str, Any]], between: Between | None = None,
+                 refusal_ok: bool = False) -> None:
+    """Captured and eager runs agree bit for bit (or, ``refusal_ok``, capture refuses the step)."""
     eager_losses, eager_states = _run(build, False, between)
-    losses, states = _run(build, True, between)
+    try:
+        losses, states = _run(build, True, between)
+    except CaptureError:
+        if refusal_ok:
+            return
+        raise
     for i, (a, b) in enumerate(zip(eager_losses, losses)):
         assert a == b, f"step {i}: the captured step returned a different loss"
     for i, (a, b) in enumerate(zip(eager_states, states)):
@@ -344,7 +351,7 @@ def test_optimizer_replaced_after_capture() -> None:
     def replace(i: int, ctx: dict[str, Any]) -> None:
         if i == 5:
             ctx["holder"]["opt"] = optim.Adam(ctx["model"].parameters(), lr=1e-2)
-    _assert_same(_builder(), replace)
+    _assert_same(_builder(), replace, refusal_ok=True)
 
 
 @pytest.mark.xfail(strict=True, reason="a Dropout probability changed after capture is ignored (Python "
@@ -353,7 +360,8 @@ def test_dropout_probability_changed_after_capture() -> None:
     def change(i: int, ctx: dict[str, Any]) -> None:
         if i == 5:
             ctx["model"][2].p = 0.6
-    _assert_same(_builder(model=lambda: _mlp((nn.Dropout(0.2, rng=np.random.default_rng(3)),))), change)
+    _assert_same(_builder(model=lambda: _mlp((nn.Dropout(0.2, rng=np.random.default_rng(3)),))), change,
+                 refusal_ok=True)
 
 
 def _from_batch_values(kind: str) -> Callable[[nn.Module, Callable[[], optim.Optimizer]], Callable[..., Any]]:
@@ -381,7 +389,7 @@ def _from_batch_values(kind: str) -> Callable[[nn.Module, Callable[[], optim.Opt
 @pytest.mark.parametrize("kind", ["float", "class weights", "numpy boolean index"])
 def test_value_from_batch_data_equal_on_the_two_recorded_calls(kind: str) -> None:
     _assert_same(_builder(_from_batch_values(kind), opt=lambda p: optim.SGD(p, lr=0.05),
-                          batches=_same_counts_first_two))
+                          batches=_same_counts_first_two), refusal_ok=True)
 
 
 def _fixed(opt: optim.Optimizer) -> Callable[[], optim.Optimizer]:
@@ -449,3 +457,60 @@ def test_parameter_requires_grad_method() -> None:
     p = nn.Linear(3, 2, rng=0).weight
     p.requires_grad_(False)  # type: ignore[attr-defined]
     assert not p.requires_grad
+
+
+def _changes_in_place(where: str) -> Callable[[nn.Module, Callable[[], optim.Optimizer]], Callable[..., Any]]:
+    def make(model: nn.Module, opt_of: Callable[[], optim.Optimizer]) -> Callable[..., Any]:
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            if where == "a copy of the input":
+                x = x * 1.0
+                x += 1.0
+            elif where == "the input":
+                x *= 0.5
+            else:  # NumPy on the .data of an intermediate
+                x = x * 2.0
+                x.data[x.data < 0] = 0.0
+            loss = F.cross_entropy(model(x), y)
+            opt_of().zero_grad()
+            loss.backward()
+            opt_of().step()
+            return loss
+        return step
+    return make
+
+
+@pytest.mark.xfail(strict=True, reason="in-place changes to arrays the step made or was given (+= on a tensor "
+                   "without a gradient, NumPy on an intermediate's .data) are neither recorded nor refused: the "
+                   "plan skips them")
+@pytest.mark.parametrize("where", ["a copy of the input", "the input", "an intermediate's .data"])
+def test_in_place_change_of_a_tensor_without_gradient(where: str) -> None:
+    _assert_same(_builder(_changes_in_place(where)), refusal_ok=True)
+
+
+@pytest.mark.xfail(strict=True, reason="Python state the step reads (a step counter for a warm-up) is frozen "
+                   "at capture without a refusal")
+def test_python_counter_inside_the_step() -> None:
+    def make(model: nn.Module, opt_of: Callable[[], optim.Optimizer]) -> Callable[..., Any]:
+        calls = [0]
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            calls[0] += 1
+            loss = F.cross_entropy(model(x), y) * (1.0 if calls[0] <= 10 else 0.5)  # halved after 10 steps
+            opt_of().zero_grad()
+            loss.backward()
+            opt_of().step()
+            return loss
+        return step
+    _assert_same(_builder(make), refusal_ok=True)
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError, reason="a captured step called with keyword arguments raises "
+                   "TypeError from CapturedStep.__call__ instead of running or refusing with a CaptureError")
+def test_keyword_arguments() -> None:
+    ctx = _builder()()
+    run = capture(ctx["step"])
+    for x, y in ctx["batches"][:3]:
+        try:
+            run(x, y=y)
+        except CaptureError:  # a clear refusal is an acceptable outcome
+            return
