@@ -13,12 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import get_mode
 from graphgrad.errors import ConfigError
 from graphgrad.nn import functional
 from graphgrad.nn.module import Module
-from graphgrad.ops import core
-from graphgrad.tensor import CAPTURE, Tensor
+from graphgrad.tensor import Tensor
 
 __all__ = ["Dropout"]
 
@@ -35,8 +33,6 @@ class Dropout(Module):
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
     def forward(self, x: Tensor) -> Tensor:
-        if get_mode() & CAPTURE:  # a captured step replays this mode only; eval() makes it record again
-            core.TRACER[0].guard(self, "training")
         return functional.dropout(x, self.p, self.training, self.rng, inverted=self.inverted)
 
     def extra_repr(self) -> str:

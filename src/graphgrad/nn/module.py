@@ -17,10 +17,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import no_grad
+from graphgrad.autograd.grad_mode import get_mode, no_grad
 from graphgrad.errors import CheckpointError, ConfigError
 from graphgrad.nn.parameter import Parameter
-from graphgrad.tensor import Tensor
+from graphgrad.ops import core
+from graphgrad.tensor import CAPTURE, Tensor
 
 __all__ = ["Module", "IncompatibleKeys"]
 
@@ -66,6 +67,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if get_mode() & CAPTURE:  # forward may branch on the mode: a captured step records again after train()/eval()
+            core.TRACER[0].guard(self, "training")
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ discovery
