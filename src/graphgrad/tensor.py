@@ -32,6 +32,12 @@ def _value_read(what: str) -> None:
     refuse_value_read(what)
 
 
+def _unrecorded_change(what: str) -> None:
+    from graphgrad.compile.trace import refuse_unrecorded_change
+
+    refuse_unrecorded_change(what)
+
+
 def _as_array(data: Any, dtype: Any = None, copy: bool = True, float_ints: bool = False) -> np.ndarray:
     """Convert user data to an array: Python floats become float32, NumPy dtypes are kept."""
     if isinstance(data, Tensor):
@@ -142,6 +148,11 @@ class Tensor:
         elif self._node is not None:
             raise BackwardError("requires_grad can only be switched off on a leaf; use .detach()")
         self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set :attr:`requires_grad` and return this tensor (PyTorch's way to freeze one parameter)."""
+        self.requires_grad = requires_grad
+        return self
 
     @property
     def is_leaf(self) -> bool:
@@ -329,6 +340,8 @@ class Tensor:
         if self._records(other):
             return self._record_in_place(lambda old: op(old, other), f"'{symbol}'")
         self._check_writable(f"'{symbol}'")
+        if get_mode() & CAPTURE:
+            _unrecorded_change(f"'{symbol}'")
         try:
             ufunc(self.data, other.data if isinstance(other, Tensor) else other, out=self.data)
         except TypeError as exc:  # NumPy's casting refusal, e.g. an int tensor /= 2
@@ -375,6 +388,8 @@ class Tensor:
             self._record_in_place(lambda old: _ops.setitem(old, index, value), "item assignment")
             return
         self._check_writable("item assignment")
+        if get_mode() & CAPTURE:
+            _unrecorded_change("item assignment")
         self.data[index] = value.data if isinstance(value, Tensor) else value
         self._vc[0] += 1
 
@@ -383,6 +398,8 @@ class Tensor:
         if self._records(src):
             return self._record_in_place(lambda old: _ops.setitem(old, Ellipsis, src), "copy_")
         self._check_writable("copy_")
+        if get_mode() & CAPTURE:
+            _unrecorded_change("copy_")
         self.data[...] = src.data if isinstance(src, Tensor) else src
         self._vc[0] += 1
         return self
@@ -626,6 +643,8 @@ class Tensor:
 
     # ----------------------------------------------------------------- display
     def __repr__(self) -> str:
+        if get_mode() & CAPTURE:
+            _value_read("printing a tensor (use graphgrad.compile.host(print, tensor) to print at every call)")
         body = np.array2string(self.data, separator=", ", prefix="tensor(", threshold=200)
         extras = []
         if self.data.dtype not in (np.float32, np.int64, np.bool_):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -95,7 +96,9 @@ class CapturedStep:
         self._last: Plan | None = None  # the plan that ran last: tried first
         functools.update_wrapper(self, fn)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            args = self._positional(args, kwargs)
         plan = self._last
         if plan is not None:
             out = plan.replay(*args)
@@ -113,6 +116,18 @@ class CapturedStep:
             del self.plans[key]  # a guard no longer holds (a module switched to eval): record again
         self._last = None
         return self._record(key, args)
+
+    def _positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """Keyword arguments as the positions they name (a plan matches its arguments by position)."""
+        try:
+            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise CaptureError(f"capture: calling {getattr(self.fn, '__name__', 'the step')}: {exc}") from None
+        bound.apply_defaults()  # a keyword after a skipped default: the default takes its position
+        if bound.kwargs:
+            raise CaptureError(f"capture: {', '.join(bound.kwargs)} can only be passed by keyword; a captured step "
+                               "takes its arguments by position (make them positional parameters)")
+        return bound.args
 
     def _refuse(self, message: str) -> None:
         if not self.fallback:
@@ -191,8 +206,8 @@ def capture(fn: Callable[..., Any] | None = None, *, fallback: bool = False, wat
     a refused step runs eagerly from then on (``step.refused`` says why) instead of raising.
     ``watch`` lists tensors the step may change only through the optimizer (a model's parameters
     and buffers): a change made any other way (BatchNorm's running statistics) is refused. Python
-    state the step reads is fixed at capture, except a Dropout layer's training flag: after
-    ``eval()`` or ``train()`` the step records again.
+    state the step reads is fixed at capture, except modules' training flags and parameters'
+    ``requires_grad``: after ``eval()``, ``train()`` or ``requires_grad_()`` the step records again.
     """
     if fn is None:
         return functools.partial(capture, fallback=fallback, watch=watch)

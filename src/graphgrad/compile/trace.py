@@ -149,6 +149,8 @@ class Tracer:
             self.keep.append(value)
             if id(value) not in self._ext_seen:
                 self._see_ext(value)
+                if value._requires_grad or isinstance(value, _parameter_class()):
+                    self.guard(value, "_requires_grad")  # frozen or unfrozen later: another plan
             return EXT, value
         if isinstance(value, (tuple, list)) and any(isinstance(v, (np.ndarray, core.Tensor)) for v in value):
             return SEQ, (type(value), [self._operand(v) for v in value])
@@ -267,6 +269,22 @@ def user_line() -> str:
     filename, line = frame.f_code.co_filename, frame.f_lineno
     source = linecache.getline(filename, line).strip()
     return f" at {os.path.basename(filename)}:{line}" + (f" (`{source}`)" if source else "")
+
+
+def _parameter_class() -> type:
+    from graphgrad.nn.parameter import Parameter  # nn builds on this package
+
+    return Parameter
+
+
+def refuse_unrecorded_change(what: str) -> None:
+    """Called by Tensor's in-place changes that no gradient flows through, while capturing: the plan
+    records operations that make tensors, so it would skip the change."""
+    active().refuse(
+        f"capture: {what}{user_line()} changed a tensor in place while a step was being captured, with no "
+        "gradient flowing through the change; a captured step would not repeat it. Write it out of place "
+        "(x = x + 1), or run this step without capture"
+    )
 
 
 def refuse_value_read(what: str) -> None:
