@@ -252,8 +252,9 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"CNN training step (float32, SGD), median ms per step; {threads_used(results)}")
     loads = [v for v in results.get("load_average", []) if v is not None]
     if loads:
+        busy = " (a core's worth of other work was running before it started)" if loads[0] >= 1.0 else ""
         print(f"load average before and after: {', '.join(f'{v:.2f}' for v in loads)} "
-              f"on {results['machine'].get('cpus')} CPUs (above the threads used: other work was running)")
+              f"on {results['machine'].get('cpus')} CPUs{busy}")
     print(f"{'network':24} {'numpy':>8} {'graphgrad':>9} {'/numpy':>6} {'captured':>8} {'/numpy':>6} "
           f"{'torch':>8} {'torch/graphgrad':>15}")
     for name, r in results["steps"].items():
