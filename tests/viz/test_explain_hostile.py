@@ -220,3 +220,10 @@ def test_a_variable_named_like_a_generated_name_keeps_its_name():
     variables = [line.split()[1:3] for line in out.splitlines() if line.split()[2:3] == ["variable"]]
     assert variables == [["x", "variable"], ["y", "variable"], ["divide_1", "variable"], ["add_1", "variable"]]
     assert "divide_1 #2" not in out and "add_1 #2" not in out
+
+
+def test_a_drawing_in_an_unknown_format_is_refused_before_any_work(tmp_path):
+    proc = explain("--example", "mlp", "--svg", "graph.gif", cwd=tmp_path)
+    assert one_line_error(proc) == ("graphgrad: error: explain --svg graph.gif: unknown format 'gif'; "
+                                    "end the file name in .svg or .png")
+    assert list(tmp_path.iterdir()) == []
