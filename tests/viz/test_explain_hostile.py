@@ -225,5 +225,5 @@ def test_a_variable_named_like_a_generated_name_keeps_its_name():
 def test_a_drawing_in_an_unknown_format_is_refused_before_any_work(tmp_path):
     proc = explain("--example", "mlp", "--svg", "graph.gif", cwd=tmp_path)
     assert one_line_error(proc) == ("graphgrad: error: explain --svg graph.gif: unknown format 'gif'; "
-                                    "end the file name in .svg or .png")
+                                    "choose one of svg, png")
     assert list(tmp_path.iterdir()) == []

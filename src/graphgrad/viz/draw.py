@@ -59,8 +59,7 @@ def drawing_format(path: str | os.PathLike[str], format: str | None = None, wher
     checked before any work; ``where`` names the function or option in the error."""
     fmt = (format or Path(path).suffix.lstrip(".") or "svg").lower()
     if fmt not in FORMATS:
-        how = f"choose one of {', '.join(FORMATS)}" if format else "end the file name in .svg or .png"
-        raise ConfigError(f"{where}: unknown format {fmt!r}; {how}")
+        raise ConfigError(f"{where}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return fmt
 
 
