@@ -243,5 +243,24 @@ def crash(folder: Path) -> None:
         dist.all_reduce(np.zeros(1))
 
 
+def batchnorm_validation(folder: Path) -> None:
+    """Trainer with batch norm: each rank's last training forward updates its running statistics
+    from its own part of the batch; the validation numbers must still be the same on every rank."""
+    from graphgrad.data import DataLoader, TensorDataset
+    from graphgrad.train.trainer import Trainer
+
+    w = dist.init()
+    x, y = make_data(np.float32, n=90)
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(8, 8, rng=rng), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3, rng=rng))
+    ddp, loader = dist.prepare(model, DataLoader(TensorDataset(x[:60], y[:60]), batch_size=10, shuffle=True), seed=0)
+    trainer = Trainer(ddp, optim.SGD(ddp.parameters(), lr=0.1), nn.functional.cross_entropy, loader,
+                      epochs=2, val_data=(x[60:], y[60:]))
+    history = trainer.fit()
+    buffers = {name: float(np.asarray(b.data).sum()) for name, b in model.named_buffers()}
+    (folder / f"rank{w.rank}.json").write_text(
+        json.dumps({"val_loss": [row["val_loss"] for row in history], "buffers": buffers}))
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](Path(sys.argv[2]))

@@ -182,3 +182,13 @@ def test_a_failing_rank_ends_the_whole_job_within_seconds(tmp_path: Path, kind: 
         assert "Traceback" not in proc.stderr
         assert ("graphgrad: rank 1 of 2: ConfigError: invalid lr 0 (must be positive); stopping all ranks"
                 in proc.stderr)
+
+
+@needs_sampler_argument
+def test_validation_with_batch_norm_gives_the_same_numbers_on_every_rank(tmp_path: Path) -> None:
+    """Early stopping and schedules decide on each rank from its own validation numbers: with
+    batch norm, whose running statistics each rank updates from its own part, they must agree."""
+    run_ok("batchnorm_validation", tmp_path)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["val_loss"] == ranks[1]["val_loss"]
+    assert ranks[0]["buffers"] == ranks[1]["buffers"]

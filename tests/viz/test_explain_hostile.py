@@ -208,3 +208,22 @@ def test_power_zero_of_a_zero_has_zero_local_derivative():
             rc = main(["explain", "log(x)**0", "--at", "x=1"])
     assert rc == 0 and err.getvalue() == "", err.getvalue()
     assert "d/dx = 0" in out.getvalue()
+
+
+def test_a_variable_named_like_a_generated_name_keeps_its_name():
+    """Long intermediate formulas get generated names (add_1, divide_1); a variable the user named
+    that way is still shown under its own name, and the generated name takes another number."""
+    expression = "softplus(x)*log1p(y**2)/sigmoid(divide_1)-tanh(x*y)+min(x,divide_1)**2+add_1"
+    proc = explain(expression, "--at", "x=0.3,y=-1.7,divide_1=2.2,add_1=1")
+    assert proc.returncode == 0, proc.stderr.decode()
+    out = proc.stdout.decode()
+    variables = [line.split()[1:3] for line in out.splitlines() if line.split()[2:3] == ["variable"]]
+    assert variables == [["x", "variable"], ["y", "variable"], ["divide_1", "variable"], ["add_1", "variable"]]
+    assert "divide_1 #2" not in out and "add_1 #2" not in out
+
+
+def test_a_drawing_in_an_unknown_format_is_refused_before_any_work(tmp_path):
+    proc = explain("--example", "mlp", "--svg", "graph.gif", cwd=tmp_path)
+    assert one_line_error(proc) == ("graphgrad: error: explain --svg graph.gif: unknown format 'gif'; "
+                                    "choose one of svg, png")
+    assert list(tmp_path.iterdir()) == []

@@ -75,6 +75,14 @@ class DistributedDataParallel(Module):
         for _, b in self.module.named_buffers():
             _broadcast_tensor(b)
 
+    def sync_buffers(self) -> None:
+        """Give every rank rank 0's buffers (a collective: every rank calls it). A training forward
+        updates batch norm's running statistics from each rank's own part of the batch, so call this
+        before evaluating on every rank, or early stopping and schedules may decide differently."""
+        if self._world.size > 1:
+            with no_grad():
+                self._sync_buffers()
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         reducer = self.reducer
         training = reducer is not None and self.training and is_grad_enabled()

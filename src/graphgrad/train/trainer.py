@@ -420,6 +420,9 @@ class Trainer:
         row: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "lr": running.pop("lr")}
         row.update({f"train_{k}": v for k, v in running.items()})
         if self.val_data is not None:
+            sync_buffers = getattr(self.model, "sync_buffers", None)
+            if sync_buffers is not None:  # under MPI: rank 0's batch-norm statistics on every rank
+                sync_buffers()
             val = evaluate(self.model, self.loss_fn, *self.val_data, task=self.task)
             row.update({f"val_{k}": v for k, v in val.items()})
         row["seconds"] = self._acc["seconds"]

@@ -21,7 +21,7 @@ from graphgrad.errors import ConfigError
 from graphgrad.io.atomic import check_replaceable
 from graphgrad.viz import conv_example, expr, mlp_matrix, seed_network
 from graphgrad.viz._page import starts_with_marker
-from graphgrad.viz.draw import draw_view, is_drawing
+from graphgrad.viz.draw import draw_view, drawing_format, is_drawing
 from graphgrad.viz.explain import Explanation, explain
 from graphgrad.viz.matrices import squeeze_leading
 from graphgrad.viz.numbers import fmt_text
@@ -117,6 +117,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.html:
         check_replaceable(Path(args.html), "explain --html", starts_with_marker)
     if args.svg:
+        drawing_format(args.svg, where=f"explain --svg {args.svg}")
         check_replaceable(Path(args.svg), "explain --svg", is_drawing)
     ex, inputs = _build(args)
     print(ex.title)

@@ -54,13 +54,20 @@ def draw(
     return draw_view(build_view(tensor, module=module, expand=expand, layers=layers), path, format, rankdir, engine)
 
 
+def drawing_format(path: str | os.PathLike[str], format: str | None = None, where: str = "draw") -> str:
+    """The format a drawing of ``path`` is written in (``format``, else the file's suffix, else svg),
+    checked before any work; ``where`` names the function or option in the error."""
+    fmt = (format or Path(path).suffix.lstrip(".") or "svg").lower()
+    if fmt not in FORMATS:
+        raise ConfigError(f"{where}: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
 def draw_view(view: GraphView, path: str | os.PathLike[str], format: str | None = None, rankdir: str = "LR",
               engine: str = "auto") -> Path:
     """Draw a view already built (e.g. an explanation's) into ``path``, as :func:`draw` does."""
     path = Path(path)
-    fmt = (format or path.suffix.lstrip(".") or "svg").lower()
-    if fmt not in FORMATS:
-        raise ConfigError(f"draw: unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    fmt = drawing_format(path, format)
     lay = layout(view, rankdir=rankdir, engine=engine)
     if fmt == "svg":
         atomic_write_text(path, f"{MARKER}\n{render_svg(view, lay)}")

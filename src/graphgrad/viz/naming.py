@@ -89,6 +89,8 @@ def readable_names(
     used: dict[str, int] = {}
     counts: dict[str, int] = {}
     outputs = outputs or {}
+    order = list(order)
+    taken = {name for t in order if (name := given.get(id(t)) or t.name)}  # the user's own names
 
     def unique(name: str) -> str:
         n = used.get(name, 0) + 1
@@ -96,8 +98,11 @@ def readable_names(
         return name if n == 1 else f"{name} #{n}"
 
     def generated(base: str) -> str:
-        counts[base] = counts.get(base, 0) + 1
-        return f"{base}_{counts[base]}"
+        """``base_1``, ``base_2``, ...: never a name the user gave a tensor."""
+        while True:
+            counts[base] = counts.get(base, 0) + 1
+            if f"{base}_{counts[base]}" not in taken:
+                return f"{base}_{counts[base]}"
 
     for t in order:
         name, p = given.get(id(t)) or t.name, _ATOM
