@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.grad_mode import ANOMALY, get_mode, set_mode
+from graphgrad.compile import reach
 from graphgrad.compile.plan import MISS, ArgSpec, Plan
-from graphgrad.compile.trace import CaptureError, Tracer, differs
+from graphgrad.compile.trace import CaptureError, GradPresent, Tracer, differs
 from graphgrad.ops import core
 from graphgrad.tensor import Tensor
 
@@ -80,7 +81,8 @@ def _arg_specs(args: tuple[Any, ...], slots: list[int]) -> list[ArgSpec]:
 
 
 def _same_guards(a: list[tuple[Any, str, Any]], b: list[tuple[Any, str, Any]]) -> bool:
-    return len(a) == len(b) and all(x[0] is y[0] and x[1] == y[1] and x[2] == y[2] for x, y in zip(a, b))
+    return len(a) == len(b) and all((x[0] is y[0] or (type(x[0]) in (GradPresent, reach.Path) and x[0] == y[0]))
+                                    and x[1] == y[1] and x[2] == y[2] for x, y in zip(a, b))
 
 
 class CapturedStep:
@@ -149,6 +151,9 @@ class CapturedStep:
                 raise CaptureError("capture: an argument requires a gradient; pass data, and let the step "
                                    "reach parameters through the model")
         tracer = Tracer(strict=not self.fallback, watch=self.watch)
+        for path, obj in reach.reached(self.fn):  # rebinding the variable to another optimizer: record again
+            tracer.guards.append((path, "target", obj))
+            tracer.note_grads(obj)
         arg_slots = [tracer.add_input(a) for a in _arrays(args)]
         start = [t._vc[0] for t in self.watch]
         core.TRACER[0] = tracer

@@ -114,6 +114,9 @@ class Tracer:
         # or effect: a change made in between (NumPy on .data, clip_grad_norm_) is not in the plan
         self._ext_seen: dict[int, tuple[core.Tensor, np.ndarray, int, np.ndarray]] = {}
         self._grad_seen: dict[int, tuple[core.Tensor, core.Tensor, np.ndarray]] = {}
+        self._made_grad: dict[int, core.Tensor] = {}  # id(tensor) -> the .grad this recording stored
+        self._cleared: dict[int, core.Tensor] = {}  # tensors whose .grad a recorded zero_grad() set to None
+        self._start_grad: dict[int, bool] = {}  # id(parameter) -> whether it had a .grad when the step began
 
     def refuse(self, message: str) -> None:
         """The step cannot be captured: raise now (strict) or note why and let it run on eagerly."""
@@ -189,7 +192,20 @@ class Tracer:
             set_mode(mode)
             for i, t in enumerate(self.watch):
                 self.effect_bumps[i] += t._vc[0] - before[i]
+            for key, t in list(self._cleared.items()):
+                if t.grad is not None:
+                    del self._cleared[key]
+            if (len(args) == 2 and isinstance(args[0], _optimizer_class()) and args[1] is True
+                    and getattr(fn, "__name__", "") == "zero_grad"):  # zero_grad() replays: its Nones are the plan's
+                self._cleared.update((id(p), p) for p in args[0]._params())  # type: ignore[attr-defined]
             self._see_all()  # what the effect changed, it changes again at every replay
+
+    def note_grads(self, obj: Any) -> None:
+        """Before the step runs: which parameters of a model or optimizer it reaches have a ``.grad``
+        (see :meth:`assign_grad`)."""
+        params = obj.parameters() if hasattr(obj, "parameters") else getattr(obj, "_params", lambda: [])()
+        for p in params:
+            self._start_grad.setdefault(id(p), p.grad is not None)
 
     def guard(self, obj: Any, attribute: str) -> None:
         """The step read ``obj.attribute`` (a module's training flag) to choose its operations: the
@@ -198,6 +214,12 @@ class Tracer:
         if not any(o is obj and a == attribute for o, a, _ in self.guards):
             self.keep.append(obj)
             self.guards.append((obj, attribute, value))
+
+    def _guard_grad(self, t: core.Tensor, present: bool) -> None:
+        """Whether ``t.grad`` is set when the step starts is part of the plan (stored, or added into)."""
+        if not any(isinstance(o, GradPresent) and o.t is t for o, _, _ in self.guards):
+            self.keep.append(t)
+            self.guards.append((GradPresent(t), "present", present))
 
     # ------------------------------------------------------------------ unrecorded changes
     def _see_ext(self, t: core.Tensor) -> None:
@@ -229,12 +251,67 @@ class Tracer:
                 return
 
     def assign_grad(self, t: core.Tensor, array: np.ndarray) -> None:
-        """The engine stored ``array`` as ``t.grad``: the plan stores its own array there."""
+        """The engine stored ``array`` as ``t.grad`` (it was None): the plan stores its own array there.
+        Unless a recorded ``zero_grad()`` or the step's own Python (``model.zero_grad()``, seen as a
+        ``.grad`` there at the start and gone now) made it None, the plan holds only while ``t.grad``
+        is None when it starts: else eager backward would add into it."""
+        if id(t) not in self._cleared and not self._start_grad.get(id(t), False):
+            self._guard_grad(t, False)
         self.keep.append(t)
         self.instructions.append(Instruction(store_grad, [(CONST, t), self._operand(array)], {}, None,
                                              "store .grad", False))
         assert t.grad is not None
         self._grad_seen[id(t)] = (t, t.grad, array.copy())
+        self._made_grad[id(t)] = t.grad
+
+    def add_grad(self, t: core.Tensor, g: core.Tensor) -> None:
+        """The engine adds ``g`` into an existing ``t.grad``: recorded as :func:`add_grad`, which reads
+        ``t.grad`` at replay (stored earlier in the step, zeroed by the optimizer, or left from before)."""
+        seen = self._grad_seen.get(id(t))
+        if seen is not None and (t.grad is not seen[1] or not _same_values(seen[1].data, seen[2])):
+            self.refuse(f"capture: the gradient of {_describe(t)} changed before backward added into it, by "
+                        "code a plan does not record (clip_grad_norm_, clip_grad_value_, NumPy on .grad); run "
+                        "this step without capture")
+        if self._made_grad.get(id(t)) is not t.grad:  # a .grad from before the step, or zeros from zero_grad
+            self._guard_grad(t, True)  # None at the next call: eager stores instead
+        self.keep.append(t)
+        self.instructions.append(Instruction(add_grad, [(CONST, t), self._operand(g.data)], {}, None,
+                                             "add into .grad", False))
+        mode = get_mode()
+        set_mode(mode & ~core.CAPTURE)
+        try:
+            add_grad(t, g.data)
+        finally:
+            set_mode(mode)
+        assert t.grad is not None
+        self._grad_seen[id(t)] = (t, t.grad, t.grad.data.copy())
+        self._made_grad[id(t)] = t.grad
+
+
+class GradPresent:
+    """Whether ``t.grad`` is set, as a guard: a step that adds into a gradient it did not store
+    itself is another plan when that gradient is None (eager backward then stores instead)."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: core.Tensor) -> None:
+        self.t = t
+
+    @property
+    def present(self) -> bool:
+        return self.t.grad is not None
+
+    def __eq__(self, other: object) -> bool:  # one per recording: the same guard if on the same tensor
+        return isinstance(other, GradPresent) and other.t is self.t
+
+    def __hash__(self) -> int:
+        return id(self.t)
+
+
+def add_grad(t: core.Tensor, array: np.ndarray) -> None:
+    """``t.grad = t.grad + array``: backward summing into a gradient already there (two micro-batches,
+    ``zero_grad(set_to_none=False)``), by the same Tensor addition as in eager mode."""
+    t.grad = t.grad + core.Tensor._wrap(array)  # type: ignore[operator]
 
 
 def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
@@ -269,6 +346,12 @@ def user_line() -> str:
     filename, line = frame.f_code.co_filename, frame.f_lineno
     source = linecache.getline(filename, line).strip()
     return f" at {os.path.basename(filename)}:{line}" + (f" (`{source}`)" if source else "")
+
+
+def _optimizer_class() -> type:
+    from graphgrad.optim.optimizer import Optimizer  # optim builds on this package
+
+    return Optimizer
 
 
 def _parameter_class() -> type:
