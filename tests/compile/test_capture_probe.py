@@ -378,8 +378,6 @@ def _from_batch_values(kind: str) -> Callable[[nn.Module, Callable[[], optim.Opt
     return make
 
 
-@pytest.mark.xfail(strict=True, reason="a value computed in Python from the batch's .data that happens to be "
-                   "equal on the two recorded calls is taken for a constant and frozen in the plan")
 @pytest.mark.parametrize("kind", ["float", "class weights", "numpy boolean index"])
 def test_value_from_batch_data_equal_on_the_two_recorded_calls(kind: str) -> None:
     _assert_same(_builder(_from_batch_values(kind), opt=lambda p: optim.SGD(p, lr=0.05),

@@ -177,12 +177,22 @@ class CapturedStep:
             return result
         first = self._first.pop(key, None)
         if first is None or not _same_guards(first[3], tracer.guards):  # a mode switched: start over
-            self._first[key] = [tracer.instructions, tracer.keep, [a.copy() for a in _arrays(args)], tracer.guards]
+            self._first[key] = [tracer.instructions, tracer.keep, [[a.copy() for a in _arrays(args)]],
+                                tracer.guards, False]
             return result
-        same_data = all(np.array_equal(a, b) for a, b in zip(first[2], _arrays(args)))
+        same_data = any(all(np.array_equal(a, b) for a, b in zip(seen, _arrays(args))) for seen in first[2])
+        if same_data and first[4]:  # confirming on data seen already proves nothing: wait for other data
+            self._first[key] = first
+            return result
         where = differs(first[0], tracer.instructions, fresh_ok=not same_data)
         if where is not None and same_data:  # cannot tell data from constants yet: wait for other data
             self._first[key] = first
+            return result
+        if where is None and not first[4] and differs(first[0], tracer.instructions, False, identical=True):
+            # equal values made anew at each call (a scale from a shape, or a count from the batch that
+            # came out the same twice): trusted as constants only if a third call, on other data, agrees
+            self._first[key] = [tracer.instructions, tracer.keep, first[2] + [[a.copy() for a in _arrays(args)]],
+                                tracer.guards, True]
             return result
         if where is not None:
             self._refuse(

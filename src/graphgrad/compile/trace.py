@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import get_mode, set_mode
+from graphgrad.autograd.grad_mode import RULES, get_mode, set_mode
 from graphgrad.errors import GraphgradError
 from graphgrad.ops import core
 from graphgrad.ops.core import host
@@ -39,15 +39,32 @@ class CaptureError(GraphgradError, RuntimeError):
 class Instruction:
     """``out = fn(*args, **kwargs)``; ``args``/``kwargs`` hold ``(kind, value)`` pairs."""
 
-    __slots__ = ("fn", "args", "kwargs", "out", "what", "normalize")
+    __slots__ = ("fn", "args", "kwargs", "out", "what", "normalize", "number")
 
     def __init__(self, fn: Callable[..., Any], args: list[tuple[int, Any]], kwargs: dict[str, tuple[int, Any]],
                  out: int | None, what: str, normalize: bool) -> None:
         self.fn, self.args, self.kwargs, self.out, self.what = fn, args, kwargs, out, what
         self.normalize = normalize  # make a non-ndarray result an ndarray, as the op call does
+        self.number = False  # an op outside gradient rules read a Python number (see differs)
 
     def __repr__(self) -> str:
         return f"<{self.what} -> {self.out}>"
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """The same object (tuples and lists: items that are): a constant of the code, not a value
+    made again at each call (which may be computed from the data and equal by chance)."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+    names = getattr(type(a), "__slots__", None)
+    if names is not None and not hasattr(a, "__dict__") and not isinstance(a, (core.Tensor, np.generic)):
+        names = (names,) if isinstance(names, str) else names  # a holder an op makes per call, emptied again
+        return all(_identical(getattr(a, n, None), getattr(b, n, None)) for n in names)
+    return isinstance(a, np.dtype) and a == b
 
 
 def _same(a: Any, b: Any, fresh_ok: bool) -> bool:
@@ -81,15 +98,20 @@ def _same(a: Any, b: Any, fresh_ok: bool) -> bool:
     return False
 
 
-def differs(first: list[Instruction], second: list[Instruction], fresh_ok: bool) -> str | None:
-    """Where two recordings of the same step disagree (None if they are the same plan)."""
+def differs(first: list[Instruction], second: list[Instruction], fresh_ok: bool, identical: bool = False) -> str | None:
+    """Where two recordings of the same step disagree (None if they are the same plan); ``identical``:
+    also where an operand is equal but not the same object (see :func:`_identical`) or the step's own
+    code passed a Python number (equal numbers share one tensor, whether written in the code or
+    computed from the data; gradient rules' numbers are the library's)."""
     for i, (a, b) in enumerate(zip(first, second)):
         if not (a.fn == b.fn and a.out == b.out and len(a.args) == len(b.args) and a.kwargs.keys() == b.kwargs.keys()):
             return f"instruction {i} ({a.what}) became {b.what}"
         pairs = list(zip(a.args, b.args)) + [(a.kwargs[k], b.kwargs[k]) for k in a.kwargs]
         for (ka, va), (kb, vb) in pairs:
-            if ka != kb or not _same(va, vb, fresh_ok):
+            if ka != kb or not (_identical(va, vb) if identical else _same(va, vb, fresh_ok)):
                 return f"instruction {i} ({a.what}) read a different {'tensor' if ka == EXT else 'value'}"
+        if identical and a.number:
+            return f"instruction {i} ({a.what}) read a Python number"
     if len(first) != len(second):
         return f"the step ran {len(first)} then {len(second)} array operations"
     return None
@@ -173,7 +195,10 @@ class Tracer:
         """An array operation that ran: ``result = fn(*args, **kwargs)``."""
         spec = [self._operand(a) for a in args]
         kw = {k: self._operand(v) for k, v in kwargs.items()}
-        self.instructions.append(Instruction(fn, spec, kw, self._result(result), what, normalize))
+        ins = Instruction(fn, spec, kw, self._result(result), what, normalize)
+        if not get_mode() & RULES:  # a number lifted to a cached read-only 0-d tensor (ops.core.lift)
+            ins.number = any(k == EXT and v.data.ndim == 0 and not v.data.flags.writeable for k, v in spec)
+        self.instructions.append(ins)
 
     def effect(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Record ``fn(*args)`` as one instruction and run it now with capture off (its own array
