@@ -14,6 +14,7 @@ Reading a tensor's value into Python during capture (``bool``, ``float``, ``int`
 
 from __future__ import annotations
 
+import dataclasses
 import linecache
 import os
 import sys
@@ -52,19 +53,24 @@ class Instruction:
 
 
 def _identical(a: Any, b: Any) -> bool:
-    """The same object (tuples and lists: items that are): a constant of the code, not a value
-    made again at each call (which may be computed from the data and equal by chance)."""
+    """The same object, or equal ints, strings, dtypes (shapes and sizes, which the plan's argument
+    checks pin down), item by item in tuples, lists, dataclasses and per-call holders: not a float
+    or array made again at each call, which may be computed from the data and equal by chance."""
     if a is b:
         return True
     if type(a) is not type(b):
         return False
+    if isinstance(a, (int, str, np.dtype)):  # bool is an int
+        return bool(a == b)
     if isinstance(a, (tuple, list)):
         return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+    if dataclasses.is_dataclass(a):
+        return all(_identical(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
     names = getattr(type(a), "__slots__", None)
     if names is not None and not hasattr(a, "__dict__") and not isinstance(a, (core.Tensor, np.generic)):
         names = (names,) if isinstance(names, str) else names  # a holder an op makes per call, emptied again
         return all(_identical(getattr(a, n, None), getattr(b, n, None)) for n in names)
-    return isinstance(a, np.dtype) and a == b
+    return False
 
 
 def _same(a: Any, b: Any, fresh_ok: bool) -> bool:
