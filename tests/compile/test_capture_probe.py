@@ -516,3 +516,63 @@ def test_gradients_accumulated_over_steps_without_zero_grad() -> None:
         if i in (9, 10, 20):  # gradients forgotten between steps: eager stores again instead of adding
             ctx["opt"]().zero_grad()
     _assert_same(_builder(make, opt=lambda p: optim.SGD(p, lr=1e-3)), to_none)
+
+
+_STEP_OPT: Any = None  # the optimizer a step below reads as a global
+
+
+def test_optimizer_in_a_global_rebound_after_capture_records_again() -> None:
+    """The step names a module-level variable; rebinding it to another optimizer must take effect."""
+    global _STEP_OPT
+    results = {}
+    for captured in (False, True):
+        model = _mlp()
+        _STEP_OPT = optim.SGD(model.parameters(), lr=0.05)
+
+        def step(x: gg.Tensor, y: gg.Tensor, model: nn.Module = model) -> gg.Tensor:
+            loss = F.cross_entropy(model(x), y)
+            _STEP_OPT.zero_grad()  # noqa: B023 (read when called, on purpose)
+            loss.backward()
+            _STEP_OPT.step()  # noqa: B023
+            return loss
+        run = capture(step) if captured else step
+        out = []
+        for i, (x, y) in enumerate(_batches(12)):
+            if i == 6:
+                _STEP_OPT = optim.Adam(model.parameters(), lr=1e-2)
+            out.append(run(x, y).data.tobytes())
+        results[captured] = (out, [p.data.copy() for p in model.parameters()])
+    assert results[True][0] == results[False][0]
+    assert all(np.array_equal(a, b) for a, b in zip(results[True][1], results[False][1]))
+
+
+@pytest.mark.parametrize("scale", ["none", "a number in the code", "a number from the batch"])
+def test_recordings_before_the_plan(scale: str) -> None:
+    """Two recordings when every operand is the same object or a shape; a third, on other data,
+    when the step's code passes a Python number (equal numbers share one tensor, so a literal and
+    a value computed from the batch look alike): the batch-derived one then differs and is refused."""
+    model = _mlp()
+    opt = optim.SGD(model.parameters(), lr=0.05)
+
+    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+        loss = F.cross_entropy(model(x), y)
+        if scale == "a number in the code":
+            loss = loss * 0.5
+        elif scale == "a number from the batch":
+            loss = loss * (1.0 + float((y.data == 0).mean()))  # 1.25 on the first two batches only
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    run = capture(step)
+    batches = _same_counts_first_two()
+    plans_after = []
+    try:
+        for x, y in batches[:4]:
+            run(x, y)
+            plans_after.append(len(run.plans))
+    except CaptureError as error:
+        assert scale == "a number from the batch" and "read a different" in str(error)
+        return
+    assert scale != "a number from the batch", "the number computed from the batch was frozen"
+    assert plans_after == ([0, 1, 1, 1] if scale == "none" else [0, 0, 1, 1])
