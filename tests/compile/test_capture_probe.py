@@ -546,7 +546,8 @@ def test_optimizer_in_a_global_rebound_after_capture_records_again() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(results[True][1], results[False][1]))
 
 
-@pytest.mark.parametrize("scale", ["none", "a number in the code", "a number from the batch"])
+@pytest.mark.parametrize("scale", ["none", "a number in the code", "a number from the batch",
+                                   "a number in the code, one batch"])
 def test_recordings_before_the_plan(scale: str) -> None:
     """Two recordings when every operand is the same object or a shape; a third, on other data,
     when the step's code passes a Python number (equal numbers share one tensor, so a literal and
@@ -556,7 +557,7 @@ def test_recordings_before_the_plan(scale: str) -> None:
 
     def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
         loss = F.cross_entropy(model(x), y)
-        if scale == "a number in the code":
+        if scale.startswith("a number in the code"):
             loss = loss * 0.5
         elif scale == "a number from the batch":
             loss = loss * (1.0 + float((y.data == 0).mean()))  # 1.25 on the first two batches only
@@ -566,6 +567,8 @@ def test_recordings_before_the_plan(scale: str) -> None:
         return loss
     run = capture(step)
     batches = _same_counts_first_two()
+    if scale.endswith("one batch"):  # full-batch training: the same data at every call
+        batches = batches[:1] * 4
     plans_after = []
     try:
         for x, y in batches[:4]:

@@ -181,16 +181,14 @@ class CapturedStep:
                                 tracer.guards, False]
             return result
         same_data = any(all(np.array_equal(a, b) for a, b in zip(seen, _arrays(args))) for seen in first[2])
-        if same_data and first[4]:  # confirming on data seen already proves nothing: wait for other data
-            self._first[key] = first
-            return result
         where = differs(first[0], tracer.instructions, fresh_ok=not same_data)
         if where is not None and same_data:  # cannot tell data from constants yet: wait for other data
             self._first[key] = first
             return result
         if where is None and not first[4] and differs(first[0], tracer.instructions, False, identical=True):
-            # equal values made anew at each call (a scale from a shape, or a count from the batch that
-            # came out the same twice): trusted as constants only if a third call, on other data, agrees
+            # equal values made anew at each call (a number in the code, or a count from the batch that
+            # came out the same twice): trusted as constants only if a third call agrees (on the same
+            # data as before, as for full-batch training, only numbers are trusted: arrays wait above)
             self._first[key] = [tracer.instructions, tracer.keep, first[2] + [[a.copy() for a in _arrays(args)]],
                                 tracer.guards, True]
             return result
@@ -221,8 +219,12 @@ def capture(fn: Callable[..., Any] | None = None, *, fallback: bool = False, wat
     a refused step runs eagerly from then on (``step.refused`` says why) instead of raising.
     ``watch`` lists tensors the step may change only through the optimizer (a model's parameters
     and buffers): a change made any other way (BatchNorm's running statistics) is refused. Python
-    state the step reads is fixed at capture, except modules' training flags and parameters'
-    ``requires_grad``: after ``eval()``, ``train()`` or ``requires_grad_()`` the step records again.
+    state the step reads is fixed at capture, except modules' training flags, parameters'
+    ``requires_grad``, whether a ``.grad`` the step adds into is set, and which model, optimizer or
+    scheduler the variables it reads hold: after ``eval()``, ``train()``, ``requires_grad_()`` or
+    ``opt = Adam(...)`` the step records again. A value computed in Python from a batch's ``.data``
+    is refused once it differs between recordings; one equal on all three is frozen (compute it with
+    tensor operations instead).
     """
     if fn is None:
         return functools.partial(capture, fallback=fallback, watch=watch)
