@@ -446,9 +446,9 @@ def _store_grad(t: Tensor, g: Tensor, handed_out: set[int], foreign: set[int], m
     """Accumulate into ``t.grad``."""
     if t.grad is not None:
         if mode & CAPTURE:
-            TRACER[0].refuse("capture: backward added into an existing .grad; call optimizer.zero_grad() "
-                             "before backward inside the step")
-        t.grad = t.grad + g  # a new array; recorded only under create_graph
+            TRACER[0].add_grad(t, g)  # the plan adds into whatever .grad holds at replay, as here
+        else:
+            t.grad = t.grad + g  # a new array; recorded only under create_graph
         handed_out.add(id(t.grad.data))
         return
     t.grad = _unshared(g, handed_out, foreign, mode)

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.grad_mode import ANOMALY, get_mode, set_mode
+from graphgrad.compile import reach
 from graphgrad.compile.plan import MISS, ArgSpec, Plan
-from graphgrad.compile.trace import CaptureError, Tracer, differs
+from graphgrad.compile.trace import CaptureError, GradPresent, Tracer, differs
 from graphgrad.ops import core
 from graphgrad.tensor import Tensor
 
@@ -80,7 +81,8 @@ def _arg_specs(args: tuple[Any, ...], slots: list[int]) -> list[ArgSpec]:
 
 
 def _same_guards(a: list[tuple[Any, str, Any]], b: list[tuple[Any, str, Any]]) -> bool:
-    return len(a) == len(b) and all(x[0] is y[0] and x[1] == y[1] and x[2] == y[2] for x, y in zip(a, b))
+    return len(a) == len(b) and all((x[0] is y[0] or (type(x[0]) in (GradPresent, reach.Path) and x[0] == y[0]))
+                                    and x[1] == y[1] and x[2] == y[2] for x, y in zip(a, b))
 
 
 class CapturedStep:
@@ -149,6 +151,9 @@ class CapturedStep:
                 raise CaptureError("capture: an argument requires a gradient; pass data, and let the step "
                                    "reach parameters through the model")
         tracer = Tracer(strict=not self.fallback, watch=self.watch)
+        for path, obj in reach.reached(self.fn):  # rebinding the variable to another optimizer: record again
+            tracer.guards.append((path, "target", obj))
+            tracer.note_grads(obj)
         arg_slots = [tracer.add_input(a) for a in _arrays(args)]
         start = [t._vc[0] for t in self.watch]
         core.TRACER[0] = tracer
@@ -172,12 +177,20 @@ class CapturedStep:
             return result
         first = self._first.pop(key, None)
         if first is None or not _same_guards(first[3], tracer.guards):  # a mode switched: start over
-            self._first[key] = [tracer.instructions, tracer.keep, [a.copy() for a in _arrays(args)], tracer.guards]
+            self._first[key] = [tracer.instructions, tracer.keep, [[a.copy() for a in _arrays(args)]],
+                                tracer.guards, False]
             return result
-        same_data = all(np.array_equal(a, b) for a, b in zip(first[2], _arrays(args)))
+        same_data = any(all(np.array_equal(a, b) for a, b in zip(seen, _arrays(args))) for seen in first[2])
         where = differs(first[0], tracer.instructions, fresh_ok=not same_data)
         if where is not None and same_data:  # cannot tell data from constants yet: wait for other data
             self._first[key] = first
+            return result
+        if where is None and not first[4] and differs(first[0], tracer.instructions, False, identical=True):
+            # equal values made anew at each call (a number in the code, or a count from the batch that
+            # came out the same twice): trusted as constants only if a third call agrees (on the same
+            # data as before, as for full-batch training, only numbers are trusted: arrays wait above)
+            self._first[key] = [tracer.instructions, tracer.keep, first[2] + [[a.copy() for a in _arrays(args)]],
+                                tracer.guards, True]
             return result
         if where is not None:
             self._refuse(
@@ -206,8 +219,12 @@ def capture(fn: Callable[..., Any] | None = None, *, fallback: bool = False, wat
     a refused step runs eagerly from then on (``step.refused`` says why) instead of raising.
     ``watch`` lists tensors the step may change only through the optimizer (a model's parameters
     and buffers): a change made any other way (BatchNorm's running statistics) is refused. Python
-    state the step reads is fixed at capture, except modules' training flags and parameters'
-    ``requires_grad``: after ``eval()``, ``train()`` or ``requires_grad_()`` the step records again.
+    state the step reads is fixed at capture, except modules' training flags, parameters'
+    ``requires_grad``, whether a ``.grad`` the step adds into is set, and which model, optimizer or
+    scheduler the variables it reads hold: after ``eval()``, ``train()``, ``requires_grad_()`` or
+    ``opt = Adam(...)`` the step records again. A value computed in Python from a batch's ``.data``
+    is refused once it differs between recordings; one equal on all three is frozen (compute it with
+    tensor operations instead).
     """
     if fn is None:
         return functools.partial(capture, fallback=fallback, watch=watch)

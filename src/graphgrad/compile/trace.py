@@ -14,6 +14,7 @@ Reading a tensor's value into Python during capture (``bool``, ``float``, ``int`
 
 from __future__ import annotations
 
+import dataclasses
 import linecache
 import os
 import sys
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.autograd.grad_mode import get_mode, set_mode
+from graphgrad.autograd.grad_mode import RULES, get_mode, set_mode
 from graphgrad.errors import GraphgradError
 from graphgrad.ops import core
 from graphgrad.ops.core import host
@@ -39,15 +40,37 @@ class CaptureError(GraphgradError, RuntimeError):
 class Instruction:
     """``out = fn(*args, **kwargs)``; ``args``/``kwargs`` hold ``(kind, value)`` pairs."""
 
-    __slots__ = ("fn", "args", "kwargs", "out", "what", "normalize")
+    __slots__ = ("fn", "args", "kwargs", "out", "what", "normalize", "number")
 
     def __init__(self, fn: Callable[..., Any], args: list[tuple[int, Any]], kwargs: dict[str, tuple[int, Any]],
                  out: int | None, what: str, normalize: bool) -> None:
         self.fn, self.args, self.kwargs, self.out, self.what = fn, args, kwargs, out, what
         self.normalize = normalize  # make a non-ndarray result an ndarray, as the op call does
+        self.number = False  # an op outside gradient rules read a Python number (see differs)
 
     def __repr__(self) -> str:
         return f"<{self.what} -> {self.out}>"
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """The same object, or equal ints, strings, dtypes (shapes and sizes, which the plan's argument
+    checks pin down), item by item in tuples, lists, dataclasses and per-call holders: not a float
+    or array made again at each call, which may be computed from the data and equal by chance."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (int, str, np.dtype)):  # bool is an int
+        return bool(a == b)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b))
+    if dataclasses.is_dataclass(a):
+        return all(_identical(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    names = getattr(type(a), "__slots__", None)
+    if names is not None and not hasattr(a, "__dict__") and not isinstance(a, (core.Tensor, np.generic)):
+        names = (names,) if isinstance(names, str) else names  # a holder an op makes per call, emptied again
+        return all(_identical(getattr(a, n, None), getattr(b, n, None)) for n in names)
+    return False
 
 
 def _same(a: Any, b: Any, fresh_ok: bool) -> bool:
@@ -81,15 +104,20 @@ def _same(a: Any, b: Any, fresh_ok: bool) -> bool:
     return False
 
 
-def differs(first: list[Instruction], second: list[Instruction], fresh_ok: bool) -> str | None:
-    """Where two recordings of the same step disagree (None if they are the same plan)."""
+def differs(first: list[Instruction], second: list[Instruction], fresh_ok: bool, identical: bool = False) -> str | None:
+    """Where two recordings of the same step disagree (None if they are the same plan); ``identical``:
+    also where an operand is equal but not the same object (see :func:`_identical`) or the step's own
+    code passed a Python number (equal numbers share one tensor, whether written in the code or
+    computed from the data; gradient rules' numbers are the library's)."""
     for i, (a, b) in enumerate(zip(first, second)):
         if not (a.fn == b.fn and a.out == b.out and len(a.args) == len(b.args) and a.kwargs.keys() == b.kwargs.keys()):
             return f"instruction {i} ({a.what}) became {b.what}"
         pairs = list(zip(a.args, b.args)) + [(a.kwargs[k], b.kwargs[k]) for k in a.kwargs]
         for (ka, va), (kb, vb) in pairs:
-            if ka != kb or not _same(va, vb, fresh_ok):
+            if ka != kb or not (_identical(va, vb) if identical else _same(va, vb, fresh_ok)):
                 return f"instruction {i} ({a.what}) read a different {'tensor' if ka == EXT else 'value'}"
+        if identical and a.number:
+            return f"instruction {i} ({a.what}) read a Python number"
     if len(first) != len(second):
         return f"the step ran {len(first)} then {len(second)} array operations"
     return None
@@ -114,6 +142,9 @@ class Tracer:
         # or effect: a change made in between (NumPy on .data, clip_grad_norm_) is not in the plan
         self._ext_seen: dict[int, tuple[core.Tensor, np.ndarray, int, np.ndarray]] = {}
         self._grad_seen: dict[int, tuple[core.Tensor, core.Tensor, np.ndarray]] = {}
+        self._made_grad: dict[int, core.Tensor] = {}  # id(tensor) -> the .grad this recording stored
+        self._cleared: dict[int, core.Tensor] = {}  # tensors whose .grad a recorded zero_grad() set to None
+        self._start_grad: dict[int, bool] = {}  # id(parameter) -> whether it had a .grad when the step began
 
     def refuse(self, message: str) -> None:
         """The step cannot be captured: raise now (strict) or note why and let it run on eagerly."""
@@ -170,7 +201,10 @@ class Tracer:
         """An array operation that ran: ``result = fn(*args, **kwargs)``."""
         spec = [self._operand(a) for a in args]
         kw = {k: self._operand(v) for k, v in kwargs.items()}
-        self.instructions.append(Instruction(fn, spec, kw, self._result(result), what, normalize))
+        ins = Instruction(fn, spec, kw, self._result(result), what, normalize)
+        if not get_mode() & RULES:  # a number lifted to a cached read-only 0-d tensor (ops.core.lift)
+            ins.number = any(k == EXT and v.data.ndim == 0 and not v.data.flags.writeable for k, v in spec)
+        self.instructions.append(ins)
 
     def effect(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Record ``fn(*args)`` as one instruction and run it now with capture off (its own array
@@ -189,7 +223,20 @@ class Tracer:
             set_mode(mode)
             for i, t in enumerate(self.watch):
                 self.effect_bumps[i] += t._vc[0] - before[i]
+            for key, t in list(self._cleared.items()):
+                if t.grad is not None:
+                    del self._cleared[key]
+            if (len(args) == 2 and isinstance(args[0], _optimizer_class()) and args[1] is True
+                    and getattr(fn, "__name__", "") == "zero_grad"):  # zero_grad() replays: its Nones are the plan's
+                self._cleared.update((id(p), p) for p in args[0]._params())  # type: ignore[attr-defined]
             self._see_all()  # what the effect changed, it changes again at every replay
+
+    def note_grads(self, obj: Any) -> None:
+        """Before the step runs: which parameters of a model or optimizer it reaches have a ``.grad``
+        (see :meth:`assign_grad`)."""
+        params = obj.parameters() if hasattr(obj, "parameters") else getattr(obj, "_params", lambda: [])()
+        for p in params:
+            self._start_grad.setdefault(id(p), p.grad is not None)
 
     def guard(self, obj: Any, attribute: str) -> None:
         """The step read ``obj.attribute`` (a module's training flag) to choose its operations: the
@@ -198,6 +245,12 @@ class Tracer:
         if not any(o is obj and a == attribute for o, a, _ in self.guards):
             self.keep.append(obj)
             self.guards.append((obj, attribute, value))
+
+    def _guard_grad(self, t: core.Tensor, present: bool) -> None:
+        """Whether ``t.grad`` is set when the step starts is part of the plan (stored, or added into)."""
+        if not any(isinstance(o, GradPresent) and o.t is t for o, _, _ in self.guards):
+            self.keep.append(t)
+            self.guards.append((GradPresent(t), "present", present))
 
     # ------------------------------------------------------------------ unrecorded changes
     def _see_ext(self, t: core.Tensor) -> None:
@@ -229,12 +282,67 @@ class Tracer:
                 return
 
     def assign_grad(self, t: core.Tensor, array: np.ndarray) -> None:
-        """The engine stored ``array`` as ``t.grad``: the plan stores its own array there."""
+        """The engine stored ``array`` as ``t.grad`` (it was None): the plan stores its own array there.
+        Unless a recorded ``zero_grad()`` or the step's own Python (``model.zero_grad()``, seen as a
+        ``.grad`` there at the start and gone now) made it None, the plan holds only while ``t.grad``
+        is None when it starts: else eager backward would add into it."""
+        if id(t) not in self._cleared and not self._start_grad.get(id(t), False):
+            self._guard_grad(t, False)
         self.keep.append(t)
         self.instructions.append(Instruction(store_grad, [(CONST, t), self._operand(array)], {}, None,
                                              "store .grad", False))
         assert t.grad is not None
         self._grad_seen[id(t)] = (t, t.grad, array.copy())
+        self._made_grad[id(t)] = t.grad
+
+    def add_grad(self, t: core.Tensor, g: core.Tensor) -> None:
+        """The engine adds ``g`` into an existing ``t.grad``: recorded as :func:`add_grad`, which reads
+        ``t.grad`` at replay (stored earlier in the step, zeroed by the optimizer, or left from before)."""
+        seen = self._grad_seen.get(id(t))
+        if seen is not None and (t.grad is not seen[1] or not _same_values(seen[1].data, seen[2])):
+            self.refuse(f"capture: the gradient of {_describe(t)} changed before backward added into it, by "
+                        "code a plan does not record (clip_grad_norm_, clip_grad_value_, NumPy on .grad); run "
+                        "this step without capture")
+        if self._made_grad.get(id(t)) is not t.grad:  # a .grad from before the step, or zeros from zero_grad
+            self._guard_grad(t, True)  # None at the next call: eager stores instead
+        self.keep.append(t)
+        self.instructions.append(Instruction(add_grad, [(CONST, t), self._operand(g.data)], {}, None,
+                                             "add into .grad", False))
+        mode = get_mode()
+        set_mode(mode & ~core.CAPTURE)
+        try:
+            add_grad(t, g.data)
+        finally:
+            set_mode(mode)
+        assert t.grad is not None
+        self._grad_seen[id(t)] = (t, t.grad, t.grad.data.copy())
+        self._made_grad[id(t)] = t.grad
+
+
+class GradPresent:
+    """Whether ``t.grad`` is set, as a guard: a step that adds into a gradient it did not store
+    itself is another plan when that gradient is None (eager backward then stores instead)."""
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: core.Tensor) -> None:
+        self.t = t
+
+    @property
+    def present(self) -> bool:
+        return self.t.grad is not None
+
+    def __eq__(self, other: object) -> bool:  # one per recording: the same guard if on the same tensor
+        return isinstance(other, GradPresent) and other.t is self.t
+
+    def __hash__(self) -> int:
+        return id(self.t)
+
+
+def add_grad(t: core.Tensor, array: np.ndarray) -> None:
+    """``t.grad = t.grad + array``: backward summing into a gradient already there (two micro-batches,
+    ``zero_grad(set_to_none=False)``), by the same Tensor addition as in eager mode."""
+    t.grad = t.grad + core.Tensor._wrap(array)  # type: ignore[operator]
 
 
 def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
@@ -269,6 +377,12 @@ def user_line() -> str:
     filename, line = frame.f_code.co_filename, frame.f_lineno
     source = linecache.getline(filename, line).strip()
     return f" at {os.path.basename(filename)}:{line}" + (f" (`{source}`)" if source else "")
+
+
+def _optimizer_class() -> type:
+    from graphgrad.optim.optimizer import Optimizer  # optim builds on this package
+
+    return Optimizer
 
 
 def _parameter_class() -> type:
