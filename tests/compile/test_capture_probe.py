@@ -348,8 +348,6 @@ def test_optimizer_replaced_after_capture() -> None:
     _assert_same(_builder(), replace, refusal_ok=True)
 
 
-@pytest.mark.xfail(strict=True, reason="a Dropout probability changed after capture is ignored (Python "
-                   "attributes read by forward are frozen in the plan)")
 def test_dropout_probability_changed_after_capture() -> None:
     def change(i: int, ctx: dict[str, Any]) -> None:
         if i == 5:

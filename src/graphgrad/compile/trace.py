@@ -226,16 +226,15 @@ class Tracer:
             for key, t in list(self._cleared.items()):
                 if t.grad is not None:
                     del self._cleared[key]
-            if (len(args) == 2 and isinstance(args[0], _optimizer_class()) and args[1] is True
-                    and getattr(fn, "__name__", "") == "zero_grad"):  # zero_grad() replays: its Nones are the plan's
-                self._cleared.update((id(p), p) for p in args[0]._params())  # type: ignore[attr-defined]
+            if len(args) == 2 and args[1] is True and getattr(fn, "__name__", "") == "zero_grad":
+                # an optimizer's or a model's zero_grad() replays: its Nones are the plan's
+                self._cleared.update((id(p), p) for p in _params_of(args[0]))
             self._see_all()  # what the effect changed, it changes again at every replay
 
     def note_grads(self, obj: Any) -> None:
         """Before the step runs: which parameters of a model or optimizer it reaches have a ``.grad``
         (see :meth:`assign_grad`)."""
-        params = obj.parameters() if hasattr(obj, "parameters") else getattr(obj, "_params", lambda: [])()
-        for p in params:
+        for p in _params_of(obj):
             self._start_grad.setdefault(id(p), p.grad is not None)
 
     def guard(self, obj: Any, attribute: str) -> None:
@@ -379,10 +378,11 @@ def user_line() -> str:
     return f" at {os.path.basename(filename)}:{line}" + (f" (`{source}`)" if source else "")
 
 
-def _optimizer_class() -> type:
-    from graphgrad.optim.optimizer import Optimizer  # optim builds on this package
-
-    return Optimizer
+def _params_of(obj: Any) -> list[core.Tensor]:
+    """The parameters of a model (``parameters()``) or an optimizer (``_params()``); none otherwise."""
+    if hasattr(obj, "parameters"):
+        return list(obj.parameters())
+    return list(getattr(obj, "_params", list)())
 
 
 def _parameter_class() -> type:

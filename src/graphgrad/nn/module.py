@@ -67,8 +67,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if get_mode() & CAPTURE:  # forward may branch on the mode: a captured step records again after train()/eval()
-            core.TRACER[0].guard(self, "training")
+        if get_mode() & CAPTURE:
+            _guard_settings(self)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ discovery
@@ -181,6 +181,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget parameter gradients: ``None``, or fresh zeros (never written in place: may be shared)."""
+        if get_mode() & CAPTURE:  # replayed at every call of a captured step, as the optimizer's
+            return core.TRACER[0].effect(type(self).zero_grad, self, set_to_none)  # type: ignore[no-any-return]
         for p in self.parameters():
             if set_to_none:
                 p.grad = None
@@ -273,3 +275,16 @@ class Module:
             lines.append(f"  ({name}): {text}{suffix}")
         lines.append(f")  # {self.num_parameters():,} parameters in total")
         return "\n".join(lines)
+
+
+_SETTING_TYPES = (bool, int, float, str)
+
+
+def _guard_settings(module: Module) -> None:
+    """While a step is captured: its plan holds only while this module's mode (``training``) and
+    settings (public numbers, flags and strings such as Dropout's ``p``) keep their values, since
+    forward may branch on them; a change makes the step record again."""
+    tracer = core.TRACER[0]
+    for name, value in vars(module).items():
+        if value.__class__ in _SETTING_TYPES and not name.startswith("_"):
+            tracer.guard(module, name)
