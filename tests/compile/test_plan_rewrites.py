@@ -15,6 +15,7 @@ from graphgrad import nn, optim
 from graphgrad.compile import capture, host
 from graphgrad.compile.constants import fold
 from graphgrad.compile.trace import CONST, SLOT, Instruction, store_grad
+from tests.compile.test_capture import _plain_step
 
 STEPS = 100
 
@@ -104,14 +105,7 @@ def test_the_scratch_array_never_reaches_the_user() -> None:
     model = _model(np.float32)
     opt = optim.SGD(model.parameters(), lr=0.1)
 
-    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    fn = capture(step)
+    fn = capture(_plain_step(model, opt))
     held = []
     for x, y in _batches(np.float32, 8):
         loss = fn(x, y)
@@ -134,14 +128,7 @@ def test_backward_s_first_gradient_is_made_once_and_read_only() -> None:
     model = _model(np.float32)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.5)
 
-    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    fn = capture(step)
+    fn = capture(_plain_step(model, opt))
     for x, y in _batches(np.float32, 3):
         fn(x, y)
     (plan,) = fn.plans.values()
@@ -186,13 +173,7 @@ def test_a_parameter_given_an_array_of_another_dtype_gets_sgd_s_own_update() -> 
         model = _model(np.float32)
         opt = optim.SGD(model.parameters(), lr=0.1)
 
-        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-            loss = nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss
-
+        step = _plain_step(model, opt)
         fn = capture(step) if captured else step
         out = []
         for i, (x, y) in enumerate(_batches(np.float32, 12)):
@@ -245,14 +226,7 @@ def test_zero_grad_s_check_of_the_groups_serves_step() -> None:
     model = _model(np.float32)
     opt = optim.SGD(model.parameters(), lr=0.1)
 
-    def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
-        loss = nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss
-
-    fn = capture(step)
+    fn = capture(_plain_step(model, opt))
     for x, y in _batches(np.float32, 3):
         fn(x, y)
     (plan,) = fn.plans.values()
