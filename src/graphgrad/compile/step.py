@@ -219,7 +219,8 @@ def capture(fn: Callable[..., Any] | None = None, *, fallback: bool = False, wat
     a refused step runs eagerly from then on (``step.refused`` says why) instead of raising.
     ``watch`` lists tensors the step may change only through the optimizer (a model's parameters
     and buffers): a change made any other way (BatchNorm's running statistics) is refused. Python
-    state the step reads is fixed at capture, except modules' training flags, parameters'
+    state the step reads is fixed at capture, except modules' training flags and settings (a
+    Dropout's ``p``), parameters'
     ``requires_grad``, whether a ``.grad`` the step adds into is set, and which model, optimizer or
     scheduler the variables it reads hold: after ``eval()``, ``train()``, ``requires_grad_()`` or
     ``opt = Adam(...)`` the step records again. A value computed in Python from a batch's ``.data``
