@@ -196,6 +196,15 @@ def test_bad_option_and_bad_toml(tmp_path, capsys):
     assert_user_error(["train", "--config", str(cfg)], capsys, "c.toml", "invalid TOML")
 
 
+def test_an_expression_starting_with_a_minus_is_shown_where_it_goes(capsys):
+    assert_user_error(["explain", "-x**2", "--at", "x=3"], capsys, "unrecognized arguments: -x**2",
+                      "goes after '--': graphgrad explain [options] -- '-x**2'")
+    line = assert_user_error(["train", "--no-such-option"], capsys, "--no-such-option")
+    assert "goes after" not in line  # a misspelt option is not an expression
+    assert cli.main(["explain", "--at", "x=3", "--", "-x**2"]) == 0
+    assert "value: -9" in capsys.readouterr().out
+
+
 def test_run_directory_that_is_not_a_checkpoint(tmp_path, capsys):
     (tmp_path / "x.txt").write_text("hi")
     assert_user_error(["evaluate", str(tmp_path)], capsys, "not a graphgrad run directory")

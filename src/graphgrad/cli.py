@@ -65,6 +65,10 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        unknown = message.removeprefix("unrecognized arguments: ").split() if message.startswith("unrecognized") else []
+        dashed = [a for a in unknown if a.startswith("-") and not a.lstrip("-").replace("-", "_").isidentifier()]
+        if dashed:  # an expression such as -x**2 read as an option
+            message += f"; a value that starts with '-' goes after '--': {self.prog} [options] -- '{dashed[0]}'"
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
