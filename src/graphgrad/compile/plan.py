@@ -80,13 +80,6 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
         inner = ", ".join(operand(k, v) for k, v in items)
         return f"({inner},)" if seq_type is tuple else f"{bind(seq_type, 't')}(({inner},))"
 
-    def uses(kind: int, value: Any) -> list[int]:
-        if kind == SLOT:
-            return [value]
-        if kind == SEQ:
-            return [s for k, v in value[1] for s in uses(k, v)]
-        return []
-
     returned = set(_result_slots(result))
     arg_slots = {spec[1] for spec in args if spec[0] != "v"}
     into = buffers.reuse(instructions, slot_types, arg_slots, returned)
@@ -94,7 +87,7 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
     code: list[list[str]] = []  # each instruction's lines
     last_use: dict[int, int] = {}
     for i, ins in enumerate(instructions):
-        read = [s for k, v in list(ins.args) + list(ins.kwargs.values()) for s in uses(k, v)]
+        read = buffers.reads(ins)
         if i in into:
             read.append(into[i])
         fused = fuse.optimizer_lines(instructions, i, bind)
