@@ -17,12 +17,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from graphgrad.benchmarks.peers import main_with_peer, run_peer
 
 SEEDS = (0, 1, 2)
 
@@ -96,15 +96,12 @@ def train_torch(seed: int, epochs: int | None = None, threads: int | None = None
 
 
 def _peer(seeds: tuple[int, ...], epochs: int | None, threads: int | None) -> list[dict[str, Any]] | dict[str, str]:
-    cmd = [sys.executable, "-m", "graphgrad.benchmarks.cnn_digits", "--peer", "--seeds", ",".join(map(str, seeds))]
+    args = ["--peer", "--seeds", ",".join(map(str, seeds))]
     if epochs is not None:
-        cmd += ["--epochs", str(epochs)]
+        args += ["--epochs", str(epochs)]
     if threads is not None:
-        cmd += ["--torch-threads", str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+        args += ["--torch-threads", str(threads)]
+    return run_peer("graphgrad.benchmarks.cnn_digits", args)  # type: ignore[no-any-return]
 
 
 def run(seeds: tuple[int, ...] = SEEDS, epochs: int | None = None, torch: bool = True,
@@ -181,12 +178,8 @@ def run_from_args(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="graphgrad bench cnn-digits")
     add_arguments(parser)
-    parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.peer:
-        print(json.dumps([train_torch(s, args.epochs, args.torch_threads) for s in _seeds(args.seeds)]))
-    else:
-        run_from_args(args)
+    main_with_peer(parser, argv, lambda args: [train_torch(s, args.epochs, args.torch_threads)
+                                               for s in _seeds(args.seeds)], run_from_args)
 
 
 if __name__ == "__main__":

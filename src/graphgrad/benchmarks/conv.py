@@ -15,8 +15,6 @@ import functools
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from graphgrad.benchmarks.peers import main_with_peer, run_peer
 
 LEARNING_RATE = 0.01
 
@@ -193,13 +193,8 @@ def torch_peer(rounds: int, threads: int | None) -> dict[str, Any] | None:
 
     if importlib.util.find_spec("torch") is None:
         return None
-    cmd = [sys.executable, "-m", "graphgrad.benchmarks.conv", "--peer", "--rounds", str(rounds)]
-    if threads is not None:
-        cmd += ["--threads", str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    args = ["--peer", "--rounds", str(rounds)] + ([] if threads is None else ["--threads", str(threads)])
+    return run_peer("graphgrad.benchmarks.conv", args)  # type: ignore[no-any-return]
 
 
 def run(rounds: int = 15, out: str | None = "bench/conv.json", threads: int | None = None) -> dict[str, Any]:
@@ -289,12 +284,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="graphgrad bench conv")
     add_arguments(parser)
-    parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.peer:
-        print(json.dumps(torch_times(args.rounds, args.threads)))
-    else:
-        run_from_args(args)
+    main_with_peer(parser, argv, lambda args: torch_times(args.rounds, args.threads), run_from_args)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -24,6 +22,7 @@ import numpy as np
 import graphgrad as gg
 from graphgrad.benchmarks.mlp_configs import CONFIGS, LEARNING_RATE, MLPConfig
 from graphgrad.benchmarks.numpy_mlp import init_mlp, train_step
+from graphgrad.benchmarks.peers import run_peer
 from graphgrad.benchmarks.timing import interleaved_medians
 from graphgrad.io.atomic import atomic_write_text
 
@@ -176,12 +175,7 @@ def peer(module: str, rounds: int) -> dict[str, Any] | None:
     package = module.rsplit("_", 1)[0].rsplit(".", 1)[-1]
     if importlib.util.find_spec(package) is None:
         return None
-    proc = subprocess.run(
-        [sys.executable, "-m", module, "--rounds", str(rounds)], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_peer(module, ["--rounds", str(rounds)])  # type: ignore[no-any-return]
 
 
 def machine() -> dict[str, Any]:
