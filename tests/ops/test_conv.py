@@ -233,6 +233,22 @@ def test_saved_columns_are_used_once_and_rebuilt_after_retain_graph() -> None:
     np.testing.assert_allclose(w.grad.data, first, rtol=1e-13)
 
 
+def test_saved_maxima_are_used_once_and_found_again_after_retain_graph() -> None:
+    # ties (a ReLU's zeros) decide the gradient: the saved offsets and the refound ones must agree
+    x = gg.Tensor(np.maximum(RNG.standard_normal((2, 3, 6, 6)), 0.0), requires_grad=True)
+    y = C.max_pool2d(x, 2)
+    saved = y._node.params["saved"]
+    assert saved.value is not None and saved.value.shape == (3, 3, 3, 2)
+    (y * gg.Tensor(RNG.standard_normal(y.shape))).sum().backward(retain_graph=True)
+    assert saved.value is None
+    first = x.grad.data.copy()
+    x.grad = None
+    (y * gg.Tensor(RNG.standard_normal(y.shape))).sum().backward()
+    assert C.max_pool2d(gg.Tensor(x.data), 2)._node is None  # no gradient wanted: nothing saved
+    assert ((first != 0) == (x.grad.data != 0)).all()  # the same entries of each window picked
+    assert (np.count_nonzero(first.reshape(2, 3, 3, 2, 3, 2), axis=(3, 5)) == 1).all()
+
+
 def test_no_columns_are_kept_without_a_weight_gradient() -> None:
     x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
     y = C.conv2d(x, RNG.standard_normal((4, 3, 3, 3)))

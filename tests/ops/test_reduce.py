@@ -175,3 +175,42 @@ def test_repeated_axis_and_empty_max_are_errors() -> None:
         gg.prod(gg.zeros(2, 3), axis=(1, -1))
     with pytest.raises(ShapeError, match=r"^max: .*input shapes \(0,\)"):
         gg.max(gg.zeros(0))
+
+
+# ------------------------------------------------------------------ sums as matrix-vector products
+def _layouts(shape: tuple[int, ...], dtype: type) -> list[np.ndarray]:
+    """One array of ``shape`` in several memory orders (C order, channels-first-batch-last as the
+    convolutions make them, and a strided slice no matrix view fits)."""
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal(shape).astype(dtype)
+    chwn = np.ascontiguousarray(base.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    wide = np.repeat(base, 2, axis=-1)[..., ::2]
+    return [base, chwn, wide]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("axis", [(0, 2, 3), (1, 2, 3), (2, 3), (0,), (3,)])
+def test_sum_array_matches_numpy_in_every_layout(dtype, axis) -> None:  # noqa: ANN001
+    from graphgrad.ops.reduce import sum_array, sum_of_products
+
+    tol = 1e-5 if dtype is np.float32 else 1e-12
+    for a in _layouts((16, 8, 6, 6), dtype):
+        for b in _layouts((16, 8, 6, 6), dtype):
+            for keepdims in (True, False):
+                got = sum_array(a, axis, keepdims)
+                want = np.sum(a.astype(np.float64), axis=axis, keepdims=keepdims)
+                assert got.shape == want.shape and got.dtype == dtype
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(a).sum() / a.size * 64)
+            got = sum_of_products(a, b, axis)
+            want = np.sum(a.astype(np.float64) * b, axis=axis, keepdims=True)
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 64)
+
+
+def test_sum_array_keeps_nan_and_infinities() -> None:
+    from graphgrad.ops.reduce import as_rows, sum_array
+
+    a = np.ones((4, 16, 16, 8), dtype=np.float32).transpose(3, 0, 1, 2)  # channels outermost in memory
+    assert as_rows(a, (0, 2, 3)) is not None
+    a[0, 1, 2, 3], a[5, 2, 0, 0], a[6, 2, 1, 1], a[2, 3, 4, 4] = np.nan, np.inf, -np.inf, np.inf
+    got = sum_array(a, (0, 2, 3))
+    assert np.isnan(got[1]) and np.isnan(got[2]) and got[3] == np.inf and got[0] == 8 * 256

@@ -57,6 +57,7 @@ from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, host, lift
 from graphgrad.ops.linalg import annihilating_contraction
 from graphgrad.ops.nn import _Saved
+from graphgrad.ops.reduce import BLAS_FLOATS, sum_array, sum_of_products
 from graphgrad.ops.reduce import mean as _mean
 from graphgrad.ops.reduce import sum as _sum
 from graphgrad.ops.shape import reshape
@@ -366,11 +367,13 @@ def _input_grad_forward(gy: np.ndarray, w: np.ndarray, *, geo: Geometry, zero_sa
     """dT/dx, by whichever of two equal computations moves less memory. A full correlation (im2col
     of the gradient, one matmul in the forward's orientation, nothing added back) needs stride 1
     and copies out_channels * KH*KW * H*W * N entries; col2im writes and adds back
-    in_channels * KH*KW * OH*OW * N. So the correlation where its columns are no larger than the
-    forward's (a 'same' convolution of as many channels out as in, VGG's), else col2im (a first
-    layer of few channels, a 'valid' convolution widening its channels, strides)."""
+    in_channels * KH*KW * OH*OW * N, an entry of which costs about two copied ones (a strided
+    read-add-write, and several smaller products than the correlation's one). So the correlation
+    where its columns are at most twice col2im's (a 'same' convolution of as many channels out as
+    in, VGG's, or of twice as many), else col2im (a first layer of few channels, a 'valid'
+    convolution widening its channels, strides)."""
     (_, c, h, width), (oh, ow) = geo.in_shape, geo.out_hw
-    if geo.stride == (1, 1) and geo.out_channels * h * width <= c * oh * ow:
+    if geo.stride == (1, 1) and geo.out_channels * h * width <= 2 * c * oh * ow:
         return _full_correlation(gy, w, geo, zero_safe)
     return _col2im(gy, w, geo, zero_safe)
 
@@ -536,9 +539,10 @@ def conv1d(
 
 
 # ------------------------------------------------------------------ max pooling
-# The forward keeps no state: backward finds each window's maximum again from the input (which
-# the graph holds anyway), so a pooling node is a pure function of its input, captured steps
-# replay it, and a retained graph backpropagates through it twice.
+# Where a gradient will be needed the forward also notes which kernel offset held each window's
+# maximum, for one backward (as convolution keeps its columns); a backward that finds them gone
+# (a retained graph's second pass, the gather and scatter ops' own rules) finds the maxima again
+# from the input, which the graph holds anyway.
 def _window_max(x: np.ndarray, geo: Geometry, offsets: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Each window's largest entry (C, OH, OW, N) and, if asked, which kernel offset (row-major)
     held it: the first one at a tie. One pass per kernel offset over every window at once."""
@@ -558,12 +562,18 @@ def _window_max(x: np.ndarray, geo: Geometry, offsets: bool) -> tuple[np.ndarray
     return best, offset if offsets else None
 
 
-def _max_pool_forward(x: np.ndarray, *, geo: Geometry) -> np.ndarray:
-    return _nchw(_window_max(x, geo, offsets=False)[0])
+def _max_pool_forward(x: np.ndarray, *, geo: Geometry, saved: _Saved | None = None) -> np.ndarray:
+    best, saved_offsets = _window_max(x, geo, offsets=saved is not None)
+    if saved is not None:
+        saved.value = saved_offsets
+    return _nchw(best)
 
 
-def _offsets(x: np.ndarray, geo: Geometry) -> np.ndarray:
-    offset = _window_max(x, geo, offsets=True)[1]
+def _offsets(x: np.ndarray, geo: Geometry, saved: _Saved | None = None) -> np.ndarray:
+    """Which kernel offset holds each window's maximum: the forward's, else found again."""
+    offset = None if saved is None else saved.take()
+    if offset is None:
+        offset = _window_max(x, geo, offsets=True)[1]
     assert offset is not None
     return offset
 
@@ -579,17 +589,18 @@ def _gather_forward(v: np.ndarray, x: np.ndarray, *, geo: Geometry) -> np.ndarra
     return _nchw(out)
 
 
-def _scatter_forward(g: np.ndarray, x: np.ndarray, *, geo: Geometry) -> np.ndarray:
+def _scatter_forward(g: np.ndarray, x: np.ndarray, *, geo: Geometry, saved: _Saved | None = None) -> np.ndarray:
     """The adjoint of :func:`_gather_forward` in ``v``: each entry of ``g`` added where ``x``'s window
     has its maximum (overlapping windows that pick one entry add up); (N, C, H, W). Where windows
     cannot overlap (stride at least the kernel's reach) each offset's entries are written, not added."""
-    offset = _offsets(x, geo)
+    offset = _offsets(x, geo, saved)
     n, c, h, w = geo.in_shape
     (kh, kw), (oh, ow) = geo.kernel, geo.out_hw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     (t, _), (left, _) = geo.padding
     disjoint = sh > dh * (kh - 1) and sw > dw * (kw - 1)
-    out = np.zeros((c, *geo.padded_hw, n), dtype=g.dtype)
+    tiled = disjoint and geo.dilation == (1, 1) and geo.padded_hw == (oh * sh, ow * sw) and geo.stride == geo.kernel
+    out = (np.empty if tiled else np.zeros)((c, *geo.padded_hw, n), dtype=g.dtype)  # tiled: every entry written
     gc = np.ascontiguousarray(_chwn(g))  # one copy if g comes (N, C, H, W) (from a Flatten), not KH*KW strided reads
     picked = np.empty(offset.shape, dtype=bool)
     part = None if disjoint else np.empty(offset.shape, dtype=g.dtype)
@@ -616,12 +627,12 @@ _pool_gather = Op(
 _pool_scatter = Op(
     "max_pool2d_scatter",
     _scatter_forward,
-    (lambda v, out, g, x, *, geo: _pool_gather(v, x, geo=geo), None),
+    (lambda v, out, g, x, *, geo, saved=None: _pool_gather(v, x, geo=geo), None),
 )
 _max_pool = Op(
     "max_pool2d",
     _max_pool_forward,
-    (lambda g, out, x, *, geo: _pool_scatter(g, x, geo=geo),),
+    (lambda g, out, x, *, geo, saved=None: _pool_scatter(g, x, geo=geo, saved=saved),),
 )
 
 
@@ -660,7 +671,7 @@ def max_pool2d(
     op = "max_pool2d"
     x, unbatched = _batched(_float_input(input, op))
     geo = _pool_args(x, kernel_size, stride, padding, dilation, ceil_mode, op)
-    y = _max_pool(x, geo=geo)
+    y = _max_pool(x, geo=geo, saved=_Saved() if STATE.enabled and x._requires_grad else None)
     return reshape(y, y.shape[1:]) if unbatched else y
 
 
@@ -766,12 +777,23 @@ class _Moments:
         return "<moments>"
 
 
+def _mean_over(a: np.ndarray, axes: tuple[int, ...], b: np.ndarray | None = None) -> np.ndarray:
+    """The mean of ``a`` (of ``a * b`` if given, without that product array) over ``axes``, kept:
+    one BLAS product per mean where the layout allows (see :func:`sum_array`); NumPy's mean for
+    other dtypes (float16 accumulates in float32 there) and empty slices."""
+    n = math.prod(a.shape[i] for i in axes)
+    if a.dtype not in BLAS_FLOATS or not n:
+        return np.mean(a if b is None else a * b, axis=axes, keepdims=True)  # type: ignore[no-any-return]
+    total = sum_array(a, axes, keepdims=True) if b is None else sum_of_products(a, b, axes)
+    return total / np.asarray(n, dtype=a.dtype)  # type: ignore[no-any-return]
+
+
 def _centered(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, ...]:
     """``x - mean``, the mean, the biased variance and ``1 / sqrt(var + eps)`` over ``axes``: the
     forward and a recomputation of rstd share it, so both give the same bits."""
-    mean = x.mean(axis=axes, keepdims=True)
+    mean = _mean_over(x, axes)
     out = x - mean
-    var = np.mean(np.square(out), axis=axes, keepdims=True)
+    var = _mean_over(out, axes, out)
     return out, mean, var, 1.0 / np.sqrt(var + eps)
 
 
@@ -802,8 +824,9 @@ def _rstd_rule(u: Tensor, out: Tensor, x: Tensor, *, axes: tuple[int, ...], eps:
 def _normalize_backward_forward(
     g: np.ndarray, xh: np.ndarray, rstd: np.ndarray, *, axes: tuple[int, ...]
 ) -> np.ndarray:
-    out = g - g.mean(axis=axes, keepdims=True)
-    out -= xh * np.mean(g * xh, axis=axes, keepdims=True)
+    out = xh * _mean_over(g, axes, xh)
+    np.subtract(g, out, out=out)
+    out -= _mean_over(g, axes)
     out *= rstd
     return out
 
@@ -826,6 +849,9 @@ def _normalize_backward_zero_safe(
 ) -> np.ndarray:
     """``normalize_backward`` while the engine applies rules: its products annihilate (``0 * x = 0``),
     so a zero gradient stays exactly zero where the forward overflowed (``where``'s untaken branch)."""
+    out = _normalize_backward_forward(g, xh, rstd, axes=axes)
+    if ew._clean(out):
+        return out  # no NaN: no zero met an inf, so the products needed no annihilating
     times = ew.annihilating_multiply
     out = g - g.mean(axis=axes, keepdims=True)
     out -= times(xh, times(g, xh).mean(axis=axes, keepdims=True))
