@@ -18,7 +18,9 @@ from graphgrad.tensor import Tensor
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("nn", "optim", "data", "train", "io", "viz", "distributed", "linalg", "compile", "threads", "testing")
+_SUBPACKAGES = (
+    "nn", "optim", "data", "train", "io", "viz", "distributed", "linalg", "compile", "threads", "heap", "testing",
+)
 # names served from a subpackage without importing it up front
 _LAZY = {"explain": "graphgrad.viz", "load_run": "graphgrad.train"}
 

@@ -111,6 +111,9 @@ def step_times(net: Network, rounds: int) -> dict[str, float]:
     import graphgrad as gg
     from graphgrad.benchmarks.numpy_cnn import plan_from_model, train_step
     from graphgrad.benchmarks.timing import interleaved_medians
+    from graphgrad.heap import reuse_freed_memory
+
+    reuse_freed_memory()  # as a training run does (NumPy's step, in this process, too)
 
     x_np, y = net.batch_data()
     first_np = train_step(plan_from_model(net.model()), x_np, y, LEARNING_RATE)

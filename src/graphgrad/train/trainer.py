@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from graphgrad import heap
 from graphgrad.autograd.grad_mode import no_grad
 from graphgrad.compile.trace import host
 from graphgrad.distributed.comm import World, all_reduce, current
@@ -241,6 +242,7 @@ class Trainer:
             return self.history
         self.stop_training = False
         self.interrupted = self._interrupt_requested = self._interrupt_signal = False
+        heap.reuse_freed_memory()  # a step's large arrays reused, not fresh pages every step
         previous = self._install_sigint()
         try:
             # overflow shows up as a non-finite loss, reported below
