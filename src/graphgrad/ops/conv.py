@@ -170,26 +170,15 @@ def _nchw(a: np.ndarray) -> np.ndarray:
 
 
 def _padded(x: np.ndarray, geo: Geometry, fill: float = 0.0) -> np.ndarray:
-    """The input as (C, Hp, Wp, N), surrounded by ``fill``: a view of ``x`` where nothing is padded,
-    else a scratch array with only its border filled (give it back to ``_SCRATCH`` when done)."""
+    """The input as (C, Hp, Wp, N), surrounded by ``fill``."""
     (t, b), (left, r) = geo.padding
     if not (t or b or left or r):
         return _chwn(x)
     n, c, h, w = x.shape
-    if not _PAD_SCRATCH:
-        shape = (c, *geo.padded_hw, n)
-        out = np.zeros(shape, dtype=x.dtype) if fill == 0 else np.full(shape, fill, dtype=x.dtype)
-        out[:, t : t + h, left : left + w, :] = _chwn(x)
-        return out
-    out = _SCRATCH.take((c, *geo.padded_hw, n), x.dtype)
-    rows = slice(t, t + h)
-    for border in (out[:, :t], out[:, t + h :], out[:, rows, :left], out[:, rows, left + w :]):
-        border.fill(fill)
-    out[:, rows, left : left + w, :] = _chwn(x)
+    shape = (c, *geo.padded_hw, n)
+    out = np.zeros(shape, dtype=x.dtype) if fill == 0 else np.full(shape, fill, dtype=x.dtype)
+    out[:, t : t + h, left : left + w, :] = _chwn(x)
     return out
-
-
-_PAD_SCRATCH = True
 
 
 def _windows(xp: np.ndarray, geo: Geometry) -> np.ndarray:
@@ -241,11 +230,9 @@ def release_scratch() -> None:
 def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
     """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view into a scratch
     array (give it back to ``_SCRATCH`` when done with it)."""
-    padded = _padded(x, geo)
-    win = _windows(padded, geo)
+    win = _windows(_padded(x, geo), geo)
     cols = _SCRATCH.take(win.shape, win.dtype)
     np.copyto(cols, win)
-    _SCRATCH.give(padded)
     return _as_matrices(cols, geo.groups)
 
 
@@ -268,8 +255,7 @@ def _correlate(x: np.ndarray, kernels: np.ndarray, geo: Geometry, *, keep: bool 
     copied and multiplied a band of output rows at a time, each band while it is still in cache,
     into one small scratch band, or, with ``keep``, into the full column matrix, also returned
     (for the weight gradient; give it back to ``_SCRATCH`` when done)."""
-    padded = _padded(x, geo)
-    win = _windows(padded, geo)
+    win = _windows(_padded(x, geo), geo)
     c, kh, kw, oh, ow, n = win.shape
     g = geo.groups
     out = np.empty((g, kernels.shape[1], oh * ow * n), dtype=np.result_type(kernels, win))
@@ -290,7 +276,6 @@ def _correlate(x: np.ndarray, kernels: np.ndarray, geo: Geometry, *, keep: bool 
             dest[...] = got
     if band is not None:
         _SCRATCH.give(band)
-    _SCRATCH.give(padded)
     return out, None if cols is None else _as_matrices(cols, g)
 
 
