@@ -117,9 +117,9 @@ def test_steps_clearly_faster_on_every_core_choose_every_core(quiet: None) -> No
     assert probe.blocks == {1: [0.010] * 5, 2: [pytest.approx(0.006)] * 5}
 
 
-@pytest.mark.parametrize("threaded", [0.010, 0.0085, 0.011])
+@pytest.mark.parametrize("threaded", [0.010, 0.0093, 0.011])
 def test_ties_and_small_gains_keep_one_thread(quiet: None, threaded: float) -> None:
-    """Equal steps, or threads 15% faster (short of THREADS_MUST_BE_FASTER), go to one thread."""
+    """Equal steps, or threads 7% faster (short of THREADS_MUST_BE_FASTER), go to one thread."""
     probe = threads.StepProbe(2)
     used = _drive(probe, {1: 0.010, 2: threaded})
     assert probe.decision == 1 and len(probe.blocks[1]) == len(probe.blocks[2]) == 5
