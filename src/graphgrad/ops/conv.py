@@ -187,7 +187,12 @@ def _windows(xp: np.ndarray, geo: Geometry) -> np.ndarray:
     s0, s1, s2, s3 = xp.strides
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     shape = (c, *geo.kernel, *geo.out_hw, n)
-    return as_strided(xp, shape, (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3), writeable=False)
+    strides = (s0, s1 * dh, s2 * dw, s1 * sh, s2 * sw, s3)
+    if not xp.flags.c_contiguous:  # a view of the caller's array (nothing padded)
+        return as_strided(xp, shape, strides, writeable=False)
+    win = np.ndarray(shape, xp.dtype, buffer=xp, strides=strides)  # as as_strided, a third of its cost
+    win.flags.writeable = False
+    return win
 
 
 class _Scratch(threading.local):
@@ -385,20 +390,31 @@ def _full_correlation(gy: np.ndarray, w: np.ndarray, geo: Geometry, zero_safe: b
     padded by the kernel's reach less the forward's padding on each side, correlated with the
     kernel flipped in space and with its in and out channels swapped (per group). A side padded
     beyond the kernel's reach crops the gradient instead (those outputs saw only padding)."""
-    n, c, h, width = geo.in_shape
-    (kh, kw), (dh, dw), g = geo.kernel, geo.dilation, geo.groups
-    reach = (dh * (kh - 1), dw * (kw - 1))
-    pads = [(reach[a] - geo.padding[a][0], reach[a] - geo.padding[a][1]) for a in range(2)]
-    crop = tuple(slice(max(0, -before), gy.shape[2 + a] - max(0, -after)) for a, (before, after) in enumerate(pads))
-    gy = gy[:, :, crop[0], crop[1]]
+    c, (kh, kw), g = geo.in_shape[1], geo.kernel, geo.groups
+    rows, cols, transposed = _transposed(geo)
+    gy = gy[:, :, rows, cols]
     dtype = np.result_type(gy, w)
     flipped = w.reshape(g, w.shape[0] // g, c // g, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
     flipped = flipped.astype(dtype, copy=False).reshape(g, c // g, -1)  # (G, Cg, Og*KH*KW), one copy
-    transposed = Geometry(tuple(gy.shape), geo.kernel, c, (1, 1),  # type: ignore[arg-type]
-                          ((max(0, pads[0][0]), max(0, pads[0][1])), (max(0, pads[1][0]), max(0, pads[1][1]))),
-                          geo.dilation, g, (h, width))
     out, _ = _correlate(gy.astype(dtype, copy=False), flipped, transposed, zero_safe=zero_safe)
     return _from_channel_rows(out, geo.in_shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _transposed(geo: Geometry) -> tuple[slice, slice, Geometry]:
+    """For :func:`_full_correlation`: the rows and columns of the output gradient it reads, and the
+    geometry of its correlation (one per layer, found once)."""
+    n, c, h, width = geo.in_shape
+    (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+    reach = (dh * (kh - 1), dw * (kw - 1))
+    pads = [(reach[a] - geo.padding[a][0], reach[a] - geo.padding[a][1]) for a in range(2)]
+    out_hw = geo.out_hw
+    crop = [slice(max(0, -before), out_hw[a] - max(0, -after)) for a, (before, after) in enumerate(pads)]
+    shape = (n, geo.out_channels, crop[0].stop - crop[0].start, crop[1].stop - crop[1].start)
+    transposed = Geometry(shape, geo.kernel, c, (1, 1),
+                          ((max(0, pads[0][0]), max(0, pads[0][1])), (max(0, pads[1][0]), max(0, pads[1][1]))),
+                          geo.dilation, geo.groups, (h, width))
+    return crop[0], crop[1], transposed
 
 
 _conv_input_grad: Op
