@@ -4,6 +4,8 @@ adds up what a step must hold."""
 
 from __future__ import annotations
 
+import platform
+
 import numpy as np
 import pytest
 
@@ -106,4 +108,17 @@ def test_the_table_states_the_threads_and_the_load_it_ran_under(capsys) -> None:
     assert capsys.readouterr().out.splitlines()[1] == (
         "load average before and after: 1.50, 2.00 on 2 CPUs (a core's worth of other work was running before "
         "it started)")
-    assert lines[3].split() == ["VGG", "50.00", "40.00", "0.80", "45.00", "0.90", "60.00", "1.50x"]
+    assert lines[3].split() == ["VGG", "50.00", "40.00", "0.80", "45.00", "0.90", "60.00", "1.50x", "n/a"]
+    results["torch_heap_kept"] = {"threads": 1, "step_s": {"VGG": 0.03}}  # PyTorch after graphgrad's heap setting
+    bench.print_table(results)
+    row = capsys.readouterr().out.splitlines()[3].split()
+    assert row == ["VGG", "50.00", "40.00", "0.80", "45.00", "0.90", "60.00", "1.50x", "30.00", "0.75x"]
+
+
+def test_the_pytorch_peer_can_run_with_the_heap_kept() -> None:
+    pytest.importorskip("torch")
+    out = bench.torch_peer(1, 1, keep_heap=True)
+    assert out is not None and "error" not in out, out
+    assert set(out["step_s"]) == {net.name for net in bench.NETWORKS} and out["threads"] == 1
+    if platform.libc_ver()[0] == "glibc":
+        assert out["heap"] == "applied"

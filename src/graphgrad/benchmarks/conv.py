@@ -165,16 +165,23 @@ def peak_memory(net: Network) -> dict[str, float]:
             "activation_bytes": activations, "column_bytes": columns}
 
 
-def torch_times(rounds: int, threads: int | None) -> dict[str, Any]:
-    """Median seconds per PyTorch eager step of every network (run in its own process)."""
+def torch_times(rounds: int, threads: int | None, keep_heap: bool = False) -> dict[str, Any]:
+    """Median seconds per PyTorch eager step of every network (run in its own process); with
+    ``keep_heap``, after the heap setting a graphgrad run makes (:mod:`graphgrad.heap`)."""
     import torch
 
     from graphgrad.benchmarks.timing import interleaved_medians
     from graphgrad.benchmarks.torch_models import to_torch
 
+    heap = "glibc's defaults"
+    if keep_heap:
+        from graphgrad.heap import reuse_freed_memory
+
+        heap = reuse_freed_memory()
     if threads is not None:
         torch.set_num_threads(threads)
-    out: dict[str, Any] = {"version": torch.__version__, "threads": torch.get_num_threads(), "step_s": {}}
+    out: dict[str, Any] = {"version": torch.__version__, "threads": torch.get_num_threads(), "heap": heap,
+                           "step_s": {}}
     for net in NETWORKS:
         model = to_torch(net.model())
         opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
@@ -191,12 +198,13 @@ def torch_times(rounds: int, threads: int | None) -> dict[str, Any]:
     return out
 
 
-def torch_peer(rounds: int, threads: int | None) -> dict[str, Any] | None:
+def torch_peer(rounds: int, threads: int | None, keep_heap: bool = False) -> dict[str, Any] | None:
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
         return None
     args = ["--peer", "--rounds", str(rounds)] + ([] if threads is None else ["--threads", str(threads)])
+    args += ["--keep-heap"] if keep_heap else []
     return run_peer("graphgrad.benchmarks.conv", args)  # type: ignore[no-any-return]
 
 
@@ -212,6 +220,7 @@ def run(rounds: int = 15, out: str | None = "bench/conv.json", threads: int | No
         results["steps"] = {net.name: step_times(net, rounds) for net in NETWORKS}
         results["memory"] = {net.name: peak_memory(net) for net in NETWORKS}
     results["torch_after"] = torch_peer(rounds, threads)
+    results["torch_heap_kept"] = torch_peer(rounds, threads, keep_heap=True)
     results["load_average"].append(_load_average())
     print_table(results)
     if out:
@@ -223,8 +232,9 @@ def run(rounds: int = 15, out: str | None = "bench/conv.json", threads: int | No
     return results
 
 
-def _torch_median(results: dict[str, Any], name: str) -> float | None:
-    runs = [r["step_s"][name] for r in (results.get("torch_before"), results.get("torch_after")) if r and "step_s" in r]
+def _torch_median(results: dict[str, Any], name: str, keys: tuple[str, ...] = ("torch_before", "torch_after")
+                  ) -> float | None:
+    runs = [r["step_s"][name] for r in (results.get(k) for k in keys) if r and "step_s" in r]
     return statistics.median(runs) if runs else None
 
 
@@ -254,12 +264,15 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"load average before and after: {', '.join(f'{v:.2f}' for v in loads)} "
               f"on {results['machine'].get('cpus')} CPUs{busy}")
     print(f"{'network':24} {'numpy':>8} {'graphgrad':>9} {'/numpy':>6} {'captured':>8} {'/numpy':>6} "
-          f"{'torch':>8} {'torch/graphgrad':>15}")
+          f"{'torch':>8} {'torch/graphgrad':>15} {'torch, heap kept':>16} {'/graphgrad':>10}")
     for name, r in results["steps"].items():
-        t = _torch_median(results, name)
-        cols = f"{t * 1e3:8.2f} {t / r['graphgrad']:14.2f}x" if t else f"{'n/a':>8} {'':>15}"
+        cols = ""
+        for keys, (ms, ratio) in ((("torch_before", "torch_after"), (8, 14)), (("torch_heap_kept",), (16, 9))):
+            t = _torch_median(results, name, keys)
+            cols += f" {t * 1e3:{ms}.2f} {t / r['graphgrad']:{ratio}.2f}x" if t else f" {'n/a':>{ms}} {'':>{ratio + 1}}"
         print(f"{name:24} {r['numpy'] * 1e3:8.2f} {r['graphgrad'] * 1e3:9.2f} {r['ratio']:6.2f} "
-              f"{r['captured'] * 1e3:8.2f} {r['captured_ratio']:6.2f} {cols}")
+              f"{r['captured'] * 1e3:8.2f} {r['captured_ratio']:6.2f}{cols}")
+    print("(torch, heap kept: PyTorch after the heap setting a graphgrad training run makes; see graphgrad.heap)")
     print("peak memory of a step / (parameters + gradients + layer outputs + im2col columns + batch):")
     for name, m in results["memory"].items():
         peak, budget = m["peak_bytes"] / 2**20, m["budget_bytes"] / 2**20
@@ -287,7 +300,8 @@ def run_from_args(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="graphgrad bench conv")
     add_arguments(parser)
-    main_with_peer(parser, argv, lambda args: torch_times(args.rounds, args.threads), run_from_args)
+    parser.add_argument("--keep-heap", action="store_true", help=argparse.SUPPRESS)  # the peer's second run
+    main_with_peer(parser, argv, lambda args: torch_times(args.rounds, args.threads, args.keep_heap), run_from_args)
 
 
 if __name__ == "__main__":
