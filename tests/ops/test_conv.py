@@ -298,7 +298,8 @@ def test_batch_norm_needs_more_than_one_value_per_channel_to_train() -> None:
 
 
 # ------------------------------------------------------------------ batch norm's fused scale and shift
-_NEEDS_GRAD = {"all": (True, True, True), "input only": (True, False, False), "weight and bias only": (False, True, True)}
+_NEEDS_GRAD = {"all": (True, True, True), "input only": (True, False, False),
+               "weight and bias only": (False, True, True)}
 
 
 @pytest.mark.parametrize("needs", sorted(_NEEDS_GRAD))
@@ -311,7 +312,8 @@ def test_training_batch_norm_with_weight_or_bias_matches_torch_whichever_inputs_
     given = (True, weight, bias)
     ours = [gg.Tensor(a, requires_grad=r) if g else None for a, r, g in zip(arrays, _NEEDS_GRAD[needs], given)]
     theirs = [torch.tensor(a, requires_grad=r) if g else None for a, r, g in zip(arrays, _NEEDS_GRAD[needs], given)]
-    stats, their_stats = [np.zeros(3), np.ones(3)], [torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)]
+    stats = [np.zeros(3), np.ones(3)]
+    their_stats = [torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)]
     y = C.batch_norm(ours[0], *stats, ours[1], ours[2], training=True, momentum=0.3, eps=1e-3)
     yt = torch.nn.functional.batch_norm(theirs[0], *their_stats, theirs[1], theirs[2], training=True, momentum=0.3,
                                         eps=1e-3)
