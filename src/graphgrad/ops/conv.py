@@ -880,10 +880,11 @@ like ``rstd``'s, are graphgrad expressions, so every derivative order works."""
 
 def _channel_view(t: Tensor, ndim: int) -> Tensor:
     """A (C,) tensor shaped to broadcast against (N, C, ...) of ``ndim`` axes."""
-    return reshape(t, (1, t.shape[0]) + (1,) * (ndim - 2))
+    return reshape(t, _channel_shape(ndim, t.shape[0]))
 
 
 def _channel_shape(ndim: int, c: int) -> tuple[int, ...]:
+    """The shape of C per-channel numbers that broadcasts against (N, C, ...) of ``ndim`` axes."""
     return (1, c) + (1,) * (ndim - 2)
 
 
