@@ -327,3 +327,39 @@ def test_backward_twice_through_a_retained_batch_norm_and_max_pool_graph() -> No
     x.grad = None
     loss.backward()  # the statistics and maxima the first backward used are found again
     np.testing.assert_array_equal(x.grad.data, first)
+
+
+def _cnn_on_normalized_input() -> nn.Sequential:
+    """Batch norm first: its input (the data) needs no gradient, only its weight and bias do; then one
+    without weight and bias (affine=False)."""
+    return nn.Sequential(
+        nn.Unflatten(1, (2, 6, 6)), nn.BatchNorm2d(2), nn.Conv2d(2, 4, 3, padding=1, rng=1),
+        nn.BatchNorm2d(4, affine=False), nn.ReLU(), nn.Flatten(), nn.Linear(144, 3, rng=3),
+    )
+
+
+def test_a_step_with_batch_norm_on_the_data_is_captured_bit_for_bit() -> None:
+    eager, captured = _cnn_on_normalized_input(), _cnn_on_normalized_input()
+    _train(eager, capture=False)
+    fn = _train(captured, capture=True)
+    assert fn.plans
+    want, got = eager.state_dict(), captured.state_dict()
+    for key in want:
+        assert np.array_equal(np.asarray(got[key]), np.asarray(want[key])), key
+    assert not np.array_equal(np.asarray(got["1.weight"]), np.ones(2, np.float32))  # it trained
+
+
+def test_batch_norm_on_the_data_gets_torchs_weight_and_bias_gradients() -> None:
+    torch = _torch()
+    bn, theirs = nn.BatchNorm2d(3, dtype=np.float64), torch.nn.BatchNorm2d(3).double()
+    w, b = RNG.standard_normal(3), RNG.standard_normal(3)
+    bn.weight.data[...], bn.bias.data[...] = w, b
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(w))
+        theirs.bias.copy_(torch.tensor(b))
+    x, u = RNG.standard_normal((5, 3, 4, 4)) * 2 + 1, RNG.standard_normal((5, 3, 4, 4))
+    (bn(gg.Tensor(x)) * u).sum().backward()
+    (theirs(torch.tensor(x)) * torch.tensor(u)).sum().backward()
+    np.testing.assert_allclose(bn.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(bn.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.data, theirs.running_var.numpy(), rtol=1e-12)

@@ -283,7 +283,7 @@ OPINFOS = [
         avoid=lambda xs: _no_flat_channel(xs, (0, 2, 3)),
         sample=[(4, 3, 2, 2), (3,), (3,)],
         ref=ref_batch_norm,
-        covers=NORMALIZE_OPS,
+        covers=NORMALIZE_OPS + ("normalize_affine",),
     ),
     OpInfo(
         "batch_norm[eval, 2-D]",

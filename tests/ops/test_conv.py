@@ -192,7 +192,7 @@ def test_normalize_helper_ops_have_correct_gradients_in_every_input(axes) -> Non
 def test_every_conv_family_op_is_registered_once() -> None:
     names = {"conv2d", "conv2d_input_grad", "conv2d_weight_grad", "max_pool2d", "max_pool2d_scatter",
              "max_pool2d_gather", "embedding", "embedding_backward", "normalize", "normalize_backward",
-             "normalize_rstd"}
+             "normalize_rstd", "normalize_affine"}
     assert names <= set(REGISTRY)
 
 
@@ -295,6 +295,91 @@ def test_batch_norm_needs_more_than_one_value_per_channel_to_train() -> None:
         C.batch_norm(gg.Tensor(np.ones((1, 3))), None, None, training=True)
     with pytest.raises(ConfigError, match="needs running_mean and running_var"):
         C.batch_norm(gg.Tensor(np.ones((2, 3))), None, None)
+
+
+# ------------------------------------------------------------------ batch norm's fused scale and shift
+_NEEDS_GRAD = {"all": (True, True, True), "input only": (True, False, False),
+               "weight and bias only": (False, True, True)}
+
+
+@pytest.mark.parametrize("needs", sorted(_NEEDS_GRAD))
+@pytest.mark.parametrize("weight, bias", [(True, True), (True, False), (False, True)])
+def test_training_batch_norm_with_weight_or_bias_matches_torch_whichever_inputs_need_gradients(
+        weight: bool, bias: bool, needs: str) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal((4, 3, 5, 2)) * 2 + 1, rng.standard_normal(3), rng.standard_normal(3)]
+    given = (True, weight, bias)
+    ours = [gg.Tensor(a, requires_grad=r) if g else None for a, r, g in zip(arrays, _NEEDS_GRAD[needs], given)]
+    theirs = [torch.tensor(a, requires_grad=r) if g else None for a, r, g in zip(arrays, _NEEDS_GRAD[needs], given)]
+    stats = [np.zeros(3), np.ones(3)]
+    their_stats = [torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)]
+    y = C.batch_norm(ours[0], *stats, ours[1], ours[2], training=True, momentum=0.3, eps=1e-3)
+    yt = torch.nn.functional.batch_norm(theirs[0], *their_stats, theirs[1], theirs[2], training=True, momentum=0.3,
+                                        eps=1e-3)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    u = rng.standard_normal(y.shape)
+    y.backward(u)
+    yt.backward(torch.tensor(u))
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        if a is not None and a.requires_grad:
+            np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=1e-11, atol=1e-11, err_msg=f"input {i}")
+    for a, b in zip(stats, their_stats):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-13)
+
+
+@pytest.mark.parametrize("needs", sorted(_NEEDS_GRAD))
+def test_training_batch_norm_lets_go_of_what_its_rules_kept_and_recomputes_the_same_bits(needs: str) -> None:
+    """One node for normalize, scale and shift; its forward keeps xhat and rstd for the rules, the
+    last reader lets them go, and a second backward through the retained graph recomputes them."""
+    rng = np.random.default_rng(8)
+    x, w, b = (gg.Tensor(a, requires_grad=r) for a, r in zip(
+        [rng.standard_normal((6, 3, 4, 4)), rng.standard_normal(3), rng.standard_normal(3)], _NEEDS_GRAD[needs]))
+    y = C.batch_norm(x, None, None, w, b, training=True)
+    assert y._node.op.name == "normalize_affine"
+    moments = y._node.params["moments"]
+    assert moments.xhat is not None and (moments.rstd is not None) == x.requires_grad
+    u = rng.standard_normal(y.shape)
+    y.backward(u, retain_graph=True)
+    assert moments.xhat is None and moments.rstd is None
+    first = [t.grad.data.copy() for t in (x, w, b) if t.requires_grad]
+    for t in (x, w, b):
+        t.grad = None
+    y.backward(u)
+    assert moments.xhat is None and moments.rstd is None
+    for got, want in zip([t.grad.data for t in (x, w, b) if t.requires_grad], first):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_training_batch_norm_without_grad_keeps_nothing() -> None:
+    x = gg.Tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+    with gg.no_grad():
+        y = C.batch_norm(x, None, None, gg.Tensor(np.ones(3), requires_grad=True), np.zeros(3), training=True)
+    assert y._node is None and not y.requires_grad
+    np.testing.assert_allclose(y.data, (x.data - x.data.mean(0)) / np.sqrt(x.data.var(0) + 1e-5), rtol=1e-12)
+
+
+def test_training_batch_norm_in_the_convolutions_memory_layout_matches_float64() -> None:
+    """float32 images laid out (C, H, W, N), as convolutions hand them over, at the digits model's size:
+    the per-channel sums and dot products then run as BLAS products (no product arrays)."""
+    rng = np.random.default_rng(9)
+    x64 = rng.standard_normal((32, 8, 8, 8)) * 3 + 1
+    w64, b64, u64 = rng.standard_normal(8), rng.standard_normal(8), rng.standard_normal((32, 8, 8, 8))
+
+    def chwn(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a.astype(np.float32).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+    def grads(x, w, b, u):
+        ts = [gg.Tensor(a, requires_grad=True) for a in (x, w, b)]
+        y = C.batch_norm(ts[0], None, None, ts[1], ts[2], training=True)
+        y.backward(u)
+        return [y.data] + [t.grad.data for t in ts]
+
+    got = grads(chwn(x64), w64.astype(np.float32), b64.astype(np.float32), chwn(u64))
+    want = grads(x64, w64, b64, u64)
+    assert all(g.dtype == np.float32 for g in got)
+    for name, g, r in zip(["output", "dx", "dw", "db"], got, want):
+        np.testing.assert_allclose(g, r, rtol=2e-4, atol=2e-4 * np.abs(r).max(), err_msg=name)
 
 
 # ------------------------------------------------------------------ errors

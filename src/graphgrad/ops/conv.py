@@ -780,16 +780,21 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
 class _Moments:
     """The statistics a normalization's forward computed, for whoever needs them once: the
     running-statistics update takes ``mean`` and ``var`` (kept only if ``stats``), the rule takes
-    ``rstd`` (kept only if ``keep_rstd``; recomputed if gone). Taken, not just read, so that a
-    finished step leaves its holder empty, as a captured step's recordings must agree."""
+    ``rstd`` (kept only if ``keep_rstd``; recomputed if gone) and, for batch norm's scale and shift
+    (``normalize_affine``), the normalized input ``xhat``, read by ``readers`` rules (the input's and
+    the weight's, those that need a gradient) and let go by the last (recomputed if gone). Taken,
+    not just read, so that a finished step leaves its holder empty, as a captured step's
+    recordings must agree."""
 
-    __slots__ = ("stats", "keep_rstd", "mean", "var", "rstd")
+    __slots__ = ("stats", "keep_rstd", "readers", "mean", "var", "rstd", "xhat", "left")
 
-    def __init__(self, stats: bool = False, keep_rstd: bool = True) -> None:
-        self.stats, self.keep_rstd = stats, keep_rstd
+    def __init__(self, stats: bool = False, keep_rstd: bool = True, readers: int = 0) -> None:
+        self.stats, self.keep_rstd, self.readers = stats, keep_rstd, readers
         self.mean: np.ndarray | None = None
         self.var: np.ndarray | None = None
         self.rstd: np.ndarray | None = None
+        self.xhat: np.ndarray | None = None
+        self.left = 0  # the readers of ``xhat`` still to come
 
     def __repr__(self) -> str:
         return "<moments>"
@@ -891,7 +896,99 @@ like ``rstd``'s, are graphgrad expressions, so every derivative order works."""
 
 def _channel_view(t: Tensor, ndim: int) -> Tensor:
     """A (C,) tensor shaped to broadcast against (N, C, ...) of ``ndim`` axes."""
-    return reshape(t, (1, t.shape[0]) + (1,) * (ndim - 2))
+    return reshape(t, _channel_shape(ndim, t.shape[0]))
+
+
+def _channel_shape(ndim: int, c: int) -> tuple[int, ...]:
+    """The shape of C per-channel numbers that broadcasts against (N, C, ...) of ``ndim`` axes."""
+    return (1, c) + (1,) * (ndim - 2)
+
+
+def _normalize_affine_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments
+) -> np.ndarray:
+    xh = _normalize_forward(x, axes=axes, eps=eps, moments=moments)
+    if moments.readers:
+        moments.xhat, moments.left = xh, moments.readers
+    shape = _channel_shape(x.ndim, w.shape[0])
+    wv, bv = w.reshape(shape), b.reshape(shape)
+    if np.result_type(xh, wv, bv) != xh.dtype:
+        return xh * wv + bv  # type: ignore[no-any-return]
+    out = np.multiply(xh, wv, out=xh if not moments.readers else None)  # xhat itself when no rule needs it
+    out += bv
+    return out
+
+
+def _kept_xhat(x: np.ndarray, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    """The forward's normalized input (the node's version check vouches that ``x`` is unchanged),
+    let go by its last reader; recomputed if gone."""
+    xh = moments.xhat
+    if xh is None:
+        return _normalize_forward(x, axes=axes, eps=eps, moments=_Moments(keep_rstd=False))
+    moments.left -= 1
+    if moments.left <= 0:
+        moments.xhat = None
+    return xh
+
+
+def _na_grad_x_array(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, *,
+                     axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    # d(xh w + b)/dx = w rstd P(g): the weight, constant over the reduced axes, joins rstd (C numbers)
+    xh = _kept_xhat(x, axes, eps, moments)
+    scale = _rstd_forward(x, axes=axes, eps=eps, moments=moments) * w.reshape(_channel_shape(x.ndim, w.shape[0]))
+    return _normalize_backward_zero_safe(g, xh, scale, axes=axes)
+
+
+def _na_grad_w_array(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, *,
+                     axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    xh = _kept_xhat(x, axes, eps, moments)
+    dots = sum_of_products(g, xh, axes)  # per channel, no product array
+    if not ew._clean(dots):  # a zero gradient met an overflowed xhat: products annihilate, as multiply's rule
+        dots = np.sum(ew.annihilating_multiply(g, xh), axis=axes, keepdims=True)
+    return dots.reshape(w.shape)
+
+
+def _na_grad_b_array(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, *,
+                     axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
+    return sum_array(g, axes)
+
+
+def _recorded_xhat(x: Tensor, axes: tuple[int, ...], eps: float, moments: _Moments) -> tuple[Tensor, Tensor]:
+    """xhat and rstd as graph nodes, for rules that are themselves differentiated (the kept arrays are
+    let go: a recorded rule recomputes)."""
+    moments.xhat = moments.rstd = None
+    fresh = _Moments()
+    xh = _normalize(x, axes=axes, eps=eps, moments=fresh)
+    return xh, _rstd(x, axes=axes, eps=eps, moments=fresh)
+
+
+def _na_grad_x(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, *,
+               axes: tuple[int, ...], eps: float, moments: _Moments) -> Tensor:
+    xh, rstd = _recorded_xhat(x, axes, eps, moments)
+    return _normalize_backward(g, xh, rstd * _channel_view(w, x.ndim), axes=axes)
+
+
+def _na_grad_w(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, *,
+               axes: tuple[int, ...], eps: float, moments: _Moments) -> Tensor:
+    return _sum(g * _recorded_xhat(x, axes, eps, moments)[0], axis=axes)
+
+
+def _na_grad_b(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, *,
+               axes: tuple[int, ...], eps: float, moments: _Moments) -> Tensor:
+    return _sum(g, axis=axes)
+
+
+_normalize_affine = Op(
+    "normalize_affine",
+    _normalize_affine_forward,
+    (_na_grad_x, _na_grad_w, _na_grad_b),
+    array_vjps=(_na_grad_x_array, _na_grad_w_array, _na_grad_b_array),
+)
+"""Training batch norm with its (C,) weight and bias as one node: ``normalize(x) * w + b`` over
+``axes`` (all but the channel axis 1). Its rules need no product array: dx is ``normalize_backward``
+with the weight folded into rstd, dw a per-channel dot product of g with xhat (kept by the forward,
+as rstd), db a per-channel sum of g. Recorded (``create_graph``), the same rules are graphgrad
+expressions over ``normalize`` and ``normalize_rstd``, so every derivative order works."""
 
 
 class _RunningUpdate:
@@ -959,16 +1056,24 @@ def batch_norm(
         if count <= 1:
             raise ShapeError(f"{op}: training needs more than one value per channel, got input of shape {x.shape}")
         tracked = running_mean is not None or running_var is not None
-        moments = _Moments(stats=tracked, keep_rstd=STATE.enabled and x._requires_grad)
-        y = _normalize(x, axes=axes, eps=float(eps), moments=moments)
+        needs_dx = STATE.enabled and x._requires_grad
+        if weight is None and bias is None:
+            moments = _Moments(stats=tracked, keep_rstd=needs_dx)
+            y = _normalize(x, axes=axes, eps=float(eps), moments=moments)
+        else:
+            w = lift(np.ones(c, dtype=x.dtype)) if weight is None else lift(weight, x)
+            b = lift(np.zeros(c, dtype=x.dtype)) if bias is None else lift(bias, x)
+            readers = int(needs_dx) + int(STATE.enabled and w._requires_grad)  # the rules that read xhat
+            moments = _Moments(stats=tracked, keep_rstd=needs_dx, readers=readers)
+            y = _normalize_affine(x, w, b, axes=axes, eps=float(eps), moments=moments)
         if tracked:
             host(_update_running, _RunningUpdate(running_mean, running_var, momentum, count, moments))
-    else:
-        if running_mean is None or running_var is None:
-            raise ConfigError(f"{op}: evaluation (training=False) needs running_mean and running_var")
-        mean = _channel_view(lift(running_mean, x).astype(x.dtype), x.ndim)
-        var = _channel_view(lift(running_var, x).astype(x.dtype), x.ndim)
-        y = (x - mean) * ew.reciprocal(ew.sqrt(var + eps))
+        return y
+    if running_mean is None or running_var is None:
+        raise ConfigError(f"{op}: evaluation (training=False) needs running_mean and running_var")
+    mean = _channel_view(lift(running_mean, x).astype(x.dtype), x.ndim)
+    var = _channel_view(lift(running_var, x).astype(x.dtype), x.ndim)
+    y = (x - mean) * ew.reciprocal(ew.sqrt(var + eps))
     if weight is not None:
         y = y * _channel_view(lift(weight, x), x.ndim)
     if bias is not None:
