@@ -135,6 +135,12 @@ FAST_PATH_SAMPLES: dict[str, list[Callable[[], tuple[Callable[..., gg.Tensor], l
         lambda: (gg.multiply, [RNG.standard_normal(()), RNG.standard_normal(())]),  # 0-d: NumPy scalars
         lambda: (gg.multiply, [np.array([0.0, 1.5, -2.0]), np.array([3.0, 0.0, np.inf])]),  # zeros, an inf
     ],
+    "normalize_affine": [  # training batch norm: weight and bias; weight alone
+        lambda: (lambda x, w, b: gg.nn.functional.batch_norm(x, None, None, w, b, training=True),
+                 [RNG.standard_normal((4, 3, 2, 2)), RNG.standard_normal(3), RNG.standard_normal(3)]),
+        lambda: (lambda x, w: gg.nn.functional.batch_norm(x, None, None, w, None, training=True),
+                 [RNG.standard_normal((5, 2)), RNG.standard_normal(2)]),
+    ],
     "relu": [
         lambda: (gg.relu, [RNG.standard_normal((4, 5))]),
         lambda: (gg.relu, [RNG.standard_normal(()).astype(np.float32)]),

@@ -32,7 +32,10 @@ entries), and ``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechan
 **Normalization** (``batch_norm`` in training, ``layer_norm``) is one ``normalize`` node whose rule
 is one ``normalize_backward`` node; their rules are graphgrad expressions, so derivatives of every
 order work; while the engine applies rules, ``normalize_backward``'s products annihilate (a zero
-gradient stays zero where the forward overflowed). ``batch_norm`` in training updates the running
+gradient stays zero where the forward overflowed). Training ``batch_norm`` with a weight or bias is
+one ``normalize_affine`` node (normalize, scale, shift): its backward makes no product array (the
+weight joins ``normalize_backward``'s per-channel scale, the weight's and bias's gradients are
+per-channel dot products and sums). ``batch_norm`` in training updates the running
 statistics in place, outside the graph, as a buffer update that a captured step repeats (an
 effect); in evaluation it is plain arithmetic with the running statistics.
 

@@ -278,6 +278,6 @@ def explain(
     ``module`` names parameters and sub-module outputs after their paths (``hidden.weight``,
     ``hidden(x)``); ``names`` (``id(tensor) -> name``) names any other tensor. ``layers`` (from
     :func:`~graphgrad.viz.layers.record_layers`) makes each layer call one step, whatever the
-    ops inside (batch norm's normalize, scale and shift).
+    ops inside (batch norm in evaluation: subtract, scale and shift).
     """
     return Explanation(loss, module=module, title=title, names=names, layers=layers)

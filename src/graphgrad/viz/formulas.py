@@ -109,6 +109,10 @@ def forward_formula(t: Tensor, name_of: Callable[[Tensor], str]) -> Formula:
         rhs = f"\u03c3({names[0]}) = 1 / (1 + e^({MINUS}{wrap(names[0])})), elementwise"
     elif op == "relu":
         rhs = f"max({names[0]}, 0), elementwise"
+    elif op == "normalize_affine":  # training batch norm: the batch's statistics per channel
+        x, w, b = names
+        rhs = (f"({x} {MINUS} mean) / √(var + ε){DOT}{w} + {b}, mean and variance per channel over "
+               "the batch")
     elif op == "cross_entropy":
         reduce = "mean over the rows" if node.params.get("reduction") == "mean" else node.params.get("reduction", "")
         rhs = f"{reduce} of {MINUS}log softmax({names[0]})[row, {names[1]}]"

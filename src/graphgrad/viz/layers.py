@@ -1,7 +1,7 @@
 """Which layer made which tensors: record a model's layer calls, so a view draws one node per layer.
 
 A layer (a module without sub-modules: ``Conv2d``, ``BatchNorm2d``, ``ReLU``, ``Linear``...) may
-record several ops (batch norm: normalize, scale, shift); the graph alone cannot tell where one
+record several ops (batch norm in evaluation: subtract, scale, shift); the graph alone cannot tell where one
 layer ends and the next begins. :func:`record_layers` wraps every layer's ``forward`` while the
 model runs and notes each call's inputs and output; :func:`layer_groups` then gives every tensor
 made inside a call (walking back from its output to its inputs) to that call::
