@@ -6,8 +6,8 @@ start, raised as such blocks are freed, up to 32 MiB) with fresh pages and gives
 ``free``, and the kernel zeroes each page again at its first touch: on a VGG-style step of
 3x32x32 images at batch 32 that was a fifth of the step (53 ms against 42 ms, one thread). Fixing
 the threshold at glibc's own ceiling keeps such blocks in the heap, where the next step reuses
-them. The price: the process's resident memory stays near its peak between steps instead of
-shrinking (what PyTorch's and JAX's caching allocators do too).
+them. The price: the process's resident memory stays near a step's peak between steps instead of
+shrinking.
 
 Applied once per process, by a training run (:meth:`graphgrad.train.Trainer.fit`) and the
 benchmarks, or by a user calling :func:`reuse_freed_memory`. Nothing is changed off glibc, when
@@ -20,7 +20,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import platform
 
 __all__ = ["reuse_freed_memory"]
 
@@ -50,7 +49,11 @@ def _apply() -> str:
     chosen = [name for name in USER_SETTINGS if os.environ.get(name)]
     if chosen:
         return f"not applied: malloc settings already chosen ({', '.join(chosen)})"
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    try:
+        libc_version = os.confstr("CS_GNU_LIBC_VERSION") or ""  # glibc answers; musl, macOS, Windows do not
+    except (AttributeError, ValueError, OSError):
+        libc_version = ""
+    if not libc_version.startswith("glibc"):
         return "not applied: not glibc"
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
