@@ -96,7 +96,7 @@ measurement can catch a competing process asleep, and a wrong choice of threads 
 (threads spinning against that process) than a wrong choice of one thread. A tenth is well beyond
 the noise of medians of five blocks on a quiet machine (a few percent), and a process that starts
 later sends the run back to one thread at the next epoch. (At 0.8 the CNN on the built-in digits,
-whose steps take 0.79-0.81 of one thread's time on two, flipped between the two from run to run.)"""
+whose steps take 0.79-0.84 of one thread's time on two, kept one thread in most runs.)"""
 
 OTHERS_BUSY_LOAD = 0.75
 """Other processes keep at least this much of a core busy (1-minute load average, less this

@@ -100,9 +100,9 @@ def _reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bool
 
 def sum_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool = False) -> np.ndarray:
     """``np.sum(a, axis, keepdims)``; where :func:`as_rows` sees a float32/float64 array as a matrix,
-    one BLAS matrix-vector product with ones instead: NumPy's sum over leading or middle axes (a
-    batch norm's per-channel sums, a bias gradient) is 3-4x slower. Rounding differs from NumPy's
-    pairwise sum in the last bits only."""
+    one BLAS matrix-vector product with ones instead: NumPy's sum over leading or middle axes
+    (per-channel sums of a batch of images laid out channels first: batch norm's, a convolution's
+    bias gradient) is 3-4x slower. Rounding differs from NumPy's pairwise sum in the last bits."""
     if axis is not None and a.size >= _ROWS_FROM and a.dtype in BLAS_FLOATS:
         rows = as_rows(a, axis)
         if rows is not None:
