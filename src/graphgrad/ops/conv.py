@@ -24,8 +24,9 @@ pixels or images.
 
 **Pooling**: ``max_pool2d`` picks the largest entry of each window; at a tie the *first* largest
 entry in row-major window order (top row first, then left to right) gets the whole gradient, as
-in PyTorch on CPU; a NaN in a window makes its output NaN. The forward keeps no argmax: the
-backward finds the maxima again from the input, so pooling is a pure op (captured, retained).
+in PyTorch on CPU; a NaN in a window makes its output NaN. Where a gradient will be needed the
+forward keeps which offset held each maximum, for one backward (as convolution keeps its columns);
+a second backward through a retained graph finds the maxima again from the input.
 ``avg_pool2d`` is a depthwise convolution with a constant kernel (divided by the window's count of
 entries), and ``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
 
