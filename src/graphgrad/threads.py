@@ -7,8 +7,10 @@ training steps: after a few warm-up steps (a captured step's two recordings and 
 blocks of steps alternate between one thread and every core, and every core is kept only when its
 median step is clearly faster (:class:`StepProbe`). Every measured step is a real step of the run,
 so nothing is wasted, and whatever the step does (convolutions' products included) is what is
-timed. When the load average shows other busy processes, one thread is kept without measuring (a
-short measurement can miss a competitor that threads would then spin against). A user's explicit
+timed. When other processes are busy, one thread is kept without measuring (a short measurement can
+miss a competitor that threads would then spin against): the load average says so and a sample of
+the others' CPU time confirms it (the average alone still counts work that ended, such as the run
+before this one). A user's explicit
 choice (:func:`limit`, ``--threads N``, ``Trainer(threads=N)``, or an
 ``OMP/OPENBLAS/MKL_NUM_THREADS`` variable) always wins over the measurement. Under MPI each rank
 calls ``limit(1)``: ranks share the cores already.
@@ -122,14 +124,49 @@ GIVE_UP_AT_ONCE = 4.0
 threaded step can take 40 times one thread's, and a second such block would cost seconds."""
 
 
+SAMPLE_SECONDS = 0.1
+"""How long other processes' CPU time is sampled when the load average suggests they are busy."""
+
+
 def _others_busy(own: int = 1) -> bool:
-    """Whether the load average shows work besides this process running on ``own`` threads (Unix;
-    False where unknown)."""
+    """Whether other processes keep a core busy besides this one running on ``own`` threads (Unix;
+    False where unknown). The 1-minute load average first (free); when it says so, confirmed by
+    the CPU time the others use over :data:`SAMPLE_SECONDS`, since the average still counts work
+    that ended up to a minute ago, such as the training run before this one."""
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return False
-    return load - own >= OTHERS_BUSY_LOAD  # this process, busy with the run, counts about ``own``
+    if load - own < OTHERS_BUSY_LOAD:  # this process, busy with the run, counts about ``own``
+        return False
+    now = _cores_used_by_others(SAMPLE_SECONDS)
+    return now is None or now >= OTHERS_BUSY_LOAD
+
+
+def _cores_used_by_others(seconds: float) -> float | None:
+    """How many cores processes other than this one kept busy over the next ``seconds``: the busy
+    time of every CPU (``/proc/stat``) less this process's own; None without ``/proc/stat``."""
+    before, own_before, start = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    if before is None:
+        return None
+    time.sleep(seconds)
+    after, own_after, end = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    if after is None:
+        return None
+    return max(0.0, (after - before) - (own_after - own_before)) / (end - start)
+
+
+def _busy_cpu_seconds() -> float | None:
+    """CPU seconds every CPU has spent busy since boot (not idle or waiting for I/O), from the first
+    line of ``/proc/stat`` (Linux); None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    except (OSError, ValueError):
+        return None
+    if len(ticks) < 5:
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 class StepProbe:

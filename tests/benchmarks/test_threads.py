@@ -3,6 +3,7 @@ thread and on every core and keeps every core only when clearly faster; errors n
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,7 @@ def test_mpi_ranks_keep_their_own_limit(monkeypatch: pytest.MonkeyPatch, quiet: 
 def test_busy_load_means_one_thread_without_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threads, "available", lambda: 4)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.5, 2.0, 1.0))
+    monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: 1.5)  # and busy right now
     _no_measuring(monkeypatch)
     step = lambda: None  # noqa: E731
     with threads.for_run() as run:
@@ -156,8 +158,40 @@ def test_load_rising_during_the_measurement_keeps_one_thread(monkeypatch: pytest
     probe = threads.StepProbe(2)
     _drive(probe, {1: 0.010, 2: 0.006}, steps=10)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.0, 1.0, 1.0))  # another process started
+    monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: 1.0)
     _drive(probe, {1: 0.010, 2: 0.006})
     assert probe.decision == 1
+
+
+def test_a_load_average_left_by_work_that_ended_does_not_count(monkeypatch: pytest.MonkeyPatch,
+                                                                quiet: None) -> None:
+    """The 1-minute average still shows the run before this one; sampled now, nobody else is busy:
+    measured as on a quiet machine."""
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.5, 2.0, 1.0))
+    samples: list[float] = []
+    monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: samples.append(seconds) or 0.1)
+    with threads.for_run() as run:
+        assert run.probe is not None  # measuring, not one thread outright
+        _drive(run.probe, {1: 0.010, 2: 0.006})
+        assert run.probe.decision == 2
+    assert samples and samples[0] == threads.SAMPLE_SECONDS
+
+
+def test_the_cpu_time_of_other_processes_is_measured() -> None:
+    """Two processes spinning: about two cores busy besides this one (Linux's /proc/stat)."""
+    if threads._busy_cpu_seconds() is None:
+        pytest.skip("no /proc/stat here")
+    import subprocess
+    import sys
+
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        time.sleep(0.3)
+        busy = threads._cores_used_by_others(0.3)
+    finally:
+        for p in spinners:
+            p.kill()
+    assert busy is not None and 1.2 <= busy <= 2.2  # what 2 cores allow, less scheduler noise
 
 
 # ------------------------------------------------------------------ in a training run
@@ -250,6 +284,7 @@ def test_a_process_starting_later_sends_the_run_back_to_one_thread(monkeypatch: 
 
         def on_epoch_end(self, t: Any, logs: Any) -> None:
             monkeypatch.setattr(threads.os, "getloadavg", lambda: (loads[t.epoch], 1.0, 1.0))
+            monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: loads[t.epoch] - 2)
 
     trainer.callbacks.append(Load())
     trainer.fit()
@@ -278,6 +313,7 @@ def test_a_measured_run_trains_the_same_model(monkeypatch: pytest.MonkeyPatch, q
 def test_trainer_on_a_busy_machine_does_not_measure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threads, "available", lambda: 2)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: 2.0)
     _no_measuring(monkeypatch)
     trainer, record = _trainer()
     trainer.fit()
