@@ -23,6 +23,9 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from time import monotonic as _wall_seconds
+from time import process_time as _own_cpu_seconds
+from time import sleep as _sleep  # the meter's clocks: steps are timed with time.perf_counter
 from typing import Any
 
 import numpy as np
@@ -125,35 +128,49 @@ threaded step can take 40 times one thread's, and a second such block would cost
 
 
 SAMPLE_SECONDS = 0.1
-"""How long other processes' CPU time is sampled when the load average suggests they are busy."""
+"""How long other processes' CPU time is sampled when the load average suggests they are busy and
+no recent interval was measured."""
 
 
-def _others_busy(own: int = 1) -> bool:
+def _others_busy(own: int = 1, recent: float | None = None) -> bool:
     """Whether other processes keep a core busy besides this one running on ``own`` threads (Unix;
     False where unknown). The 1-minute load average first (free); when it says so, confirmed by
-    the CPU time the others use over :data:`SAMPLE_SECONDS`, since the average still counts work
-    that ended up to a minute ago, such as the training run before this one."""
+    the cores the others used lately (``recent``, from an :class:`OthersCpu`), else over a
+    :data:`SAMPLE_SECONDS` sample: the average still counts work that ended up to a minute ago,
+    such as the training run before this one."""
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return False
     if load - own < OTHERS_BUSY_LOAD:  # this process, busy with the run, counts about ``own``
         return False
-    now = _cores_used_by_others(SAMPLE_SECONDS)
-    return now is None or now >= OTHERS_BUSY_LOAD
+    if recent is None:
+        recent = OthersCpu().cores(wait=SAMPLE_SECONDS)
+    return recent is None or recent >= OTHERS_BUSY_LOAD
 
 
-def _cores_used_by_others(seconds: float) -> float | None:
-    """How many cores processes other than this one kept busy over the next ``seconds``: the busy
-    time of every CPU (``/proc/stat``) less this process's own; None without ``/proc/stat``."""
-    before, own_before, start = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
-    if before is None:
-        return None
-    time.sleep(seconds)
-    after, own_after, end = _busy_cpu_seconds(), time.process_time(), time.perf_counter()
-    if after is None:
-        return None
-    return max(0.0, (after - before) - (own_after - own_before)) / (end - start)
+class OthersCpu:
+    """The cores processes other than this one kept busy between two looks: the busy time of every
+    CPU (``/proc/stat``, Linux) less this process's own CPU time, over the wall time between."""
+
+    def __init__(self) -> None:
+        self._mark = self._now()
+
+    @staticmethod
+    def _now() -> tuple[float, float, float] | None:
+        busy = _busy_cpu_seconds()
+        return None if busy is None else (busy, _own_cpu_seconds(), _wall_seconds())
+
+    def cores(self, wait: float = 0.0) -> float | None:
+        """Since the last look (or after ``wait`` seconds more); None without ``/proc/stat`` or over
+        less than a hundredth of a second."""
+        if wait:
+            _sleep(wait)
+        then, now = self._mark, self._now()
+        self._mark = now
+        if then is None or now is None or now[2] - then[2] < 0.01:
+            return None
+        return max(0.0, (now[0] - then[0]) - (now[1] - then[1])) / (now[2] - then[2])
 
 
 def _busy_cpu_seconds() -> float | None:
@@ -185,6 +202,7 @@ class StepProbe:
         self.steps_measured = 0
         self._order = [n for _ in range(rounds) for n in (1, most)]  # the blocks still to run
         self._block_seconds, self._block_steps = 0.0, 0  # the current block's so far
+        self.others = OthersCpu()  # other processes' CPU use over the measurement, for the decision
 
     def next_count(self) -> int:
         """The thread count of the next step."""
@@ -213,7 +231,7 @@ class StepProbe:
             self.decision = 1
         elif not self._order:
             faster = statistics.median(many) < THREADS_MUST_BE_FASTER * statistics.median(single)
-            self.decision = self.most if faster and not _others_busy() else 1
+            self.decision = self.most if faster and not _others_busy(recent=self.others.cores()) else 1
 
 
 class RunThreads:
@@ -243,9 +261,11 @@ class RunThreads:
         """``step`` itself when nothing is measured, else ``step`` run on the probe's counts and timed
         (called at the start of each epoch)."""
         probe = self.probe
-        if probe is not None and probe.decision is not None and probe.decision > 1 and _others_busy(probe.decision):
-            probe.decision = 1
-            self._switch(1)
+        if probe is not None and probe.decision is not None and probe.decision > 1:
+            recent = probe.others.cores()  # over the last epoch: a look at /proc/stat, no wait
+            if _others_busy(probe.decision, recent):
+                probe.decision = 1
+                self._switch(1)
         if not self.measuring:
             return step
 

@@ -93,7 +93,7 @@ def test_mpi_ranks_keep_their_own_limit(monkeypatch: pytest.MonkeyPatch, quiet: 
 def test_busy_load_means_one_thread_without_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threads, "available", lambda: 4)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.5, 2.0, 1.0))
-    monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: 1.5)  # and busy right now
+    monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: 1.5)  # and busy right now
     _no_measuring(monkeypatch)
     step = lambda: None  # noqa: E731
     with threads.for_run() as run:
@@ -158,7 +158,7 @@ def test_load_rising_during_the_measurement_keeps_one_thread(monkeypatch: pytest
     probe = threads.StepProbe(2)
     _drive(probe, {1: 0.010, 2: 0.006}, steps=10)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.0, 1.0, 1.0))  # another process started
-    monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: 1.0)
+    monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: 1.0)
     _drive(probe, {1: 0.010, 2: 0.006})
     assert probe.decision == 1
 
@@ -169,12 +169,13 @@ def test_a_load_average_left_by_work_that_ended_does_not_count(monkeypatch: pyte
     measured as on a quiet machine."""
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.5, 2.0, 1.0))
     samples: list[float] = []
-    monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: samples.append(seconds) or 0.1)
+    monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: samples.append(wait) or 0.1)
     with threads.for_run() as run:
         assert run.probe is not None  # measuring, not one thread outright
         _drive(run.probe, {1: 0.010, 2: 0.006})
         assert run.probe.decision == 2
-    assert samples and samples[0] == threads.SAMPLE_SECONDS
+    assert samples[0] == threads.SAMPLE_SECONDS  # no interval measured yet at the start: sampled
+    assert samples[1:] == [0.0]  # the decision: over the measurement itself, no waiting
 
 
 def test_the_cpu_time_of_other_processes_is_measured() -> None:
@@ -187,7 +188,7 @@ def test_the_cpu_time_of_other_processes_is_measured() -> None:
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
         time.sleep(0.3)
-        busy = threads._cores_used_by_others(0.3)
+        busy = threads.OthersCpu().cores(wait=0.3)
     finally:
         for p in spinners:
             p.kill()
@@ -284,12 +285,26 @@ def test_a_process_starting_later_sends_the_run_back_to_one_thread(monkeypatch: 
 
         def on_epoch_end(self, t: Any, logs: Any) -> None:
             monkeypatch.setattr(threads.os, "getloadavg", lambda: (loads[t.epoch], 1.0, 1.0))
-            monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: loads[t.epoch] - 2)
+            monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: loads[t.epoch] - 2)
 
     trainer.callbacks.append(Load())
     trainer.fit()
     assert set(record.seen[33:100]) == {2}  # epochs 1 and 2 after the measurement
     assert set(record.seen[100:]) == {1} and trainer.threads_used == 1
+
+
+def test_a_high_load_average_from_work_that_ended_costs_no_waiting(monkeypatch: pytest.MonkeyPatch,
+                                                                    quiet: None) -> None:
+    """The load average stays above what our two threads explain while nobody else runs: sampled
+    once before the run (0.1 s), then judged over each epoch without waiting; every core kept."""
+    monkeypatch.setattr(threads, "time", _FakeClock({1: 0.011, 2: 0.006}))
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.0, 2.0, 1.0))
+    waits: list[float] = []
+    monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: waits.append(wait) or 0.1)
+    trainer, record = _trainer(n=500, batch=10, epochs=3)
+    trainer.fit()
+    assert trainer.threads_used == 2 and set(record.seen[33:]) == {2}
+    assert waits[0] == threads.SAMPLE_SECONDS and set(waits[1:]) == {0.0} and len(waits) >= 3
 
 
 def test_a_measured_run_trains_the_same_model(monkeypatch: pytest.MonkeyPatch, quiet: None) -> None:
@@ -313,7 +328,7 @@ def test_a_measured_run_trains_the_same_model(monkeypatch: pytest.MonkeyPatch, q
 def test_trainer_on_a_busy_machine_does_not_measure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(threads, "available", lambda: 2)
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (3.0, 3.0, 3.0))
-    monkeypatch.setattr(threads, "_cores_used_by_others", lambda seconds: 2.0)
+    monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: 2.0)
     _no_measuring(monkeypatch)
     trainer, record = _trainer()
     trainer.fit()
