@@ -18,7 +18,7 @@ the user chose malloc settings themselves (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 
 __all__ = ["reuse_freed_memory"]
@@ -32,18 +32,12 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (ma
 USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
 OPT_OUT = "GRAPHGRAD_KEEP_HEAP"
 
-_state: dict[str, str] = {}
 
-
+@functools.cache
 def reuse_freed_memory() -> str:
     """Keep freed arrays of up to 32 MiB in the heap for reuse (see the module's docstring); once
-    per process. Returns what was done, in words: ``"applied"`` or why not."""
-    if "outcome" not in _state:
-        _state["outcome"] = _apply()
-    return _state["outcome"]
-
-
-def _apply() -> str:
+    per process (later calls return the first one's answer). Returns what was done, in words:
+    ``"applied"`` or why not."""
     if os.environ.get(OPT_OUT, "").strip() == "0":
         return f"not applied: {OPT_OUT}=0"
     chosen = [name for name in USER_SETTINGS if os.environ.get(name)]
@@ -56,7 +50,7 @@ def _apply() -> str:
     if not libc_version.startswith("glibc"):
         return "not applied: not glibc"
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols, glibc's among them (no library search)
         ok = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     except (OSError, AttributeError) as error:
         return f"not applied: {error}"
