@@ -140,6 +140,8 @@ FAST_PATH_SAMPLES: dict[str, list[Callable[[], tuple[Callable[..., gg.Tensor], l
                  [RNG.standard_normal((4, 3, 2, 2)), RNG.standard_normal(3), RNG.standard_normal(3)]),
         lambda: (lambda x, w: gg.nn.functional.batch_norm(x, None, None, w, None, training=True),
                  [RNG.standard_normal((5, 2)), RNG.standard_normal(2)]),
+        lambda: (lambda x, w, b: gg.nn.functional.batch_norm(x, None, None, w, b, training=True),  # an inf weight
+                 [RNG.standard_normal((4, 3, 2, 2)), np.array([1.0, np.inf, -2.0]), RNG.standard_normal(3)]),
     ],
     "relu": [
         lambda: (gg.relu, [RNG.standard_normal((4, 5))]),

@@ -329,8 +329,9 @@ def test_training_batch_norm_with_weight_or_bias_matches_torch_whichever_inputs_
 
 
 @pytest.mark.parametrize("needs", sorted(_NEEDS_GRAD))
-def test_training_batch_norm_lets_go_of_what_its_rules_kept_and_recomputes_the_same_bits(needs: str) -> None:
-    """One node for normalize, scale and shift; its forward keeps xhat and rstd for the rules, the
+def test_training_batch_norm_lets_go_of_what_its_rules_kept_and_recomputes_the_same_bits(needs: str,
+                                                                                         monkeypatch) -> None:
+    """One node for normalize, scale and shift; its forward keeps x - mean and rstd for the rules, the
     last reader lets them go, and a second backward through the retained graph recomputes them."""
     rng = np.random.default_rng(8)
     x, w, b = (gg.Tensor(a, requires_grad=r) for a, r in zip(
@@ -338,15 +339,20 @@ def test_training_batch_norm_lets_go_of_what_its_rules_kept_and_recomputes_the_s
     y = C.batch_norm(x, None, None, w, b, training=True)
     assert y._node.op.name == "normalize_affine"
     moments = y._node.params["moments"]
-    assert moments.xhat is not None and (moments.rstd is not None) == x.requires_grad
+    assert (moments.centered is not None) == (moments.rstd is not None) == (x.requires_grad or w.requires_grad)
     u = rng.standard_normal(y.shape)
+    sums = []
+    real_sum_over = C._sum_over
+    monkeypatch.setattr(C, "_sum_over", lambda *a: sums.append(len(a)) or real_sum_over(*a))
     y.backward(u, retain_graph=True)
-    assert moments.xhat is None and moments.rstd is None
+    assert moments.centered is None and moments.rstd is None and moments.sums is None
+    # sum(g) and sum(g (x - mean)) once per backward, whichever rules run: the input's hands them on
+    assert sorted(sums) == [2, 3]
     first = [t.grad.data.copy() for t in (x, w, b) if t.requires_grad]
     for t in (x, w, b):
         t.grad = None
     y.backward(u)
-    assert moments.xhat is None and moments.rstd is None
+    assert moments.centered is None and moments.rstd is None
     for got, want in zip([t.grad.data for t in (x, w, b) if t.requires_grad], first):
         np.testing.assert_array_equal(got, want)
 

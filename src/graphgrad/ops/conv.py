@@ -783,36 +783,48 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
 # ------------------------------------------------------------------ normalization
 class _Moments:
     """The statistics a normalization's forward computed, for whoever needs them once: the
-    running-statistics update takes ``mean`` and ``var`` (kept only if ``stats``), the rule takes
-    ``rstd`` (kept only if ``keep_rstd``; recomputed if gone) and, for batch norm's scale and shift
-    (``normalize_affine``), the normalized input ``xhat``, read by ``readers`` rules (the input's and
-    the weight's, those that need a gradient) and let go by the last (recomputed if gone). Taken,
-    not just read, so that a finished step leaves its holder empty, as a captured step's
-    recordings must agree."""
+    running-statistics update takes ``mean`` and ``var`` (kept only if ``stats``); ``normalize``'s
+    rule takes ``rstd`` (kept only if ``keep_rstd``; recomputed if gone); batch norm's scale and
+    shift (``normalize_affine``) keep the centered input ``x - mean`` and ``rstd`` for ``readers``
+    rules (the input's and the weight's, those that need a gradient), let go by the last (recomputed
+    if gone); its input's rule hands the per-channel sums of the gradient it computes on to the
+    ``sum_readers`` rules after it (the weight's and the bias's). Taken, not just read, so that a
+    finished step leaves its holder empty, as a captured step's recordings must agree."""
 
-    __slots__ = ("stats", "keep_rstd", "readers", "mean", "var", "rstd", "xhat", "left")
+    __slots__ = ("stats", "keep_rstd", "readers", "sum_readers", "mean", "var", "rstd", "centered", "left", "sums",
+                 "sums_left")
 
-    def __init__(self, stats: bool = False, keep_rstd: bool = True, readers: int = 0) -> None:
-        self.stats, self.keep_rstd, self.readers = stats, keep_rstd, readers
+    def __init__(self, stats: bool = False, keep_rstd: bool = True, readers: int = 0, sum_readers: int = 0) -> None:
+        self.stats, self.keep_rstd, self.readers, self.sum_readers = stats, keep_rstd, readers, sum_readers
         self.mean: np.ndarray | None = None
         self.var: np.ndarray | None = None
         self.rstd: np.ndarray | None = None
-        self.xhat: np.ndarray | None = None
-        self.left = 0  # the readers of ``xhat`` still to come
+        self.centered: np.ndarray | None = None
+        self.left = 0  # the readers of ``centered`` and ``rstd`` still to come
+        self.sums: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (g, sum g, sum g (x - mean))
+        self.sums_left = 0
 
     def __repr__(self) -> str:
         return "<moments>"
 
 
+def _sum_over(a: np.ndarray, axes: tuple[int, ...], b: np.ndarray | None = None) -> np.ndarray:
+    """The sum of ``a`` (of ``a * b`` if given, without that product array) over ``axes``, kept: one
+    BLAS product per sum where the layout allows (see :func:`sum_array`); NumPy's sum for other
+    dtypes, float16 accumulated in float32 as NumPy's mean does."""
+    if a.dtype in BLAS_FLOATS and a.size:
+        return sum_array(a, axes, keepdims=True) if b is None else sum_of_products(a, b, axes)
+    return np.sum(a if b is None else a * b, axis=axes, keepdims=True,  # type: ignore[no-any-return]
+                  dtype=np.result_type(a.dtype, np.float32))
+
+
 def _mean_over(a: np.ndarray, axes: tuple[int, ...], b: np.ndarray | None = None) -> np.ndarray:
-    """The mean of ``a`` (of ``a * b`` if given, without that product array) over ``axes``, kept:
-    one BLAS product per mean where the layout allows (see :func:`sum_array`); NumPy's mean for
-    other dtypes (float16 accumulates in float32 there) and empty slices."""
+    """The mean of ``a`` (of ``a * b``) over ``axes``, kept, from :func:`_sum_over`; NumPy's mean of
+    an empty slice (NaN, as NumPy warns)."""
     n = math.prod(a.shape[i] for i in axes)
-    if a.dtype not in BLAS_FLOATS or not n:
+    if not n:
         return np.mean(a if b is None else a * b, axis=axes, keepdims=True)  # type: ignore[no-any-return]
-    total = sum_array(a, axes, keepdims=True) if b is None else sum_of_products(a, b, axes)
-    return total / np.asarray(n, dtype=a.dtype)  # type: ignore[no-any-return]
+    return (_sum_over(a, axes, b) / np.asarray(n, dtype=a.dtype)).astype(a.dtype, copy=False)  # type: ignore[no-any-return]
 
 
 def _centered(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, ...]:
@@ -879,6 +891,12 @@ def _normalize_backward_zero_safe(
     out = _normalize_backward_forward(g, xh, rstd, axes=axes)
     if ew._clean(out):
         return out  # no NaN: no zero met an inf, so the products needed no annihilating
+    return _normalize_backward_annihilating(g, xh, rstd, axes=axes)
+
+
+def _normalize_backward_annihilating(
+    g: np.ndarray, xh: np.ndarray, rstd: np.ndarray, *, axes: tuple[int, ...]
+) -> np.ndarray:
     times = ew.annihilating_multiply
     out = g - g.mean(axis=axes, keepdims=True)
     out -= times(xh, times(g, xh).mean(axis=axes, keepdims=True))
@@ -911,56 +929,89 @@ def _channel_shape(ndim: int, c: int) -> tuple[int, ...]:
 def _normalize_affine_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, *, axes: tuple[int, ...], eps: float, moments: _Moments
 ) -> np.ndarray:
-    xh = _normalize_forward(x, axes=axes, eps=eps, moments=moments)
+    # (x - mean) * (rstd w) + b: the weight joins rstd (C numbers), so the normalized input is never
+    # an array of its own; the centered one is kept for the rules, which need nothing else
+    centered, mean, var, rstd = _centered(x, axes, eps)
+    if moments.stats:
+        moments.mean, moments.var = mean, var
     if moments.readers:
-        moments.xhat, moments.left = xh, moments.readers
+        moments.centered, moments.rstd, moments.left = centered, rstd, moments.readers
     shape = _channel_shape(x.ndim, w.shape[0])
-    wv, bv = w.reshape(shape), b.reshape(shape)
-    if np.result_type(xh, wv, bv) != xh.dtype:
-        return xh * wv + bv  # type: ignore[no-any-return]
-    out = np.multiply(xh, wv, out=xh if not moments.readers else None)  # xhat itself when no rule needs it
-    out += bv
+    scale, shift = rstd * w.reshape(shape), b.reshape(shape)
+    if np.result_type(centered, scale, shift) != centered.dtype:
+        return centered * scale + shift  # type: ignore[no-any-return]
+    out = np.multiply(centered, scale, out=centered if not moments.readers else None)  # in place: no rule reads it
+    out += shift
     return out
 
 
-def _kept_xhat(x: np.ndarray, axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
-    """The forward's normalized input (the node's version check vouches that ``x`` is unchanged),
-    let go by its last reader; recomputed if gone."""
-    xh = moments.xhat
-    if xh is None:
-        return _normalize_forward(x, axes=axes, eps=eps, moments=_Moments(keep_rstd=False))
+def _kept_centered(x: np.ndarray, axes: tuple[int, ...], eps: float, moments: _Moments) -> tuple[np.ndarray, np.ndarray]:
+    """The forward's ``x - mean`` and ``rstd`` (the node's version check vouches that ``x`` is
+    unchanged), let go by their last reader; recomputed if gone."""
+    centered, rstd = moments.centered, moments.rstd
+    if centered is None or rstd is None:
+        centered, _, _, rstd = _centered(x, axes, eps)
+        return centered, rstd
     moments.left -= 1
     if moments.left <= 0:
-        moments.xhat = None
-    return xh
+        moments.centered = moments.rstd = None
+    return centered, rstd
+
+
+def _shared_sums(g: np.ndarray, moments: _Moments) -> tuple[np.ndarray, np.ndarray] | None:
+    """The per-channel ``sum(g)`` and ``sum(g (x - mean))`` the input's rule computed for this very
+    gradient, if it did; let go by the last rule that takes them."""
+    kept = moments.sums
+    if kept is None or kept[0] is not g:
+        return None
+    moments.sums_left -= 1
+    if moments.sums_left <= 0:
+        moments.sums = None
+    return kept[1], kept[2]
 
 
 def _na_grad_x_array(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, *,
                      axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
-    # d(xh w + b)/dx = w rstd P(g): the weight, constant over the reduced axes, joins rstd (C numbers)
-    xh = _kept_xhat(x, axes, eps, moments)
-    scale = _rstd_forward(x, axes=axes, eps=eps, moments=moments) * w.reshape(_channel_shape(x.ndim, w.shape[0]))
-    return _normalize_backward_zero_safe(g, xh, scale, axes=axes)
+    # d(xh w + b)/dx = w rstd P(g) with P(g) = g - mean(g) - xh mean(g xh) and xh = centered rstd:
+    # xh mean(g xh) = centered (rstd^2 mean(g centered)), C numbers times the kept centered input
+    centered, rstd = _kept_centered(x, axes, eps, moments)
+    sum_g, sum_gc = _sum_over(g, axes), _sum_over(g, axes, centered)
+    if moments.sum_readers:
+        moments.sums, moments.sums_left = (g, sum_g, sum_gc), moments.sum_readers
+    n = np.asarray(math.prod(x.shape[i] for i in axes), dtype=x.dtype)
+    scale = rstd * w.reshape(_channel_shape(x.ndim, w.shape[0]))
+    mean_g, along = (sum_g / n).astype(x.dtype, copy=False), (rstd * rstd * (sum_gc / n)).astype(x.dtype, copy=False)
+    if not (np.isfinite(mean_g).all() and np.isfinite(along).all() and np.isfinite(scale).all()):
+        # an inf or NaN in g, in the input or in the weight (finite sums of products mean finite
+        # factors): the products annihilate, so a zero gradient stays zero where the forward overflowed
+        return _normalize_backward_annihilating(g, centered * rstd, scale, axes=axes)
+    dx = centered * along
+    dx += mean_g
+    np.subtract(g, dx, out=dx)
+    dx *= scale
+    return dx
 
 
 def _na_grad_w_array(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, *,
                      axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
-    xh = _kept_xhat(x, axes, eps, moments)
-    dots = sum_of_products(g, xh, axes)  # per channel, no product array
+    centered, rstd = _kept_centered(x, axes, eps, moments)
+    shared = _shared_sums(g, moments)
+    dots = (_sum_over(g, axes, centered) if shared is None else shared[1]) * rstd  # per channel sum(g xh)
     if not ew._clean(dots):  # a zero gradient met an overflowed xhat: products annihilate, as multiply's rule
-        dots = np.sum(ew.annihilating_multiply(g, xh), axis=axes, keepdims=True)
+        dots = np.sum(ew.annihilating_multiply(g, centered * rstd), axis=axes, keepdims=True)
     return dots.reshape(w.shape)
 
 
 def _na_grad_b_array(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, *,
                      axes: tuple[int, ...], eps: float, moments: _Moments) -> np.ndarray:
-    return sum_array(g, axes)
+    shared = _shared_sums(g, moments)
+    return (_sum_over(g, axes) if shared is None else shared[0]).reshape(b.shape)
 
 
 def _recorded_xhat(x: Tensor, axes: tuple[int, ...], eps: float, moments: _Moments) -> tuple[Tensor, Tensor]:
     """xhat and rstd as graph nodes, for rules that are themselves differentiated (the kept arrays are
     let go: a recorded rule recomputes)."""
-    moments.xhat = moments.rstd = None
+    moments.centered = moments.rstd = moments.sums = None
     fresh = _Moments()
     xh = _normalize(x, axes=axes, eps=eps, moments=fresh)
     return xh, _rstd(x, axes=axes, eps=eps, moments=fresh)
@@ -990,8 +1041,8 @@ _normalize_affine = Op(
 )
 """Training batch norm with its (C,) weight and bias as one node: ``normalize(x) * w + b`` over
 ``axes`` (all but the channel axis 1). Its rules need no product array: dx is ``normalize_backward``
-with the weight folded into rstd, dw a per-channel dot product of g with xhat (kept by the forward,
-as rstd), db a per-channel sum of g. Recorded (``create_graph``), the same rules are graphgrad
+with the weight folded into rstd, dw a per-channel dot product of g with the centered input (kept
+by the forward, as rstd) times rstd, db a per-channel sum of g. Recorded (``create_graph``), the same rules are graphgrad
 expressions over ``normalize`` and ``normalize_rstd``, so every derivative order works."""
 
 
@@ -1067,8 +1118,9 @@ def batch_norm(
         else:
             w = lift(np.ones(c, dtype=x.dtype)) if weight is None else lift(weight, x)
             b = lift(np.zeros(c, dtype=x.dtype)) if bias is None else lift(bias, x)
-            readers = int(needs_dx) + int(STATE.enabled and w._requires_grad)  # the rules that read xhat
-            moments = _Moments(stats=tracked, keep_rstd=needs_dx, readers=readers)
+            needs_dw, needs_db = STATE.enabled and w._requires_grad, STATE.enabled and b._requires_grad
+            readers = int(needs_dx) + int(needs_dw)  # the rules that read x - mean
+            moments = _Moments(stats=tracked, readers=readers, sum_readers=(int(needs_dw) + int(needs_db)) * needs_dx)
             y = _normalize_affine(x, w, b, axes=axes, eps=float(eps), moments=moments)
         if tracked:
             host(_update_running, _RunningUpdate(running_mean, running_var, momentum, count, moments))
