@@ -945,7 +945,9 @@ def _normalize_affine_forward(
     return out
 
 
-def _kept_centered(x: np.ndarray, axes: tuple[int, ...], eps: float, moments: _Moments) -> tuple[np.ndarray, np.ndarray]:
+def _kept_centered(
+    x: np.ndarray, axes: tuple[int, ...], eps: float, moments: _Moments
+) -> tuple[np.ndarray, np.ndarray]:
     """The forward's ``x - mean`` and ``rstd`` (the node's version check vouches that ``x`` is
     unchanged), let go by their last reader; recomputed if gone."""
     centered, rstd = moments.centered, moments.rstd
@@ -1042,8 +1044,9 @@ _normalize_affine = Op(
 """Training batch norm with its (C,) weight and bias as one node: ``normalize(x) * w + b`` over
 ``axes`` (all but the channel axis 1). Its rules need no product array: dx is ``normalize_backward``
 with the weight folded into rstd, dw a per-channel dot product of g with the centered input (kept
-by the forward, as rstd) times rstd, db a per-channel sum of g. Recorded (``create_graph``), the same rules are graphgrad
-expressions over ``normalize`` and ``normalize_rstd``, so every derivative order works."""
+by the forward, as rstd) times rstd, db a per-channel sum of g; the two sums are computed once, by
+the input's rule. Recorded (``create_graph``), the same rules are graphgrad expressions over
+``normalize`` and ``normalize_rstd``, so every derivative order works."""
 
 
 class _RunningUpdate:
