@@ -440,11 +440,16 @@ def _weight_grad_forward(
     cols = None if saved is None else saved.take()
     if cols is None:
         cols = _im2col(x, geo)
-    g = geo.groups
-    out = _matmul(_channel_rows(gy, g), cols.transpose(0, 2, 1), zero_safe=zero_safe)
+    g, rows = geo.groups, _channel_rows(gy, geo.groups)
+    # made in the weight's shape, not reshaped from the product's: a gradient that is a view of
+    # another array is copied before it is handed out as ``.grad``
+    out = np.empty((geo.out_channels, geo.in_shape[1] // g, *geo.kernel), dtype=np.result_type(rows, cols))
+    dest = out.reshape(g, geo.out_channels // g, -1)
+    got = _matmul(rows, cols.transpose(0, 2, 1), out=dest, zero_safe=zero_safe)
+    if not np.may_share_memory(got, dest):  # zero_safe redid a product with a NaN in a new array
+        dest[...] = got
     _SCRATCH.give(cols.base if cols.base is not None else cols)  # from ``saved`` or made here: ours alone
-    c = geo.in_shape[1]
-    return out.reshape(geo.out_channels, c // g, *geo.kernel)
+    return out
 
 
 _conv_weight_grad = Op(
