@@ -378,6 +378,26 @@ def test_running_statistics_changed_by_hand_outside_the_optimizer_are_refused() 
         capture(step, watch=watch)(x, y)
 
 
+def test_batch_norm_step_is_captured_at_its_second_call_and_replays_its_running_statistics() -> None:
+    """The running-statistics update holds the batch's count, not a float computed from it anew at
+    each call (which only a third recording could trust as a constant)."""
+
+    def run(captured: bool) -> tuple[list[bytes], list[bytes], Any]:
+        model = nn.Sequential(nn.Linear(12, 16, rng=1), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4, rng=2))
+        step = _plain_step(model, optim.Adam(model.parameters(), lr=1e-2))
+        fn = capture(step) if captured else step
+        losses = []
+        for i, (x, y) in enumerate(_batches(6)):
+            losses.append(fn(x, y).data.tobytes())
+            if captured and i == 1:
+                assert fn.plans, "not captured at the second call"
+        return losses, [b.data.tobytes() for b in model.buffers()], fn
+
+    eager_losses, eager_buffers, _ = run(False)
+    losses, buffers, _ = run(True)
+    assert losses == eager_losses and buffers == eager_buffers
+
+
 def test_optimizer_updates_are_written_per_parameter_and_follow_a_reloaded_state() -> None:
     """The plan calls the optimizer's own update per parameter while its groups are the recorded
     ones; after load_state_dict (new groups and state) it calls optimizer.step() again."""

@@ -1058,11 +1058,12 @@ class _RunningUpdate:
     """One training ``batch_norm`` call's update of its running statistics from the batch's
     (``moments``): run right after the forward, as an effect that a captured step repeats."""
 
-    __slots__ = ("running_mean", "running_var", "momentum", "correction", "moments")
+    __slots__ = ("running_mean", "running_var", "momentum", "count", "moments")
 
     def __init__(self, running_mean: Any, running_var: Any, momentum: float, count: int, moments: _Moments) -> None:
         self.running_mean, self.running_var, self.moments = running_mean, running_var, moments
-        self.momentum, self.correction = float(momentum), count / (count - 1)  # the unbiased variance
+        # numbers as given (the count an int): a captured step sees the same update at every call
+        self.momentum, self.count = float(momentum), count
 
     def __repr__(self) -> str:
         return "<running statistics update>"
@@ -1075,7 +1076,8 @@ def _update_running(update: _RunningUpdate) -> None:
     if update.running_mean is not None:
         _buffer_update(update.running_mean, mean.reshape(-1), update.momentum)
     if update.running_var is not None:
-        _buffer_update(update.running_var, var.reshape(-1) * update.correction, update.momentum)
+        unbiased = var.reshape(-1) * (update.count / (update.count - 1))
+        _buffer_update(update.running_var, unbiased, update.momentum)
 
 
 def _buffer_update(buffer: Any, value: np.ndarray, momentum: float) -> None:
