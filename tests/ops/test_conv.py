@@ -101,6 +101,23 @@ def test_columns_built_in_bands_give_the_same_values_and_gradients(monkeypatch, 
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+def test_forward_keeps_columns_for_the_weight_gradient_only_when_one_band_holds_them(monkeypatch) -> None:
+    """Larger column matrices are built again band by band by the weight gradient (never written out
+    whole), with the same gradient."""
+    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 5)))
+    w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    u = RNG.standard_normal((2, 4, 6, 5))
+    grads = []
+    for band_bytes, kept in [(C._BLOCK_BYTES, True), (2 * 27 * 5 * 8, False)]:  # all rows in a band; 2 rows
+        monkeypatch.setattr(C, "_BLOCK_BYTES", band_bytes)
+        y = C.conv2d(x, w, padding=1)
+        assert (y._node.params["saved"].value is not None) == kept
+        w.grad = None
+        y.backward(u)
+        grads.append(w.grad.data)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12, atol=1e-12)
+
+
 def test_banded_correlation_keeps_zero_times_inf_exactly_zero(monkeypatch) -> None:
     """The zero-annihilating product (backward's rules) holds band by band: an infinite weight
     meets only zero gradients in the first rows, which get exactly zero, as col2im gives."""

@@ -12,10 +12,12 @@ needs two more ops, and the three close under differentiation: with
   added back onto the windows they came from, one kernel offset at a time: whichever moves less);
 - ``conv2d_weight_grad(x, g)`` is dT/dw (the columns of x times g).
 
-So every rule is one of these ops, and second derivatives work to any order. An ordinary
-training step keeps the forward's columns for the weight gradient instead of building them again.
-Columns are copied and multiplied a band of output rows at a time (each band while it is in
-cache), and the large column matrices are reused from call to call, not allocated afresh.
+So every rule is one of these ops, and second derivatives work to any order. Columns are copied
+and multiplied a band of output rows at a time (each band while it is in cache) into a band buffer
+reused from call to call, not allocated afresh. Where one band holds all the columns, an ordinary
+training step keeps the forward's for the weight gradient; larger ones the weight gradient builds
+again band by band (cheaper than writing them out to memory and reading them back, and the step's
+memory stays at a band, not the whole matrix).
 ``conv1d`` is ``conv2d`` on images of height 1. Inside, images are laid out ``(C, H, W, N)`` (the
 batch innermost), so the column copies and col2im's additions run over long contiguous stretches
 and one matmul covers the whole batch; outputs are ``(N, C, H, W)`` views of that layout, and
@@ -49,6 +51,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,15 +239,6 @@ def release_scratch() -> None:
     _SCRATCH.free.clear()
 
 
-def _im2col(x: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The columns of ``x``: (G, Cg*KH*KW, OH*OW*N), one copy of the window view into a scratch
-    array (give it back to ``_SCRATCH`` when done with it)."""
-    win = _windows(_padded(x, geo), geo)
-    cols = _SCRATCH.take(win.shape, win.dtype)
-    np.copyto(cols, win)
-    return _as_matrices(cols, geo.groups)
-
-
 def _as_matrices(cols: np.ndarray, groups: int) -> np.ndarray:
     """Columns laid out as windows (C, KH, KW, rows, OW, N), or a band of rows of such an array, as
     one matrix per group (G, Cg*KH*KW, rows*OW*N): a view, never a copy."""
@@ -258,34 +252,41 @@ cache. Smaller bands (2 MiB) were 2-4% slower with two threads on a 2-core VM wi
 products of small layers split into pieces too small for both threads) and no faster with one."""
 
 
-def _correlate(x: np.ndarray, kernels: np.ndarray, geo: Geometry, *, keep: bool = False,
-               zero_safe: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """``kernels`` (G, Og, Cg*KH*KW) times the columns of ``x``: (G, Og, OH*OW*N). The columns are
-    copied and multiplied a band of output rows at a time, each band while it is still in cache,
-    into one small scratch band, or, with ``keep``, into the full column matrix, also returned
-    (for the weight gradient; give it back to ``_SCRATCH`` when done)."""
+def _column_bands(x: np.ndarray, geo: Geometry, keep: bool = False) -> Iterator[tuple[slice, np.ndarray]]:
+    """The columns of ``x`` a band of output rows at a time, each band copied right before the
+    caller multiplies it (still in cache): pairs (the band's columns among all OH*OW*N, the band
+    as (G, Cg*KH*KW, rows*OW*N)), every band in one scratch array, or, with ``keep`` and only when
+    one band holds them all, the whole column matrix, which the caller may keep (give it back to
+    ``_SCRATCH`` when done). More than a band's columns are never kept: they would leave the cache
+    for memory, and writing and reading them back costs more than building the bands again."""
     win = _windows(_padded(x, geo), geo)
     c, kh, kw, oh, ow, n = win.shape
-    g = geo.groups
-    out = np.empty((g, kernels.shape[1], oh * ow * n), dtype=np.result_type(kernels, win))
-    band_rows = max(1, _BLOCK_BYTES // max(1, c * kh * kw * ow * n * win.dtype.itemsize))
-    cols = _SCRATCH.take(win.shape, win.dtype) if keep else None
-    band = None if keep else _SCRATCH.take((c, kh, kw, min(band_rows, oh), ow, n), win.dtype)
-    for first in range(0, oh, band_rows):
-        last = min(oh, first + band_rows)
-        if cols is not None:
-            part = cols[:, :, :, first:last]
-        else:
-            assert band is not None
-            part = band[:, :, :, : last - first]
+    rows = max(1, _BLOCK_BYTES // max(1, c * kh * kw * ow * n * win.dtype.itemsize))
+    band = _SCRATCH.take((c, kh, kw, min(rows, oh), ow, n), win.dtype)
+    for first in range(0, oh, rows):
+        last = min(oh, first + rows)
+        part = band[:, :, :, : last - first]
         np.copyto(part, win[:, :, :, first:last])
-        dest = out[:, :, first * ow * n : last * ow * n]
-        got = _matmul(kernels, _as_matrices(part, g), out=dest, zero_safe=zero_safe)
+        yield slice(first * ow * n, last * ow * n), _as_matrices(part, geo.groups)
+    if not (keep and rows >= oh):
+        _SCRATCH.give(band)
+
+
+def _correlate(x: np.ndarray, kernels: np.ndarray, geo: Geometry, *, keep: bool = False,
+               zero_safe: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """``kernels`` (G, Og, Cg*KH*KW) times the columns of ``x``: (G, Og, OH*OW*N), a band of columns
+    at a time (:func:`_column_bands`); with ``keep``, also the column matrix where one band held it
+    (for the weight gradient), else None."""
+    oh, ow, n = *geo.out_hw, geo.in_shape[0]
+    out = np.empty((geo.groups, kernels.shape[1], oh * ow * n), dtype=np.result_type(kernels, x))
+    band = None
+    for span, band in _column_bands(x, geo, keep):
+        dest = out[:, :, span]
+        got = _matmul(kernels, band, out=dest, zero_safe=zero_safe)
         if not np.may_share_memory(got, dest):  # zero_safe redid a product with a NaN in a new array
             dest[...] = got
-    if band is not None:
-        _SCRATCH.give(band)
-    return out, None if cols is None else _as_matrices(cols, g)
+    whole = keep and band is not None and band.shape[2] == oh * ow * n
+    return out, band if whole else None
 
 
 _COL2IM_ROWS = 64
@@ -437,18 +438,27 @@ _conv_input_grad = Op(
 def _weight_grad_forward(
     x: np.ndarray, gy: np.ndarray, *, geo: Geometry, saved: _Saved | None = None, zero_safe: bool = False
 ) -> np.ndarray:
-    cols = None if saved is None else saved.take()
-    if cols is None:
-        cols = _im2col(x, geo)
+    """dT/dw: the output gradient's channel rows times the columns of ``x``, those the forward kept
+    (one band's worth), else built again band by band, each band's product added up."""
     g, rows = geo.groups, _channel_rows(gy, geo.groups)
+    kept = None if saved is None else saved.take()
+    bands = [(slice(None), kept)] if kept is not None else _column_bands(x, geo)
     # made in the weight's shape, not reshaped from the product's: a gradient that is a view of
     # another array is copied before it is handed out as ``.grad``
-    out = np.empty((geo.out_channels, geo.in_shape[1] // g, *geo.kernel), dtype=np.result_type(rows, cols))
-    dest = out.reshape(g, geo.out_channels // g, -1)
-    got = _matmul(rows, cols.transpose(0, 2, 1), out=dest, zero_safe=zero_safe)
-    if not np.may_share_memory(got, dest):  # zero_safe redid a product with a NaN in a new array
-        dest[...] = got
-    _SCRATCH.give(cols.base if cols.base is not None else cols)  # from ``saved`` or made here: ours alone
+    out = np.empty((geo.out_channels, geo.in_shape[1] // g, *geo.kernel), dtype=np.result_type(rows, x))
+    total = out.reshape(g, geo.out_channels // g, -1)
+    part = None
+    for i, (span, cols) in enumerate(bands):
+        if i == 1:
+            part = np.empty_like(total)
+        dest = total if part is None else part
+        got = _matmul(rows[:, :, span], cols.transpose(0, 2, 1), out=dest, zero_safe=zero_safe)
+        if not np.may_share_memory(got, dest):  # zero_safe redid a product with a NaN in a new array
+            dest[...] = got
+        if part is not None:
+            total += part
+    if kept is not None:
+        _SCRATCH.give(kept.base if kept.base is not None else kept)  # the forward's columns: ours alone
     return out
 
 
