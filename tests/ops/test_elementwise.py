@@ -117,6 +117,25 @@ def test_gradients_at_kinks_follow_the_documented_rule() -> None:
     np.testing.assert_array_equal(g, [0.0, 0.0, 0.0])  # a zero tensor, not None
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "channels first, batch innermost", "strided", "several pieces"])
+def test_relu_in_every_memory_layout_equals_numpys_maximum_and_keeps_the_layout(layout: str) -> None:
+    """ReLU compares a block of memory a piece at a time with an array of zeros; other arrays, and
+    NaN, infinities and signed zeros, come out as np.maximum(x, 0) gives them."""
+    special = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, 1e-45, -1e-45], dtype=np.float32)
+    x = {
+        "contiguous": np.resize(special, (4, 3, 5, 5)),
+        "channels first, batch innermost": np.resize(special, (3, 5, 5, 4)).transpose(3, 0, 1, 2),
+        "strided": np.resize(special, (6, 10))[:, ::3],
+        "several pieces": np.concatenate([special, np.random.default_rng(5).standard_normal(3 * 65536 + 5)
+                                          .astype(np.float32)]),
+    }[layout]
+    got, want = gg.relu(gg.Tensor(x)).data, np.maximum(x, 0)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype and np.array_equal(np.signbit(got), np.signbit(want))
+    if layout != "strided":
+        assert got.strides == want.strides
+
+
 def test_maximum_minimum_split_ties_evenly() -> None:
     a = gg.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     b = gg.Tensor(np.array(2.0), requires_grad=True)

@@ -15,6 +15,7 @@ operands; clip passes the gradient at the bounds themselves (gradient 1 for a_mi
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -263,11 +264,45 @@ def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
     return np.reciprocal(t, out=t)
 
 
+_ZEROS = 1 << 16  # entries per piece of a ReLU: 256 KiB of float32, one zeros array for all
+
+
+@functools.lru_cache(maxsize=8)
+def _zeros(dtype: np.dtype) -> np.ndarray:
+    zeros = np.zeros(_ZEROS, dtype=dtype)
+    zeros.flags.writeable = False
+    return zeros
+
+
+def _memory_order(a: np.ndarray) -> np.ndarray | None:
+    """The entries of ``a`` as one flat view in the order memory holds them (any axis order:
+    convolutions hand out (C, H, W, N) memory seen as (N, C, H, W)), or None if they have gaps."""
+    moved = a.transpose(sorted(range(a.ndim), key=lambda i: a.strides[i], reverse=True))
+    return moved.reshape(-1) if moved.flags.c_contiguous else None
+
+
+def _relu_forward(a: np.ndarray) -> np.ndarray:
+    """``max(a, 0)``. NumPy's maximum of an array and a number runs its loop without vector
+    instructions (float32: 2-2.5x slower than against an array of zeros, NumPy 2.4 on x86-64), so
+    floats in one block of memory are compared a piece at a time with one read-only array of zeros."""
+    flat = _memory_order(a) if a.dtype.kind == "f" and a.size else None
+    if flat is None:
+        return np.maximum(a, 0)  # type: ignore[no-any-return]
+    out = np.empty_like(a)  # a's memory layout
+    into = _memory_order(out)
+    assert into is not None
+    zeros = _zeros(a.dtype)
+    for start in range(0, flat.size, _ZEROS):
+        stop = min(flat.size, start + _ZEROS)
+        np.maximum(flat[start:stop], zeros[: stop - start], out=into[start:stop])
+    return out
+
+
 _tanh = Op("tanh", np.tanh, (lambda g, out, a: g * (1.0 - out * out),))
 _sigmoid = Op("sigmoid", _sigmoid_forward, (lambda g, out, a: g * (out * (1.0 - out)),))
 _relu = Op(
     "relu",
-    lambda a: np.maximum(a, 0),
+    _relu_forward,
     (lambda g, out, a: where(_mask(out.data > 0), g, 0.0),),
     array_vjps=(lambda g, out, a: np.multiply(g, out > 0),),  # every MLP's hot path (np.where is 3x slower)
 )
