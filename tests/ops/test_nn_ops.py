@@ -217,6 +217,20 @@ def test_linear_float32_without_bias_and_1d_input() -> None:
     np.testing.assert_allclose(gx, w.sum(axis=0), rtol=1e-6)
 
 
+def test_linear_input_gradient_comes_in_the_inputs_memory_layout() -> None:
+    """Rows stored features-outermost (a flattened (C, H, W, N) image batch) get their gradient laid
+    out alike, with the values of g @ w; ordinary rows get an ordinary (row-major) gradient."""
+    w, g = RNG.standard_normal((3, 5)), RNG.standard_normal((4, 3))
+    for x in (RNG.standard_normal((5, 4)).T, RNG.standard_normal((4, 5))):
+        xt = gg.Tensor(x, requires_grad=True)
+        F.linear(xt, gg.Tensor(w)).backward(g)
+        np.testing.assert_allclose(xt.grad.data, g @ w, rtol=1e-12)
+    x = RNG.standard_normal((5, 4)).T
+    got = gg.ops.nn._linear_array_x(g, None, x, w)
+    assert got.T.flags.c_contiguous and not got.flags.c_contiguous
+    assert gg.ops.nn._linear_array_x(g, None, np.ascontiguousarray(x), w).flags.c_contiguous
+
+
 def test_linear_second_order() -> None:
     x, w, b = RNG.standard_normal((3, 2, 4)), RNG.standard_normal((5, 4)), RNG.standard_normal(5)
     check_second_order(lambda x, w, b: (gg.linear(x, w, b) ** 2.0).sum(), x, w, b)

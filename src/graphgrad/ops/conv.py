@@ -640,15 +640,15 @@ def _scatter_forward(g: np.ndarray, x: np.ndarray, *, geo: Geometry, saved: _Sav
     out = (np.empty if tiled else np.zeros)((c, *geo.padded_hw, n), dtype=g.dtype)  # tiled: every entry written
     gc = np.ascontiguousarray(_chwn(g))  # one copy if g comes (N, C, H, W) (from a Flatten), not KH*KW strided reads
     picked = np.empty(offset.shape, dtype=bool)
-    part = None if disjoint else np.empty(offset.shape, dtype=g.dtype)
-    for k in range(kh * kw):
+    part = np.empty(offset.shape, dtype=g.dtype)  # each product into contiguous memory, then placed:
+    for k in range(kh * kw):  # 2-3x faster than the product written straight into the strided view
         i, j = divmod(k, kw)
         view = out[:, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw]
         np.equal(offset, k, out=picked)
-        if part is None:
-            np.multiply(gc, picked, out=view)
+        np.multiply(gc, picked, out=part)
+        if disjoint:
+            np.copyto(view, part)
         else:
-            np.multiply(gc, picked, out=part)
             view += part
     return _nchw(out[:, t : t + h, left : left + w])
 

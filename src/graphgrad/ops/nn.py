@@ -209,6 +209,10 @@ def _linear_grad_b(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor) -> T
 
 
 def _linear_array_x(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: Any = None) -> np.ndarray:
+    if x.ndim == 2 and x.T.flags.c_contiguous and not x.flags.c_contiguous:
+        # in x's memory layout, features outermost (images flattened from a convolution's (C, H, W, N)
+        # memory): the product's own orientation, where a pooling's gradient needs no transposing copy
+        return np.matmul(w.T, g.T).T
     return np.matmul(g, w)
 
 
