@@ -5,7 +5,8 @@ longer than on one thread; on large matrices of a quiet machine, threads pay. So
 *measured*, once per training run (switching per op costs more than it saves), on the run's own
 training steps: after a few warm-up steps (a captured step's two recordings and its first replay),
 blocks of steps alternate between one thread and every core, and every core is kept only when its
-median step is clearly faster (:class:`StepProbe`). Every measured step is a real step of the run,
+median step is clearly faster (:class:`StepProbe`); a run kept on one thread measures again in a
+later epoch when the machine is quiet. Every measured step is a real step of the run,
 so nothing is wasted, and whatever the step does (convolutions' products included) is what is
 timed. When other processes are busy, one thread is kept without measuring (a short measurement can
 miss a competitor that threads would then spin against): the load average says so and a sample of
@@ -127,6 +128,12 @@ GIVE_UP_AT_ONCE = 4.0
 threaded step can take 40 times one thread's, and a second such block would cost seconds."""
 
 
+SECOND_LOOKS = 2
+"""A run kept on one thread by its measurement measures again at the start of a later epoch, up to
+this many times, when other processes were idle over the last epoch: a disturbance that passed (a
+job that ended, a neighbour's burst on a shared host) does not keep the run on one thread for good.
+Each look costs no more than its threaded blocks (the give-up rules bound those)."""
+
 SAMPLE_SECONDS = 0.1
 """How long other processes' CPU time is sampled when the load average suggests they are busy and
 no recent interval was measured."""
@@ -240,12 +247,15 @@ class RunThreads:
     :attr:`count` is the count the run uses: the fixed one, the measured decision, or one until
     the decision (when the run ends before it, every step was on one thread or a measured block).
     A run that chose every core goes back to one thread for good at the start of an epoch when the
-    load average shows that other processes have started since.
+    load average shows that other processes have started since; a run that measured one thread
+    measures again at the start of a later epoch when the others were idle over the last one (at
+    most :data:`SECOND_LOOKS` times).
     """
 
     def __init__(self, count: int | None, probe: StepProbe | None = None, controller: Any = None) -> None:
         self._fixed, self.probe, self._controller = count, probe, controller
         self._now = 1
+        self._looks_left = SECOND_LOOKS
 
     @property
     def count(self) -> int | None:
@@ -261,11 +271,14 @@ class RunThreads:
         """``step`` itself when nothing is measured, else ``step`` run on the probe's counts and timed
         (called at the start of each epoch)."""
         probe = self.probe
-        if probe is not None and probe.decision is not None and probe.decision > 1:
+        if probe is not None and probe.decision is not None:
             recent = probe.others.cores()  # over the last epoch: a look at /proc/stat, no wait
-            if _others_busy(probe.decision, recent):
+            if probe.decision > 1 and _others_busy(probe.decision, recent):
                 probe.decision = 1
                 self._switch(1)
+            elif probe.decision == 1 and self._looks_left > 0 and not _others_busy(1, recent):
+                self._looks_left -= 1
+                self.probe = StepProbe(probe.most, warmup=0)  # measured again from this epoch's first step
         if not self.measuring:
             return step
 

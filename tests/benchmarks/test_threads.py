@@ -307,6 +307,50 @@ def test_a_high_load_average_from_work_that_ended_costs_no_waiting(monkeypatch: 
     assert waits[0] == threads.SAMPLE_SECONDS and set(waits[1:]) == {0.0} and len(waits) >= 3
 
 
+def test_a_disturbance_during_the_measurement_is_measured_again_in_a_later_quiet_epoch(
+        monkeypatch: pytest.MonkeyPatch, quiet: None) -> None:
+    """Two threads no faster during epoch 1 (something passing by): one thread. Then faster, and the
+    others idle over the epoch: epoch 2 measures again from its first step and keeps two threads."""
+    clock = _FakeClock({1: 0.011, 2: 0.011})
+    monkeypatch.setattr(threads, "time", clock)
+    monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: 0.1)
+    trainer, record = _trainer(n=500, batch=10, epochs=3)
+
+    class Passed(Callback):
+        key = "passed"
+
+        def on_epoch_end(self, t: Any, logs: Any) -> None:
+            clock.seconds[2] = 0.006
+
+    trainer.callbacks.append(Passed())
+    trainer.fit()
+    assert set(record.seen[3 + 20:50]) == {1}  # measured (two-step blocks), then one thread
+    assert record.seen[50:56] == [1, 1, 2, 2, 2, 2] and set(record.seen[80:]) == {2}  # no warm-up now
+    assert trainer.threads_used == 2
+
+
+@pytest.mark.parametrize("others", [0.1, 1.5], ids=["quiet", "others busy"])
+def test_a_run_measures_one_thread_again_at_most_twice_and_only_while_the_others_are_idle(
+        monkeypatch: pytest.MonkeyPatch, quiet: None, others: float) -> None:
+    """After each epoch the load average looks busy; the others' CPU time says whether they are."""
+    clock = _FakeClock({1: 0.011, 2: 0.011})  # two threads never pay
+    monkeypatch.setattr(threads, "time", clock)
+    trainer, _ = _trainer(n=500, batch=10, epochs=5)
+
+    class Load(Callback):
+        key = "load"
+
+        def on_epoch_end(self, t: Any, logs: Any) -> None:
+            monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.5, 1.0, 1.0))
+            monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: others)
+
+    trainer.callbacks.append(Load())
+    trainer.fit()
+    looks = 1 + (threads.SECOND_LOOKS if others < threads.OTHERS_BUSY_LOAD else 0)
+    assert clock.readings == 2 * (3 + looks * 20)  # per look 5 blocks of two steps on each count
+    assert trainer.threads_used == 1
+
+
 def test_a_measured_run_trains_the_same_model(monkeypatch: pytest.MonkeyPatch, quiet: None) -> None:
     """Measuring changes only which steps run on which thread count: the same steps, epochs and
     history rows, and weights equal to one thread's up to the order of BLAS's sums."""
