@@ -246,8 +246,8 @@ class RunThreads:
 
     :attr:`count` is the count the run uses: the fixed one, the measured decision, or one until
     the decision (when the run ends before it, every step was on one thread or a measured block).
-    A run that chose every core goes back to one thread for good at the start of an epoch when the
-    load average shows that other processes have started since; a run that measured one thread
+    A run that chose every core goes back to one thread at the start of an epoch when the load
+    average shows that other processes have started since; a run that measured one thread
     measures again at the start of a later epoch when the others were idle over the last one (at
     most :data:`SECOND_LOOKS` times).
     """
