@@ -5,11 +5,12 @@ longer than on one thread; on large matrices of a quiet machine, threads pay. So
 *measured*, once per training run (switching per op costs more than it saves), on the run's own
 training steps: after a few warm-up steps (a captured step's two recordings and its first replay),
 blocks of steps alternate between one thread and every core, and every core is kept only when its
-median step is clearly faster (:class:`StepProbe`); a run kept on one thread measures again in a
-later epoch when the machine is quiet. Every measured step is a real step of the run,
-so nothing is wasted, and whatever the step does (convolutions' products included) is what is
-timed. When other processes are busy, one thread is kept without measuring (a short measurement can
-miss a competitor that threads would then spin against): the load average says so and a sample of
+median step is clearly faster (:class:`StepProbe`); a run kept on one thread by a measurement
+that other processes disturbed measures again in a later epoch when the machine is quiet. Every
+measured step is a real step of the run, so nothing is wasted, and whatever the step does
+(convolutions' products included) is what is timed. When other processes are busy, one thread is
+kept without measuring (a short measurement can miss a competitor that threads would then spin
+against): the load average says so and a sample of
 the others' CPU time confirms it (the average alone still counts work that ended, such as the run
 before this one). A user's explicit
 choice (:func:`limit`, ``--threads N``, ``Trainer(threads=N)``, or an
@@ -129,10 +130,15 @@ threaded step can take 40 times one thread's, and a second such block would cost
 
 
 SECOND_LOOKS = 2
-"""A run kept on one thread by its measurement measures again at the start of a later epoch, up to
-this many times, when other processes were idle over the last epoch: a disturbance that passed (a
-job that ended, a neighbour's burst on a shared host) does not keep the run on one thread for good.
-Each look costs no more than its threaded blocks (the give-up rules bound those)."""
+"""A run kept on one thread by a disturbed measurement (:data:`DISTURBED`) measures again at the
+start of a later epoch, up to this many times, when other processes were idle over the last epoch:
+a burst that passed (a job that ended, a neighbour on a shared host) does not keep the run on one
+thread for good. Each look costs no more than its threaded blocks (the give-up rules bound those)."""
+
+DISTURBED = 0.25
+"""Cores other processes used over a measurement above which its verdict of one thread is not
+trusted for good: a quiet machine shows 0-0.02 here (kernel threads), and a quarter of a core
+taken from a threaded product's second thread makes the whole product wait for it."""
 
 SAMPLE_SECONDS = 0.1
 """How long other processes' CPU time is sampled when the load average suggests they are busy and
@@ -210,6 +216,7 @@ class StepProbe:
         self._order = [n for _ in range(rounds) for n in (1, most)]  # the blocks still to run
         self._block_seconds, self._block_steps = 0.0, 0  # the current block's so far
         self.others = OthersCpu()  # other processes' CPU use over the measurement, for the decision
+        self.others_during: float | None = None
 
     def next_count(self) -> int:
         """The thread count of the next step."""
@@ -235,10 +242,20 @@ class StepProbe:
         single, many = self.blocks[1], self.blocks[self.most]
         slower = sorted((b / statistics.median(single) for b in many), reverse=True)
         if slower and (slower[0] > GIVE_UP_AT_ONCE or (len(slower) >= 2 and slower[1] > GIVE_UP)):
-            self.decision = 1
+            self._decide(1)
         elif not self._order:
             faster = statistics.median(many) < THREADS_MUST_BE_FASTER * statistics.median(single)
-            self.decision = self.most if faster and not _others_busy(recent=self.others.cores()) else 1
+            self._decide(self.most if faster else 1)
+
+    def _decide(self, n: int) -> None:
+        """Decide ``n`` threads, one if other processes are busy; note how busy they were."""
+        self.others_during = self.others.cores()  # over the measurement
+        self.decision = 1 if n > 1 and _others_busy(recent=self.others_during) else n
+
+    @property
+    def disturbed(self) -> bool:
+        """Whether other processes used at least :data:`DISTURBED` cores during the measurement."""
+        return self.others_during is not None and self.others_during >= DISTURBED
 
 
 class RunThreads:
@@ -276,7 +293,7 @@ class RunThreads:
             if probe.decision > 1 and _others_busy(probe.decision, recent):
                 probe.decision = 1
                 self._switch(1)
-            elif probe.decision == 1 and self._looks_left > 0 and not _others_busy(1, recent):
+            elif probe.decision == 1 and probe.disturbed and self._looks_left > 0 and not _others_busy(1, recent):
                 self._looks_left -= 1
                 self.probe = StepProbe(probe.most, warmup=0)  # measured again from this epoch's first step
         if not self.measuring:

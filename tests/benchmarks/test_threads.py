@@ -313,7 +313,7 @@ def test_a_disturbance_during_the_measurement_is_measured_again_in_a_later_quiet
     others idle over the epoch: epoch 2 measures again from its first step and keeps two threads."""
     clock = _FakeClock({1: 0.011, 2: 0.011})
     monkeypatch.setattr(threads, "time", clock)
-    monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: 0.1)
+    monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: 0.5)  # a burst, then quiet
     trainer, record = _trainer(n=500, batch=10, epochs=3)
 
     class Passed(Callback):
@@ -321,6 +321,7 @@ def test_a_disturbance_during_the_measurement_is_measured_again_in_a_later_quiet
 
         def on_epoch_end(self, t: Any, logs: Any) -> None:
             clock.seconds[2] = 0.006
+            monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: 0.01)
 
     trainer.callbacks.append(Passed())
     trainer.fit()
@@ -329,12 +330,15 @@ def test_a_disturbance_during_the_measurement_is_measured_again_in_a_later_quiet
     assert trainer.threads_used == 2
 
 
-@pytest.mark.parametrize("others", [0.1, 1.5], ids=["quiet", "others busy"])
-def test_a_run_measures_one_thread_again_at_most_twice_and_only_while_the_others_are_idle(
-        monkeypatch: pytest.MonkeyPatch, quiet: None, others: float) -> None:
-    """After each epoch the load average looks busy; the others' CPU time says whether they are."""
+@pytest.mark.parametrize(("during", "after", "looks"), [(0.01, 0.01, 0), (0.5, 0.5, 2), (0.5, 1.5, 0)],
+                         ids=["quiet: trusted", "disturbed, then idle enough", "disturbed, then busy"])
+def test_one_thread_is_measured_again_only_after_a_disturbed_measurement_at_most_twice(
+        monkeypatch: pytest.MonkeyPatch, quiet: None, during: float, after: float, looks: int) -> None:
+    """``during``: other processes' cores while the run measures, ``after``: over each epoch (with a
+    load average that looks busy, so that they are asked)."""
     clock = _FakeClock({1: 0.011, 2: 0.011})  # two threads never pay
     monkeypatch.setattr(threads, "time", clock)
+    monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: during)
     trainer, _ = _trainer(n=500, batch=10, epochs=5)
 
     class Load(Callback):
@@ -342,12 +346,12 @@ def test_a_run_measures_one_thread_again_at_most_twice_and_only_while_the_others
 
         def on_epoch_end(self, t: Any, logs: Any) -> None:
             monkeypatch.setattr(threads.os, "getloadavg", lambda: (2.5, 1.0, 1.0))
-            monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: others)
+            monkeypatch.setattr(threads.OthersCpu, "cores", lambda self, wait=0.0: after)
 
     trainer.callbacks.append(Load())
     trainer.fit()
-    looks = 1 + (threads.SECOND_LOOKS if others < threads.OTHERS_BUSY_LOAD else 0)
-    assert clock.readings == 2 * (3 + looks * 20)  # per look 5 blocks of two steps on each count
+    assert threads.SECOND_LOOKS == 2
+    assert clock.readings == 2 * (3 + (1 + looks) * 20)  # per measurement 5 blocks of two steps per count
     assert trainer.threads_used == 1
 
 
