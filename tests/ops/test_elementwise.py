@@ -117,15 +117,17 @@ def test_gradients_at_kinks_follow_the_documented_rule() -> None:
     np.testing.assert_array_equal(g, [0.0, 0.0, 0.0])  # a zero tensor, not None
 
 
-@pytest.mark.parametrize("layout", ["contiguous", "channels first, batch innermost", "strided", "several pieces"])
+@pytest.mark.parametrize("layout", ["small", "contiguous", "channels first, batch innermost", "strided",
+                                    "several pieces"])
 def test_relu_in_every_memory_layout_equals_numpys_maximum_and_keeps_the_layout(layout: str) -> None:
-    """ReLU compares a block of memory a piece at a time with an array of zeros; other arrays, and
-    NaN, infinities and signed zeros, come out as np.maximum(x, 0) gives them."""
+    """ReLU compares a large block of memory a piece at a time with an array of zeros; other arrays,
+    and NaN, infinities and signed zeros, come out as np.maximum(x, 0) gives them."""
     special = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, 1e-45, -1e-45], dtype=np.float32)
     x = {
-        "contiguous": np.resize(special, (4, 3, 5, 5)),
-        "channels first, batch innermost": np.resize(special, (3, 5, 5, 4)).transpose(3, 0, 1, 2),
-        "strided": np.resize(special, (6, 10))[:, ::3],
+        "small": np.resize(special, (4, 3, 5, 5)),
+        "contiguous": np.resize(special, (32, 8, 8, 16)),
+        "channels first, batch innermost": np.resize(special, (8, 8, 16, 32)).transpose(3, 0, 1, 2),
+        "strided": np.resize(special, (600, 100))[:, ::3],
         "several pieces": np.concatenate([special, np.random.default_rng(5).standard_normal(3 * 65536 + 5)
                                           .astype(np.float32)]),
     }[layout]

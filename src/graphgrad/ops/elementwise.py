@@ -265,6 +265,7 @@ def _sigmoid_forward(a: np.ndarray) -> np.ndarray:
 
 
 _ZEROS = 1 << 16  # entries per piece of a ReLU: 256 KiB of float32, one zeros array for all
+_PIECES_FROM = 1 << 14  # smaller arrays: NumPy's own maximum is quicker than the pieces' Python
 
 
 @functools.lru_cache(maxsize=8)
@@ -277,6 +278,8 @@ def _zeros(dtype: np.dtype) -> np.ndarray:
 def _memory_order(a: np.ndarray) -> np.ndarray | None:
     """The entries of ``a`` as one flat view in the order memory holds them (any axis order:
     convolutions hand out (C, H, W, N) memory seen as (N, C, H, W)), or None if they have gaps."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
     moved = a.transpose(sorted(range(a.ndim), key=lambda i: a.strides[i], reverse=True))
     return moved.reshape(-1) if moved.flags.c_contiguous else None
 
@@ -285,7 +288,7 @@ def _relu_forward(a: np.ndarray) -> np.ndarray:
     """``max(a, 0)``. NumPy's maximum of an array and a number runs its loop without vector
     instructions (float32: 2-2.5x slower than against an array of zeros, NumPy 2.4 on x86-64), so
     floats in one block of memory are compared a piece at a time with one read-only array of zeros."""
-    flat = _memory_order(a) if a.dtype.kind == "f" and a.size else None
+    flat = _memory_order(a) if a.dtype.kind == "f" and a.size >= _PIECES_FROM else None
     if flat is None:
         return np.maximum(a, 0)  # type: ignore[no-any-return]
     out = np.empty_like(a)  # a's memory layout
