@@ -382,7 +382,7 @@ def test_batch_norm_step_is_captured_at_its_second_call_and_replays_its_running_
     """The running-statistics update holds the batch's count, not a float computed from it anew at
     each call (which only a third recording could trust as a constant)."""
 
-    def run(captured: bool) -> tuple[list[bytes], list[bytes], Any]:
+    def run(captured: bool) -> tuple[list[bytes], list[bytes]]:
         model = nn.Sequential(nn.Linear(12, 16, rng=1), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4, rng=2))
         step = _plain_step(model, optim.Adam(model.parameters(), lr=1e-2))
         fn = capture(step) if captured else step
@@ -391,11 +391,9 @@ def test_batch_norm_step_is_captured_at_its_second_call_and_replays_its_running_
             losses.append(fn(x, y).data.tobytes())
             if captured and i == 1:
                 assert fn.plans, "not captured at the second call"
-        return losses, [b.data.tobytes() for b in model.buffers()], fn
+        return losses, [b.data.tobytes() for b in model.buffers()]
 
-    eager_losses, eager_buffers, _ = run(False)
-    losses, buffers, _ = run(True)
-    assert losses == eager_losses and buffers == eager_buffers
+    assert run(True) == run(False)
 
 
 def test_optimizer_updates_are_written_per_parameter_and_follow_a_reloaded_state() -> None:
