@@ -396,6 +396,34 @@ def test_batch_norm_step_is_captured_at_its_second_call_and_replays_its_running_
     assert run(True) == run(False)
 
 
+@pytest.mark.parametrize("given", ["weight", "bias"])
+def test_functional_batch_norm_with_only_a_weight_or_only_a_bias_is_captured(given: str) -> None:
+    """The missing one is a constant the same at every call (not a fresh array, which capture refuses)."""
+
+    def run(captured: bool) -> list[bytes]:
+        lin, head = nn.Linear(12, 16, rng=1), nn.Linear(16, 4, rng=2)
+        p = gg.Tensor(np.full(16, 0.5, np.float32), requires_grad=True)
+        running_mean, running_var = np.zeros(16, np.float32), np.ones(16, np.float32)
+        opt = optim.Adam([*lin.parameters(), *head.parameters(), p], lr=1e-2)
+        w, b = (p, None) if given == "weight" else (None, p)
+
+        def step(x: gg.Tensor, y: gg.Tensor) -> gg.Tensor:
+            h = nn.functional.batch_norm(lin(x), running_mean, running_var, w, b, training=True)
+            loss = nn.functional.cross_entropy(head(gg.relu(h)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        losses = [fn(x, y).data.tobytes() for x, y in _batches(6)]
+        if captured:
+            assert fn.plans and fn.refused is None
+        return [*losses, running_mean.tobytes(), running_var.tobytes(), p.data.tobytes()]
+
+    assert run(True) == run(False)
+
+
 def test_optimizer_updates_are_written_per_parameter_and_follow_a_reloaded_state() -> None:
     """The plan calls the optimizer's own update per parameter while its groups are the recorded
     ones; after load_state_dict (new groups and state) it calls optimizer.step() again."""

@@ -1099,6 +1099,15 @@ def _buffer_update(buffer: Any, value: np.ndarray, momentum: float) -> None:
         buffer.bump_version()
 
 
+@functools.lru_cache(maxsize=64)
+def _filled(value: float, c: int, dtype: np.dtype) -> Tensor:
+    """Batch norm's missing weight (ones) or bias (zeros) of C channels: a read-only constant, the
+    same tensor at every call, so that a captured step sees one constant and not a fresh array."""
+    a = np.full(c, value, dtype=dtype)
+    a.flags.writeable = False
+    return Tensor(a)
+
+
 def _shape_of(value: Any) -> tuple[int, ...]:
     return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
 
@@ -1136,8 +1145,8 @@ def batch_norm(
             moments = _Moments(stats=tracked, keep_rstd=needs_dx)
             y = _normalize(x, axes=axes, eps=float(eps), moments=moments)
         else:
-            w = lift(np.ones(c, dtype=x.dtype)) if weight is None else lift(weight, x)
-            b = lift(np.zeros(c, dtype=x.dtype)) if bias is None else lift(bias, x)
+            w = _filled(1.0, c, x.dtype) if weight is None else lift(weight, x)
+            b = _filled(0.0, c, x.dtype) if bias is None else lift(bias, x)
             needs_dw, needs_db = STATE.enabled and w._requires_grad, STATE.enabled and b._requires_grad
             readers = int(needs_dx) + int(needs_dw)  # the rules that read x - mean
             moments = _Moments(stats=tracked, readers=readers, sum_readers=(int(needs_dw) + int(needs_db)) * needs_dx)
