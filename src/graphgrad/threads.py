@@ -10,11 +10,10 @@ that other processes disturbed measures again in a later epoch when the machine 
 measured step is a real step of the run, so nothing is wasted, and whatever the step does
 (convolutions' products included) is what is timed. When other processes are busy, one thread is
 kept without measuring (a short measurement can miss a competitor that threads would then spin
-against): the load average says so and a sample of
-the others' CPU time confirms it (the average alone still counts work that ended, such as the run
-before this one). A user's explicit
-choice (:func:`limit`, ``--threads N``, ``Trainer(threads=N)``, or an
-``OMP/OPENBLAS/MKL_NUM_THREADS`` variable) always wins over the measurement. Under MPI each rank
+against): the load average says so and a sample of the others' CPU time confirms it (the average
+alone still counts work that ended, such as the run before this one). A user's explicit choice
+(:func:`limit`, ``--threads N``, ``Trainer(threads=N)``, or an ``OMP/OPENBLAS/MKL_NUM_THREADS``
+variable) always wins over the measurement. Under MPI each rank
 calls ``limit(1)``: ranks share the cores already.
 """
 
@@ -264,9 +263,9 @@ class RunThreads:
     :attr:`count` is the count the run uses: the fixed one, the measured decision, or one until
     the decision (when the run ends before it, every step was on one thread or a measured block).
     A run that chose every core goes back to one thread at the start of an epoch when the load
-    average shows that other processes have started since; a run that measured one thread
-    measures again at the start of a later epoch when the others were idle over the last one (at
-    most :data:`SECOND_LOOKS` times).
+    average shows that other processes have started since; a run that measured one thread while
+    others were busy (:data:`DISTURBED`) measures again at the start of a later epoch when they
+    were idle over the last one (at most :data:`SECOND_LOOKS` times).
     """
 
     def __init__(self, count: int | None, probe: StepProbe | None = None, controller: Any = None) -> None:
