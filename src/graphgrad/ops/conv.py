@@ -61,7 +61,7 @@ from numpy.lib.stride_tricks import as_strided
 from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
-from graphgrad.ops.core import Op, host, lift
+from graphgrad.ops.core import Op, _constant, host, lift
 from graphgrad.ops.linalg import annihilating_contraction
 from graphgrad.ops.nn import _Saved
 from graphgrad.ops.reduce import BLAS_FLOATS, sum_array, sum_of_products
@@ -1099,15 +1099,6 @@ def _buffer_update(buffer: Any, value: np.ndarray, momentum: float) -> None:
         buffer.bump_version()
 
 
-@functools.lru_cache(maxsize=64)
-def _filled(value: float, c: int, dtype: np.dtype) -> Tensor:
-    """Batch norm's missing weight (ones) or bias (zeros) of C channels: a read-only constant, the
-    same tensor at every call, so that a captured step sees one constant and not a fresh array."""
-    a = np.full(c, value, dtype=dtype)
-    a.flags.writeable = False
-    return Tensor(a)
-
-
 def _shape_of(value: Any) -> tuple[int, ...]:
     return tuple(np.shape(value.data if isinstance(value, Tensor) else value))
 
@@ -1145,8 +1136,9 @@ def batch_norm(
             moments = _Moments(stats=tracked, keep_rstd=needs_dx)
             y = _normalize(x, axes=axes, eps=float(eps), moments=moments)
         else:
-            w = _filled(1.0, c, x.dtype) if weight is None else lift(weight, x)
-            b = _filled(0.0, c, x.dtype) if bias is None else lift(bias, x)
+            # a missing weight or bias: one constant at every call (a captured step needs the same tensor)
+            w = _constant(1.0, x.dtype, (c,)) if weight is None else lift(weight, x)
+            b = _constant(0.0, x.dtype, (c,)) if bias is None else lift(bias, x)
             needs_dw, needs_db = STATE.enabled and w._requires_grad, STATE.enabled and b._requires_grad
             readers = int(needs_dx) + int(needs_dw)  # the rules that read x - mean
             moments = _Moments(stats=tracked, readers=readers, sum_readers=(int(needs_dw) + int(needs_db)) * needs_dx)

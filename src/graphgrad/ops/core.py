@@ -191,14 +191,16 @@ def apply(op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
 
 
 _CONSTANTS: dict[tuple[Any, ...], Tensor] = {}
-"""Tensors for Python-number operands, by (type, value, dtype): constants recur in every step."""
+"""Read-only constant tensors by (type, value, dtype, shape): Python-number operands, and arrays of
+one value that ops use at every step (BLAS's vector of ones for a sum, a ReLU's zeros, batch norm's
+missing weight or bias), the same object at every call, as a captured step needs."""
 
 
-def _constant(value: bool | int | float, dtype: np.dtype) -> Tensor:
-    key = (value.__class__, value, dtype)
+def _constant(value: bool | int | float, dtype: np.dtype, shape: tuple[int, ...] = ()) -> Tensor:
+    key = (value.__class__, value, dtype, shape)
     t = _CONSTANTS.get(key)
     if t is None:
-        t = _wrap(np.array(value, dtype=dtype))
+        t = _wrap(np.full(shape, value, dtype=dtype))
         t.data.flags.writeable = False
         if value == value and len(_CONSTANTS) < 4096:  # NaN never matches itself; keep the cache small
             _CONSTANTS[key] = t

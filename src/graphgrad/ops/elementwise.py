@@ -15,14 +15,13 @@ operands; clip passes the gradient at the bounds themselves (gradient 1 for a_mi
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
 import numpy as np
 
 from graphgrad.errors import ConfigError
-from graphgrad.ops.core import Op, lift, lift_pair
+from graphgrad.ops.core import Op, _constant, lift, lift_pair
 from graphgrad.tensor import Tensor
 
 __all__ = [
@@ -268,13 +267,6 @@ _ZEROS = 1 << 16  # entries per piece of a ReLU: 256 KiB of float32, one zeros a
 _PIECES_FROM = 1 << 14  # smaller arrays: NumPy's own maximum is quicker than the pieces' Python
 
 
-@functools.lru_cache(maxsize=8)
-def _zeros(dtype: np.dtype) -> np.ndarray:
-    zeros = np.zeros(_ZEROS, dtype=dtype)
-    zeros.flags.writeable = False
-    return zeros
-
-
 def _memory_order(a: np.ndarray) -> np.ndarray | None:
     """The entries of ``a`` as one flat view in the order memory holds them (any axis order:
     convolutions hand out (C, H, W, N) memory seen as (N, C, H, W)), or None if they have gaps."""
@@ -294,7 +286,7 @@ def _relu_forward(a: np.ndarray) -> np.ndarray:
     out = np.empty_like(a)  # a's memory layout
     into = _memory_order(out)
     assert into is not None
-    zeros = _zeros(a.dtype)
+    zeros = _constant(0, a.dtype, (_ZEROS,)).data
     for start in range(0, flat.size, _ZEROS):
         stop = min(flat.size, start + _ZEROS)
         np.maximum(flat[start:stop], zeros[: stop - start], out=into[start:stop])

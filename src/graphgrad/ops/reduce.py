@@ -9,14 +9,13 @@ gradient; max / min / argmax / argmin of an empty slice are an error (they have 
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
 import numpy as np
 
 from graphgrad.errors import ShapeError
-from graphgrad.ops.core import Op, lift
+from graphgrad.ops.core import Op, _constant, lift
 from graphgrad.ops.elementwise import annihilating_multiply, exp, where
 from graphgrad.tensor import Tensor
 
@@ -86,13 +85,6 @@ def as_rows(a: np.ndarray, axis: tuple[int, ...], like: np.ndarray | None = None
     return moved.reshape(a.size // n, n)
 
 
-@functools.lru_cache(maxsize=32)
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    ones = np.ones(n, dtype=dtype)
-    ones.flags.writeable = False
-    return ones
-
-
 def _reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:
     return tuple(1 if i in axis else n for i, n in enumerate(shape)) if keepdims else tuple(
         n for i, n in enumerate(shape) if i not in axis)
@@ -106,7 +98,8 @@ def sum_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool = Fals
     if axis is not None and a.size >= _ROWS_FROM and a.dtype in BLAS_FLOATS:
         rows = as_rows(a, axis)
         if rows is not None:
-            return (rows @ _ones(rows.shape[1], a.dtype)).reshape(_reduced_shape(a.shape, axis, keepdims))
+            ones = _constant(1, a.dtype, (rows.shape[1],)).data
+            return (rows @ ones).reshape(_reduced_shape(a.shape, axis, keepdims))
     return np.sum(a, axis=axis, keepdims=keepdims)  # type: ignore[no-any-return]
 
 
