@@ -875,14 +875,21 @@ def _rstd_rule(u: Tensor, out: Tensor, x: Tensor, *, axes: tuple[int, ...], eps:
     return centered * (u * out * out * out * (-1.0 / n))
 
 
+def _projected(g: np.ndarray, v: np.ndarray, along: np.ndarray, mean_g: np.ndarray, scale: Any) -> np.ndarray:
+    """``(g - mean_g - v along) scale`` in one new array: the projection ``P(g)`` of
+    ``normalize_backward`` (``v`` xhat and ``along`` mean(g xhat), or ``v`` the centered input and
+    ``along`` rstd^2 mean(g (x - mean))) times per-channel numbers."""
+    out = v * along
+    out += mean_g
+    np.subtract(g, out, out=out)
+    out *= scale
+    return out
+
+
 def _normalize_backward_forward(
     g: np.ndarray, xh: np.ndarray, rstd: np.ndarray, *, axes: tuple[int, ...]
 ) -> np.ndarray:
-    out = xh * _mean_over(g, axes, xh)
-    np.subtract(g, out, out=out)
-    out -= _mean_over(g, axes)
-    out *= rstd
-    return out
+    return _projected(g, xh, _mean_over(g, axes, xh), _mean_over(g, axes), rstd)
 
 
 def _nb_grad_g(v: Tensor, out: Tensor, g: Tensor, xh: Tensor, rstd: Tensor, *, axes: tuple[int, ...]) -> Tensor:
@@ -1002,11 +1009,7 @@ def _na_grad_x_array(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarra
         # an inf or NaN in g, in the input or in the weight (finite sums of products mean finite
         # factors): the products annihilate, so a zero gradient stays zero where the forward overflowed
         return _normalize_backward_annihilating(g, centered * rstd, scale, axes=axes)
-    dx = centered * along
-    dx += mean_g
-    np.subtract(g, dx, out=dx)
-    dx *= scale
-    return dx
+    return _projected(g, centered, along, mean_g, scale)
 
 
 def _na_grad_w_array(g: np.ndarray, out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray, *,
