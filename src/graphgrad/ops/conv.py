@@ -182,9 +182,11 @@ def _padded(x: np.ndarray, geo: Geometry, fill: float = 0.0) -> np.ndarray:
     if not (t or b or left or r):
         return _chwn(x)
     n, c, h, w = x.shape
-    shape = (c, *geo.padded_hw, n)
-    out = np.zeros(shape, dtype=x.dtype) if fill == 0 else np.full(shape, fill, dtype=x.dtype)
+    hp, wp = geo.padded_hw
+    out = np.empty((c, hp, wp, n), dtype=x.dtype)
     out[:, t : t + h, left : left + w, :] = _chwn(x)
+    for border in (out[:, :t], out[:, t + h :], out[:, t : t + h, :left], out[:, t : t + h, left + w :]):
+        border.fill(fill)  # only the border: filling the whole first costs a pass over it
     return out
 
 
