@@ -311,6 +311,27 @@ def test_a_cnn_step_with_batch_norm_pooling_and_layer_norm_is_captured_bit_for_b
     assert int(np.asarray(got["2.num_batches_tracked"])) == 6
 
 
+def test_a_captured_step_takes_the_weight_gradient_made_with_the_input_gradient(monkeypatch) -> None:
+    """The second convolution's input gradient is a correlation that also makes its weight
+    gradient; replays hand it over as the eager step does (no second pass over x's columns)."""
+    from graphgrad.ops import conv as C
+
+    fn = _train(_cnn_with_every_layer(0.1), capture=True, steps=3)
+    assert fn.plans
+    handed = []
+    take = C._ConvSaved.take_weight_grad
+
+    def taking(self: C._ConvSaved, x: np.ndarray, gy: np.ndarray) -> np.ndarray | None:
+        handed.append(take(self, x, gy))
+        return handed[-1]
+
+    monkeypatch.setattr(C._ConvSaved, "take_weight_grad", taking)
+    rng = np.random.default_rng(5)
+    fn(gg.Tensor(rng.standard_normal((5, 72))), gg.Tensor(rng.integers(0, 3, 5)))
+    # backward meets the second convolution first; the first one's input is the data: kept columns
+    assert len(handed) == 2 and handed[0].shape == (4, 4, 3, 3) and handed[1] is None
+
+
 def test_a_cumulative_batch_norm_average_is_not_captured_and_trains_eagerly() -> None:
     from graphgrad.compile import CaptureError
 

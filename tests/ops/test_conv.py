@@ -60,8 +60,8 @@ def test_full_correlation_equals_col2im_at_stride_one(padding, dilation, groups)
     x_shape, w_shape = (3, 4, 7, 6), (8, 4 // groups, 3, 2)
     geo = C._geometry(x_shape, w_shape[2:], w_shape[0], (1, 1), padding, dilation, groups, "test")
     gy, w = RNG.standard_normal(geo.out_shape), RNG.standard_normal(w_shape)
-    np.testing.assert_allclose(C._full_correlation(gy, w, geo), C._col2im(gy, w, geo), rtol=1e-12, atol=1e-12)
-    got = C._full_correlation(gy.astype(np.float32), w.astype(np.float32), geo)
+    np.testing.assert_allclose(C._full_correlation(gy, w, geo)[0], C._col2im(gy, w, geo), rtol=1e-12, atol=1e-12)
+    got, _ = C._full_correlation(gy.astype(np.float32), w.astype(np.float32), geo)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, C._col2im(gy, w, geo), rtol=1e-4, atol=1e-4)
 
@@ -76,7 +76,7 @@ def test_full_correlation_equals_col2im_at_stride_one(padding, dilation, groups)
 def test_input_gradient_takes_the_way_that_moves_less_memory(monkeypatch, x_shape, w_shape, stride, padding, way):
     geo = C._geometry(x_shape, w_shape[2:], w_shape[0], stride, padding, (1, 1), x_shape[1] // w_shape[1], "test")
     taken = []
-    monkeypatch.setattr(C, "_full_correlation", lambda *a: taken.append("correlation"))
+    monkeypatch.setattr(C, "_full_correlation", lambda *a: (taken.append("correlation"), None))
     monkeypatch.setattr(C, "_col2im", lambda *a: taken.append("col2im"))
     C._input_grad_forward(np.zeros(geo.out_shape), np.zeros(w_shape), geo=geo)
     assert taken == [way]
@@ -128,7 +128,7 @@ def test_banded_correlation_keeps_zero_times_inf_exactly_zero(monkeypatch) -> No
     gy[:, :, :3] = 0.0
     monkeypatch.setattr(C, "_BLOCK_BYTES", 1)
     with np.errstate(invalid="ignore"):
-        got = C._full_correlation(gy, w, geo, zero_safe=True)
+        got, _ = C._full_correlation(gy, w, geo, zero_safe=True)
         want = C._col2im(gy, w, geo, zero_safe=True)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
@@ -236,18 +236,72 @@ def test_max_pool_propagates_nan() -> None:
 
 
 # ------------------------------------------------------------------ saved columns
-def test_saved_columns_are_used_once_and_rebuilt_after_retain_graph() -> None:
-    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=True)
+@pytest.mark.parametrize("x_needs_grad", [False, True], ids=["kept columns", "made with the input gradient"])
+def test_saved_weight_gradient_operands_are_used_once_and_made_again_after_retain_graph(x_needs_grad) -> None:
+    """Without an input gradient the forward keeps x's columns for the weight's; with one (a
+    correlation here) it keeps none: the input gradient leaves the weight's behind, taken once."""
+    x = gg.Tensor(RNG.standard_normal((2, 3, 6, 6)), requires_grad=x_needs_grad)
     w = gg.Tensor(RNG.standard_normal((4, 3, 3, 3)), requires_grad=True)
     y = C.conv2d(x, w, padding=1)
     saved = y._node.params["saved"]
-    assert saved.value is not None and saved.value.shape == (1, 27, 72)
+    assert saved.joint == x_needs_grad and C._by_correlation(y._node.params["geo"])
+    assert (saved.value is None) == x_needs_grad
+    if not x_needs_grad:
+        assert saved.value.shape == (1, 27, 72)
     y.sum().backward(retain_graph=True)
-    assert saved.value is None
+    assert saved.value is None and saved.extra is None
     first = w.grad.data.copy()
     w.grad = None
     y.sum().backward()
     np.testing.assert_allclose(w.grad.data, first, rtol=1e-13)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, padding, dilation, groups", [
+    ((2, 4, 7, 6), (6, 2, 3, 2), (1, 1), (1, 2), 2),
+    ((3, 4, 6, 6), (4, 1, 3, 3), 1, (1, 1), 4),  # depthwise
+    ((2, 3, 7, 6), (5, 3, 3, 2), (4, 5), (2, 2), 1),  # left and right beyond the kernel's reach: cropped
+    ((2, 8, 5, 5), (8, 8, 1, 1), 0, (1, 1), 1),  # 1x1
+])
+@pytest.mark.parametrize("band_bytes", [None, 1], ids=["one band", "a band per row"])
+def test_weight_gradient_made_with_the_input_gradient_equals_the_one_made_alone(
+        monkeypatch, x_shape, w_shape, padding, dilation, groups, band_bytes) -> None:
+    """The correlation's columns times x give the weight gradient the forward's columns of x give,
+    in every geometry the correlation serves, band by band too; x's column bands are then never
+    built in the backward."""
+    if band_bytes is not None:
+        monkeypatch.setattr(C, "_BLOCK_BYTES", band_bytes)
+    x, w = RNG.standard_normal(x_shape), RNG.standard_normal(w_shape)
+    u = RNG.standard_normal(C.conv2d(x, w, padding=padding, dilation=dilation, groups=groups).shape)
+
+    def weight_grad(x_needs_grad: bool) -> np.ndarray:
+        xt, wt = gg.Tensor(x, requires_grad=x_needs_grad), gg.Tensor(w, requires_grad=True)
+        y = C.conv2d(xt, wt, padding=padding, dilation=dilation, groups=groups)
+        assert y._node.params["saved"].joint == x_needs_grad
+        built = []
+        bands = C._column_bands
+        monkeypatch.setattr(C, "_column_bands", lambda a, *r: built.append(a) or bands(a, *r))
+        y.backward(u)
+        monkeypatch.setattr(C, "_column_bands", bands)
+        if x_needs_grad:
+            assert built and all(a is not xt.data for a in built)  # only the output gradient's columns
+        return wt.grad.data
+
+    np.testing.assert_allclose(weight_grad(True), weight_grad(False), rtol=1e-12, atol=1e-12)
+
+
+def test_a_weight_gradient_left_for_other_operands_is_dropped_not_used() -> None:
+    geo = C._geometry((2, 3, 5, 5), (3, 3), 4, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, "test")
+    x, w = RNG.standard_normal((2, 3, 5, 5)), RNG.standard_normal((4, 3, 3, 3))
+    gy, other = RNG.standard_normal(geo.out_shape), RNG.standard_normal(geo.out_shape)
+    saved = C._ConvSaved(True)
+    C._input_grad_forward(gy, w, x, geo=geo, saved=saved)
+    assert saved.extra is not None
+    got = C._weight_grad_forward(x, other, geo=geo, saved=saved)
+    assert saved.extra is None
+    np.testing.assert_allclose(got, C._weight_grad_forward(x, other, geo=geo), rtol=1e-12)
+    C._input_grad_forward(gy, w, x, geo=geo, saved=saved)
+    np.testing.assert_allclose(C._weight_grad_forward(x, gy, geo=geo, saved=saved),
+                               C._weight_grad_forward(x, gy, geo=geo), rtol=1e-12, atol=1e-12)
 
 
 def test_saved_maxima_are_used_once_and_found_again_after_retain_graph() -> None:

@@ -51,7 +51,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,9 +182,11 @@ def _padded(x: np.ndarray, geo: Geometry, fill: float = 0.0) -> np.ndarray:
     if not (t or b or left or r):
         return _chwn(x)
     n, c, h, w = x.shape
-    shape = (c, *geo.padded_hw, n)
-    out = np.zeros(shape, dtype=x.dtype) if fill == 0 else np.full(shape, fill, dtype=x.dtype)
+    hp, wp = geo.padded_hw
+    out = np.empty((c, hp, wp, n), dtype=x.dtype)
     out[:, t : t + h, left : left + w, :] = _chwn(x)
+    for border in (out[:, :t], out[:, t + h :], out[:, t : t + h, :left], out[:, t : t + h, left + w :]):
+        border.fill(fill)  # only the border: filling the whole first costs a pass over it
     return out
 
 
@@ -272,21 +274,41 @@ def _column_bands(x: np.ndarray, geo: Geometry, keep: bool = False) -> Iterator[
         _SCRATCH.give(band)
 
 
-def _correlate(x: np.ndarray, kernels: np.ndarray, geo: Geometry, *, keep: bool = False,
-               zero_safe: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def _correlate(x: np.ndarray, kernels: np.ndarray, geo: Geometry, *, keep: bool = False, zero_safe: bool = False,
+               each_band: Callable[[slice, np.ndarray], None] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``kernels`` (G, Og, Cg*KH*KW) times the columns of ``x``: (G, Og, OH*OW*N), a band of columns
     at a time (:func:`_column_bands`); with ``keep``, also the column matrix where one band held it
-    (for the weight gradient), else None."""
+    (for the weight gradient), else None. ``each_band(span, band)`` sees every band while it is
+    still in cache (the input gradient's correlation makes the weight gradient there)."""
     oh, ow, n = *geo.out_hw, geo.in_shape[0]
     out = np.empty((geo.groups, kernels.shape[1], oh * ow * n), dtype=np.result_type(kernels, x))
     band = None
     for span, band in _column_bands(x, geo, keep):
-        dest = out[:, :, span]
-        got = _matmul(kernels, band, out=dest, zero_safe=zero_safe)
-        if not np.may_share_memory(got, dest):  # zero_safe redid a product with a NaN in a new array
-            dest[...] = got
+        _product_into(kernels, band, out[:, :, span], zero_safe)
+        if each_band is not None:
+            each_band(span, band)
     whole = keep and band is not None and band.shape[2] == oh * ow * n
     return out, band if whole else None
+
+
+class _ProductSum:
+    """A sum of matrix products, one per band of columns, into ``total``: the first product is
+    written there, each later one into one spare array and added on."""
+
+    def __init__(self, total: np.ndarray, zero_safe: bool) -> None:
+        self.total, self.zero_safe = total, zero_safe
+        self.part: np.ndarray | None = None
+        self.empty = True
+
+    def add(self, a: np.ndarray, b: np.ndarray) -> None:
+        if self.empty:
+            _product_into(a, b, self.total, self.zero_safe)
+            self.empty = False
+            return
+        if self.part is None:
+            self.part = np.empty_like(self.total)
+        _product_into(a, b, self.part, self.zero_safe)
+        self.total += self.part
 
 
 _COL2IM_ROWS = 64
@@ -333,6 +355,13 @@ def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *, zero
     return np.matmul(a, b, out=out)
 
 
+def _product_into(a: np.ndarray, b: np.ndarray, dest: np.ndarray, zero_safe: bool) -> None:
+    """``dest[...] = a @ b`` (:func:`_matmul`), written in place."""
+    got = _matmul(a, b, out=dest, zero_safe=zero_safe)
+    if not np.may_share_memory(got, dest):  # zero_safe redid a product with a NaN in a new array
+        dest[...] = got
+
+
 def _channel_rows(a: np.ndarray, groups: int) -> np.ndarray:
     """(N, C, H, W) as (G, C/G, H*W*N): channels as rows, each group its own matrix."""
     n, c, h, w = a.shape
@@ -345,13 +374,35 @@ def _from_channel_rows(a: np.ndarray, shape: tuple[int, int, int, int]) -> np.nd
 
 
 # ------------------------------------------------------------------ the three convolution ops
+class _ConvSaved(_Saved):
+    """What one convolution's forward and backward share. ``value``: the forward's columns of x,
+    kept for the weight gradient where one band holds them. ``joint``: the input gradient will be a
+    correlation of the output gradient, whose columns, times x, also give the weight gradient
+    (no columns of x are then kept or built again); it leaves that in ``extra`` as (output
+    gradient, x, weight gradient) for the weight's rule, which takes it if its operands are the
+    same arrays."""
+
+    __slots__ = ("joint",)
+
+    def __init__(self, joint: bool) -> None:
+        super().__init__()
+        self.joint = joint
+
+    def take_weight_grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray | None:
+        made, self.extra = self.extra, None
+        if made is not None and made[0] is gy and made[1] is x:
+            return made[2]  # type: ignore[no-any-return]
+        return None
+
+
 def _conv_forward(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _Saved | None = None
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _ConvSaved | None = None
 ) -> np.ndarray:
     g = geo.groups
-    out, cols = _correlate(x, w.reshape(g, w.shape[0] // g, -1), geo, keep=saved is not None)
-    if saved is not None:
-        saved.value = cols  # the weight gradient's operand, kept for one backward
+    keep = saved is not None and not saved.joint
+    out, cols = _correlate(x, w.reshape(g, w.shape[0] // g, -1), geo, keep=keep)
+    if keep:
+        saved.value = cols  # type: ignore[union-attr]  # the weight gradient's operand, kept for one backward
     if b is not None:
         out += b.reshape(g, -1, 1)
     return _from_channel_rows(out, geo.out_shape)
@@ -359,6 +410,8 @@ def _conv_forward(
 
 def _conv_grad_x(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor | None = None, *,
                  geo: Geometry, saved: Any = None) -> Tensor:
+    if saved is not None and saved.joint:
+        return _conv_input_grad(g, w, x, geo=geo, saved=saved)  # the weight gradient made alongside
     return _conv_input_grad(g, w, geo=geo)
 
 
@@ -375,34 +428,68 @@ def _conv_grad_b(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, *,
 _conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b))
 
 
-def _input_grad_forward(gy: np.ndarray, w: np.ndarray, *, geo: Geometry, zero_safe: bool = False) -> np.ndarray:
-    """dT/dx, by whichever of two equal computations moves less memory. A full correlation (im2col
-    of the gradient, one matmul in the forward's orientation, nothing added back) needs stride 1
-    and copies out_channels * KH*KW * H*W * N entries; col2im writes and adds back
+def _by_correlation(geo: Geometry) -> bool:
+    """Whether the input gradient is a full correlation (else col2im), by whichever of two equal
+    computations moves less memory. A full correlation (im2col of the gradient, one matmul in the
+    forward's orientation, nothing added back) needs stride 1 and copies
+    out_channels * KH*KW * H*W * N entries; col2im writes and adds back
     in_channels * KH*KW * OH*OW * N, an entry of which costs about two copied ones (a strided
     read-add-write, and several smaller products than the correlation's one). So the correlation
     where its columns are at most twice col2im's (a 'same' convolution of as many channels out as
     in, VGG's, or of twice as many), else col2im (a first layer of few channels, a 'valid'
     convolution widening its channels, strides)."""
     (_, c, h, width), (oh, ow) = geo.in_shape, geo.out_hw
-    if geo.stride == (1, 1) and geo.out_channels * h * width <= 2 * c * oh * ow:
-        return _full_correlation(gy, w, geo, zero_safe)
-    return _col2im(gy, w, geo, zero_safe)
+    return geo.stride == (1, 1) and geo.out_channels * h * width <= 2 * c * oh * ow
 
 
-def _full_correlation(gy: np.ndarray, w: np.ndarray, geo: Geometry, zero_safe: bool = False) -> np.ndarray:
+def _input_grad_forward(gy: np.ndarray, w: np.ndarray, x: np.ndarray | None = None, *, geo: Geometry,
+                        saved: _ConvSaved | None = None, zero_safe: bool = False) -> np.ndarray:
+    """dT/dx (:func:`_by_correlation` says how). Given the forward's input ``x`` and its
+    :class:`_ConvSaved`, a correlation also makes the weight gradient and leaves it there."""
+    if not _by_correlation(geo):
+        return _col2im(gy, w, geo, zero_safe)
+    joint = x is not None and saved is not None and x.dtype == np.result_type(gy, w)
+    dx, dw = _full_correlation(gy, w, geo, zero_safe, x if joint else None)
+    if dw is not None:
+        saved.extra = (gy, x, dw)  # type: ignore[union-attr]
+    return dx
+
+
+def _full_correlation(gy: np.ndarray, w: np.ndarray, geo: Geometry, zero_safe: bool = False,
+                      x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """The input gradient of a stride-1 convolution as a convolution itself: the output gradient,
     padded by the kernel's reach less the forward's padding on each side, correlated with the
     kernel flipped in space and with its in and out channels swapped (per group). A side padded
-    beyond the kernel's reach crops the gradient instead (those outputs saw only padding)."""
+    beyond the kernel's reach crops the gradient instead (those outputs saw only padding).
+
+    With the forward's input ``x`` (of the gradient's dtype), also the weight gradient: the
+    gradient's column at input position q and kernel offset k is the output gradient where
+    offset k' = flipped(k) of that output's window lands on q, so the columns times x's channel
+    rows are the weight gradient, flipped; each band is multiplied twice while in cache. Returns
+    (input gradient, weight gradient or None)."""
     c, (kh, kw), g = geo.in_shape[1], geo.kernel, geo.groups
+    og = geo.out_channels // g
     rows, cols, transposed = _transposed(geo)
     gy = gy[:, :, rows, cols]
     dtype = np.result_type(gy, w)
-    flipped = w.reshape(g, w.shape[0] // g, c // g, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
+    flipped = w.reshape(g, og, c // g, kh, kw)[:, :, :, ::-1, ::-1].transpose(0, 2, 1, 3, 4)
     flipped = flipped.astype(dtype, copy=False).reshape(g, c // g, -1)  # (G, Cg, Og*KH*KW), one copy
-    out, _ = _correlate(gy.astype(dtype, copy=False), flipped, transposed, zero_safe=zero_safe)
-    return _from_channel_rows(out, geo.in_shape)
+    each_band = products = None
+    if x is not None:
+        x_rows = _channel_rows(x, g)  # (G, Cg, H*W*N)
+        products = _ProductSum(np.empty((g, og * kh * kw, c // g), dtype=dtype), zero_safe)
+
+        def each_band(span: slice, band: np.ndarray) -> None:
+            products.add(band, x_rows[:, :, span].transpose(0, 2, 1))
+
+    out, _ = _correlate(gy.astype(dtype, copy=False), flipped, transposed, zero_safe=zero_safe, each_band=each_band)
+    dx = _from_channel_rows(out, geo.in_shape)
+    if products is None:
+        return dx, None
+    dw = np.empty((geo.out_channels, c // g, kh, kw), dtype=dtype)  # (O, Cg, KH, KW), unflipped
+    flipped_dw = products.total.reshape(g, og, kh, kw, c // g)[:, :, ::-1, ::-1].transpose(0, 1, 4, 2, 3)
+    np.copyto(dw.reshape(g, og, c // g, kh, kw), flipped_dw)
+    return dx, dw
 
 
 @functools.lru_cache(maxsize=256)
@@ -427,36 +514,33 @@ _conv_weight_grad: Op
 _conv_input_grad = Op(
     "conv2d_input_grad",
     _input_grad_forward,
-    (
-        lambda v, out, gy, w, *, geo: _conv(v, w, geo=geo),
-        lambda v, out, gy, w, *, geo: _conv_weight_grad(v, gy, geo=geo),
+    (  # the forward's input x, where given, only lends the weight gradient its rows: no gradient
+        lambda v, out, gy, w, x=None, *, geo, saved=None: _conv(v, w, geo=geo),
+        lambda v, out, gy, w, x=None, *, geo, saved=None: _conv_weight_grad(v, gy, geo=geo),
+        None,
     ),
     zero_safe_forward=functools.partial(_input_grad_forward, zero_safe=True),
 )
 
 
 def _weight_grad_forward(
-    x: np.ndarray, gy: np.ndarray, *, geo: Geometry, saved: _Saved | None = None, zero_safe: bool = False
+    x: np.ndarray, gy: np.ndarray, *, geo: Geometry, saved: _ConvSaved | None = None, zero_safe: bool = False
 ) -> np.ndarray:
-    """dT/dw: the output gradient's channel rows times the columns of ``x``, those the forward kept
-    (one band's worth), else built again band by band, each band's product added up."""
+    """dT/dw: the one the input gradient made alongside (:class:`_ConvSaved`), else the output
+    gradient's channel rows times the columns of ``x``, those the forward kept (one band's worth),
+    else built again band by band, each band's product added up."""
+    made = None if saved is None else saved.take_weight_grad(x, gy)
+    if made is not None:
+        return made
     g, rows = geo.groups, _channel_rows(gy, geo.groups)
     kept = None if saved is None else saved.take()
     bands = [(slice(None), kept)] if kept is not None else _column_bands(x, geo)
     # made in the weight's shape, not reshaped from the product's: a gradient that is a view of
     # another array is copied before it is handed out as ``.grad``
     out = np.empty((geo.out_channels, geo.in_shape[1] // g, *geo.kernel), dtype=np.result_type(rows, x))
-    total = out.reshape(g, geo.out_channels // g, -1)
-    part = None
-    for i, (span, cols) in enumerate(bands):
-        if i == 1:
-            part = np.empty_like(total)
-        dest = total if part is None else part
-        got = _matmul(rows[:, :, span], cols.transpose(0, 2, 1), out=dest, zero_safe=zero_safe)
-        if not np.may_share_memory(got, dest):  # zero_safe redid a product with a NaN in a new array
-            dest[...] = got
-        if part is not None:
-            total += part
+    products = _ProductSum(out.reshape(g, geo.out_channels // g, -1), zero_safe)
+    for span, cols in bands:
+        products.add(rows[:, :, span], cols.transpose(0, 2, 1))
     if kept is not None:
         _SCRATCH.give(kept.base if kept.base is not None else kept)  # the forward's columns: ours alone
     return out
@@ -539,7 +623,7 @@ def conv2d(
         if b.shape != (out_c,):
             raise ShapeError(f"{op}: bias must have shape ({out_c},) for weight of shape {w.shape}, got {b.shape}")
         inputs.append(b)
-    saved = _Saved() if STATE.enabled and w._requires_grad else None
+    saved = _ConvSaved(x._requires_grad and _by_correlation(geo)) if STATE.enabled and w._requires_grad else None
     return _conv(*inputs, geo=geo, saved=saved)
 
 
