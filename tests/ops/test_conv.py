@@ -289,6 +289,20 @@ def test_weight_gradient_made_with_the_input_gradient_equals_the_one_made_alone(
     np.testing.assert_allclose(weight_grad(True), weight_grad(False), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("x_dtype, w_dtype", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_weight_gradient_made_with_the_input_gradient_across_dtypes(x_dtype, w_dtype) -> None:
+    x, w = RNG.standard_normal((2, 3, 5, 5)).astype(x_dtype), RNG.standard_normal((4, 3, 3, 3)).astype(w_dtype)
+    grads = []
+    for x_needs_grad in (True, False):
+        xt, wt = gg.Tensor(x, requires_grad=x_needs_grad), gg.Tensor(w, requires_grad=True)
+        y = C.conv2d(xt, wt, padding=1)
+        assert y._node.params["saved"].joint == x_needs_grad
+        (y * y).sum().backward()
+        assert wt.grad.dtype == w_dtype
+        grads.append(wt.grad.data)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-5)
+
+
 def test_a_weight_gradient_left_for_other_operands_is_dropped_not_used() -> None:
     geo = C._geometry((2, 3, 5, 5), (3, 3), 4, (1, 1), ((1, 1), (1, 1)), (1, 1), 1, "test")
     x, w = RNG.standard_normal((2, 3, 5, 5)), RNG.standard_normal((4, 3, 3, 3))

@@ -448,8 +448,7 @@ def _input_grad_forward(gy: np.ndarray, w: np.ndarray, x: np.ndarray | None = No
     :class:`_ConvSaved`, a correlation also makes the weight gradient and leaves it there."""
     if not _by_correlation(geo):
         return _col2im(gy, w, geo, zero_safe)
-    joint = x is not None and saved is not None and x.dtype == np.result_type(gy, w)
-    dx, dw = _full_correlation(gy, w, geo, zero_safe, x if joint else None)
+    dx, dw = _full_correlation(gy, w, geo, zero_safe, None if saved is None else x)
     if dw is not None:
         saved.extra = (gy, x, dw)  # type: ignore[union-attr]
     return dx
@@ -462,7 +461,7 @@ def _full_correlation(gy: np.ndarray, w: np.ndarray, geo: Geometry, zero_safe: b
     kernel flipped in space and with its in and out channels swapped (per group). A side padded
     beyond the kernel's reach crops the gradient instead (those outputs saw only padding).
 
-    With the forward's input ``x`` (of the gradient's dtype), also the weight gradient: the
+    With the forward's input ``x``, also the weight gradient (in the input gradient's dtype): the
     gradient's column at input position q and kernel offset k is the output gradient where
     offset k' = flipped(k) of that output's window lands on q, so the columns times x's channel
     rows are the weight gradient, flipped; each band is multiplied twice while in cache. Returns
@@ -476,7 +475,7 @@ def _full_correlation(gy: np.ndarray, w: np.ndarray, geo: Geometry, zero_safe: b
     flipped = flipped.astype(dtype, copy=False).reshape(g, c // g, -1)  # (G, Cg, Og*KH*KW), one copy
     each_band = products = None
     if x is not None:
-        x_rows = _channel_rows(x, g)  # (G, Cg, H*W*N)
+        x_rows = _channel_rows(x, g).astype(dtype, copy=False)  # (G, Cg, H*W*N)
         products = _ProductSum(np.empty((g, og * kh * kw, c // g), dtype=dtype), zero_safe)
 
         def each_band(span: slice, band: np.ndarray) -> None:
