@@ -90,6 +90,18 @@ def ref_avg_pool(x: np.ndarray, k: int, s: int, p: int = 0, ceil_mode: bool = Fa
     return total / counts[1 if count_include_pad else 0]
 
 
+def ref_adaptive_avg_pool(x: np.ndarray, oh: int, ow: int) -> np.ndarray:
+    """PyTorch's blocks: output (i, j) averages rows floor(i*H/OH) .. ceil((i+1)*H/OH), columns alike."""
+    h, w = x.shape[-2:]
+    out = np.empty((*x.shape[:-2], oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            r0, r1 = math.floor(i * h / oh), math.ceil((i + 1) * h / oh)
+            c0, c1 = math.floor(j * w / ow), math.ceil((j + 1) * w / ow)
+            out[..., i, j] = x[..., r0:r1, c0:c1].mean(axis=(-2, -1))
+    return out
+
+
 def ref_batch_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     axes = (0, *range(2, x.ndim))
     shape = (1, -1) + (1,) * (x.ndim - 2)
@@ -273,6 +285,14 @@ OPINFOS = [
         sample=[(2, 3, 4, 5)],
         ref=lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, 2, x.shape[3]).mean(axis=3),
         covers=POOL_OPS,
+    ),
+    OpInfo(
+        "adaptive_avg_pool2d[unequal blocks]",
+        lambda x: C.adaptive_avg_pool2d(x, (3, 2)),
+        shapes=image_shapes(min_side=1),
+        sample=[(2, 3, 5, 7)],
+        ref=lambda x: ref_adaptive_avg_pool(x, 3, 2),
+        covers=("matmul",),
     ),
     OpInfo(
         "batch_norm",

@@ -120,7 +120,8 @@ def test_avg_pool2d_divisor_override_matches_torch() -> None:
           lambda x: F.avg_pool2d(x, 3, 2, 1, divisor_override=4), [RNG.standard_normal((2, 3, 9, 8))])
 
 
-@pytest.mark.parametrize("size", [1, (1, 1), (3, 2), (None, 4), (9, 8)])
+@pytest.mark.parametrize("size", [1, (1, 1), (3, 2), (None, 4), (9, 8),
+                                  2, (4, 3), (None, 5), (5, None), (12, 10)])  # blocks of unequal sizes, overlapping
 def test_adaptive_avg_pool2d_matches_torch(size: Any) -> None:
     agree(lambda x: C.adaptive_avg_pool2d(x, size), lambda x: F.adaptive_avg_pool2d(x, size),
           [RNG.standard_normal((2, 3, 9, 8))])

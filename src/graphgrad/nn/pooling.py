@@ -55,8 +55,8 @@ class AvgPool2d(Module):
 
 
 class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed ``output_size``: 1 (global average pooling) or any size that
-    divides the input's height and width."""
+    """Average pooling to a fixed ``output_size`` (an int or a pair; ``None`` keeps that axis),
+    whatever the input's height and width: PyTorch's blocks (:func:`functional.adaptive_avg_pool2d`)."""
 
     def __init__(self, output_size: Any) -> None:
         super().__init__()

@@ -62,7 +62,7 @@ from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, _constant, host, lift
-from graphgrad.ops.linalg import annihilating_contraction
+from graphgrad.ops.linalg import annihilating_contraction, matmul
 from graphgrad.ops.nn import _Saved
 from graphgrad.ops.reduce import BLAS_FLOATS, sum_array, sum_of_products
 from graphgrad.ops.reduce import mean as _mean
@@ -852,11 +852,14 @@ def avg_pool2d(
 
 
 def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
-    """PyTorch's ``adaptive_avg_pool2d`` where each output cell averages an equal block.
+    """PyTorch's ``adaptive_avg_pool2d``: output cell (i, j) averages input rows
+    ``floor(i*H/OH)`` to ``ceil((i+1)*H/OH)`` (exclusive) and the columns alike, so neighbouring
+    cells' blocks may differ in size or overlap where the output size does not divide the input's.
 
-    ``output_size`` 1 (global average pooling: the mean over H and W) or any size that divides
-    the input's H and W (an :func:`avg_pool2d` with kernel = stride = input / output). ``None`` in
-    ``output_size`` keeps that axis.
+    ``output_size``: an int or a pair (``None`` in it keeps that axis). 1 is the mean over H and W
+    (global average pooling); a size that divides H and W an :func:`avg_pool2d` with kernel =
+    stride = input / output; any other size (larger than the input too) averaging matrices on
+    both sides, ``A_h @ x @ A_w^T``.
     """
     op = "adaptive_avg_pool2d"
     x = _float_input(input, op)
@@ -871,11 +874,25 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
     oh, ow = _pair((oh, ow), "output_size", op)
     if (oh, ow) == (1, 1):
         return _mean(x, axis=(-2, -1), keepdims=True)
-    if h % oh or w % ow:
-        raise ConfigError(
-            f"{op}: output size {(oh, ow)} does not divide the input's {(h, w)}; only equal blocks are supported"
-        )
-    return avg_pool2d(x, (h // oh, w // ow))
+    if h % oh == 0 and w % ow == 0:
+        return avg_pool2d(x, (h // oh, w // ow))
+    if oh != h:
+        x = matmul(_averaging(h, oh, x.dtype), x)
+    if ow != w:
+        x = matmul(x, _averaging(w, ow, x.dtype).T)
+    return x
+
+
+@functools.lru_cache(maxsize=64)
+def _averaging(size: int, out: int, dtype: np.dtype) -> np.ndarray:
+    """The (out, size) matrix whose row i averages entries floor(i*size/out) to
+    ceil((i+1)*size/out) (exclusive): adaptive pooling's blocks along one axis. Read-only, cached."""
+    a = np.zeros((out, size), dtype=dtype)
+    for i in range(out):
+        start, stop = i * size // out, -(-(i + 1) * size // out)
+        a[i, start:stop] = 1.0 / (stop - start)
+    a.flags.writeable = False
+    return a
 
 
 # ------------------------------------------------------------------ normalization
