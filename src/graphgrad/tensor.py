@@ -38,6 +38,14 @@ def _unrecorded_change(what: str) -> None:
     refuse_unrecorded_change(what)
 
 
+def _traced(fn: Callable[..., Any], args: tuple[Any, ...], result: Any, what: str) -> None:
+    """Report an array call the tensor made itself (a recorded in-place change's copy of the old
+    values and its write-back) to the step being captured, so that a plan repeats it."""
+    from graphgrad.compile.trace import active
+
+    active().record(fn, args, {}, result, what)
+
+
 def _as_array(data: Any, dtype: Any = None, copy: bool = True, float_ints: bool = False) -> np.ndarray:
     """Convert user data to an array: Python floats become float32, NumPy dtypes are kept."""
     if isinstance(data, Tensor):
@@ -351,18 +359,22 @@ class Tensor:
         self._vc[0] += 1
         return self
 
-    def _record_in_place(self, make: Callable[[Tensor], Tensor], what: str) -> Tensor:
-        """Write ``make(old self)`` into this tensor's memory and make this tensor that op's output."""
+    def _record_in_place(self, make: Callable[[Tensor], Tensor], what: str,
+                         instead: str = "the out-of-place form (x = x + y)") -> Tensor:
+        """Write ``make(old self)`` into this tensor's memory and make this tensor that op's output;
+        ``instead``: what the user can write instead where that is refused."""
         self._check_inplace(what)
         self._check_writable(what)
         if _holders(self) > _UNALIASED_HOLDERS:
             raise InplaceError(
                 f"{what} on a tensor of shape {self.shape} that shares its memory with another live tensor "
                 "(a view such as reshape, transpose or x[i], or detach()) while a gradient is recorded: "
-                "that tensor's graph would not see the change. Use the out-of-place form (x = x + y), "
-                "or change a copy (x = x * 1.0)"
+                f"that tensor's graph would not see the change. Use {instead}, or change a copy (x = x * 1.0)"
             )
+        capturing = get_mode() & CAPTURE
         old = Tensor._wrap(self.data.copy())  # the old values, with the old history
+        if capturing:
+            _traced(np.copy, (self.data,), old.data, f"the values before {what}")
         old._requires_grad, old._node, old.name = self._requires_grad, self._node, self.name
         old._vc[0] = self._vc[0]
         new = make(old)
@@ -374,7 +386,9 @@ class Tensor:
             if not np.can_cast(new.data.dtype, self.data.dtype, "same_kind"):
                 raise DTypeError(f"{what}: cannot store a {new.dtype} result in a tensor of dtype {self.dtype}")
             new = new.astype(self.data.dtype)
-        self.data[...] = new.data
+        np.copyto(self.data, new.data)
+        if capturing:
+            _traced(np.copyto, (self.data, new.data), None, what)
         self._vc[0] += 1
         self._node, self._requires_grad = new._node, new._requires_grad
         if new._node is not None:
@@ -406,6 +420,13 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         return self.copy_(0)
+
+    def _replace_with(self, make: Callable[[Tensor], Tensor], what: str) -> Tensor:
+        """``make(self)`` written into this tensor, which is returned (PyTorch's ``inplace=True``):
+        recorded like the in-place operators where a gradient flows through it."""
+        if self._records(None):
+            return self._record_in_place(make, what, "inplace=False")
+        return self.copy_(make(self))
 
     def __iadd__(self, other: Any) -> Tensor:
         return self._inplace(np.add, _ops.add, other, "+=")

@@ -509,3 +509,80 @@ def test_nll_loss_is_refused_with_the_reason() -> None:
 
     with pytest.raises(CaptureError, match="nll_loss reads its targets in Python"):
         capture(step)(gg.Tensor(np.ones((2, 4), dtype=np.float32)), gg.Tensor(np.array([0, 1])))
+
+
+class _AddInPlace(nn.Module):
+    def forward(self, x: gg.Tensor) -> gg.Tensor:
+        x += 1.0
+        return x
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: nn.ReLU(inplace=True),
+    lambda: nn.LeakyReLU(0.1, inplace=True),
+    lambda: nn.ELU(inplace=True),
+    lambda: nn.Dropout(0.3, inplace=True, rng=np.random.default_rng(7)),
+    _AddInPlace,
+], ids=["relu", "leaky_relu", "elu", "dropout", "+="])
+def test_a_step_with_an_in_place_change_a_gradient_flows_through_is_captured_bit_for_bit(layer: Any) -> None:
+    """The copy of the old values and the write-back are part of the plan (else every call would
+    record again and never replay)."""
+    def run(captured: bool) -> tuple[list[bytes], Any]:
+        model = nn.Sequential(nn.Linear(12, 16, rng=1), nn.BatchNorm1d(16), layer(), nn.Linear(16, 4, rng=2))
+        opt = optim.SGD(list(model.parameters()), lr=0.05, momentum=0.9)
+        step = _plain_step(model, opt)
+        fn = capture(step) if captured else step
+        for x, y in _batches(6):
+            fn(x, y)
+        return _state_bytes(model), fn
+
+    (want, _), (got, fn) = run(False), run(True)
+    assert fn.plans and got == want
+
+
+class _Clipped(nn.Module):
+    def forward(self, x: gg.Tensor) -> gg.Tensor:
+        return gg.clip(x, -0.5, 0.5)
+
+
+class _LearnedPower(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.exponent = nn.Parameter(np.full(16, 2.0, dtype=np.float32))
+
+    def forward(self, x: gg.Tensor) -> gg.Tensor:
+        return gg.power(gg.relu(x), self.exponent)  # zero bases: the exponent's gradient is 0 there
+
+
+@pytest.mark.parametrize("layer", [nn.LeakyReLU, nn.ELU, nn.Softplus, lambda: nn.Softplus(beta=4.0, threshold=1.0),
+                                   _Clipped, _LearnedPower],
+                         ids=["leaky_relu", "elu", "softplus", "softplus, linear part reached", "clip", "power"])
+def test_steps_whose_rules_compare_values_are_captured_bit_for_bit(layer: Any) -> None:
+    """These rules choose per entry by comparing values; they compare with graphgrad's ops, which a
+    plan repeats, rather than in NumPy (a fresh array each call: the step was refused)."""
+    def run(captured: bool) -> tuple[list[bytes], Any]:
+        model = nn.Sequential(nn.Linear(12, 16, rng=1), layer(), nn.Linear(16, 4, rng=2))
+        opt = optim.SGD(list(model.parameters()), lr=0.05)
+        step = _plain_step(model, opt)
+        fn = capture(step) if captured else step
+        for x, y in _batches(6):
+            fn(x, y)
+        return _state_bytes(model), fn
+
+    (want, _), (got, fn) = run(False), run(True)
+    assert fn.plans and got == want
+
+
+def test_softplus_past_its_threshold_only_in_later_batches_gets_the_gradient_eager_gets() -> None:
+    """The rule once chose in Python whether any entry was past the threshold: a plan recorded on
+    batches with none replayed the smooth part's gradient for every later batch."""
+    def run(captured: bool) -> list[bytes]:
+        model = nn.Sequential(nn.Linear(12, 16, rng=1), nn.Softplus(beta=4.0, threshold=1.0), nn.Linear(16, 4, rng=2))
+        step = _plain_step(model, optim.SGD(list(model.parameters()), lr=0.05))
+        fn = capture(step) if captured else step
+        for i, (x, y) in enumerate(_batches(8)):
+            fn(gg.Tensor(x.data * (0.001 if i < 4 else 10.0)), y)  # past the threshold from the fifth on
+        assert not captured or fn.plans
+        return _state_bytes(model)
+
+    assert run(True) == run(False)

@@ -181,3 +181,57 @@ def test_dropout_gradient_follows_mask_and_follows_model_mode():
 def test_dropout_bad_p():
     with pytest.raises(ConfigError, match="p must be in \\[0, 1\\], got 1.5"):
         nn.Dropout(1.5)
+
+
+# ------------------------------------------------------------------ inplace=True (PyTorch's argument)
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda: nn.ReLU(inplace=True), lambda tnn: tnn.ReLU(inplace=True)),
+    (lambda: nn.LeakyReLU(0.1, True), lambda tnn: tnn.LeakyReLU(0.1, True)),
+    (lambda: nn.ELU(0.5, inplace=True), lambda tnn: tnn.ELU(0.5, inplace=True)),
+], ids=["relu", "leaky_relu", "elu"])
+def test_inplace_activations_change_their_input_and_match_torch(ours, theirs) -> None:
+    torch = pytest.importorskip("torch")
+    x, w = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 4))
+    xt, wt = gg.Tensor(x, requires_grad=True), gg.Tensor(w, requires_grad=True)
+    h = xt @ wt
+    out = ours()(h)
+    assert out is h  # the same tensor, changed
+    (out * out).sum().backward()
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    th = tx @ tw
+    tout = theirs(torch.nn)(th)
+    (tout * tout).sum().backward()
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(wt.grad.data, tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_inplace_without_a_gradient_writes_into_the_array_and_dropout_in_eval_leaves_it() -> None:
+    a = np.array([-1.0, 2.0, -3.0])
+    t = gg.Tensor(a)
+    assert nn.ReLU(inplace=True)(t) is t
+    np.testing.assert_array_equal(a, [0.0, 2.0, 0.0])  # the tensor's array is the caller's
+    drop = nn.Dropout(0.5, inplace=True, rng=0)
+    x = gg.Tensor(np.ones((4, 6)), requires_grad=True)
+    h = x * 1.0
+    assert drop(h) is h and set(np.unique(h.data)) <= {0.0, 2.0}
+    h.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, h.data)  # the mask times 2, as out of place
+    drop.eval()
+    before = h.data.copy()
+    assert drop(h) is h and np.array_equal(h.data, before)
+
+
+def test_inplace_refusals_say_what_to_write_instead() -> None:
+    with pytest.raises(gg.errors.BackwardError, match=r"relu\(inplace=True\) on a leaf tensor that requires a grad"):
+        nn.ReLU(inplace=True)(gg.Tensor(np.ones(3), requires_grad=True))
+    flat = nn.Flatten()(gg.Tensor(np.ones((2, 2, 2)), requires_grad=True) * 1.0)  # a view of a live tensor
+    with pytest.raises(gg.errors.InplaceError, match=r"dropout\(inplace=True\) .* Use inplace=False"):
+        nn.Dropout(0.5, True, rng=0)(flat)
+    with pytest.raises(ConfigError, match=r"Dropout: inplace must be True or False, got 3 \(a seed goes in rng=\)"):
+        nn.Dropout(0.5, 3)
+    with pytest.raises(ConfigError, match="ReLU: inplace must be True or False"):
+        nn.ReLU("yes")
+    assert repr(nn.ReLU(True)) == "ReLU(inplace=True)" and repr(nn.ReLU()) == "ReLU()"
+    assert repr(nn.Dropout(0.2, True, inverted=False)) == "Dropout(p=0.2, inplace=True, inverted=False)"
+    assert repr(nn.LeakyReLU(0.2, True)) == "LeakyReLU(negative_slope=0.2, inplace=True)"

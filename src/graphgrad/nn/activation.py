@@ -5,31 +5,39 @@ from __future__ import annotations
 from graphgrad import ops
 from graphgrad.errors import ConfigError
 from graphgrad.nn import functional
-from graphgrad.nn.module import Module
+from graphgrad.nn.module import Module, inplace_flag
 from graphgrad.tensor import Tensor
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "ELU", "Softplus", "Softmax", "LogSoftmax"]
 
 
 class ReLU(Module):
-    """max(x, 0)."""
+    """max(x, 0). ``inplace=True`` (PyTorch's) writes the result into the input (see :func:`relu`)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace_flag(inplace, "ReLU")
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x)
+        return ops.relu(x, inplace=self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
-    """x for x > 0, ``negative_slope * x`` otherwise."""
+    """x for x > 0, ``negative_slope * x`` otherwise (``inplace`` as :class:`ReLU`'s)."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace_flag(inplace, "LeakyReLU")
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.leaky_relu(x, self.negative_slope)
+        return ops.leaky_relu(x, self.negative_slope, inplace=self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Sigmoid(Module):
@@ -61,17 +69,18 @@ class GELU(Module):
 
 
 class ELU(Module):
-    """x for x > 0, ``alpha * (exp(x) - 1)`` otherwise."""
+    """x for x > 0, ``alpha * (exp(x) - 1)`` otherwise (``inplace`` as :class:`ReLU`'s)."""
 
-    def __init__(self, alpha: float = 1.0) -> None:
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
+        self.inplace = inplace_flag(inplace, "ELU")
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.elu(x, self.alpha)
+        return ops.elu(x, self.alpha, inplace=self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class Softplus(Module):

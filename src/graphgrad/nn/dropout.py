@@ -15,25 +15,28 @@ import numpy as np
 
 from graphgrad.errors import ConfigError
 from graphgrad.nn import functional
-from graphgrad.nn.module import Module
+from graphgrad.nn.module import Module, inplace_flag
 from graphgrad.tensor import Tensor
 
 __all__ = ["Dropout"]
 
 
 class Dropout(Module):
-    """Randomly zero units in training mode; masks come from ``rng`` (a Generator or a seed)."""
+    """Randomly zero units in training mode; masks come from ``rng`` (a Generator or a seed).
+    ``inplace=True`` (PyTorch's second argument) writes the result into the input."""
 
-    def __init__(self, p: float = 0.5, rng: Any = None, inverted: bool = True) -> None:
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, rng: Any = None, inverted: bool = True) -> None:
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise ConfigError(f"Dropout probability p must be in [0, 1], got {p!r}")
         self.p = float(p)
+        self.inplace = inplace_flag(inplace, "Dropout")
         self.inverted = bool(inverted)
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
     def forward(self, x: Tensor) -> Tensor:
-        return functional.dropout(x, self.p, self.training, self.rng, inverted=self.inverted)
+        return functional.dropout(x, self.p, self.training, self.rng, inverted=self.inverted, inplace=self.inplace)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}" + ("" if self.inverted else ", inverted=False")
+        flags = (", inplace=True" if self.inplace else "") + ("" if self.inverted else ", inverted=False")
+        return f"p={self.p}{flags}"

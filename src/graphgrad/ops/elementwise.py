@@ -16,6 +16,7 @@ operands; clip passes the gradient at the bounds themselves (gradient 1 for a_mi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -127,6 +128,27 @@ _divide = Op(
 )
 
 
+# ------------------------------------------------------------------ comparisons
+# (above the rules below that choose per entry with them: a plan repeats these ops)
+def _comparison(name: str, fn: Any) -> Callable[[Any, Any], Tensor]:
+    op = Op(name, fn, None)
+
+    def compare(a: Any, b: Any) -> Tensor:
+        return op(*lift_pair(a, b))
+
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise {name.replace('_', ' ')} (a boolean tensor; no gradient)."
+    return compare
+
+
+equal = _comparison("equal", np.equal)
+not_equal = _comparison("not_equal", np.not_equal)
+less = _comparison("less", np.less)
+less_equal = _comparison("less_equal", np.less_equal)
+greater = _comparison("greater", np.greater)
+greater_equal = _comparison("greater_equal", np.greater_equal)
+
+
 def _pow_grad_base(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     # b a^(b-1): at b = 0 this is 0 * a^-1, which rule mode makes 0 (also at a = 0)
     return g * (b * power(a, b - 1.0))
@@ -136,8 +158,7 @@ def _pow_grad_exponent(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
     # a^b log a: at a = 0 (b > 0) this is 0 * -inf, which rule mode makes 0; at a = 0, b = 0 it
     # would be 1 * -inf, taken as 0 as PyTorch does (0^b is 0 for every b > 0)
     local = out * log(a)
-    zero_base = (a.data == 0) & (b.data >= 0)
-    return g * (where(_mask(zero_base), 0.0, local) if zero_base.any() else local)
+    return g * where(equal(a, 0.0), where(greater_equal(b, 0.0), 0.0, local), local)
 
 
 _power = Op("power", np.power, (_pow_grad_base, _pow_grad_exponent))
@@ -187,11 +208,6 @@ def exp(x: Any) -> Tensor:
 def log(x: Any) -> Tensor:
     """Natural logarithm."""
     return _log(lift(x))
-
-
-def _mask(condition: np.ndarray) -> Tensor:
-    """A boolean array as a constant tensor (comparisons carry no gradient, so no op is needed)."""
-    return Tensor._wrap(condition)
 
 
 _log1p = Op("log1p", np.log1p, (lambda g, out, a: g / (a + 1.0),))
@@ -298,7 +314,7 @@ _sigmoid = Op("sigmoid", _sigmoid_forward, (lambda g, out, a: g * (out * (1.0 - 
 _relu = Op(
     "relu",
     _relu_forward,
-    (lambda g, out, a: where(_mask(out.data > 0), g, 0.0),),
+    (lambda g, out, a: where(greater(out, 0.0), g, 0.0),),
     array_vjps=(lambda g, out, a: np.multiply(g, out > 0),),  # every MLP's hot path (np.where is 3x slower)
 )
 
@@ -313,9 +329,14 @@ def sigmoid(x: Any) -> Tensor:
     return _sigmoid(lift(x))
 
 
-def relu(x: Any) -> Tensor:
-    """max(x, 0); gradient 1 for x > 0 and 0 for x <= 0 (0 at the kink)."""
-    return _relu(lift(x))
+def relu(x: Any, inplace: bool = False) -> Tensor:
+    """max(x, 0); gradient 1 for x > 0 and 0 for x <= 0 (0 at the kink).
+
+    ``inplace=True`` (PyTorch's) writes the result into ``x`` and returns ``x``; while a gradient is
+    recorded graphgrad keeps a copy of the old values for it (as for ``+=``), so nothing is saved.
+    """
+    x = lift(x)
+    return x._replace_with(_relu, "relu(inplace=True)") if inplace else _relu(x)
 
 
 def _leaky_forward(a: np.ndarray, negative_slope: float) -> np.ndarray:
@@ -323,15 +344,22 @@ def _leaky_forward(a: np.ndarray, negative_slope: float) -> np.ndarray:
 
 
 def _leaky_rule(g: Tensor, out: Tensor, a: Tensor, negative_slope: float) -> Tensor:
-    return where(_mask(a.data > 0), g, g * negative_slope)
+    return where(greater(a, 0.0), g, g * negative_slope)
 
 
 _leaky_relu = Op("leaky_relu", _leaky_forward, (_leaky_rule,))
 
 
-def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
-    """x for x > 0, ``negative_slope * x`` otherwise; gradient ``negative_slope`` at 0."""
-    return _leaky_relu(lift(x), negative_slope=float(negative_slope))
+def leaky_relu(x: Any, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, ``negative_slope * x`` otherwise; gradient ``negative_slope`` at 0.
+
+    ``inplace=True`` (PyTorch's) writes the result into ``x`` and returns ``x``; while a gradient is
+    recorded graphgrad keeps a copy of the old values for it (as for ``+=``), so nothing is saved.
+    """
+    x, slope = lift(x), float(negative_slope)
+    if inplace:
+        return x._replace_with(lambda t: _leaky_relu(t, negative_slope=slope), "leaky_relu(inplace=True)")
+    return _leaky_relu(x, negative_slope=slope)
 
 
 def _elu_forward(a: np.ndarray, alpha: float) -> np.ndarray:
@@ -340,15 +368,20 @@ def _elu_forward(a: np.ndarray, alpha: float) -> np.ndarray:
 
 def _elu_rule(g: Tensor, out: Tensor, a: Tensor, alpha: float) -> Tensor:
     # for x <= 0 the derivative alpha e^x equals out + alpha: no second exp
-    return where(_mask(a.data > 0), g, g * (out + alpha))
+    return where(greater(a, 0.0), g, g * (out + alpha))
 
 
 _elu = Op("elu", _elu_forward, (_elu_rule,))
 
 
-def elu(x: Any, alpha: float = 1.0) -> Tensor:
-    """x for x > 0, ``alpha (e^x - 1)`` otherwise; gradient ``alpha`` at 0 (the x < 0 side)."""
-    return _elu(lift(x), alpha=float(alpha))
+def elu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, ``alpha (e^x - 1)`` otherwise; gradient ``alpha`` at 0 (the x < 0 side).
+
+    ``inplace=True`` (PyTorch's) writes the result into ``x`` and returns ``x``; while a gradient is
+    recorded graphgrad keeps a copy of the old values for it (as for ``+=``), so nothing is saved.
+    """
+    x, a = lift(x), float(alpha)
+    return x._replace_with(lambda t: _elu(t, alpha=a), "elu(inplace=True)") if inplace else _elu(x, alpha=a)
 
 
 def _softplus_forward(a: np.ndarray, beta: float, threshold: float) -> np.ndarray:
@@ -361,9 +394,7 @@ def _softplus_forward(a: np.ndarray, beta: float, threshold: float) -> np.ndarra
 
 def _softplus_rule(g: Tensor, out: Tensor, a: Tensor, beta: float, threshold: float) -> Tensor:
     ba = a * beta if beta != 1.0 else a
-    local = g * sigmoid(ba)
-    linear = ba.data > threshold
-    return where(_mask(linear), g, local) if linear.any() else local
+    return where(greater(ba, threshold), g, g * sigmoid(ba))
 
 
 _softplus = Op("softplus", _softplus_forward, (_softplus_rule,))
@@ -521,13 +552,11 @@ def minimum(a: Any, b: Any) -> Tensor:
 
 
 def _clip_rule(g: Tensor, out: Tensor, a: Tensor, a_min: Any, a_max: Any) -> Tensor:
-    x = a.data
-    inside = np.ones(np.broadcast_shapes(x.shape, g.data.shape), dtype=bool)
     if a_min is not None:
-        inside &= x >= a_min
+        g = where(greater_equal(a, a_min), g, 0.0)
     if a_max is not None:
-        inside &= x <= a_max
-    return g * _mask(inside)
+        g = where(less_equal(a, a_max), g, 0.0)
+    return g
 
 
 _clip = Op("clip", lambda a, a_min, a_max: np.clip(a, a_min, a_max), (_clip_rule,))
@@ -575,24 +604,7 @@ def astype(x: Any, dtype: Any) -> Tensor:
     return _astype(x, dtype=dtype)
 
 
-# ------------------------------------------------------------------ comparisons and where
-def _comparison(name: str, fn: Any) -> Any:
-    op = Op(name, fn, None)
-
-    def compare(a: Any, b: Any) -> Tensor:
-        return op(*lift_pair(a, b))
-
-    compare.__name__ = name
-    compare.__doc__ = f"Elementwise {name.replace('_', ' ')} (a boolean tensor; no gradient)."
-    return compare
-
-
-equal = _comparison("equal", np.equal)
-not_equal = _comparison("not_equal", np.not_equal)
-less = _comparison("less", np.less)
-less_equal = _comparison("less_equal", np.less_equal)
-greater = _comparison("greater", np.greater)
-greater_equal = _comparison("greater_equal", np.greater_equal)
+# ------------------------------------------------------------------ where
 
 
 def _where_forward(cond: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

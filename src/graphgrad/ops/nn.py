@@ -767,7 +767,8 @@ def _generator(rng: Any) -> np.random.Generator:
     return np.random.default_rng(rng)
 
 
-def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None, inverted: bool = True) -> Tensor:
+def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None, inverted: bool = True,
+            inplace: bool = False) -> Tensor:
     """Zero each entry with probability ``p`` while training.
 
     ``inverted=True`` (PyTorch's, the default): training gives ``x * mask / (1 - p)`` so the
@@ -775,7 +776,9 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None, inve
     lecture notes' rule: training gives ``x * mask`` and evaluation scales by the keep probability,
     ``x * (1 - p)``. ``p = 1`` drops everything (zeros, zero gradient). ``rng`` is a
     ``numpy.random.Generator`` (fresh masks on every call) or a seed (the same mask on every
-    call); None uses a generator kept by this module.
+    call); None uses a generator kept by this module. ``inplace=True`` (PyTorch's) writes the
+    result into ``x`` and returns ``x`` (a copy of the old values is kept while a gradient is
+    recorded, as for ``+=``).
     """
     from graphgrad.ops.core import drawn  # here, not at the top: this block is all of nn.py the capture work touches
 
@@ -784,10 +787,12 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None, inve
     if not 0.0 <= p <= 1.0:
         raise ConfigError(f"dropout: p is the probability of dropping an entry and must be in [0, 1], got {p}")
     keep = 1.0 - p
+    if p == 0.0 or (inverted and not training):
+        return x  # the identity: nothing to write, in place or not
+    if inplace:
+        return x._replace_with(lambda t: dropout(t, p, training, rng, inverted), "dropout(inplace=True)")
     if not training:
-        return x if inverted or p == 0.0 else ew.multiply(x, keep)
-    if p == 0.0:
-        return x
+        return ew.multiply(x, keep)
     dtype = x.data.dtype if x.data.dtype.kind == "f" else np.dtype(np.float32)
     scale = 1.0 / keep if inverted and keep > 0.0 else 1.0
     return _dropout(x, drawn(_dropout_mask, rng, x.shape, keep, scale, dtype))
