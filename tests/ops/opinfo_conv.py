@@ -292,7 +292,7 @@ OPINFOS = [
         shapes=image_shapes(min_side=1),
         sample=[(2, 3, 5, 7)],
         ref=lambda x: ref_adaptive_avg_pool(x, 3, 2),
-        covers=("matmul",),
+        covers=("mean", "concatenate"),
     ),
     OpInfo(
         "batch_norm",

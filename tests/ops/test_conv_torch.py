@@ -127,6 +127,17 @@ def test_adaptive_avg_pool2d_matches_torch(size: Any) -> None:
           [RNG.standard_normal((2, 3, 9, 8))])
 
 
+@pytest.mark.parametrize("size", [(2, 3), 2, (7, 4)])
+def test_adaptive_avg_pool2d_keeps_inf_and_nan_in_their_blocks_as_torch(size: Any) -> None:
+    x = RNG.standard_normal((2, 3, 5, 5))
+    x[0, 0, 0, 0], x[1, 2, 4, 4], x[1, 1, 2, 2] = np.nan, np.inf, -np.inf
+    want = F.adaptive_avg_pool2d(torch.tensor(x), size).numpy()
+    got = C.adaptive_avg_pool2d(x, size).data
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert np.isfinite(got).sum() > got.size // 2  # the other blocks stay finite
+
+
 @pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5), (4, 3, 5, 2)])
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [True, False])

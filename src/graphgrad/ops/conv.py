@@ -62,12 +62,12 @@ from graphgrad.autograd.grad_mode import STATE
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
 from graphgrad.ops.core import Op, _constant, host, lift
-from graphgrad.ops.linalg import annihilating_contraction, matmul
+from graphgrad.ops.linalg import annihilating_contraction
 from graphgrad.ops.nn import _Saved
 from graphgrad.ops.reduce import BLAS_FLOATS, sum_array, sum_of_products
 from graphgrad.ops.reduce import mean as _mean
 from graphgrad.ops.reduce import sum as _sum
-from graphgrad.ops.shape import reshape
+from graphgrad.ops.shape import concatenate, reshape
 from graphgrad.tensor import Tensor
 
 __all__ = [
@@ -858,8 +858,8 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
 
     ``output_size``: an int or a pair (``None`` in it keeps that axis). 1 is the mean over H and W
     (global average pooling); a size that divides H and W an :func:`avg_pool2d` with kernel =
-    stride = input / output; any other size (larger than the input too) averaging matrices on
-    both sides, ``A_h @ x @ A_w^T``.
+    stride = input / output; any other size (larger than the input too) the mean of each block,
+    rows then columns.
     """
     op = "adaptive_avg_pool2d"
     x = _float_input(input, op)
@@ -876,23 +876,22 @@ def adaptive_avg_pool2d(input: Any, output_size: Any) -> Tensor:
         return _mean(x, axis=(-2, -1), keepdims=True)
     if h % oh == 0 and w % ow == 0:
         return avg_pool2d(x, (h // oh, w // ow))
-    if oh != h:
-        x = matmul(_averaging(h, oh, x.dtype), x)
-    if ow != w:
-        x = matmul(x, _averaging(w, ow, x.dtype).T)
-    return x
+    return _block_means(_block_means(x, -2, oh), -1, ow)
 
 
-@functools.lru_cache(maxsize=64)
-def _averaging(size: int, out: int, dtype: np.dtype) -> np.ndarray:
-    """The (out, size) matrix whose row i averages entries floor(i*size/out) to
-    ceil((i+1)*size/out) (exclusive): adaptive pooling's blocks along one axis. Read-only, cached."""
-    a = np.zeros((out, size), dtype=dtype)
+def _block_means(x: Tensor, axis: int, out: int) -> Tensor:
+    """Adaptive pooling along one axis: block i is entries floor(i*n/out) to ceil((i+1)*n/out)
+    (exclusive), each averaged on its own, so an inf or NaN stays in the blocks that hold it (a
+    product with an averaging matrix would spread it over every block: 0 * inf is NaN)."""
+    n = x.shape[axis]
+    if out == n:
+        return x
+    index: list[Any] = [slice(None)] * x.ndim
+    blocks = []
     for i in range(out):
-        start, stop = i * size // out, -(-(i + 1) * size // out)
-        a[i, start:stop] = 1.0 / (stop - start)
-    a.flags.writeable = False
-    return a
+        index[axis] = slice(i * n // out, -(-(i + 1) * n // out))
+        blocks.append(_mean(x[tuple(index)], axis=axis, keepdims=True))
+    return concatenate(blocks, axis=axis)
 
 
 # ------------------------------------------------------------------ normalization
