@@ -47,8 +47,10 @@ class ModuleList(Module):
         return str(i) if own is None else own
 
     def _items(self) -> Iterator[tuple[str, Any]]:
+        names = self._names
         for i, m in enumerate(self._list):
-            yield self._name(i), m
+            own = None if names is None else names[i]
+            yield (str(i) if own is None else own), m
 
     def _rename(self, names: list[str | None]) -> None:
         """Adopt ``names`` (one per entry, for a change about to be made), refusing a change after
