@@ -75,7 +75,7 @@ class ModuleList(Module):
             return None
         if names is not None and name in names:
             return names.index(name)
-        i = int(name) if name.isdigit() else -1
+        i = int(name) if name.isascii() and name.isdigit() else -1
         return i if 0 <= i < len(entries) and self._name(i) == name else None
 
     def __getattr__(self, name: str) -> Any:
