@@ -261,3 +261,116 @@ def test_load_state_dict_refuses_values_that_are_not_real_numbers_and_changes_no
         model.load_state_dict(state)
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+# ------------------------------------------------------------------ Sequential with named layers
+def _named_cnn(torch=None):
+    """A small CNN with named layers, as graphgrad's and (with ``torch``) as PyTorch's."""
+    from collections import OrderedDict
+
+    if torch is None:
+        return nn.Sequential(OrderedDict([
+            ("conv", nn.Conv2d(1, 4, 3, padding=1, rng=0, dtype=np.float64)),
+            ("bn", nn.BatchNorm2d(4, dtype=np.float64)),
+            ("relu", nn.ReLU()), ("pool", nn.MaxPool2d(2)), ("flat", nn.Flatten()),
+            ("fc", nn.Linear(16, 3, rng=1, dtype=np.float64)),
+        ]))
+    tn = torch.nn
+    return tn.Sequential(OrderedDict([
+        ("conv", tn.Conv2d(1, 4, 3, padding=1)), ("bn", tn.BatchNorm2d(4)), ("relu", tn.ReLU()),
+        ("pool", tn.MaxPool2d(2)), ("flat", tn.Flatten()), ("fc", tn.Linear(16, 3)),
+    ])).double()
+
+
+def test_sequential_from_an_ordered_dict_names_its_layers() -> None:
+    model = _named_cnn()
+    assert model.conv is model[0] and model.fc is model[-1] and len(model) == 6
+    assert model.bn is model[1]
+    assert list(model.state_dict()) == ["conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_mean",
+                                        "bn.running_var", "bn.num_batches_tracked", "fc.weight", "fc.bias"]
+    assert [n for n, _ in model.named_modules()] == ["", "conv", "bn", "relu", "pool", "flat", "fc"]
+    assert [n for n, _ in model.named_children()] == ["conv", "bn", "relu", "pool", "flat", "fc"]
+    assert "\n  (conv): Conv2d(1, 4, kernel_size=(3, 3)" in repr(model) and "\n  (relu): ReLU()\n" in repr(model)
+    tail = model[3:]
+    assert isinstance(tail, nn.Sequential) and [n for n, _ in tail.named_children()] == ["pool", "flat", "fc"]
+    assert list(tail.state_dict()) == ["fc.weight", "fc.bias"] and tail.fc is model.fc
+    model.append(nn.Softmax(dim=1))
+    assert [n for n, _ in model.named_children()][-1] == "6" and getattr(model, "6") is model[6]
+    x = gg.Tensor(np.random.default_rng(0).standard_normal((2, 1, 4, 4)))
+    np.testing.assert_allclose(model(x).data.sum(axis=1), 1.0)  # the appended layer runs last
+
+
+def test_sequential_from_a_plain_dict_equals_the_ordered_dict_one() -> None:
+    from collections import OrderedDict
+
+    layers = {"enc": nn.Linear(3, 4, rng=0), "act": nn.Tanh(), "dec": nn.Linear(4, 2, rng=1)}
+    a, b = nn.Sequential(layers), nn.Sequential(OrderedDict(layers))
+    assert list(a.state_dict()) == list(b.state_dict()) == ["enc.weight", "enc.bias", "dec.weight", "dec.bias"]
+    x = gg.Tensor(np.ones((2, 3), dtype=np.float32))
+    np.testing.assert_array_equal(a(x).data, b(x).data)
+
+
+def test_named_sequential_state_dicts_load_both_ways_with_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    ours, theirs = _named_cnn(), _named_cnn(torch)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    # PyTorch's trained-looking weights into ours ...
+    with torch.no_grad():
+        theirs.bn.running_mean.uniform_(-1, 1)
+        theirs.bn.running_var.uniform_(0.5, 2)
+        theirs.bn.weight.uniform_(0.5, 2)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    ours.eval(), theirs.eval()
+    x = np.random.default_rng(1).standard_normal((5, 1, 4, 4))
+    np.testing.assert_allclose(ours(gg.Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+    # ... and ours into a fresh PyTorch model (strict: the same keys, shapes and order)
+    fresh = _named_cnn(torch).eval()
+    fresh.load_state_dict({k: torch.from_numpy(v) for k, v in _named_cnn().state_dict().items()})
+    np.testing.assert_array_equal(fresh.conv.weight.detach().numpy(), _named_cnn().conv.weight.data)
+    # slices and appends name layers as PyTorch does
+    assert list(ours[1:].state_dict()) == list(theirs[1:].state_dict())
+    assert list(ours.append(nn.Linear(3, 2, rng=2, dtype=np.float64)).state_dict()) == list(
+        theirs.append(torch.nn.Linear(3, 2).double()).state_dict())
+    plain, torch_plain = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)), torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    assert list(plain[1:].state_dict()) == list(torch_plain[1:].state_dict()) == ["2.weight", "2.bias"]
+
+
+def test_named_sequential_edits_keep_names() -> None:
+    from collections import OrderedDict
+
+    model = nn.Sequential(OrderedDict([("conv", nn.Conv2d(1, 2, 3, rng=0)), ("act", nn.ReLU())]))
+    new_conv = nn.Conv2d(1, 5, 3, rng=1)
+    model.conv = new_conv  # replaces the layer (as PyTorch), not a stray attribute beside it
+    assert model[0] is new_conv and "conv" not in vars(model)
+    assert model.state_dict()["conv.weight"].shape == (5, 1, 3, 3)
+    model[1] = nn.Tanh()
+    assert isinstance(model.act, nn.Tanh)
+    model.insert(1, nn.Identity())  # a layer without a name of its own is named by its index
+    assert [n for n, _ in model.named_children()] == ["conv", "1", "act"]
+    del model[0]  # unlike PyTorch, which renumbers every layer, the others keep their names
+    assert [n for n, _ in model.named_children()] == ["0", "act"]
+    plain = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Sigmoid())
+    del plain[0]
+    assert [n for n, _ in plain.named_children()] == ["0", "1"] and isinstance(plain[0], nn.Tanh)
+
+
+def test_named_sequential_refuses_bad_names_and_clashes() -> None:
+    from collections import OrderedDict
+
+    for key in ["a.b", "", 3]:
+        with pytest.raises(ConfigError, match=r"Sequential keys must be non-empty strings without '\.', got"):
+            nn.Sequential({key: nn.ReLU()})
+    for key in ["forward", "training", "append"]:
+        with pytest.raises(ConfigError, match=f"a layer cannot be named '{key}', an attribute of Sequential"):
+            nn.Sequential(OrderedDict([(key, nn.ReLU())]))
+    with pytest.raises(ConfigError, match=r"Sequential\['act'\] must be a Module, got str"):
+        nn.Sequential({"conv": nn.ReLU(), "act": "relu"})
+    tail = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Sigmoid())[1:]  # named "1", "2" as in PyTorch
+    before = list(tail)
+    with pytest.raises(ConfigError, match="the entries at 1 and 2 would both be named '2'"):
+        tail.append(nn.ReLU())  # PyTorch silently replaces its layer "2" here
+    assert list(tail) == before and [n for n, _ in tail.named_children()] == ["1", "2"]
+    with pytest.raises(AttributeError, match="Sequential has no attribute or entry 'conv'"):
+        _ = tail.conv

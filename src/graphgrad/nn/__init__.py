@@ -10,10 +10,26 @@ differs from an optimizer's ``weight_decay``).
 from __future__ import annotations
 
 from graphgrad.nn import functional, init, utils
-from graphgrad.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from graphgrad.nn.activation import (
+    ELU,
+    GELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from graphgrad.nn.container import ModuleDict, ModuleList, Sequential
 from graphgrad.nn.conv import Conv1d, Conv2d
-from graphgrad.nn.dropout import Dropout
+from graphgrad.nn.dropout import Dropout, Dropout1d, Dropout2d
 from graphgrad.nn.embedding import Embedding
 from graphgrad.nn.linear import Flatten, Identity, Linear, Unflatten
 from graphgrad.nn.loss import (
@@ -55,6 +71,8 @@ __all__ = [
     "LayerNorm",
     "Embedding",
     "Dropout",
+    "Dropout1d",
+    "Dropout2d",
     "ReLU",
     "LeakyReLU",
     "Sigmoid",
@@ -64,6 +82,12 @@ __all__ = [
     "Softplus",
     "Softmax",
     "LogSoftmax",
+    "SiLU",
+    "ReLU6",
+    "Hardtanh",
+    "Hardsigmoid",
+    "Hardswish",
+    "Mish",
     "SquareLoss",
     "MSELoss",
     "L1Loss",

@@ -1,28 +1,109 @@
-"""Activation layers: each wraps one elementwise op (or softmax) so it can sit in a Sequential."""
+"""Activation layers, each wrapping one function so it can sit in a Sequential.
+
+Most wrap an op of :mod:`graphgrad.ops`. The ones PyTorch CNNs add (SiLU, ReLU6, Hardtanh,
+Hardsigmoid, Hardswish, Mish) are defined here as functions composed of graphgrad ops, so their
+gradients (second order included) and captured steps come from those ops. At the kinks of the
+piecewise ones the gradient is PyTorch's: each kink belongs to the outer piece (see
+:func:`hardtanh`).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from graphgrad import ops
 from graphgrad.errors import ConfigError
-from graphgrad.nn import functional
 from graphgrad.nn.module import Module, inplace_flag
+from graphgrad.ops.core import lift
+from graphgrad.ops.nn import LAST_AXIS, axis_or_dim
 from graphgrad.tensor import Tensor
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "ELU", "Softplus", "Softmax", "LogSoftmax"]
+__all__ = [
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "ELU", "Softplus", "Softmax", "LogSoftmax",
+    "SiLU", "ReLU6", "Hardtanh", "Hardsigmoid", "Hardswish", "Mish",
+    "silu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "mish",
+]
 
 
-class ReLU(Module):
-    """max(x, 0). ``inplace=True`` (PyTorch's) writes the result into the input (see :func:`relu`)."""
+# ------------------------------------------------------------------ functions built from graphgrad ops
+def _apply(f: Any, x: Any, inplace: bool, name: str) -> Tensor:
+    """``f(x)``, or with ``inplace=True`` (PyTorch's) written into ``x``, which is returned (recorded
+    like ``+=`` where a gradient flows: a copy of the old values is kept, so no memory is saved)."""
+    x = lift(x)
+    return x._replace_with(f, f"{name}(inplace=True)") if inplace else f(x)  # type: ignore[no-any-return]
+
+
+def _pieces(x: Tensor, lo: float, hi: float, below: Any, middle: Any, above: Any) -> Tensor:
+    """``below`` where ``x <= lo``, ``above`` where ``x >= hi``, ``middle`` in between: the kinks
+    belong to the outer pieces, as PyTorch's gradients have it (``where`` gives the pieces not
+    taken exactly zero gradient; the comparisons are graphgrad ops, so a captured step repeats them)."""
+    return ops.where(ops.less_equal(x, lo), below, ops.where(ops.greater_equal(x, hi), above, middle))
+
+
+def _bound(value: Any, name: str, op: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{op}: {name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _hardtanh_bounds(min_val: Any, max_val: Any, op: str) -> tuple[float, float]:
+    lo, hi = _bound(min_val, "min_val", op), _bound(max_val, "max_val", op)
+    if not lo < hi:
+        raise ConfigError(f"{op}: min_val must be less than max_val, got min_val={min_val!r}, max_val={max_val!r}")
+    return lo, hi
+
+
+def silu(x: Any, inplace: bool = False) -> Tensor:
+    """SiLU (swish): ``x * sigmoid(x)``; smooth, gradient ``s + x s (1 - s)`` with ``s = sigmoid(x)``."""
+    return _apply(lambda t: t * ops.sigmoid(t), x, inplace, "silu")
+
+
+def mish(x: Any, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``; smooth (softplus is the identity above 20, where tanh is 1 in float64)."""
+    return _apply(lambda t: t * ops.tanh(ops.softplus(t)), x, inplace, "mish")
+
+
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` clipped to ``[min_val, max_val]``. The gradient is 1 strictly inside and 0 outside and
+    at the bounds themselves (PyTorch's; :func:`graphgrad.clip` passes it at the bounds)."""
+    lo, hi = _hardtanh_bounds(min_val, max_val, "hardtanh")
+    return _apply(lambda t: _pieces(t, lo, hi, lo, t, hi), x, inplace, "hardtanh")
+
+
+def relu6(x: Any, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)``: :func:`hardtanh` on ``[0, 6]`` (gradient 0 at 0 and at 6, as PyTorch)."""
+    return _apply(lambda t: _pieces(t, 0.0, 6.0, 0.0, t, 6.0), x, inplace, "relu6")
+
+
+def hardsigmoid(x: Any, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``: 0 up to -3, 1 from 3, linear between; gradient 1/6 strictly between
+    -3 and 3 and 0 elsewhere, at -3 and 3 included (PyTorch's)."""
+    return _apply(lambda t: _pieces(t, -3.0, 3.0, 0.0, (t + 3.0) / 6.0, 1.0), x, inplace, "hardsigmoid")
+
+
+def hardswish(x: Any, inplace: bool = False) -> Tensor:
+    """``x * relu6(x + 3) / 6``: 0 up to -3, x from 3, ``x (x + 3) / 6`` between; gradient
+    ``x / 3 + 1/2`` strictly between, 0 at -3 and 1 at 3 (PyTorch's)."""
+    return _apply(lambda t: _pieces(t, -3.0, 3.0, 0.0, t * (t + 3.0) / 6.0, t), x, inplace, "hardswish")
+
+
+class _Activation(Module):
+    """A layer applying one function, with PyTorch's ``inplace`` argument: ``True`` writes the
+    result into the input (see :func:`graphgrad.relu`)."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        self.inplace = inplace_flag(inplace, "ReLU")
-
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x, inplace=self.inplace)
+        self.inplace = inplace_flag(inplace, type(self).__name__)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_Activation):
+    """max(x, 0)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.relu(x, inplace=self.inplace)
 
 
 class LeakyReLU(Module):
@@ -100,22 +181,15 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
-def _axis(axis: int, dim: int | None, name: str) -> int:
-    value = axis if dim is None else dim
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name}: axis must be an integer, got {value!r}")
-    return value
-
-
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along ``axis`` (``dim`` is accepted as PyTorch spells it)."""
 
-    def __init__(self, axis: int = -1, *, dim: int | None = None) -> None:
+    def __init__(self, axis: int = LAST_AXIS, *, dim: int | None = None) -> None:
         super().__init__()
-        self.axis = _axis(axis, dim, "Softmax")
+        self.axis = axis_or_dim(axis, dim, "Softmax")
 
     def forward(self, x: Tensor) -> Tensor:
-        return functional.softmax(x, axis=self.axis)
+        return ops.softmax(x, axis=self.axis)
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
@@ -124,12 +198,62 @@ class Softmax(Module):
 class LogSoftmax(Module):
     """log(softmax(x)) along ``axis``, computed stably (x - logsumexp(x))."""
 
-    def __init__(self, axis: int = -1, *, dim: int | None = None) -> None:
+    def __init__(self, axis: int = LAST_AXIS, *, dim: int | None = None) -> None:
         super().__init__()
-        self.axis = _axis(axis, dim, "LogSoftmax")
+        self.axis = axis_or_dim(axis, dim, "LogSoftmax")
 
     def forward(self, x: Tensor) -> Tensor:
-        return functional.log_softmax(x, axis=self.axis)
+        return ops.log_softmax(x, axis=self.axis)
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}"
+
+
+# ------------------------------------------------------------------ the layers PyTorch CNNs add
+class SiLU(_Activation):
+    """``x * sigmoid(x)`` (see :func:`silu`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return silu(x, self.inplace)
+
+
+class Mish(_Activation):
+    """``x * tanh(softplus(x))`` (see :func:`mish`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return mish(x, self.inplace)
+
+
+class ReLU6(_Activation):
+    """``min(max(x, 0), 6)`` (see :func:`relu6`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return relu6(x, self.inplace)
+
+
+class Hardsigmoid(_Activation):
+    """``relu6(x + 3) / 6`` (see :func:`hardsigmoid`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardsigmoid(x, self.inplace)
+
+
+class Hardswish(_Activation):
+    """``x * relu6(x + 3) / 6`` (see :func:`hardswish`)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardswish(x, self.inplace)
+
+
+class Hardtanh(_Activation):
+    """``x`` clipped to ``[min_val, max_val]`` (see :func:`hardtanh`)."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(inplace)
+        self.min_val, self.max_val = _hardtanh_bounds(min_val, max_val, "Hardtanh")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hardtanh(x, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")

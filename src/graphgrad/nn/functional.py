@@ -1,11 +1,15 @@
 """``graphgrad.nn.functional``: the nn primitives and activations under PyTorch's names.
 
-The same functions as ``graphgrad.<name>`` (they live in :mod:`graphgrad.ops`); this module only
-gathers them where a PyTorch user looks for them (``F.relu``, ``F.cross_entropy``...).
+Most are the same functions as ``graphgrad.<name>`` (they live in :mod:`graphgrad.ops`); the
+activations PyTorch CNNs add (``silu``, ``relu6``, ``hardtanh``, ``hardsigmoid``, ``hardswish``,
+``mish``) are composed of those ops in :mod:`graphgrad.nn.activation`, and the channel dropouts
+(``dropout1d``, ``dropout2d``) share dropout's op. This module only gathers them where a PyTorch
+user looks for them (``F.relu``, ``F.cross_entropy``...).
 """
 
 from __future__ import annotations
 
+from graphgrad.nn.activation import hardsigmoid, hardswish, hardtanh, mish, relu6, silu
 from graphgrad.ops import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -35,6 +39,7 @@ from graphgrad.ops.conv import (
     layer_norm,
     max_pool2d,
 )
+from graphgrad.ops.nn import dropout1d, dropout2d
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -46,19 +51,27 @@ __all__ = [
     "conv2d",
     "cross_entropy",
     "dropout",
+    "dropout1d",
+    "dropout2d",
     "elu",
     "embedding",
     "gelu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
     "max_pool2d",
+    "mish",
     "mse_loss",
     "nll_loss",
     "relu",
+    "relu6",
     "sigmoid",
+    "silu",
     "softmax",
     "softplus",
     "tanh",

@@ -155,10 +155,37 @@ def _softmax_rule(g: Tensor, out: Tensor, a: Tensor, axis: int) -> Tensor:
 _softmax = Op("softmax", _softmax_array, (_softmax_rule,))
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    """``exp(x) / sum(exp(x))`` along ``axis``, computed after subtracting the max (stable)."""
+class _LastAxis(int):
+    """-1, the default ``axis``, as an object of its own: so a call that also passes PyTorch's ``dim``
+    is told from one that names both (``axis=-1`` written out is another object)."""
+
+    __slots__ = ()
+
+
+LAST_AXIS: int = _LastAxis(-1)
+
+
+def axis_or_dim(axis: int, dim: int | None, op: str) -> int:
+    """The axis a softmax works along: ``axis`` (NumPy's name) or ``dim`` (PyTorch's), not both."""
+    if dim is None:
+        value, name = axis, "axis"
+    elif axis is not LAST_AXIS:
+        raise ConfigError(f"{op}: got both axis={axis!r} and dim={dim!r}; pass one (dim is PyTorch's name for axis)")
+    else:
+        value, name = dim, "dim"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{op}: {name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def softmax(x: Any, axis: int = LAST_AXIS, *, dim: int | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``axis``, computed after subtracting the max (stable).
+
+    ``dim`` (keyword only) is PyTorch's name for ``axis``: ``softmax(x, dim=1)``.
+    """
+    ax = axis_or_dim(axis, dim, "softmax")
     x = _float_input(x, "softmax")
-    return _softmax(x, axis=_class_axis(axis, x.ndim, "softmax", x.shape))
+    return _softmax(x, axis=_class_axis(ax, x.ndim, "softmax", x.shape))
 
 
 def _log_softmax_forward(a: np.ndarray, axis: int) -> np.ndarray:
@@ -175,10 +202,11 @@ def _log_softmax_rule(g: Tensor, out: Tensor, a: Tensor, axis: int) -> Tensor:
 _log_softmax = Op("log_softmax", _log_softmax_forward, (_log_softmax_rule,))
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """``x - logsumexp(x)`` along ``axis``, stable for any finite logits."""
+def log_softmax(x: Any, axis: int = LAST_AXIS, *, dim: int | None = None) -> Tensor:
+    """``x - logsumexp(x)`` along ``axis`` (or PyTorch's ``dim``, keyword only), stable for any finite logits."""
+    ax = axis_or_dim(axis, dim, "log_softmax")
     x = _float_input(x, "log_softmax")
-    return _log_softmax(x, axis=_class_axis(axis, x.ndim, "log_softmax", x.shape))
+    return _log_softmax(x, axis=_class_axis(ax, x.ndim, "log_softmax", x.shape))
 
 
 # ------------------------------------------------------------------ linear
@@ -780,22 +808,56 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None, inve
     result into ``x`` and returns ``x`` (a copy of the old values is kept while a gradient is
     recorded, as for ``+=``).
     """
+    return _drop(lift(x), p, training, rng, inverted, inplace, "dropout", 0)
+
+
+def dropout2d(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False, *, rng: Any = None) -> Tensor:
+    """Zero whole channels of an ``(N, C, H, W)`` input, each with probability ``p``, while training.
+
+    One draw per (sample, channel): the mask has shape ``(N, C, 1, 1)`` and the kept channels are
+    scaled by ``1 / (1 - p)``; evaluation is the identity. Arguments in PyTorch's order, and ``rng``
+    as :func:`dropout`'s. Unlike PyTorch, a 3-D input is refused rather than read as ``(N, C, L)``
+    (PyTorch warns that it will read it as ``(C, H, W)`` later): use :func:`dropout1d` for that.
+    """
+    x = lift(x)
+    if x.ndim != 4:
+        also = "; for (N, C, L) input use dropout1d" if x.ndim == 3 else ""
+        raise ShapeError(f"dropout2d: input must be (N, C, H, W), got shape {x.shape}{also}")
+    return _drop(x, p, training, rng, True, inplace, "dropout2d", 2)
+
+
+def dropout1d(x: Any, p: float = 0.5, training: bool = True, inplace: bool = False, *, rng: Any = None) -> Tensor:
+    """Zero whole channels of an ``(N, C, L)`` (or unbatched ``(C, L)``) input: :func:`dropout2d`'s
+    rule with a mask of shape ``(N, C, 1)`` (``(C, 1)``)."""
+    x = lift(x)
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"dropout1d: input must be (N, C, L) or (C, L), got shape {x.shape}")
+    return _drop(x, p, training, rng, True, inplace, "dropout1d", 1)
+
+
+def _drop(x: Tensor, p: Any, training: bool, rng: Any, inverted: bool, inplace: Any, op: str, spatial: int) -> Tensor:
+    """Dropout with one mask entry per entry of ``x`` but its last ``spatial`` axes (0: every entry;
+    2: every channel of an image)."""
     from graphgrad.ops.core import drawn  # here, not at the top: this block is all of nn.py the capture work touches
 
-    x = lift(x)
+    unit = "an entry" if spatial == 0 else "a channel"
     p = float(p)
     if not 0.0 <= p <= 1.0:
-        raise ConfigError(f"dropout: p is the probability of dropping an entry and must be in [0, 1], got {p}")
+        raise ConfigError(f"{op}: p is the probability of dropping {unit} and must be in [0, 1], got {p}")
+    if not isinstance(inplace, (bool, np.bool_)):  # e.g. a generator passed where PyTorch puts inplace
+        raise ConfigError(f"{op}: inplace must be True or False, got {inplace!r} (a generator or seed goes in rng=)")
     keep = 1.0 - p
     if p == 0.0 or (inverted and not training):
         return x  # the identity: nothing to write, in place or not
     if inplace:
-        return x._replace_with(lambda t: dropout(t, p, training, rng, inverted), "dropout(inplace=True)")
+        return x._replace_with(lambda t: _drop(t, p, training, rng, inverted, False, op, spatial),
+                               f"{op}(inplace=True)")
     if not training:
         return ew.multiply(x, keep)
     dtype = x.data.dtype if x.data.dtype.kind == "f" else np.dtype(np.float32)
     scale = 1.0 / keep if inverted and keep > 0.0 else 1.0
-    return _dropout(x, drawn(_dropout_mask, rng, x.shape, keep, scale, dtype))
+    shape = x.shape[: x.ndim - spatial] + (1,) * spatial
+    return _dropout(x, drawn(_dropout_mask, rng, shape, keep, scale, dtype))
 
 
 def _dropout_mask(rng: Any, shape: tuple[int, ...], keep: float, scale: float, dtype: np.dtype) -> np.ndarray:
