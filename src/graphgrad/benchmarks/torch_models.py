@@ -1,11 +1,12 @@
 """The same network in PyTorch: a graphgrad ``Sequential`` of standard layers, rebuilt layer by layer
-in ``torch.nn`` with the same weights and buffers (for peers in benchmarks and for tests).
+in ``torch.nn`` with the same names, weights and buffers (for peers in benchmarks and for tests).
 
 Imported only where PyTorch is installed; graphgrad itself never needs it.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from graphgrad import nn
@@ -38,9 +39,22 @@ def _layer(m: nn.Module, torch: Any) -> Any:
         return tnn.Flatten(m.start_dim, m.end_dim)
     if isinstance(m, nn.Unflatten):
         return tnn.Unflatten(m.dim, m.unflattened_size)
-    if isinstance(m, nn.Dropout):
-        return tnn.Dropout(m.p)
-    simple = {nn.ReLU: tnn.ReLU, nn.Tanh: tnn.Tanh, nn.Sigmoid: tnn.Sigmoid, nn.Identity: tnn.Identity}
+    dropouts = {nn.Dropout: tnn.Dropout, nn.Dropout1d: tnn.Dropout1d, nn.Dropout2d: tnn.Dropout2d}
+    if type(m) in dropouts:
+        return dropouts[type(m)](m.p)
+    if isinstance(m, nn.LeakyReLU):
+        return tnn.LeakyReLU(m.negative_slope)
+    if isinstance(m, nn.ELU):
+        return tnn.ELU(m.alpha)
+    if isinstance(m, nn.GELU):
+        return tnn.GELU(m.approximate)
+    if isinstance(m, nn.Softplus):
+        return tnn.Softplus(m.beta, m.threshold)
+    if isinstance(m, nn.Hardtanh):
+        return tnn.Hardtanh(m.min_val, m.max_val)
+    simple = {nn.ReLU: tnn.ReLU, nn.Tanh: tnn.Tanh, nn.Sigmoid: tnn.Sigmoid, nn.Identity: tnn.Identity,
+              nn.SiLU: tnn.SiLU, nn.Mish: tnn.Mish, nn.ReLU6: tnn.ReLU6, nn.Hardsigmoid: tnn.Hardsigmoid,
+              nn.Hardswish: tnn.Hardswish}
     if type(m) in simple:
         return simple[type(m)]()
     raise TypeError(f"no PyTorch counterpart for {type(m).__name__}")
@@ -51,8 +65,7 @@ def to_torch(model: nn.Sequential) -> Any:
     import numpy as np
     import torch
 
-    layers = [_layer(m, torch) for m in model]
-    out = torch.nn.Sequential(*layers)
+    out = torch.nn.Sequential(OrderedDict((name, _layer(m, torch)) for name, m in model.named_children()))
     state = {k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()}
     dtype = next(iter(state.values())).dtype if state else torch.float32
     out.to(dtype)
