@@ -22,7 +22,8 @@ memory stays at a band, not the whole matrix).
 batch innermost), so the column copies and col2im's additions run over long contiguous stretches
 and one matmul covers the whole batch; outputs are ``(N, C, H, W)`` views of that layout, and
 every op here accepts any memory layout. Loops run over kernel offsets (KH*KW), never over
-pixels or images.
+pixels or images. ``conv_transpose2d`` (and ``conv_transpose1d``) *is* ``conv2d_input_grad``, for
+the convolution whose input has the transposed output's shape: no op of its own.
 
 **Pooling**: ``max_pool2d`` picks the largest entry of each window; at a tie the *first* largest
 entry in row-major window order (top row first, then left to right) gets the whole gradient, as
@@ -32,7 +33,7 @@ a second backward through a retained graph finds the maxima again from the input
 ``avg_pool2d`` is a depthwise convolution with a constant kernel (divided by the window's count of
 entries), and ``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
 
-**Normalization** (``batch_norm`` in training, ``layer_norm``) is one ``normalize`` node whose rule
+**Normalization** (``batch_norm`` in training, ``layer_norm``, ``group_norm``) is one ``normalize`` node whose rule
 is one ``normalize_backward`` node; their rules are graphgrad expressions, so derivatives of every
 order work; while the engine applies rules, ``normalize_backward``'s products annihilate (a zero
 gradient stays zero where the forward overflowed). Training ``batch_norm`` with a weight or bias is
@@ -67,17 +68,20 @@ from graphgrad.ops.nn import _Saved
 from graphgrad.ops.reduce import BLAS_FLOATS, sum_array, sum_of_products
 from graphgrad.ops.reduce import mean as _mean
 from graphgrad.ops.reduce import sum as _sum
-from graphgrad.ops.shape import reshape
+from graphgrad.ops.shape import pad, reshape
 from graphgrad.tensor import Tensor
 
 __all__ = [
     "conv1d",
     "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
     "max_pool2d",
     "avg_pool2d",
     "adaptive_avg_pool2d",
     "batch_norm",
     "layer_norm",
+    "group_norm",
     "embedding",
 ]
 
@@ -656,6 +660,125 @@ def conv1d(
     pad2 = pad if isinstance(pad, str) else (0, pad)
     y = conv2d(x4, w4, bias, (1, one(stride, "stride")), pad2, (1, one(dilation, "dilation")), groups)
     return reshape(y, (*y.shape[:-2], y.shape[-1]))
+
+
+# ------------------------------------------------------------------ transposed convolution
+def _transposed_geometry(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Pair, padding: Pair, output_padding: Pair,
+    dilation: Pair, groups: int, op: str,
+) -> tuple[Geometry, Pair]:
+    """The geometry of the forward convolution whose input gradient is this transposed convolution,
+    and the rows and columns of zeros still to add at the bottom and right.
+
+    The forward convolution's input has the transposed output's shape, padded by ``padding`` at
+    the top and left and by ``padding - output_padding`` at the bottom and right, so that its
+    windows give back exactly the transposed input's H x W. Where ``output_padding`` exceeds
+    ``padding`` (possible with dilation larger than the stride), the rows past the last window's
+    reach receive nothing: they are the zeros left to add."""
+    n, _, h, width = x_shape
+    cin, og, kh, kw = w_shape
+    sizes, extra = [], []
+    for axis, (size, k) in enumerate(((h, kh), (width, kw))):
+        s, p, d, o = stride[axis], padding[axis], dilation[axis], output_padding[axis]
+        if o >= s and o >= d:
+            raise ConfigError(f"{op}: output_padding {output_padding} must be smaller than the stride {stride} "
+                              f"or the dilation {dilation} (axis {axis})")
+        out = (size - 1) * s - 2 * p + d * (k - 1) + o + 1
+        if out <= 0:
+            raise ShapeError(f"{op}: input of shape {tuple(x_shape)} with weight of shape {tuple(w_shape)}, stride "
+                             f"{stride}, padding {padding}, output_padding {output_padding} and dilation {dilation} "
+                             f"gives an output of size {out} along axis {axis + 2}; it must be at least 1")
+        sizes.append(out - max(0, o - p))
+        extra.append(max(0, o - p))
+    pads = ((padding[0], padding[0] - (output_padding[0] - extra[0])),
+            (padding[1], padding[1] - (output_padding[1] - extra[1])))
+    forward_input = (n, og * groups, sizes[0], sizes[1])
+    geo = _geometry(forward_input, (kh, kw), cin, stride, pads, dilation, groups, op)
+    assert geo.out_hw == (h, width), (geo, x_shape)
+    return geo, (extra[0], extra[1])
+
+
+def conv_transpose2d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+    groups: int = 1, dilation: Any = 1,
+) -> Tensor:
+    """2-D transposed convolution, PyTorch's ``conv_transpose2d``: ``(N, C, H, W)`` (or ``(C, H, W)``)
+    and a ``(C, O / groups, KH, KW)`` weight give ``(N, O, OH, OW)`` with
+    ``OH = (H - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1`` (OW alike).
+
+    It is the input gradient of the :func:`conv2d` that maps ``(N, O, OH, OW)`` to the input's shape
+    with this weight, so it is that op (``conv2d_input_grad``), whose own derivatives are a
+    convolution and a weight gradient. ``output_padding`` (smaller than the stride or the
+    dilation) adds rows and columns at the bottom and right; ``bias``: ``(O,)`` or None.
+    """
+    op = "conv_transpose2d"
+    x = _float_input(input, op)
+    w = _float_input(weight, op, "weight")
+    if w.ndim != 4:
+        raise ShapeError(f"{op}: weight must be 4-D (in_channels, out_channels / groups, kH, kW), got shape {w.shape}")
+    if x.ndim == 3:  # one unbatched image
+        y = conv_transpose2d(reshape(x, (1, *x.shape)), w, bias, stride, padding, output_padding, groups, dilation)
+        return reshape(y, y.shape[1:])
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ConfigError(f"{op}: groups must be a positive integer, got {groups!r}")
+    groups = int(groups)
+    cin, out_per_group, kh, kw = w.shape
+    if x.shape[1] != cin or cin % groups:
+        raise ShapeError(
+            f"{op}: input of shape {x.shape} and weight of shape {w.shape} with groups={groups} do not fit: the "
+            f"input needs {cin} channels (weight.shape[0]) and in_channels {cin} must be divisible by groups"
+        )
+    if kh < 1 or kw < 1 or out_per_group < 1:
+        raise ShapeError(f"{op}: weight of shape {w.shape} has an empty axis")
+    geo, extra = _transposed_geometry(
+        x.shape, w.shape, _pair(stride, "stride", op), _pair(padding, "padding", op, minimum=0),
+        _pair(output_padding, "output_padding", op, minimum=0), _pair(dilation, "dilation", op), groups, op)
+    out_c = out_per_group * groups
+    if bias is not None:
+        b = _float_input(bias, op, "bias")
+        if b.shape != (out_c,):
+            raise ShapeError(f"{op}: bias must have shape ({out_c},) for weight of shape {w.shape} and "
+                             f"groups={groups}, got {b.shape}")
+    y = _conv_input_grad(x, w, geo=geo)
+    if extra != (0, 0):
+        y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    if bias is not None:
+        y = y + reshape(b, (out_c, 1, 1))
+    return y
+
+
+def conv_transpose1d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+    groups: int = 1, dilation: Any = 1,
+) -> Tensor:
+    """1-D transposed convolution, PyTorch's ``conv_transpose1d``: ``(N, C, L)`` (or ``(C, L)``) and a
+    ``(C, O / groups, K)`` weight give ``(N, O, OL)``; the arguments as :func:`conv_transpose2d`
+    (ints). Computed as :func:`conv_transpose2d` on images of height 1."""
+    op = "conv_transpose1d"
+    x = _float_input(input, op)
+    w = _float_input(weight, op, "weight")
+    if w.ndim != 3:
+        raise ShapeError(f"{op}: weight must be 3-D (in_channels, out_channels / groups, k), got shape {w.shape}")
+    if x.ndim not in (2, 3):
+        raise ShapeError(f"{op}: input must be (N, C, L) or (C, L), got shape {x.shape}")
+    s, p, o, d = (_single(v, name, op) for v, name in ((stride, "stride"), (padding, "padding"),
+                                                       (output_padding, "output_padding"), (dilation, "dilation")))
+    x4 = reshape(x, (*x.shape[:-1], 1, x.shape[-1]))
+    w4 = reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2]))
+    y = conv_transpose2d(x4, w4, bias, (1, s), (0, p), (0, o), groups, (1, d))
+    return reshape(y, (*y.shape[:-2], y.shape[-1]))
+
+
+def _single(value: Any, name: str, op: str) -> Any:
+    """A 1-D op's int or 1-tuple argument as the int (checked later, with the 2-D op's rules)."""
+    if isinstance(value, str):
+        raise ConfigError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
+    items = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(items) != 1:
+        raise ConfigError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
+    return items[0]
 
 
 # ------------------------------------------------------------------ max pooling
@@ -1282,6 +1405,35 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
         y = y + lift(bias, x)
     return y
 
+
+
+def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """PyTorch's ``group_norm``: the channels of ``(N, C, ...)`` input split into ``num_groups``
+    groups of C / num_groups; each example's group is normalized over its channels and all
+    positions with their mean and biased variance, then scaled by ``weight`` and shifted by
+    ``bias`` (per channel, ``(C,)``). Layer norm's ``normalize`` on the input seen as (N, G, rest)."""
+    op = "group_norm"
+    x = _float_input(input, op)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: input must be (N, C) or (N, C, ...), got shape {x.shape}")
+    if isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer)) or num_groups < 1:
+        raise ConfigError(f"{op}: num_groups must be a positive integer, got {num_groups!r}")
+    c = x.shape[1]
+    if c % num_groups:
+        raise ConfigError(f"{op}: the {c} channels of the input of shape {x.shape} must be divisible by "
+                          f"num_groups {num_groups}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and _shape_of(value) != (c,):
+            raise ShapeError(f"{op}: {name} must have shape ({c},) for input of shape {x.shape}, "
+                             f"got {_shape_of(value)}")
+    grouped = reshape(x, (x.shape[0], int(num_groups), -1))
+    moments = _Moments(keep_rstd=STATE.enabled and x._requires_grad)
+    y = reshape(_normalize(grouped, axes=(2,), eps=float(eps), moments=moments), x.shape)
+    if weight is not None:
+        y = y * _channel_view(lift(weight, x), x.ndim)
+    if bias is not None:
+        y = y + _channel_view(lift(bias, x), x.ndim)
+    return y
 
 # ------------------------------------------------------------------ embedding
 def _embedding_forward(w: np.ndarray, *, index: np.ndarray, padding_idx: int | None) -> np.ndarray:
