@@ -12,7 +12,7 @@ from __future__ import annotations
 from graphgrad.nn import functional, init, utils
 from graphgrad.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh
 from graphgrad.nn.container import ModuleDict, ModuleList, Sequential
-from graphgrad.nn.conv import Conv1d, Conv2d
+from graphgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from graphgrad.nn.dropout import Dropout
 from graphgrad.nn.embedding import Embedding
 from graphgrad.nn.linear import Flatten, Identity, Linear, Unflatten
@@ -26,7 +26,7 @@ from graphgrad.nn.loss import (
     SquareLoss,
 )
 from graphgrad.nn.module import IncompatibleKeys, Module
-from graphgrad.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from graphgrad.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from graphgrad.nn.parameter import Parameter
 from graphgrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from graphgrad.nn.regularization import l2_penalty
@@ -47,12 +47,15 @@ __all__ = [
     "Unflatten",
     "Conv1d",
     "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
     "MaxPool2d",
     "AvgPool2d",
     "AdaptiveAvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
     "LayerNorm",
+    "GroupNorm",
     "Embedding",
     "Dropout",
     "ReLU",
