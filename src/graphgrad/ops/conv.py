@@ -400,11 +400,12 @@ class _ConvSaved(_Saved):
 
 
 def _conv_forward(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _ConvSaved | None = None
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _ConvSaved | None = None,
+    zero_safe: bool = False,
 ) -> np.ndarray:
     g = geo.groups
     keep = saved is not None and not saved.joint
-    out, cols = _correlate(x, w.reshape(g, w.shape[0] // g, -1), geo, keep=keep)
+    out, cols = _correlate(x, w.reshape(g, w.shape[0] // g, -1), geo, keep=keep, zero_safe=zero_safe)
     if keep:
         saved.value = cols  # type: ignore[union-attr]  # the weight gradient's operand, kept for one backward
     if b is not None:
@@ -429,7 +430,10 @@ def _conv_grad_b(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, *,
     return _sum(g, axis=(0, 2, 3))
 
 
-_conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b))
+_conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b),
+           zero_safe_forward=functools.partial(_conv_forward, zero_safe=True))
+"""As a rule (the input gradient of a transposed convolution, second derivatives) its products
+annihilate, as the other two ops': a zero gradient stays zero against an inf weight."""
 
 
 def _by_correlation(geo: Geometry) -> bool:
