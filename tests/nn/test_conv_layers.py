@@ -420,3 +420,81 @@ def test_batch_norm_on_the_data_gets_torchs_weight_and_bias_gradients() -> None:
     np.testing.assert_allclose(bn.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(bn.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(bn.running_var.data, theirs.running_var.numpy(), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ transposed convolution and group norm in training
+def _autoencoder(dtype=np.float32) -> nn.Sequential:
+    """8x8 digits down to 8 channels of 4x4 and back up: conv, group norm, transposed conv."""
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)),
+        nn.Conv2d(1, 8, 3, stride=2, padding=1, rng=1, dtype=dtype), nn.GroupNorm(2, 8, dtype=dtype), nn.ReLU(),
+        nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1, rng=2, dtype=dtype),  # back to 8x8
+        nn.GroupNorm(4, 4, dtype=dtype), nn.ReLU(),
+        nn.ConvTranspose2d(4, 1, 3, padding=1, rng=3, dtype=dtype), nn.Flatten(),
+    )
+
+
+def _torch_autoencoder(model: nn.Sequential):
+    torch = _torch()
+    t = torch.nn
+    twin = t.Sequential(
+        t.Unflatten(1, (1, 8, 8)), t.Conv2d(1, 8, 3, stride=2, padding=1), t.GroupNorm(2, 8), t.ReLU(),
+        t.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1), t.GroupNorm(4, 4), t.ReLU(),
+        t.ConvTranspose2d(4, 1, 3, padding=1), t.Flatten(),
+    ).double()
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
+    return twin
+
+
+def test_conv_transpose_autoencoder_on_digits_after_15_sgd_steps_matches_torch() -> None:
+    torch = _torch()
+    from graphgrad.data.builtin import load_dataset
+
+    images = load_dataset("digits").X.astype(np.float64) / 16.0
+    model = _autoencoder(np.float64)
+    twin = _torch_autoencoder(model)
+    opt = optim.SGD(list(model.parameters()), lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
+    losses = []
+    for step in range(15):
+        x = images[step * 32 : (step + 1) * 32]
+        loss = gg.mse_loss(model(gg.Tensor(x)), x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        tloss = torch.nn.functional.mse_loss(twin(torch.tensor(x)), torch.tensor(x))
+        topt.zero_grad()
+        tloss.backward()
+        topt.step()
+        assert float(loss.data) == pytest.approx(tloss.item(), rel=1e-9)
+        losses.append(float(loss.data))
+    assert losses[-1] < 0.5 * losses[0]  # it learns to reconstruct
+    theirs = twin.state_dict()
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(value, theirs[key].numpy(), rtol=1e-8, atol=1e-10, err_msg=key)
+
+
+def _upsampling_cnn() -> nn.Sequential:
+    """Every new layer in a classifier: strided conv, group norm, transposed convs (one whose
+    output_padding passes its padding: zero rows added), a 1-D transposed conv."""
+    return nn.Sequential(
+        nn.Unflatten(1, (2, 6, 6)),
+        nn.Conv2d(2, 4, 3, stride=2, padding=1, rng=1), nn.GroupNorm(2, 4), nn.ReLU(),       # 4x3x3
+        nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1, rng=2),          # 3x6x6
+        nn.GroupNorm(3, 3), nn.ReLU(),
+        nn.ConvTranspose2d(3, 2, 2, dilation=2, output_padding=1, groups=1, rng=3),         # 2x9x9
+        nn.Flatten(2), nn.ConvTranspose1d(2, 2, 3, stride=2, groups=2, rng=4),             # 2x163
+        nn.Flatten(), nn.GroupNorm(2, 326), nn.Linear(326, 3, rng=5),
+    )
+
+
+def test_a_step_with_transposed_convolutions_and_group_norm_is_captured_bit_for_bit() -> None:
+    eager, captured = _upsampling_cnn(), _upsampling_cnn()
+    _train(eager, capture=False)
+    fn = _train(captured, capture=True)
+    assert fn.plans  # replayed from the third step on
+    want, got = eager.state_dict(), captured.state_dict()
+    assert want.keys() == got.keys() and len(want) == 16
+    for key in want:
+        assert np.array_equal(np.asarray(got[key]), np.asarray(want[key])), key
+    assert not np.array_equal(np.asarray(got["7.weight"]), _upsampling_cnn().state_dict()["7.weight"])  # it trained
