@@ -667,41 +667,6 @@ def conv1d(
 
 
 # ------------------------------------------------------------------ transposed convolution
-def _transposed_geometry(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Pair, padding: Pair, output_padding: Pair,
-    dilation: Pair, groups: int, op: str,
-) -> tuple[Geometry, Pair]:
-    """The geometry of the forward convolution whose input gradient is this transposed convolution,
-    and the rows and columns of zeros still to add at the bottom and right.
-
-    The forward convolution's input has the transposed output's shape, padded by ``padding`` at
-    the top and left and by ``padding - output_padding`` at the bottom and right, so that its
-    windows give back exactly the transposed input's H x W. Where ``output_padding`` exceeds
-    ``padding`` (possible with dilation larger than the stride), the rows past the last window's
-    reach receive nothing: they are the zeros left to add."""
-    n, _, h, width = x_shape
-    cin, og, kh, kw = w_shape
-    sizes, extra = [], []
-    for axis, (size, k) in enumerate(((h, kh), (width, kw))):
-        s, p, d, o = stride[axis], padding[axis], dilation[axis], output_padding[axis]
-        if o >= s and o >= d:
-            raise ConfigError(f"{op}: output_padding {output_padding} must be smaller than the stride {stride} "
-                              f"or the dilation {dilation} (axis {axis})")
-        out = (size - 1) * s - 2 * p + d * (k - 1) + o + 1
-        if out <= 0:
-            raise ShapeError(f"{op}: input of shape {tuple(x_shape)} with weight of shape {tuple(w_shape)}, stride "
-                             f"{stride}, padding {padding}, output_padding {output_padding} and dilation {dilation} "
-                             f"gives an output of size {out} along axis {axis + 2}; it must be at least 1")
-        sizes.append(out - max(0, o - p))
-        extra.append(max(0, o - p))
-    pads = ((padding[0], padding[0] - (output_padding[0] - extra[0])),
-            (padding[1], padding[1] - (output_padding[1] - extra[1])))
-    forward_input = (n, og * groups, sizes[0], sizes[1])
-    geo = _geometry(forward_input, (kh, kw), cin, stride, pads, dilation, groups, op)
-    assert geo.out_hw == (h, width), (geo, x_shape)
-    return geo, (extra[0], extra[1])
-
-
 def conv_transpose2d(
     input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
     groups: int = 1, dilation: Any = 1,
@@ -712,45 +677,11 @@ def conv_transpose2d(
 
     It is the input gradient of the :func:`conv2d` that maps ``(N, O, OH, OW)`` to the input's shape
     with this weight, so it is that op (``conv2d_input_grad``), whose own derivatives are a
-    convolution and a weight gradient. ``output_padding`` (smaller than the stride or the
-    dilation) adds rows and columns at the bottom and right; ``bias``: ``(O,)`` or None.
+    convolution and a weight gradient. ``stride``, ``padding``, ``output_padding``, ``dilation``: an
+    int or a pair; ``output_padding`` (smaller than the stride or the dilation) adds rows and
+    columns at the bottom and right. ``bias``: ``(O,)`` or None.
     """
-    op = "conv_transpose2d"
-    x = _float_input(input, op)
-    w = _float_input(weight, op, "weight")
-    if w.ndim != 4:
-        raise ShapeError(f"{op}: weight must be 4-D (in_channels, out_channels / groups, kH, kW), got shape {w.shape}")
-    if x.ndim == 3:  # one unbatched image
-        y = conv_transpose2d(reshape(x, (1, *x.shape)), w, bias, stride, padding, output_padding, groups, dilation)
-        return reshape(y, y.shape[1:])
-    if x.ndim != 4:
-        raise ShapeError(f"{op}: input must be (N, C, H, W) or (C, H, W), got shape {x.shape}")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ConfigError(f"{op}: groups must be a positive integer, got {groups!r}")
-    groups = int(groups)
-    cin, out_per_group, kh, kw = w.shape
-    if x.shape[1] != cin or cin % groups:
-        raise ShapeError(
-            f"{op}: input of shape {x.shape} and weight of shape {w.shape} with groups={groups} do not fit: the "
-            f"input needs {cin} channels (weight.shape[0]) and in_channels {cin} must be divisible by groups"
-        )
-    if kh < 1 or kw < 1 or out_per_group < 1:
-        raise ShapeError(f"{op}: weight of shape {w.shape} has an empty axis")
-    geo, extra = _transposed_geometry(
-        x.shape, w.shape, _pair(stride, "stride", op), _pair(padding, "padding", op, minimum=0),
-        _pair(output_padding, "output_padding", op, minimum=0), _pair(dilation, "dilation", op), groups, op)
-    out_c = out_per_group * groups
-    if bias is not None:
-        b = _float_input(bias, op, "bias")
-        if b.shape != (out_c,):
-            raise ShapeError(f"{op}: bias must have shape ({out_c},) for weight of shape {w.shape} and "
-                             f"groups={groups}, got {b.shape}")
-    y = _conv_input_grad(x, w, geo=geo)
-    if extra != (0, 0):
-        y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
-    if bias is not None:
-        y = y + reshape(b, (out_c, 1, 1))
-    return y
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, dims=2)
 
 
 def conv_transpose1d(
@@ -759,30 +690,107 @@ def conv_transpose1d(
 ) -> Tensor:
     """1-D transposed convolution, PyTorch's ``conv_transpose1d``: ``(N, C, L)`` (or ``(C, L)``) and a
     ``(C, O / groups, K)`` weight give ``(N, O, OL)``; the arguments as :func:`conv_transpose2d`
-    (ints). Computed as :func:`conv_transpose2d` on images of height 1."""
-    op = "conv_transpose1d"
+    (ints or 1-tuples). Computed on images of height 1."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, dims=1)
+
+
+_LAYOUTS = {1: ("(N, C, L) or (C, L)", "(in_channels, out_channels / groups, k)"),
+            2: ("(N, C, H, W) or (C, H, W)", "(in_channels, out_channels / groups, kH, kW)")}
+
+
+def _per_axis(value: Any, name: str, op: str, dims: int, minimum: int) -> tuple[int, ...]:
+    """An int, or a tuple of ``dims`` ints, as ``dims`` ints of at least ``minimum``."""
+    if dims == 2:
+        return _pair(value, name, op, minimum)
+    items = (value,) if isinstance(value, (int, np.integer)) else value
+    if isinstance(items, str) or len(tuple(items)) != 1:
+        raise ConfigError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
+    return (_pair(tuple(items)[0], name, op, minimum)[0],)
+
+
+def _conv_transpose(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, output_padding: Any, groups: Any,
+                    dilation: Any, dims: int) -> Tensor:
+    """:func:`conv_transpose2d` and :func:`conv_transpose1d`: arguments checked (errors in the caller's
+    terms), then ``conv2d_input_grad`` on 4-D views, then the bias."""
+    op = f"conv_transpose{dims}d"
     x = _float_input(input, op)
     w = _float_input(weight, op, "weight")
-    if w.ndim != 3:
-        raise ShapeError(f"{op}: weight must be 3-D (in_channels, out_channels / groups, k), got shape {w.shape}")
-    if x.ndim not in (2, 3):
-        raise ShapeError(f"{op}: input must be (N, C, L) or (C, L), got shape {x.shape}")
-    s, p, o, d = (_single(v, name, op) for v, name in ((stride, "stride"), (padding, "padding"),
-                                                       (output_padding, "output_padding"), (dilation, "dilation")))
-    x4 = reshape(x, (*x.shape[:-1], 1, x.shape[-1]))
-    w4 = reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2]))
-    y = conv_transpose2d(x4, w4, bias, (1, s), (0, p), (0, o), groups, (1, d))
-    return reshape(y, (*y.shape[:-2], y.shape[-1]))
+    if w.ndim != dims + 2:
+        raise ShapeError(f"{op}: weight must be {dims + 2}-D {_LAYOUTS[dims][1]}, got shape {w.shape}")
+    if x.ndim not in (dims + 1, dims + 2):
+        raise ShapeError(f"{op}: input must be {_LAYOUTS[dims][0]}, got shape {x.shape}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ConfigError(f"{op}: groups must be a positive integer, got {groups!r}")
+    groups = int(groups)
+    cin, out_per_group, kernel = w.shape[0], w.shape[1], w.shape[2:]
+    if x.shape[-dims - 1] != cin or cin % groups:
+        raise ShapeError(
+            f"{op}: input of shape {x.shape} and weight of shape {w.shape} with groups={groups} do not fit: the "
+            f"input needs {cin} channels (weight.shape[0]) and in_channels {cin} must be divisible by groups"
+        )
+    if min(w.shape[1:]) < 1:
+        raise ShapeError(f"{op}: weight of shape {w.shape} has an empty axis")
+    settings = [_per_axis(value, name, op, dims, minimum) for value, name, minimum in (
+        (stride, "stride", 1), (padding, "padding", 0), (output_padding, "output_padding", 0),
+        (dilation, "dilation", 1))]
+    out_c = out_per_group * groups
+    if bias is not None:
+        b = _float_input(bias, op, "bias")
+        if b.shape != (out_c,):
+            raise ShapeError(f"{op}: bias must have shape ({out_c},) for weight of shape {w.shape} and "
+                             f"groups={groups}, got {b.shape}")
+    unbatched = x.ndim == dims + 1
+    batched = reshape(x, (1, *x.shape)) if unbatched else x
+    x4 = reshape(batched, (*batched.shape[:2], *(1,) * (2 - dims), *batched.shape[2:])) if dims == 1 else batched
+    w4 = reshape(w, (cin, out_per_group, 1, *kernel)) if dims == 1 else w
+    front = ((1,), (0,), (0,), (1,)) if dims == 1 else ((), (), (), ())  # 1-D: a height-1 axis in front
+    s2, p2, o2, d2 = (f + v for f, v in zip(front, settings))
+    geo, extra = _transposed_geometry(x4.shape, w4.shape, s2, p2, o2, d2, groups, op, dims)
+    y = _conv_input_grad(x4, w4, geo=geo)
+    if extra != (0, 0):
+        y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    if bias is not None:
+        y = y + reshape(b, (out_c, 1, 1))
+    shape = y.shape[int(unbatched) : 2] + y.shape[4 - dims :]
+    return y if shape == y.shape else reshape(y, shape)
 
 
-def _single(value: Any, name: str, op: str) -> Any:
-    """A 1-D op's int or 1-tuple argument as the int (checked later, with the 2-D op's rules)."""
-    if isinstance(value, str):
-        raise ConfigError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
-    items = (value,) if isinstance(value, (int, np.integer)) else tuple(value)
-    if len(items) != 1:
-        raise ConfigError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
-    return items[0]
+def _transposed_geometry(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, padding: Any, output_padding: Any,
+    dilation: Any, groups: int, op: str, dims: int,
+) -> tuple[Geometry, Pair]:
+    """The geometry of the forward convolution whose input gradient is this transposed convolution
+    (4-D shapes, pairs), and the rows and columns of zeros still to add at the bottom and right.
+
+    The forward convolution's input has the transposed output's shape, padded by ``padding`` at
+    the top and left and by ``padding - output_padding`` at the bottom and right, so that its
+    windows give back exactly the transposed input's H x W. Where ``output_padding`` exceeds
+    ``padding`` (possible with dilation larger than the stride), the rows past the last window's
+    reach receive nothing: they are the zeros left to add. Errors show the last ``dims`` axes."""
+    n, _, h, width = x_shape
+    cin, og, kh, kw = w_shape
+    sizes, extra = [], []
+    for axis, (size, k) in enumerate(((h, kh), (width, kw))):
+        s, p, d, o = stride[axis], padding[axis], dilation[axis], output_padding[axis]
+        where = ("height", "width")[axis] if dims == 2 else "length"
+        if o >= s and o >= d:
+            raise ConfigError(f"{op}: output_padding {output_padding[2 - dims:]} must be smaller than the stride "
+                              f"{stride[2 - dims:]} or the dilation {dilation[2 - dims:]} (along the {where})")
+        out = (size - 1) * s - 2 * p + d * (k - 1) + o + 1
+        if out <= 0:
+            raise ShapeError(
+                f"{op}: input of shape {x_shape[:2] + x_shape[4 - dims:]} with weight of shape "
+                f"{w_shape[:2] + w_shape[4 - dims:]}, stride {stride[2 - dims:]}, padding {padding[2 - dims:]}, "
+                f"output_padding {output_padding[2 - dims:]} and dilation {dilation[2 - dims:]} gives an output "
+                f"{where} {out}; it must be at least 1")
+        sizes.append(out - max(0, o - p))
+        extra.append(max(0, o - p))
+    pads = ((padding[0], padding[0] - (output_padding[0] - extra[0])),
+            (padding[1], padding[1] - (output_padding[1] - extra[1])))
+    forward_input = (n, og * groups, sizes[0], sizes[1])
+    geo = _geometry(forward_input, (kh, kw), cin, stride, pads, dilation, groups, op)
+    assert geo.out_hw == (h, width), (geo, x_shape)
+    return geo, (extra[0], extra[1])
 
 
 # ------------------------------------------------------------------ max pooling
