@@ -106,3 +106,18 @@ X, W = np.ones((1, 2, 4, 4)), np.ones((2, 3, 3, 3))
 def test_bad_input_names_what_is_wrong(call, error, message) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+def test_an_empty_batch_gives_an_empty_output_and_gradients() -> None:
+    """PyTorch's shapes: (0, 3, 9, 9) from (0, 2, 4, 4) at stride 2; group norm keeps (0, 4, 3)."""
+    x, w = gg.Tensor(np.ones((0, 2, 4, 4)), requires_grad=True), gg.Tensor(np.ones((2, 3, 3, 3)), requires_grad=True)
+    y = C.conv_transpose2d(x, w, stride=2)
+    assert y.shape == (0, 3, 9, 9)
+    y.sum().backward()
+    assert x.grad.shape == (0, 2, 4, 4)
+    np.testing.assert_array_equal(w.grad.data, np.zeros((2, 3, 3, 3)))
+    x = gg.Tensor(np.ones((0, 4, 3)), requires_grad=True)
+    y = C.group_norm(x, 2, np.ones(4), np.zeros(4))
+    assert y.shape == (0, 4, 3)
+    y.sum().backward()
+    assert x.grad.shape == (0, 4, 3)

@@ -741,9 +741,10 @@ def _conv_transpose(input: Any, weight: Any, bias: Any, stride: Any, padding: An
                              f"groups={groups}, got {b.shape}")
     unbatched = x.ndim == dims + 1
     batched = reshape(x, (1, *x.shape)) if unbatched else x
-    x4 = reshape(batched, (*batched.shape[:2], *(1,) * (2 - dims), *batched.shape[2:])) if dims == 1 else batched
+    # 1-D: images of height 1 (kernel height 1, stride 1, no padding, dilation 1)
+    x4 = reshape(batched, (*batched.shape[:2], 1, batched.shape[2])) if dims == 1 else batched
     w4 = reshape(w, (cin, out_per_group, 1, *kernel)) if dims == 1 else w
-    front = ((1,), (0,), (0,), (1,)) if dims == 1 else ((), (), (), ())  # 1-D: a height-1 axis in front
+    front = ((1,), (0,), (0,), (1,)) if dims == 1 else ((), (), (), ())
     s2, p2, o2, d2 = (f + v for f, v in zip(front, settings))
     geo, extra = _transposed_geometry(x4.shape, w4.shape, s2, p2, o2, d2, groups, op, dims)
     y = _conv_input_grad(x4, w4, geo=geo)
@@ -1438,7 +1439,7 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
         if value is not None and _shape_of(value) != (c,):
             raise ShapeError(f"{op}: {name} must have shape ({c},) for input of shape {x.shape}, "
                              f"got {_shape_of(value)}")
-    grouped = reshape(x, (x.shape[0], int(num_groups), -1))
+    grouped = reshape(x, (x.shape[0], int(num_groups), math.prod(x.shape[1:]) // num_groups))  # -1 fails on N = 0
     moments = _Moments(keep_rstd=STATE.enabled and x._requires_grad)
     y = reshape(_normalize(grouped, axes=(2,), eps=float(eps), moments=moments), x.shape)
     if weight is not None:
