@@ -27,6 +27,10 @@ def _torch():
     (lambda: nn.Conv2d(4, 6, (3, 2), rng=0), 4 * 3 * 2),
     (lambda: nn.Conv2d(4, 6, 3, groups=2, rng=0), 2 * 3 * 3),
     (lambda: nn.Conv1d(3, 5, 4, rng=0), 3 * 4),
+    # transposed: the weight is (in, out / groups, *kernel) and fan_in is weight.shape[1] * kernel, as PyTorch
+    (lambda: nn.ConvTranspose2d(4, 6, (3, 2), rng=0), 6 * 3 * 2),
+    (lambda: nn.ConvTranspose2d(4, 6, 3, groups=2, rng=0), 3 * 3 * 3),
+    (lambda: nn.ConvTranspose1d(3, 5, 4, rng=0), 5 * 4),
 ])
 def test_conv_default_init_is_uniform_within_one_over_sqrt_fan_in(layer, fan_in) -> None:
     m = layer()
@@ -36,66 +40,71 @@ def test_conv_default_init_is_uniform_within_one_over_sqrt_fan_in(layer, fan_in)
         assert p.dtype == np.float32
     big = nn.Conv2d(16, 32, 3, rng=1)  # enough draws to see the uniform's standard deviation
     assert big.weight.data.std() == pytest.approx(1 / math.sqrt(3 * 16 * 9), rel=0.05)
+    big = nn.ConvTranspose2d(32, 16, 3, rng=1)
+    assert big.weight.shape == (32, 16, 3, 3)
+    assert big.weight.data.std() == pytest.approx(1 / math.sqrt(3 * 16 * 9), rel=0.05)
 
 
-def test_state_dict_keys_and_shapes_match_torch() -> None:
+@pytest.mark.parametrize("ours, theirs, fan_in", [
+    (lambda: nn.ConvTranspose2d(8, 512, 1, groups=4, rng=0), lambda t: t.nn.ConvTranspose2d(8, 512, 1, groups=4), 128),
+    (lambda: nn.ConvTranspose1d(6, 400, 2, rng=0), lambda t: t.nn.ConvTranspose1d(6, 400, 2), 800),
+])
+def test_conv_transpose_init_has_torchs_bounds(ours, theirs, fan_in) -> None:
+    """PyTorch's own layer fills the same interval as ours, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    fan_in = out_channels / groups * kernel, weight and bias (enough draws to come near the bound)."""
     torch = _torch()
-    pairs = [
-        (nn.Conv2d(3, 8, 3, groups=1, bias=False), torch.nn.Conv2d(3, 8, 3, bias=False)),
-        (nn.Conv1d(4, 6, 5, groups=2), torch.nn.Conv1d(4, 6, 5, groups=2)),
-        (nn.BatchNorm2d(5), torch.nn.BatchNorm2d(5)),
-        (nn.BatchNorm1d(5, affine=False), torch.nn.BatchNorm1d(5, affine=False)),
-        (nn.BatchNorm1d(5, track_running_stats=False), torch.nn.BatchNorm1d(5, track_running_stats=False)),
-        (nn.LayerNorm((3, 4)), torch.nn.LayerNorm((3, 4))),
-        (nn.LayerNorm(4, bias=False), torch.nn.LayerNorm(4, bias=False)),
-        (nn.Embedding(7, 3, padding_idx=2), torch.nn.Embedding(7, 3, padding_idx=2)),
-    ]
-    for ours, theirs in pairs:
-        mine = {k: v.shape for k, v in ours.state_dict().items()}
-        assert mine == {k: tuple(v.shape) for k, v in theirs.state_dict().items()}, type(ours).__name__
-    bn = nn.BatchNorm2d(5)
-    assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var", "num_batches_tracked"]
-    assert [n for n, _ in bn.named_parameters()] == ["weight", "bias"]
+    torch.manual_seed(0)
+    mine, twin = ours(), theirs(torch)
+    bound = 1 / math.sqrt(fan_in)
+    for name in ("weight", "bias"):
+        a, b = getattr(mine, name).data, getattr(twin, name).detach().numpy()
+        assert a.shape == b.shape
+        for values in (a, b):
+            assert bound * 0.98 < np.abs(values).max() <= bound, name
 
 
-def test_embedding_init_and_padding_row() -> None:
-    e = nn.Embedding(50, 40, padding_idx=-1, rng=0)
-    assert e.padding_idx == 49
-    np.testing.assert_array_equal(e.weight.data[49], 0.0)
-    assert e.weight.data[:49].std() == pytest.approx(1.0, rel=0.05)
-    out = e(np.array([[49, 3, 3]]))
-    out.sum().backward()
-    np.testing.assert_array_equal(e.weight.grad.data[49], 0.0)
-    np.testing.assert_array_equal(e.weight.grad.data[3], 2.0)
-
-
-# ------------------------------------------------------------------ forward against PyTorch
-@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("padding", [1, (2, 1), "same"])
-def test_conv2d_layer_padding_modes_match_torch(padding_mode: str, padding) -> None:
+@pytest.mark.parametrize("settings, output_size", [
+    (dict(stride=2, padding=1, output_padding=1), None),
+    (dict(stride=2, padding=1), (10, 9)),                       # output_size picks output_padding (1, 0)
+    (dict(stride=(3, 2), padding=(0, 1), groups=2), (2, 6, 16, 9)),  # the whole shape, as PyTorch takes it
+    (dict(dilation=2, output_padding=1), None),                 # output_padding past the padding
+])
+def test_conv_transpose2d_layer_matches_torch(settings, output_size) -> None:
     torch = _torch()
-    ours = nn.Conv2d(3, 4, (3, 4), padding=padding, padding_mode=padding_mode, rng=0, dtype=np.float64)
-    theirs = torch.nn.Conv2d(3, 4, (3, 4), padding=padding, padding_mode=padding_mode).double()
+    ours = nn.ConvTranspose2d(4, 6, (3, 2), rng=0, dtype=np.float64, **settings)
+    theirs = torch.nn.ConvTranspose2d(4, 6, (3, 2), **settings).double()
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
-    x = RNG.standard_normal((2, 3, 7, 6))
-    xt = torch.tensor(x, requires_grad=True)
-    xs = gg.Tensor(x, requires_grad=True)
-    y, yt = ours(xs), theirs(xt)
+    x = RNG.standard_normal((2, 4, 5, 5))
+    xs, xt = gg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, yt = ours(xs, output_size), theirs(xt, output_size)
+    assert y.shape == tuple(yt.shape)
     np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     u = RNG.standard_normal(y.shape)
     y.backward(u)
     yt.backward(torch.tensor(u))
     np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert repr(ours) == repr(theirs)
 
 
-def test_conv1d_layer_matches_torch() -> None:
+def test_conv_transpose1d_and_group_norm_layers_match_torch() -> None:
     torch = _torch()
-    ours = nn.Conv1d(4, 6, 3, stride=2, padding=1, groups=2, padding_mode="reflect", rng=0, dtype=np.float64)
-    theirs = torch.nn.Conv1d(4, 6, 3, stride=2, padding=1, groups=2, padding_mode="reflect").double()
+    ours = nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, groups=2, rng=0, dtype=np.float64)
+    theirs = torch.nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, groups=2).double()
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     x = RNG.standard_normal((2, 4, 9))
-    np.testing.assert_allclose(ours(gg.Tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10)
+    for size in (None, [18], (2, 6, 17)):
+        np.testing.assert_allclose(ours(gg.Tensor(x), size).data, theirs(torch.tensor(x), size).detach().numpy(),
+                                   rtol=1e-10)
+    norm, twin = nn.GroupNorm(3, 6, eps=1e-3, dtype=np.float64), torch.nn.GroupNorm(3, 6, eps=1e-3).double()
+    w, b = RNG.standard_normal(6), RNG.standard_normal(6)
+    norm.weight.data[...], norm.bias.data[...] = w, b
+    twin.load_state_dict({"weight": torch.tensor(w), "bias": torch.tensor(b)})
+    x = RNG.standard_normal((3, 6, 4, 4)) * 3 + 2
+    for mode in ("train", "eval"):  # no running statistics: the same in both
+        getattr(norm, mode)()
+        np.testing.assert_allclose(norm(gg.Tensor(x)).data, twin(torch.tensor(x)).detach().numpy(), rtol=1e-10)
 
 
 @pytest.mark.parametrize("shape, args", [((2, 3, 4, 5), (1, -1)), ((2, 3, 4, 5), (0, 2)), ((2, 3, 4, 5), (-2, -1)),
@@ -181,6 +190,33 @@ def test_layer_errors_name_the_layer() -> None:
         nn.Conv2d(3, 4, 3, padding_mode="mirror")
     with pytest.raises(ConfigError, match="return_indices=True is not supported"):
         nn.MaxPool2d(2, return_indices=True)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect"), ConfigError,
+     "ConvTranspose2d: only padding_mode='zeros' is supported, got 'reflect'"),
+    (lambda: nn.ConvTranspose2d(3, 4, 3, padding="same"), ConfigError,
+     "ConvTranspose2d: padding must be an int or a tuple of 2 ints, got 'same'"),
+    (lambda: nn.ConvTranspose2d(3, 4, 3, stride=2, output_padding=2), ConfigError,
+     r"output_padding \(2, 2\) must be at least 0 and smaller than the stride \(2, 2\) or the dilation \(1, 1\)"),
+    (lambda: nn.ConvTranspose1d(3, 4, 3, output_padding=(1, 1)), ConfigError,
+     "ConvTranspose1d: output_padding must be an int or a tuple of 1 ints"),
+    (lambda: nn.ConvTranspose2d(3, 4, 3, groups=2), ConfigError, "divisible by groups 2"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3)(gg.Tensor(np.ones((2, 3, 5, 5)))), ShapeError,
+     r"ConvTranspose2d\(in_channels=4\) got input of shape \(2, 3, 5, 5\)"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3, stride=2)(gg.Tensor(np.ones((2, 4, 5, 5))), (13, 11)), ShapeError,
+     r"output_size \(13, 11\) is not reachable from input of shape \(2, 4, 5, 5\): each size must lie between "
+     r"\(11, 11\) and \(12, 12\)"),
+    (lambda: nn.ConvTranspose2d(4, 4, 3)(gg.Tensor(np.ones((2, 4, 5, 5))), (7,)), ConfigError,
+     r"output_size must be 2 ints \(or the output's whole shape, 4\)"),
+    (lambda: nn.GroupNorm(4, 6), ConfigError, "GroupNorm: num_channels 6 must be divisible by num_groups 4"),
+    (lambda: nn.GroupNorm(0, 6), ConfigError, "GroupNorm: num_groups must be a positive integer, got 0"),
+    (lambda: nn.GroupNorm(2, 6)(gg.Tensor(np.ones((2, 4, 3)))), ShapeError,
+     r"GroupNorm\(2, 6\) got input of shape \(2, 4, 3\); expected \(N, C, ...\) with C = 6"),
+])
+def test_transposed_conv_and_group_norm_layer_errors(make, error, message) -> None:
+    with pytest.raises(error, match=message):
+        make()
 
 
 # ------------------------------------------------------------------ state dict and checkpoints
@@ -384,3 +420,81 @@ def test_batch_norm_on_the_data_gets_torchs_weight_and_bias_gradients() -> None:
     np.testing.assert_allclose(bn.weight.grad.data, theirs.weight.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(bn.bias.grad.data, theirs.bias.grad.numpy(), rtol=1e-12)
     np.testing.assert_allclose(bn.running_var.data, theirs.running_var.numpy(), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ transposed convolution and group norm in training
+def _autoencoder(dtype=np.float32) -> nn.Sequential:
+    """8x8 digits down to 8 channels of 4x4 and back up: conv, group norm, transposed conv."""
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)),
+        nn.Conv2d(1, 8, 3, stride=2, padding=1, rng=1, dtype=dtype), nn.GroupNorm(2, 8, dtype=dtype), nn.ReLU(),
+        nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1, rng=2, dtype=dtype),  # back to 8x8
+        nn.GroupNorm(4, 4, dtype=dtype), nn.ReLU(),
+        nn.ConvTranspose2d(4, 1, 3, padding=1, rng=3, dtype=dtype), nn.Flatten(),
+    )
+
+
+def _torch_autoencoder(model: nn.Sequential):
+    torch = _torch()
+    t = torch.nn
+    twin = t.Sequential(
+        t.Unflatten(1, (1, 8, 8)), t.Conv2d(1, 8, 3, stride=2, padding=1), t.GroupNorm(2, 8), t.ReLU(),
+        t.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1), t.GroupNorm(4, 4), t.ReLU(),
+        t.ConvTranspose2d(4, 1, 3, padding=1), t.Flatten(),
+    ).double()
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
+    return twin
+
+
+def test_conv_transpose_autoencoder_on_digits_after_15_sgd_steps_matches_torch() -> None:
+    torch = _torch()
+    from graphgrad.data.builtin import load_dataset
+
+    images = load_dataset("digits").X.astype(np.float64) / 16.0
+    model = _autoencoder(np.float64)
+    twin = _torch_autoencoder(model)
+    opt = optim.SGD(list(model.parameters()), lr=0.1, momentum=0.9)
+    topt = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
+    losses = []
+    for step in range(15):
+        x = images[step * 32 : (step + 1) * 32]
+        loss = gg.mse_loss(model(gg.Tensor(x)), x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        tloss = torch.nn.functional.mse_loss(twin(torch.tensor(x)), torch.tensor(x))
+        topt.zero_grad()
+        tloss.backward()
+        topt.step()
+        assert float(loss.data) == pytest.approx(tloss.item(), rel=1e-9)
+        losses.append(float(loss.data))
+    assert losses[-1] < 0.5 * losses[0]  # it learns to reconstruct
+    theirs = twin.state_dict()
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(value, theirs[key].numpy(), rtol=1e-8, atol=1e-10, err_msg=key)
+
+
+def _upsampling_cnn() -> nn.Sequential:
+    """Every new layer in a classifier: strided conv, group norm, transposed convs (one whose
+    output_padding passes its padding: zero rows added), a 1-D transposed conv."""
+    return nn.Sequential(
+        nn.Unflatten(1, (2, 6, 6)),
+        nn.Conv2d(2, 4, 3, stride=2, padding=1, rng=1), nn.GroupNorm(2, 4), nn.ReLU(),       # 4x3x3
+        nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1, rng=2),          # 3x6x6
+        nn.GroupNorm(3, 3), nn.ReLU(),
+        nn.ConvTranspose2d(3, 2, 2, dilation=2, output_padding=1, groups=1, rng=3),         # 2x9x9
+        nn.Flatten(2), nn.ConvTranspose1d(2, 2, 3, stride=2, groups=2, rng=4),             # 2x163
+        nn.Flatten(), nn.GroupNorm(2, 326), nn.Linear(326, 3, rng=5),
+    )
+
+
+def test_a_step_with_transposed_convolutions_and_group_norm_is_captured_bit_for_bit() -> None:
+    eager, captured = _upsampling_cnn(), _upsampling_cnn()
+    _train(eager, capture=False)
+    fn = _train(captured, capture=True)
+    assert fn.plans  # replayed from the third step on
+    want, got = eager.state_dict(), captured.state_dict()
+    assert want.keys() == got.keys() and len(want) == 16
+    for key in want:
+        assert np.array_equal(np.asarray(got[key]), np.asarray(want[key])), key
+    assert not np.array_equal(np.asarray(got["7.weight"]), _upsampling_cnn().state_dict()["7.weight"])  # it trained

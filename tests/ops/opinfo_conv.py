@@ -1,4 +1,4 @@
-"""OpInfo entries of the conv family: convolution, pooling, normalization, embedding.
+"""OpInfo entries of the conv family: convolution (transposed too), pooling, normalization, embedding.
 
 Each op's settings (stride, padding, groups...) are fixed per entry; the drawn shapes are made to
 fit them. The ``ref`` forwards loop over output pixels and kernel entries in plain NumPy: slow,
@@ -52,6 +52,46 @@ def ref_conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride
                 out[:, oc, i, j] = np.sum(patch * w[oc], axis=(1, 2, 3)) + (0.0 if b is None else b[oc])
     return out
 
+
+
+def _two(value: Any) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[return-value]
+
+
+def ref_conv_transpose2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, stride: Any = 1,
+                         padding: Any = 0, output_padding: Any = 0, dilation: Any = 1, groups: int = 1) -> np.ndarray:
+    """Direct transposed convolution by its definition: every input pixel adds its value times the
+    kernel onto the output window it spreads to (row i * stride + ki * dilation - padding), groups
+    apart; then the rows past the padding's crop (output_padding) and the bias."""
+    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = _two(stride), _two(padding), _two(output_padding), _two(dilation)
+    n, cin, h, width = x.shape
+    _, og, kh, kw = w.shape
+    cg = cin // groups
+    reach_h, reach_w = (h - 1) * sh + dh * (kh - 1) + 1, (width - 1) * sw + dw * (kw - 1) + 1
+    full = np.zeros((n, og * groups, reach_h + oph, reach_w + opw))
+    for g in range(groups):
+        xs, ws = x[:, g * cg : (g + 1) * cg], w[g * cg : (g + 1) * cg]
+        for i in range(h):
+            for j in range(width):
+                for ki in range(kh):
+                    for kj in range(kw):
+                        spread = xs[:, :, i, j] @ ws[:, :, ki, kj]  # (N, out channels of group g)
+                        full[:, g * og : (g + 1) * og, i * sh + ki * dh, j * sw + kj * dw] += spread
+    oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    ow = (width - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    out = full[:, :, ph : ph + oh, pw : pw + ow]
+    return out if b is None else out + b[:, None, None]
+
+
+def ref_group_norm(x: np.ndarray, groups: int, w: np.ndarray | None = None, b: np.ndarray | None = None,
+                   eps: float = 1e-5) -> np.ndarray:
+    grouped = x.reshape(x.shape[0], groups, -1)
+    mu, var = grouped.mean(axis=2, keepdims=True), grouped.var(axis=2, keepdims=True)
+    out = ((grouped - mu) / np.sqrt(var + eps)).reshape(x.shape)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if w is not None:
+        out = out * w.reshape(shape)
+    return out if b is None else out + b.reshape(shape)
 
 def ref_pool(x: np.ndarray, k: int, s: int, p: int, reduce: Any, fill: float, ceil_mode: bool = False,
              dilation: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +171,21 @@ def conv_shapes(draw: st.DrawFn, stride: int = 1, padding: int = 0, dilation: in
     return shapes + [(og * groups,)] if bias else shapes
 
 
+
+@st.composite
+def conv_transpose_shapes(
+    draw: st.DrawFn, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1, groups: int = 1,
+    bias: bool = True, dims: int = 2,
+) -> list[tuple[int, ...]]:
+    """x, weight (in, out / groups, *kernel) (and bias) shapes whose transposed output is not empty."""
+    n, cg, og = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    # the output (size - 1) * stride - 2 padding + dilation (k - 1) + output_padding + 1 is at least 1
+    least = [1 + max(0, -(-(2 * padding - dilation * (k - 1) - output_padding) // stride)) for k in kernel]
+    spatial = tuple(m + draw(st.integers(0, 2)) for m in least)
+    shapes = [(n, cg * groups, *spatial), (cg * groups, og, *kernel)]
+    return shapes + [(og * groups,)] if bias else shapes
+
 @st.composite
 def image_shapes(draw: st.DrawFn, min_side: int = 1, max_side: int = 5) -> list[tuple[int, ...]]:
     n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
@@ -194,6 +249,43 @@ def _conv_entry(name: str, stride: int = 1, padding: Any = 0, dilation: int = 1,
                   sample=sample + [(sample[1][0],)] * bias)
 
 
+
+def _conv_transpose_entry(name: str, stride: int = 1, padding: int = 0, output_padding: int = 0, dilation: int = 1,
+                          groups: int = 1, bias: bool = True, covers: tuple[str, ...] = CONV_OPS) -> OpInfo:
+    settings = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation, groups=groups)
+
+    def fn(x: Any, w: Any, b: Any = None) -> Any:
+        return C.conv_transpose2d(x, w, b, **settings)
+
+    def ref(x: np.ndarray, w: np.ndarray, *bias: np.ndarray) -> np.ndarray:
+        return ref_conv_transpose2d(x, w, bias[0] if bias else None, **settings)
+
+    sample = [(2, 2 * groups, 4, 3), (2 * groups, 2, 3, 2)]
+    return OpInfo(name, fn, nargs=3 if bias else 2, ref=ref, covers=covers,
+                  shapes=conv_transpose_shapes(stride, padding, output_padding, dilation, groups, bias),
+                  sample=sample + [(2 * groups,)] * bias)
+
+
+def _group_norm_entry(name: str, groups: int, spatial: int, affine: bool) -> OpInfo:
+    """Input (N, C, *spatial) with C = groups * (1 to 3); with ``affine`` also weight and bias (C,)."""
+
+    def draw_shapes(s: tuple[int, ...]) -> list[tuple[int, ...]]:
+        x = (s[0], groups * s[1], *s[2:])
+        return [x, (x[1],), (x[1],)] if affine else [x]
+
+    sizes = st.tuples(st.integers(1, 3), st.integers(1, 3), *[st.integers(1, 3)] * spatial)
+    sample = (2, 2 * groups, *(3,) * spatial)
+    return OpInfo(
+        name,
+        (lambda x, w, b: C.group_norm(x, groups, w, b)) if affine else (lambda x: C.group_norm(x, groups)),
+        nargs=3 if affine else 1,
+        shapes=sizes.map(draw_shapes),
+        avoid=lambda xs: bool(np.any(xs[0].reshape(xs[0].shape[0], groups, -1).var(axis=2) < 0.05)),
+        sample=[sample, (sample[1],), (sample[1],)] if affine else [sample],
+        ref=lambda x, *wb: ref_group_norm(x, groups, *wb),
+        covers=NORMALIZE_OPS,
+    )
+
 OPINFOS = [
     _conv_entry("conv2d"),
     _conv_entry("conv2d[stride 2, padding 1, no bias]", stride=2, padding=1, bias=False),
@@ -207,6 +299,21 @@ OPINFOS = [
         shapes=conv_shapes(stride=2, padding=1, dims=1),
         sample=[(2, 3, 7), (4, 3, 3), (4,)],
         ref=lambda x, w, b: ref_conv2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 1))[:, :, 0],
+        covers=CONV_OPS,
+    ),
+    _conv_transpose_entry("conv_transpose2d"),
+    _conv_transpose_entry("conv_transpose2d[stride 2, padding 1, output_padding 1, no bias]", stride=2, padding=1,
+                          output_padding=1, bias=False),
+    _conv_transpose_entry("conv_transpose2d[stride 3, dilation 2, groups 2]", stride=3, dilation=2, groups=2),
+    _conv_transpose_entry("conv_transpose2d[output_padding past the padding]", dilation=2, output_padding=1,
+                          covers=CONV_OPS + ("pad",)),
+    OpInfo(
+        "conv_transpose1d",
+        lambda x, w, b: C.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1),
+        nargs=3,
+        shapes=conv_transpose_shapes(stride=2, padding=1, output_padding=1, dims=1),
+        sample=[(2, 3, 5), (3, 4, 3), (4,)],
+        ref=lambda x, w, b: ref_conv_transpose2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 1), (0, 1))[:, :, 0],
         covers=CONV_OPS,
     ),
     OpInfo(
@@ -325,6 +432,9 @@ OPINFOS = [
         ref=ref_layer_norm,
         covers=NORMALIZE_OPS,
     ),
+    _group_norm_entry("group_norm", groups=2, spatial=2, affine=True),
+    _group_norm_entry("group_norm[one group, no affine, 1-D]", groups=1, spatial=1, affine=False),
+    _group_norm_entry("group_norm[a group per channel, 2-D]", groups=3, spatial=0, affine=True),
     OpInfo(
         "embedding",
         lambda w: C.embedding(_tokens(w.shape), w),

@@ -213,3 +213,130 @@ def test_second_order_matches_torch(op: str) -> None:
     np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-9, atol=1e-9)
     if op in ("conv2d", "batch_norm"):
         np.testing.assert_allclose(ws.grad.data, wt.grad.numpy(), rtol=1e-9, atol=1e-9)
+
+
+# ------------------------------------------------------------------ transposed convolution, group norm
+def _both_refuse(pair: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> bool:
+    return any(o >= s and o >= d for o, s, d in zip(pair, stride, dilation))
+
+
+def _as_pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else v
+
+
+CONV_TRANSPOSE2D_GRID = [
+    # (N, C, H, W), (O, kH, kW), stride, padding, output_padding, dilation, groups, bias
+    *[((2, 4, 5, 4), (6, kh, kw), s, p, op, d, 1 + i % 2, i % 3 != 0)
+      for i, ((kh, kw), s, p, op, d) in enumerate(itertools.product(
+          [(1, 1), (3, 3), (2, 3)], [1, 2, (2, 3)], [0, 1, (2, 0)], [0, 1, (1, 0)], [1, (2, 1)]))
+      if not _both_refuse(_as_pair(op), _as_pair(s), _as_pair(d))
+      and all((h - 1) * st - 2 * pp + dd * (k - 1) + oo + 1 >= 1 for h, k, st, pp, oo, dd in zip(
+          (5, 4), (kh, kw), _as_pair(s), _as_pair(p), _as_pair(op), _as_pair(d)))],
+    ((2, 6, 5, 5), (6, 3, 3), 2, 1, 1, 1, 6, True),       # depthwise
+    ((2, 6, 5, 5), (12, 3, 3), 2, 1, 0, 1, 6, False),     # depthwise, channel multiplier 2
+    ((2, 3, 4, 4), (2, 3, 3), 1, 0, 1, 2, 1, True),       # output_padding past the padding: a zero row and column
+    ((2, 3, 4, 4), (2, 2, 3), (1, 2), (0, 1), (2, 1), 3, 1, True),  # output_padding 2 past padding 0
+    ((1, 2, 3, 3), (3, 4, 4), 2, 3, 1, 1, 1, True),       # padding beyond the kernel's reach (cropped)
+    ((2, 8, 4, 4), (4, 4, 4), 2, 1, 0, 1, 1, True),       # the DCGAN upsampling layer, smaller
+    ((1, 2, 1, 1), (3, 5, 5), 1, 0, 0, 1, 1, False),      # one pixel spreads the kernel
+]
+
+
+@pytest.mark.parametrize("case", CONV_TRANSPOSE2D_GRID, ids=[str(i) for i in range(len(CONV_TRANSPOSE2D_GRID))])
+def test_conv_transpose2d_matches_torch(case: tuple[Any, ...]) -> None:
+    xshape, (o, kh, kw), stride, padding, output_padding, dilation, groups, bias = case
+    arrays = [RNG.standard_normal(xshape), RNG.standard_normal((xshape[1], o // groups, kh, kw))]
+    if bias:
+        arrays.append(RNG.standard_normal(o))
+    kw_args = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    agree(lambda *t: C.conv_transpose2d(*t, **kw_args), lambda *t: F.conv_transpose2d(*t, **kw_args), arrays)
+
+
+def test_conv_transpose2d_grid_covers_every_setting() -> None:
+    """The grid above is not thinned out by its filters: each setting appears with every other kind."""
+    cases = CONV_TRANSPOSE2D_GRID
+    assert len(cases) > 100
+    assert {c[4] for c in cases} >= {0, 1, (1, 0), (2, 1)} and {c[6] for c in cases} >= {1, 2, 6}
+    assert any(_as_pair(c[4])[0] > _as_pair(c[3])[0] for c in cases)  # output_padding past the padding
+
+
+@pytest.mark.parametrize("stride, padding, output_padding, dilation, groups", [
+    (1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (3, 2, 2, 2, 2), (1, 0, 1, 2, 4), (2, 0, 1, 3, 2), (4, 1, 3, 1, 1),
+])
+def test_conv_transpose1d_matches_torch(stride: int, padding: int, output_padding: int, dilation: int,
+                                        groups: int) -> None:
+    arrays = [RNG.standard_normal((3, 4, 6)), RNG.standard_normal((4, 8 // groups, 3)), RNG.standard_normal(8)]
+    kw_args = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    agree(lambda *t: C.conv_transpose1d(*t, **kw_args), lambda *t: F.conv_transpose1d(*t, **kw_args), arrays)
+
+
+def test_unbatched_transposed_convolutions_match_torch() -> None:
+    agree(lambda x, w: C.conv_transpose2d(x, w, stride=2, padding=1), lambda x, w: F.conv_transpose2d(x, w, stride=2,
+          padding=1), [RNG.standard_normal((3, 4, 5)), RNG.standard_normal((3, 2, 3, 3))])
+    agree(lambda x, w, b: C.conv_transpose1d(x, w, b, 2, output_padding=1),
+          lambda x, w, b: F.conv_transpose1d(x, w, b, 2, output_padding=1),
+          [RNG.standard_normal((3, 6)), RNG.standard_normal((3, 2, 2)), RNG.standard_normal(2)])
+
+
+@pytest.mark.parametrize("output_padding, stride, dilation, padding", [(1, 1, 1, 0), (2, 2, 1, 1), (2, 2, 2, 2)])
+def test_conv_transpose2d_refuses_the_output_padding_torch_refuses(output_padding: int, stride: int, dilation: int,
+                                                                   padding: int) -> None:
+    from graphgrad.errors import ConfigError
+
+    x, w = np.ones((1, 2, 4, 4)), np.ones((2, 3, 3, 3))
+    with pytest.raises(RuntimeError, match="output padding must be smaller than either stride or dilation"):
+        F.conv_transpose2d(torch.tensor(x), torch.tensor(w), None, stride, padding, output_padding, 1, dilation)
+    with pytest.raises(ConfigError, match=r"conv_transpose2d: output_padding \(\d, \d\) must be smaller than the "
+                                          r"stride \(\d, \d\) or the dilation"):
+        C.conv_transpose2d(x, w, None, stride, padding, output_padding, 1, dilation)
+
+
+GROUP_NORM_GRID = [
+    ((4, 6), 2), ((4, 6), 3), ((3, 6, 5), 1), ((3, 6, 5), 3), ((2, 6, 4, 3), 2), ((2, 6, 4, 3), 6),
+    ((2, 8, 3, 2, 2), 4), ((1, 4, 7, 7), 2),
+]
+
+
+@pytest.mark.parametrize("shape, groups", GROUP_NORM_GRID)
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_matches_torch(shape: tuple[int, ...], groups: int, affine: bool) -> None:
+    arrays = [RNG.standard_normal(shape) * 2 + 1]
+    if affine:
+        arrays += [RNG.standard_normal(shape[1]), RNG.standard_normal(shape[1])]
+    agree(lambda x, *wb: C.group_norm(x, groups, *wb, eps=1e-3),
+          lambda x, *wb: F.group_norm(x, groups, *wb, eps=1e-3), arrays)
+
+
+def test_group_norm_with_one_channel_per_group_and_no_positions_is_zero_as_torch() -> None:
+    """Each group a single number: centered to exactly 0 in both libraries; the gradient passes only
+    through the bias (the values in both are rounding noise of 1/sqrt(eps) times 0)."""
+    x, w, b = RNG.standard_normal((3, 4)), RNG.standard_normal(4), RNG.standard_normal(4)
+    agree(lambda *t: C.group_norm(t[0], 4, t[1], t[2]), lambda *t: F.group_norm(t[0], 4, t[1], t[2]), [x, w, b],
+          tol=1e-7)
+
+
+@pytest.mark.parametrize("op", ["conv_transpose2d", "conv_transpose2d[output_padding past padding]", "group_norm"])
+def test_second_order_of_the_new_ops_matches_torch(op: str) -> None:
+    """Gradient of (the squared norm of the input gradient) with respect to input and weight."""
+    x = RNG.standard_normal((2, 4, 5, 4))
+    w = RNG.standard_normal((4, 3, 3, 2)) if op.startswith("conv") else RNG.standard_normal(4)
+    settings = {"conv_transpose2d": dict(stride=(2, 1), padding=1, output_padding=(1, 0)),
+                "conv_transpose2d[output_padding past padding]": dict(groups=2, dilation=2, output_padding=1)}
+    if op == "group_norm":
+        ours, theirs = (lambda x, w: C.group_norm(x * x, 2, w)), (lambda x, w: F.group_norm(x * x, 2, w))
+    else:
+        ours = lambda x, w: gg.tanh(C.conv_transpose2d(x, w, **settings[op]))  # noqa: E731
+        theirs = lambda x, w: torch.tanh(F.conv_transpose2d(x, w, **settings[op]))  # noqa: E731
+    if "past" in op:
+        w = w[:, :2]  # (4, 2, 3, 2): two groups of two channels each
+    xs, ws = gg.Tensor(x, requires_grad=True), gg.Tensor(w, requires_grad=True)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y = ours(xs, ws)
+    u = RNG.standard_normal(y.shape)
+    (gx,) = backward([y], [gg.Tensor(u)], retain_graph=True, create_graph=True, inputs=[xs])
+    (gxt,) = torch.autograd.grad((theirs(xt, wt) * torch.tensor(u)).sum(), xt, create_graph=True)
+    np.testing.assert_allclose(gx.data, gxt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    (gx * gx).sum().backward()
+    (gxt * gxt).sum().backward()
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(ws.grad.data, wt.grad.numpy(), rtol=1e-9, atol=1e-9)

@@ -20,11 +20,17 @@ def _layer(m: nn.Module, torch: Any) -> Any:
     if isinstance(m, nn.Conv1d):
         return tnn.Conv1d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation, m.groups,
                           bias=m.bias is not None, padding_mode=m.padding_mode)
+    if isinstance(m, (nn.ConvTranspose1d, nn.ConvTranspose2d)):
+        cls = tnn.ConvTranspose2d if isinstance(m, nn.ConvTranspose2d) else tnn.ConvTranspose1d
+        return cls(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, m.output_padding, m.groups,
+                   bias=m.bias is not None, dilation=m.dilation)
     if isinstance(m, nn.Linear):
         return tnn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
         cls = tnn.BatchNorm1d if isinstance(m, nn.BatchNorm1d) else tnn.BatchNorm2d
         return cls(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
+    if isinstance(m, nn.GroupNorm):
+        return tnn.GroupNorm(m.num_groups, m.num_channels, m.eps, m.affine, bias=m.bias is not None)
     if isinstance(m, nn.LayerNorm):
         return tnn.LayerNorm(m.normalized_shape, m.eps, m.elementwise_affine, bias=m.bias is not None)
     if isinstance(m, nn.MaxPool2d):
@@ -39,9 +45,8 @@ def _layer(m: nn.Module, torch: Any) -> Any:
         return tnn.Flatten(m.start_dim, m.end_dim)
     if isinstance(m, nn.Unflatten):
         return tnn.Unflatten(m.dim, m.unflattened_size)
-    dropouts = {nn.Dropout: tnn.Dropout, nn.Dropout1d: tnn.Dropout1d, nn.Dropout2d: tnn.Dropout2d}
-    if type(m) in dropouts:
-        return dropouts[type(m)](m.p)
+    if isinstance(m, (nn.Dropout, nn.Dropout1d, nn.Dropout2d)):
+        return {nn.Dropout: tnn.Dropout, nn.Dropout1d: tnn.Dropout1d, nn.Dropout2d: tnn.Dropout2d}[type(m)](m.p)
     if isinstance(m, nn.LeakyReLU):
         return tnn.LeakyReLU(m.negative_slope)
     if isinstance(m, nn.ELU):

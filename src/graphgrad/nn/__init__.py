@@ -28,7 +28,7 @@ from graphgrad.nn.activation import (
     Tanh,
 )
 from graphgrad.nn.container import ModuleDict, ModuleList, Sequential
-from graphgrad.nn.conv import Conv1d, Conv2d
+from graphgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from graphgrad.nn.dropout import Dropout, Dropout1d, Dropout2d
 from graphgrad.nn.embedding import Embedding
 from graphgrad.nn.linear import Flatten, Identity, Linear, Unflatten
@@ -42,7 +42,7 @@ from graphgrad.nn.loss import (
     SquareLoss,
 )
 from graphgrad.nn.module import IncompatibleKeys, Module
-from graphgrad.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from graphgrad.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from graphgrad.nn.parameter import Parameter
 from graphgrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from graphgrad.nn.regularization import l2_penalty
@@ -63,12 +63,15 @@ __all__ = [
     "Unflatten",
     "Conv1d",
     "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
     "MaxPool2d",
     "AvgPool2d",
     "AdaptiveAvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
     "LayerNorm",
+    "GroupNorm",
     "Embedding",
     "Dropout",
     "Dropout1d",

@@ -1,4 +1,5 @@
-"""Convolution layers: Conv1d and Conv2d, with PyTorch's arguments and default initialization."""
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d and ConvTranspose2d, with PyTorch's
+arguments and default initialization."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from graphgrad.ops.conv import resolve_padding
 from graphgrad.ops.shape import pad
 from graphgrad.tensor import Tensor
 
-__all__ = ["Conv1d", "Conv2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 """PyTorch's padding modes and the ``numpy.pad`` modes that do the same."""
@@ -36,9 +37,14 @@ def _tuple(value: Any, n: int, name: str, layer: str) -> tuple[int, ...]:
 
 
 class _ConvNd(Module):
-    """What Conv1d and Conv2d share: arguments, parameters, initialization, padding modes."""
+    """What the convolution layers share: arguments, parameters, initialization, padding modes.
+
+    A transposed convolution's weight is (in_channels, out_channels / groups, *kernel), an ordinary
+    one's (out_channels, in_channels / groups, *kernel); both initialize from fan_in = weight.shape[1]
+    times the kernel's size, as PyTorch."""
 
     dims = 2
+    transposed = False
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
@@ -72,7 +78,11 @@ class _ConvNd(Module):
         self._pads = resolve_padding(padding if numbers is None else pair(numbers, 0),
                                      pair(self.kernel_size, 1), pair(self.dilation, 1), pair(self.stride, 1), layer)
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
+        self.output_padding: tuple[int, ...] = (0,) * n
+        if self.transposed:
+            shape = (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+        else:
+            shape = (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         nn_init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=gen)  # U(-1/sqrt(fan_in), 1/sqrt(fan_in))
         self.bias = None
@@ -102,6 +112,8 @@ class _ConvNd(Module):
             text += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
         if self.dilation != (1,) * self.dims:
             text += f", dilation={self.dilation}"
+        if any(self.output_padding):
+            text += f", output_padding={self.output_padding}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:
@@ -139,3 +151,82 @@ class Conv1d(_ConvNd):
         self._check(x)
         x, padding = self._padded_input(x)
         return functional.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """What ConvTranspose1d and ConvTranspose2d share: PyTorch's argument order, ``output_padding``
+    (checked here: smaller than the stride or the dilation) and ``forward``'s ``output_size``."""
+
+    transposed = True
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+        output_padding: Any = 0, groups: int = 1, bias: bool = True, dilation: Any = 1, padding_mode: str = "zeros",
+        rng: Any = None, dtype: Any = np.float32,
+    ) -> None:
+        layer, n = type(self).__name__, self.dims
+        if padding_mode != "zeros":
+            raise ConfigError(f"{layer}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        if isinstance(padding, str):
+            raise ConfigError(f"{layer}: padding must be an int or a tuple of {n} ints, got {padding!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, rng, dtype)
+        self.output_padding = _tuple(output_padding, n, "output_padding", layer)
+        for o, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if o < 0 or (o >= s and o >= d):
+                raise ConfigError(f"{layer}: output_padding {self.output_padding} must be at least 0 and smaller "
+                                  f"than the stride {self.stride} or the dilation {self.dilation}")
+
+    def _output_padding(self, x: Tensor, output_size: Any) -> tuple[int, ...]:
+        """``output_padding``, or the one that gives ``output_size`` (the spatial sizes, or the whole
+        shape), as PyTorch: each size between the smallest output and that plus stride - 1."""
+        if output_size is None:
+            return self.output_padding
+        n, layer = self.dims, type(self).__name__
+        sizes = (output_size,) if isinstance(output_size, (int, np.integer)) else tuple(output_size)
+        if len(sizes) == x.ndim:
+            sizes = sizes[x.ndim - n:]
+        if len(sizes) != n or not all(isinstance(v, (int, np.integer)) for v in sizes):
+            raise ConfigError(f"{layer}: output_size must be {n} ints (or the output's whole shape, {x.ndim}) for "
+                              f"input of shape {tuple(x.shape)}, got {output_size!r}")
+        spatial, padding = x.shape[x.ndim - n:], self.padding
+        assert not isinstance(padding, str)  # refused at construction
+        smallest = [(size - 1) * s - 2 * p + d * (k - 1) + 1 for size, s, p, d, k in zip(
+            spatial, self.stride, padding, self.dilation, self.kernel_size)]
+        largest = [low + s - 1 for low, s in zip(smallest, self.stride)]
+        if any(not low <= size <= high for size, low, high in zip(sizes, smallest, largest)):
+            raise ShapeError(f"{layer}: output_size {tuple(int(v) for v in sizes)} is not reachable from input of "
+                             f"shape {tuple(x.shape)}: each size must lie between {tuple(smallest)} and "
+                             f"{tuple(largest)}")
+        return tuple(int(size) - low for size, low in zip(sizes, smallest))
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over ``(N, C, H, W)`` images, as PyTorch's ``ConvTranspose2d``: the
+    gradient of a :class:`Conv2d` with respect to its input, an upsampling layer.
+
+    ``weight`` has shape (in_channels, out_channels / groups, kH, kW) and ``bias`` (out_channels,);
+    both start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = out_channels / groups * kH * kW,
+    drawn from ``rng`` (a Generator or a seed), weight first. The output is
+    (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1 high (W alike);
+    ``forward(x, output_size)`` picks the ``output_padding`` that gives ``output_size``.
+    """
+
+    dims = 2
+
+    def forward(self, x: Tensor, output_size: Any = None) -> Tensor:
+        self._check(x)
+        return functional.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
+                                           self._output_padding(x, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over ``(N, C, L)`` sequences, as PyTorch's ``ConvTranspose1d``;
+    arguments and initialization as :class:`ConvTranspose2d` with one spatial axis."""
+
+    dims = 1
+
+    def forward(self, x: Tensor, output_size: Any = None) -> Tensor:
+        self._check(x)
+        return functional.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
+                                           self._output_padding(x, output_size), self.groups, self.dilation)

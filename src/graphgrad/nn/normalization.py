@@ -1,4 +1,5 @@
-"""Normalization layers: BatchNorm1d, BatchNorm2d (with running statistics as buffers), LayerNorm.
+"""Normalization layers: BatchNorm1d, BatchNorm2d (with running statistics as buffers), LayerNorm,
+GroupNorm.
 
 Batch normalization keeps ``running_mean``, ``running_var`` and ``num_batches_tracked`` as
 buffers: saved in ``state_dict()`` and checkpoints, not trained. ``train()`` normalizes with each
@@ -18,7 +19,7 @@ from graphgrad.nn.parameter import Parameter
 from graphgrad.ops.core import host
 from graphgrad.tensor import Tensor
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
 
 
 class _Counter:
@@ -126,3 +127,34 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalize each example's groups of channels (``num_groups`` groups of num_channels /
+    num_groups channels, over every position), then scale and shift per channel (``weight`` ones,
+    ``bias`` zeros, ``(num_channels,)``), as PyTorch's ``GroupNorm``. The same in training and
+    evaluation: no running statistics, so it works at any batch size."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, bias: bool = True,
+                 dtype: Any = np.float32) -> None:
+        super().__init__()
+        for name, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ConfigError(f"GroupNorm: {name} must be a positive integer, got {value!r}")
+        if num_channels % num_groups:
+            raise ConfigError(f"GroupNorm: num_channels {num_channels} must be divisible by num_groups {num_groups}")
+        if not float(eps) > 0:
+            raise ConfigError(f"GroupNorm: eps must be positive, got {eps!r}")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = float(eps), bool(affine)
+        self.weight = Parameter(np.ones(self.num_channels, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype)) if affine and bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ShapeError(f"GroupNorm({self.num_groups}, {self.num_channels}) got input of shape "
+                             f"{tuple(x.shape)}; expected (N, C, ...) with C = {self.num_channels}")
+        return functional.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -22,7 +22,8 @@ memory stays at a band, not the whole matrix).
 batch innermost), so the column copies and col2im's additions run over long contiguous stretches
 and one matmul covers the whole batch; outputs are ``(N, C, H, W)`` views of that layout, and
 every op here accepts any memory layout. Loops run over kernel offsets (KH*KW), never over
-pixels or images.
+pixels or images. ``conv_transpose2d`` (and ``conv_transpose1d``) *is* ``conv2d_input_grad``, for
+the convolution whose input has the transposed output's shape: no op of its own.
 
 **Pooling**: ``max_pool2d`` picks the largest entry of each window; at a tie the *first* largest
 entry in row-major window order (top row first, then left to right) gets the whole gradient, as
@@ -32,7 +33,7 @@ a second backward through a retained graph finds the maxima again from the input
 ``avg_pool2d`` is a depthwise convolution with a constant kernel (divided by the window's count of
 entries), and ``adaptive_avg_pool2d`` is a mean or an ``avg_pool2d``: one mechanism, no rules of their own.
 
-**Normalization** (``batch_norm`` in training, ``layer_norm``) is one ``normalize`` node whose rule
+**Normalization** (``batch_norm`` in training, ``layer_norm``, ``group_norm``) is one ``normalize`` node whose rule
 is one ``normalize_backward`` node; their rules are graphgrad expressions, so derivatives of every
 order work; while the engine applies rules, ``normalize_backward``'s products annihilate (a zero
 gradient stays zero where the forward overflowed). Training ``batch_norm`` with a weight or bias is
@@ -67,17 +68,20 @@ from graphgrad.ops.nn import _Saved
 from graphgrad.ops.reduce import BLAS_FLOATS, sum_array, sum_of_products
 from graphgrad.ops.reduce import mean as _mean
 from graphgrad.ops.reduce import sum as _sum
-from graphgrad.ops.shape import concatenate, reshape
+from graphgrad.ops.shape import concatenate, pad, reshape
 from graphgrad.tensor import Tensor
 
 __all__ = [
     "conv1d",
     "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
     "max_pool2d",
     "avg_pool2d",
     "adaptive_avg_pool2d",
     "batch_norm",
     "layer_norm",
+    "group_norm",
     "embedding",
 ]
 
@@ -396,11 +400,12 @@ class _ConvSaved(_Saved):
 
 
 def _conv_forward(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _ConvSaved | None = None
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None, *, geo: Geometry, saved: _ConvSaved | None = None,
+    zero_safe: bool = False,
 ) -> np.ndarray:
     g = geo.groups
     keep = saved is not None and not saved.joint
-    out, cols = _correlate(x, w.reshape(g, w.shape[0] // g, -1), geo, keep=keep)
+    out, cols = _correlate(x, w.reshape(g, w.shape[0] // g, -1), geo, keep=keep, zero_safe=zero_safe)
     if keep:
         saved.value = cols  # type: ignore[union-attr]  # the weight gradient's operand, kept for one backward
     if b is not None:
@@ -425,7 +430,10 @@ def _conv_grad_b(g: Tensor, out: Tensor, x: Tensor, w: Tensor, b: Tensor, *,
     return _sum(g, axis=(0, 2, 3))
 
 
-_conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b))
+_conv = Op("conv2d", _conv_forward, (_conv_grad_x, _conv_grad_w, _conv_grad_b),
+           zero_safe_forward=functools.partial(_conv_forward, zero_safe=True))
+"""As a rule (the input gradient of a transposed convolution, second derivatives) its products
+annihilate, as the other two ops': a zero gradient stays zero against an inf weight."""
 
 
 def _by_correlation(geo: Geometry) -> bool:
@@ -656,6 +664,134 @@ def conv1d(
     pad2 = pad if isinstance(pad, str) else (0, pad)
     y = conv2d(x4, w4, bias, (1, one(stride, "stride")), pad2, (1, one(dilation, "dilation")), groups)
     return reshape(y, (*y.shape[:-2], y.shape[-1]))
+
+
+# ------------------------------------------------------------------ transposed convolution
+def conv_transpose2d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+    groups: int = 1, dilation: Any = 1,
+) -> Tensor:
+    """2-D transposed convolution, PyTorch's ``conv_transpose2d``: ``(N, C, H, W)`` (or ``(C, H, W)``)
+    and a ``(C, O / groups, KH, KW)`` weight give ``(N, O, OH, OW)`` with
+    ``OH = (H - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1`` (OW alike).
+
+    It is the input gradient of the :func:`conv2d` that maps ``(N, O, OH, OW)`` to the input's shape
+    with this weight, so it is that op (``conv2d_input_grad``), whose own derivatives are a
+    convolution and a weight gradient. ``stride``, ``padding``, ``output_padding``, ``dilation``: an
+    int or a pair; ``output_padding`` (smaller than the stride or the dilation) adds rows and
+    columns at the bottom and right. ``bias``: ``(O,)`` or None.
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, dims=2)
+
+
+def conv_transpose1d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
+    groups: int = 1, dilation: Any = 1,
+) -> Tensor:
+    """1-D transposed convolution, PyTorch's ``conv_transpose1d``: ``(N, C, L)`` (or ``(C, L)``) and a
+    ``(C, O / groups, K)`` weight give ``(N, O, OL)``; the arguments as :func:`conv_transpose2d`
+    (ints or 1-tuples). Computed on images of height 1."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, dims=1)
+
+
+_LAYOUTS = {1: ("(N, C, L) or (C, L)", "(in_channels, out_channels / groups, k)"),
+            2: ("(N, C, H, W) or (C, H, W)", "(in_channels, out_channels / groups, kH, kW)")}
+
+
+def _per_axis(value: Any, name: str, op: str, dims: int, minimum: int) -> tuple[int, ...]:
+    """An int, or a tuple of ``dims`` ints, as ``dims`` ints of at least ``minimum``."""
+    if dims == 2:
+        return _pair(value, name, op, minimum)
+    items = (value,) if isinstance(value, (int, np.integer)) else value
+    if isinstance(items, str) or len(tuple(items)) != 1:
+        raise ConfigError(f"{op}: {name} must be an int or a 1-tuple, got {value!r}")
+    return (_pair(tuple(items)[0], name, op, minimum)[0],)
+
+
+def _conv_transpose(input: Any, weight: Any, bias: Any, stride: Any, padding: Any, output_padding: Any, groups: Any,
+                    dilation: Any, dims: int) -> Tensor:
+    """:func:`conv_transpose2d` and :func:`conv_transpose1d`: arguments checked (errors in the caller's
+    terms), then ``conv2d_input_grad`` on 4-D views, then the bias."""
+    op = f"conv_transpose{dims}d"
+    x = _float_input(input, op)
+    w = _float_input(weight, op, "weight")
+    if w.ndim != dims + 2:
+        raise ShapeError(f"{op}: weight must be {dims + 2}-D {_LAYOUTS[dims][1]}, got shape {w.shape}")
+    if x.ndim not in (dims + 1, dims + 2):
+        raise ShapeError(f"{op}: input must be {_LAYOUTS[dims][0]}, got shape {x.shape}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ConfigError(f"{op}: groups must be a positive integer, got {groups!r}")
+    groups = int(groups)
+    cin, out_per_group, kernel = w.shape[0], w.shape[1], w.shape[2:]
+    if x.shape[-dims - 1] != cin or cin % groups:
+        raise ShapeError(
+            f"{op}: input of shape {x.shape} and weight of shape {w.shape} with groups={groups} do not fit: the "
+            f"input needs {cin} channels (weight.shape[0]) and in_channels {cin} must be divisible by groups"
+        )
+    if min(w.shape[1:]) < 1:
+        raise ShapeError(f"{op}: weight of shape {w.shape} has an empty axis")
+    settings = [_per_axis(value, name, op, dims, minimum) for value, name, minimum in (
+        (stride, "stride", 1), (padding, "padding", 0), (output_padding, "output_padding", 0),
+        (dilation, "dilation", 1))]
+    out_c = out_per_group * groups
+    if bias is not None:
+        b = _float_input(bias, op, "bias")
+        if b.shape != (out_c,):
+            raise ShapeError(f"{op}: bias must have shape ({out_c},) for weight of shape {w.shape} and "
+                             f"groups={groups}, got {b.shape}")
+    unbatched = x.ndim == dims + 1
+    batched = reshape(x, (1, *x.shape)) if unbatched else x
+    # 1-D: images of height 1 (kernel height 1, stride 1, no padding, dilation 1)
+    x4 = reshape(batched, (*batched.shape[:2], 1, batched.shape[2])) if dims == 1 else batched
+    w4 = reshape(w, (cin, out_per_group, 1, *kernel)) if dims == 1 else w
+    front = ((1,), (0,), (0,), (1,)) if dims == 1 else ((), (), (), ())
+    s2, p2, o2, d2 = (f + v for f, v in zip(front, settings))
+    geo, extra = _transposed_geometry(x4.shape, w4.shape, s2, p2, o2, d2, groups, op, dims)
+    y = _conv_input_grad(x4, w4, geo=geo)
+    if extra != (0, 0):
+        y = pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    if bias is not None:
+        y = y + reshape(b, (out_c, 1, 1))
+    shape = y.shape[int(unbatched) : 2] + y.shape[4 - dims :]
+    return y if shape == y.shape else reshape(y, shape)
+
+
+def _transposed_geometry(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, padding: Any, output_padding: Any,
+    dilation: Any, groups: int, op: str, dims: int,
+) -> tuple[Geometry, Pair]:
+    """The geometry of the forward convolution whose input gradient is this transposed convolution
+    (4-D shapes, pairs), and the rows and columns of zeros still to add at the bottom and right.
+
+    The forward convolution's input has the transposed output's shape, padded by ``padding`` at
+    the top and left and by ``padding - output_padding`` at the bottom and right, so that its
+    windows give back exactly the transposed input's H x W. Where ``output_padding`` exceeds
+    ``padding`` (possible with dilation larger than the stride), the rows past the last window's
+    reach receive nothing: they are the zeros left to add. Errors show the last ``dims`` axes."""
+    n, _, h, width = x_shape
+    cin, og, kh, kw = w_shape
+    sizes, extra = [], []
+    for axis, (size, k) in enumerate(((h, kh), (width, kw))):
+        s, p, d, o = stride[axis], padding[axis], dilation[axis], output_padding[axis]
+        where = ("height", "width")[axis] if dims == 2 else "length"
+        if o >= s and o >= d:
+            raise ConfigError(f"{op}: output_padding {output_padding[2 - dims:]} must be smaller than the stride "
+                              f"{stride[2 - dims:]} or the dilation {dilation[2 - dims:]} (along the {where})")
+        out = (size - 1) * s - 2 * p + d * (k - 1) + o + 1
+        if out <= 0:
+            raise ShapeError(
+                f"{op}: input of shape {x_shape[:2] + x_shape[4 - dims:]} with weight of shape "
+                f"{w_shape[:2] + w_shape[4 - dims:]}, stride {stride[2 - dims:]}, padding {padding[2 - dims:]}, "
+                f"output_padding {output_padding[2 - dims:]} and dilation {dilation[2 - dims:]} gives an output "
+                f"{where} {out}; it must be at least 1")
+        sizes.append(out - max(0, o - p))
+        extra.append(max(0, o - p))
+    pads = ((padding[0], padding[0] - (output_padding[0] - extra[0])),
+            (padding[1], padding[1] - (output_padding[1] - extra[1])))
+    forward_input = (n, og * groups, sizes[0], sizes[1])
+    geo = _geometry(forward_input, (kh, kw), cin, stride, pads, dilation, groups, op)
+    assert geo.out_hw == (h, width), (geo, x_shape)
+    return geo, (extra[0], extra[1])
 
 
 # ------------------------------------------------------------------ max pooling
@@ -1281,6 +1417,35 @@ def layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any 
         y = y + lift(bias, x)
     return y
 
+
+
+def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """PyTorch's ``group_norm``: the channels of ``(N, C, ...)`` input split into ``num_groups``
+    groups of C / num_groups; each example's group is normalized over its channels and all
+    positions with their mean and biased variance, then scaled by ``weight`` and shifted by
+    ``bias`` (per channel, ``(C,)``). Layer norm's ``normalize`` on the input seen as (N, G, rest)."""
+    op = "group_norm"
+    x = _float_input(input, op)
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: input must be (N, C) or (N, C, ...), got shape {x.shape}")
+    if isinstance(num_groups, bool) or not isinstance(num_groups, (int, np.integer)) or num_groups < 1:
+        raise ConfigError(f"{op}: num_groups must be a positive integer, got {num_groups!r}")
+    c = x.shape[1]
+    if c % num_groups:
+        raise ConfigError(f"{op}: the {c} channels of the input of shape {x.shape} must be divisible by "
+                          f"num_groups {num_groups}")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and _shape_of(value) != (c,):
+            raise ShapeError(f"{op}: {name} must have shape ({c},) for input of shape {x.shape}, "
+                             f"got {_shape_of(value)}")
+    grouped = reshape(x, (x.shape[0], int(num_groups), math.prod(x.shape[1:]) // num_groups))  # -1 fails on N = 0
+    moments = _Moments(keep_rstd=STATE.enabled and x._requires_grad)
+    y = reshape(_normalize(grouped, axes=(2,), eps=float(eps), moments=moments), x.shape)
+    if weight is not None:
+        y = y * _channel_view(lift(weight, x), x.ndim)
+    if bias is not None:
+        y = y + _channel_view(lift(bias, x), x.ndim)
+    return y
 
 # ------------------------------------------------------------------ embedding
 def _embedding_forward(w: np.ndarray, *, index: np.ndarray, padding_idx: int | None) -> np.ndarray:
