@@ -39,6 +39,24 @@ def agree(ours: Callable[..., Any], theirs: Callable[..., Any], arrays: Sequence
 
 RNG = np.random.default_rng(0)
 
+
+def second_order_agrees(ours: Callable[..., Any], theirs: Callable[..., Any], x: np.ndarray, w: np.ndarray,
+                        weight_too: bool) -> None:
+    """The input gradient of <u, f(x, w)> (recorded), then the gradient of its squared norm with
+    respect to x (and w), equal in both libraries."""
+    xs, ws = gg.Tensor(x, requires_grad=True), gg.Tensor(w, requires_grad=True)
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    y = ours(xs, ws)
+    u = RNG.standard_normal(y.shape)
+    (gx,) = backward([y], [gg.Tensor(u)], retain_graph=True, create_graph=True, inputs=[xs])
+    (gxt,) = torch.autograd.grad((theirs(xt, wt) * torch.tensor(u)).sum(), xt, create_graph=True)
+    np.testing.assert_allclose(gx.data, gxt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    (gx * gx).sum().backward()
+    (gxt * gxt).sum().backward()
+    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    if weight_too:
+        np.testing.assert_allclose(ws.grad.data, wt.grad.numpy(), rtol=1e-9, atol=1e-9)
+
 CONV2D_GRID = [
     # (N, C, H, W), (O, kH, kW), stride, padding, dilation, groups, bias
     *[((2, 4, 9, 8), (6, kh, kw), s, p, d, g, i % 2 == 0)
@@ -201,18 +219,7 @@ def test_second_order_matches_torch(op: str) -> None:
         "avg_pool2d": lambda x, w: F.avg_pool2d(x * x, 3, 2, 1, count_include_pad=False),
         "batch_norm": lambda x, w: F.batch_norm(x, None, None, w[0, :, 0, 0], None, training=True),
     }[op]
-    xs, ws = gg.Tensor(x, requires_grad=True), gg.Tensor(w, requires_grad=True)
-    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    y = ours(xs, ws)
-    u = RNG.standard_normal(y.shape)
-    (gx,) = backward([y], [gg.Tensor(u)], retain_graph=True, create_graph=True, inputs=[xs])
-    (gxt,) = torch.autograd.grad((theirs(xt, wt) * torch.tensor(u)).sum(), xt, create_graph=True)
-    np.testing.assert_allclose(gx.data, gxt.detach().numpy(), rtol=1e-10, atol=1e-10)
-    (gx * gx).sum().backward()
-    (gxt * gxt).sum().backward()
-    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-9, atol=1e-9)
-    if op in ("conv2d", "batch_norm"):
-        np.testing.assert_allclose(ws.grad.data, wt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    second_order_agrees(ours, theirs, x, w, weight_too=op in ("conv2d", "batch_norm"))
 
 
 # ------------------------------------------------------------------ transposed convolution, group norm
@@ -329,14 +336,4 @@ def test_second_order_of_the_new_ops_matches_torch(op: str) -> None:
         theirs = lambda x, w: torch.tanh(F.conv_transpose2d(x, w, **settings[op]))  # noqa: E731
     if "past" in op:
         w = w[:, :2]  # (4, 2, 3, 2): two groups of two channels each
-    xs, ws = gg.Tensor(x, requires_grad=True), gg.Tensor(w, requires_grad=True)
-    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    y = ours(xs, ws)
-    u = RNG.standard_normal(y.shape)
-    (gx,) = backward([y], [gg.Tensor(u)], retain_graph=True, create_graph=True, inputs=[xs])
-    (gxt,) = torch.autograd.grad((theirs(xt, wt) * torch.tensor(u)).sum(), xt, create_graph=True)
-    np.testing.assert_allclose(gx.data, gxt.detach().numpy(), rtol=1e-10, atol=1e-10)
-    (gx * gx).sum().backward()
-    (gxt * gxt).sum().backward()
-    np.testing.assert_allclose(xs.grad.data, xt.grad.numpy(), rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(ws.grad.data, wt.grad.numpy(), rtol=1e-9, atol=1e-9)
+    second_order_agrees(ours, theirs, x, w, weight_too=True)
