@@ -287,7 +287,7 @@ def test_channel_dropout_refusals() -> None:
         F.dropout2d(gg.Tensor(np.ones((1, 1, 1, 1))), 0.5, True, np.random.default_rng(0))
     with pytest.raises(ConfigError, match=r"Dropout2d probability p must be in \[0, 1\], got -0.1"):
         nn.Dropout2d(-0.1)
-    with pytest.raises(ConfigError, match=r"Dropout1d: inplace must be True or False, got 7 \(a seed goes in rng=\)"):
+    with pytest.raises(ConfigError, match=r"Dropout1d: inplace must be True or False, got 7 \(a seed or generator"):
         nn.Dropout1d(0.5, 7)
 
 

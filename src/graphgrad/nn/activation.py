@@ -13,8 +13,8 @@ from typing import Any
 
 from graphgrad import ops
 from graphgrad.errors import ConfigError
-from graphgrad.nn.module import Module, inplace_flag
-from graphgrad.ops.core import lift
+from graphgrad.nn.module import Module
+from graphgrad.ops.core import applied, inplace_flag
 from graphgrad.ops.nn import LAST_AXIS, axis_or_dim
 from graphgrad.tensor import Tensor
 
@@ -26,13 +26,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ functions built from graphgrad ops
-def _apply(f: Any, x: Any, inplace: bool, name: str) -> Tensor:
-    """``f(x)``, or with ``inplace=True`` (PyTorch's) written into ``x``, which is returned (recorded
-    like ``+=`` where a gradient flows: a copy of the old values is kept, so no memory is saved)."""
-    x = lift(x)
-    return x._replace_with(f, f"{name}(inplace=True)") if inplace else f(x)  # type: ignore[no-any-return]
-
-
 def _pieces(x: Tensor, lo: float, hi: float, below: Any, middle: Any, above: Any) -> Tensor:
     """``below`` where ``x <= lo``, ``above`` where ``x >= hi``, ``middle`` in between: the kinks
     belong to the outer pieces, as PyTorch's gradients have it (``where`` gives the pieces not
@@ -55,36 +48,36 @@ def _hardtanh_bounds(min_val: Any, max_val: Any, op: str) -> tuple[float, float]
 
 def silu(x: Any, inplace: bool = False) -> Tensor:
     """SiLU (swish): ``x * sigmoid(x)``; smooth, gradient ``s + x s (1 - s)`` with ``s = sigmoid(x)``."""
-    return _apply(lambda t: t * ops.sigmoid(t), x, inplace, "silu")
+    return applied(lambda t: t * ops.sigmoid(t), x, inplace, "silu")
 
 
 def mish(x: Any, inplace: bool = False) -> Tensor:
     """``x * tanh(softplus(x))``; smooth (softplus is the identity above 20, where tanh is 1 in float64)."""
-    return _apply(lambda t: t * ops.tanh(ops.softplus(t)), x, inplace, "mish")
+    return applied(lambda t: t * ops.tanh(ops.softplus(t)), x, inplace, "mish")
 
 
 def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` clipped to ``[min_val, max_val]``. The gradient is 1 strictly inside and 0 outside and
     at the bounds themselves (PyTorch's; :func:`graphgrad.clip` passes it at the bounds)."""
     lo, hi = _hardtanh_bounds(min_val, max_val, "hardtanh")
-    return _apply(lambda t: _pieces(t, lo, hi, lo, t, hi), x, inplace, "hardtanh")
+    return applied(lambda t: _pieces(t, lo, hi, lo, t, hi), x, inplace, "hardtanh")
 
 
 def relu6(x: Any, inplace: bool = False) -> Tensor:
     """``min(max(x, 0), 6)``: :func:`hardtanh` on ``[0, 6]`` (gradient 0 at 0 and at 6, as PyTorch)."""
-    return _apply(lambda t: _pieces(t, 0.0, 6.0, 0.0, t, 6.0), x, inplace, "relu6")
+    return applied(lambda t: _pieces(t, 0.0, 6.0, 0.0, t, 6.0), x, inplace, "relu6")
 
 
 def hardsigmoid(x: Any, inplace: bool = False) -> Tensor:
     """``relu6(x + 3) / 6``: 0 up to -3, 1 from 3, linear between; gradient 1/6 strictly between
     -3 and 3 and 0 elsewhere, at -3 and 3 included (PyTorch's)."""
-    return _apply(lambda t: _pieces(t, -3.0, 3.0, 0.0, (t + 3.0) / 6.0, 1.0), x, inplace, "hardsigmoid")
+    return applied(lambda t: _pieces(t, -3.0, 3.0, 0.0, (t + 3.0) / 6.0, 1.0), x, inplace, "hardsigmoid")
 
 
 def hardswish(x: Any, inplace: bool = False) -> Tensor:
     """``x * relu6(x + 3) / 6``: 0 up to -3, x from 3, ``x (x + 3) / 6`` between; gradient
     ``x / 3 + 1/2`` strictly between, 0 at -3 and 1 at 3 (PyTorch's)."""
-    return _apply(lambda t: _pieces(t, -3.0, 3.0, 0.0, t * (t + 3.0) / 6.0, t), x, inplace, "hardswish")
+    return applied(lambda t: _pieces(t, -3.0, 3.0, 0.0, t * (t + 3.0) / 6.0, t), x, inplace, "hardswish")
 
 
 class _Activation(Module):
@@ -106,13 +99,12 @@ class ReLU(_Activation):
         return ops.relu(x, inplace=self.inplace)
 
 
-class LeakyReLU(Module):
+class LeakyReLU(_Activation):
     """x for x > 0, ``negative_slope * x`` otherwise (``inplace`` as :class:`ReLU`'s)."""
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
-        super().__init__()
+        super().__init__(inplace)
         self.negative_slope = negative_slope
-        self.inplace = inplace_flag(inplace, "LeakyReLU")
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.leaky_relu(x, self.negative_slope, inplace=self.inplace)
@@ -149,13 +141,12 @@ class GELU(Module):
         return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
 
 
-class ELU(Module):
+class ELU(_Activation):
     """x for x > 0, ``alpha * (exp(x) - 1)`` otherwise (``inplace`` as :class:`ReLU`'s)."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
+        super().__init__(inplace)
         self.alpha = alpha
-        self.inplace = inplace_flag(inplace, "ELU")
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.elu(x, self.alpha, inplace=self.inplace)

@@ -15,7 +15,8 @@ import numpy as np
 
 from graphgrad.errors import ConfigError
 from graphgrad.nn import functional
-from graphgrad.nn.module import Module, inplace_flag
+from graphgrad.nn.module import Module
+from graphgrad.ops.core import inplace_flag
 from graphgrad.tensor import Tensor
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d"]
@@ -31,7 +32,7 @@ class _Dropping(Module):
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
             raise ConfigError(f"{layer} probability p must be in [0, 1], got {p!r}")
         self.p = float(p)
-        self.inplace = inplace_flag(inplace, layer)
+        self.inplace = inplace_flag(inplace, layer, takes_rng=True)
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
     def extra_repr(self) -> str:

@@ -52,14 +52,6 @@ def _count(params: Iterator[Parameter]) -> int:
     return sum(p.data.size for p in params)
 
 
-def inplace_flag(value: Any, layer: str) -> bool:
-    """A layer's ``inplace`` argument, checked: a seed or a generator passed where PyTorch's
-    signature puts ``inplace`` must not pass for a truth value."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{layer}: inplace must be True or False, got {value!r} (a seed goes in rng=)")
-    return bool(value)
-
-
 class Module:
     """Base class: subclasses set their layers and parameters as attributes and define ``forward``."""
 

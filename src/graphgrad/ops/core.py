@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.autograd.grad_mode import ANOMALY, RECORD, RULES, get_mode
-from graphgrad.errors import GraphgradError, ShapeError
+from graphgrad.errors import ConfigError, GraphgradError, ShapeError
 from graphgrad.tensor import CAPTURE, Tensor
 
 _wrap = Tensor._wrap
@@ -205,6 +205,23 @@ def _constant(value: bool | int | float, dtype: np.dtype, shape: tuple[int, ...]
         if value == value and len(_CONSTANTS) < 4096:  # NaN never matches itself; keep the cache small
             _CONSTANTS[key] = t
     return t
+
+
+def inplace_flag(value: Any, where: str, takes_rng: bool = False) -> bool:
+    """PyTorch's ``inplace`` argument, checked: a seed or a generator passed where PyTorch's
+    signature puts ``inplace`` must not pass for a truth value."""
+    if not isinstance(value, (bool, np.bool_)):
+        hint = " (a seed or generator goes in rng=)" if takes_rng else ""
+        raise ConfigError(f"{where}: inplace must be True or False, got {value!r}{hint}")
+    return bool(value)
+
+
+def applied(f: Callable[[Tensor], Tensor], x: Any, inplace: Any, name: str) -> Tensor:
+    """``f(x)``; with PyTorch's ``inplace=True``, ``f(x)`` written into ``x``, which is returned
+    (recorded like ``+=`` where a gradient flows through it: a copy of the old values is kept, so
+    no memory is saved)."""
+    x = lift(x)
+    return x._replace_with(f, f"{name}(inplace=True)") if inplace_flag(inplace, name) else f(x)
 
 
 def lift(value: Any, like: Tensor | None = None) -> Tensor:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.errors import ConfigError
-from graphgrad.ops.core import Op, _constant, lift, lift_pair
+from graphgrad.ops.core import Op, _constant, applied, lift, lift_pair
 from graphgrad.tensor import Tensor
 
 __all__ = [
@@ -335,8 +335,7 @@ def relu(x: Any, inplace: bool = False) -> Tensor:
     ``inplace=True`` (PyTorch's) writes the result into ``x`` and returns ``x``; while a gradient is
     recorded graphgrad keeps a copy of the old values for it (as for ``+=``), so nothing is saved.
     """
-    x = lift(x)
-    return x._replace_with(_relu, "relu(inplace=True)") if inplace else _relu(x)
+    return applied(_relu, x, inplace, "relu")
 
 
 def _leaky_forward(a: np.ndarray, negative_slope: float) -> np.ndarray:
@@ -356,10 +355,8 @@ def leaky_relu(x: Any, negative_slope: float = 0.01, inplace: bool = False) -> T
     ``inplace=True`` (PyTorch's) writes the result into ``x`` and returns ``x``; while a gradient is
     recorded graphgrad keeps a copy of the old values for it (as for ``+=``), so nothing is saved.
     """
-    x, slope = lift(x), float(negative_slope)
-    if inplace:
-        return x._replace_with(lambda t: _leaky_relu(t, negative_slope=slope), "leaky_relu(inplace=True)")
-    return _leaky_relu(x, negative_slope=slope)
+    slope = float(negative_slope)
+    return applied(lambda t: _leaky_relu(t, negative_slope=slope), x, inplace, "leaky_relu")
 
 
 def _elu_forward(a: np.ndarray, alpha: float) -> np.ndarray:
@@ -380,8 +377,8 @@ def elu(x: Any, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     ``inplace=True`` (PyTorch's) writes the result into ``x`` and returns ``x``; while a gradient is
     recorded graphgrad keeps a copy of the old values for it (as for ``+=``), so nothing is saved.
     """
-    x, a = lift(x), float(alpha)
-    return x._replace_with(lambda t: _elu(t, alpha=a), "elu(inplace=True)") if inplace else _elu(x, alpha=a)
+    a = float(alpha)
+    return applied(lambda t: _elu(t, alpha=a), x, inplace, "elu")
 
 
 def _softplus_forward(a: np.ndarray, beta: float, threshold: float) -> np.ndarray:

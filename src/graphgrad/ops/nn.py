@@ -28,7 +28,7 @@ import numpy as np
 from graphgrad.autograd.grad_mode import RECORD, get_mode
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
-from graphgrad.ops.core import CAPTURE, TRACER, Op, lift, lift_pair
+from graphgrad.ops.core import CAPTURE, TRACER, Op, applied, inplace_flag, lift, lift_pair
 from graphgrad.ops.elementwise import annihilating_multiply
 from graphgrad.ops.linalg import matmul, outer
 from graphgrad.ops.reduce import mean as _mean
@@ -844,14 +844,12 @@ def _drop(x: Tensor, p: Any, training: bool, rng: Any, inverted: bool, inplace: 
     p = float(p)
     if not 0.0 <= p <= 1.0:
         raise ConfigError(f"{op}: p is the probability of dropping {unit} and must be in [0, 1], got {p}")
-    if not isinstance(inplace, (bool, np.bool_)):  # e.g. a generator passed where PyTorch puts inplace
-        raise ConfigError(f"{op}: inplace must be True or False, got {inplace!r} (a generator or seed goes in rng=)")
+    inplace = inplace_flag(inplace, op, takes_rng=True)  # a generator passed where PyTorch puts inplace
     keep = 1.0 - p
     if p == 0.0 or (inverted and not training):
         return x  # the identity: nothing to write, in place or not
     if inplace:
-        return x._replace_with(lambda t: _drop(t, p, training, rng, inverted, False, op, spatial),
-                               f"{op}(inplace=True)")
+        return applied(lambda t: _drop(t, p, training, rng, inverted, False, op, spatial), x, True, op)
     if not training:
         return ew.multiply(x, keep)
     dtype = x.data.dtype if x.data.dtype.kind == "f" else np.dtype(np.float32)
