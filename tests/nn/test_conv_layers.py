@@ -241,41 +241,51 @@ def test_model_with_buffers_round_trips_through_state_dict_and_checkpoint(tmp_pa
 
 
 # ------------------------------------------------------------------ whole models against PyTorch
-def _sgd_steps_agree(model, shape, steps: int = 20, lr: float = 0.05, momentum: float = 0.9) -> None:
+def _sgd_steps_agree(model, batches, loss: str = "cross_entropy", lr: float = 0.05,
+                     momentum: float = 0.9) -> list[float]:
+    """SGD steps on ``batches`` of (input, target) in graphgrad and in ``model``'s PyTorch twin: equal
+    losses at every step and equal parameters and buffers after; returns the losses."""
     torch = _torch()
     from graphgrad.benchmarks.torch_models import to_torch
 
     twin = to_torch(model)
     opt = optim.SGD(list(model.parameters()), lr=lr, momentum=momentum)
     topt = torch.optim.SGD(twin.parameters(), lr=lr, momentum=momentum)
-    rng = np.random.default_rng(1)
-    for _ in range(steps):
-        x = rng.standard_normal(shape)
-        y = rng.integers(0, 10, shape[0])
-        loss = gg.cross_entropy(model(gg.Tensor(x)), y)
+    ours, theirs = getattr(gg, loss), getattr(torch.nn.functional, loss)
+    losses = []
+    for x, y in batches:
+        value = ours(model(gg.Tensor(x)), y)
         opt.zero_grad()
-        loss.backward()
+        value.backward()
         opt.step()
-        tloss = torch.nn.functional.cross_entropy(twin(torch.tensor(x)), torch.tensor(y))
+        tvalue = theirs(twin(torch.tensor(x)), torch.tensor(y))
         topt.zero_grad()
-        tloss.backward()
+        tvalue.backward()
         topt.step()
-        assert float(loss.data) == pytest.approx(tloss.item(), rel=1e-9)
-    theirs = twin.state_dict()
+        assert float(value.data) == pytest.approx(tvalue.item(), rel=1e-9)
+        losses.append(float(value.data))
+    state = twin.state_dict()
     for key, value in model.state_dict().items():
-        np.testing.assert_allclose(value, theirs[key].numpy(), rtol=1e-8, atol=1e-10, err_msg=key)
+        np.testing.assert_allclose(value, state[key].numpy(), rtol=1e-8, atol=1e-10, err_msg=key)
+    return losses
+
+
+def _random_batches(shape: tuple[int, int], steps: int = 20) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(1)
+    return [(rng.standard_normal(shape), rng.integers(0, 10, shape[0])) for _ in range(steps)]
 
 
 def test_lenet_parameters_after_20_sgd_steps_match_torch() -> None:
-    _sgd_steps_agree(lenet5((1, 28, 28), 10, rng=0, dtype=np.float64), (16, 784))
+    _sgd_steps_agree(lenet5((1, 28, 28), 10, rng=0, dtype=np.float64), _random_batches((16, 784)))
 
 
 def test_small_cnn_with_batch_norm_after_20_sgd_steps_matches_torch() -> None:
-    _sgd_steps_agree(small_cnn((1, 8, 8), 10, rng=0, dtype=np.float64), (16, 64), lr=0.02)
+    _sgd_steps_agree(small_cnn((1, 8, 8), 10, rng=0, dtype=np.float64), _random_batches((16, 64)), lr=0.02)
 
 
 def test_vgg_block_after_5_sgd_steps_matches_torch() -> None:
-    _sgd_steps_agree(vgg_block((3, 16, 16), 10, width=8, rng=0, dtype=np.float64), (8, 3 * 16 * 16), steps=5)
+    _sgd_steps_agree(vgg_block((3, 16, 16), 10, width=8, rng=0, dtype=np.float64),
+                     _random_batches((8, 3 * 16 * 16), steps=5))
 
 
 def test_model_factories_check_their_arguments() -> None:
@@ -434,44 +444,13 @@ def _autoencoder(dtype=np.float32) -> nn.Sequential:
     )
 
 
-def _torch_autoencoder(model: nn.Sequential):
-    torch = _torch()
-    t = torch.nn
-    twin = t.Sequential(
-        t.Unflatten(1, (1, 8, 8)), t.Conv2d(1, 8, 3, stride=2, padding=1), t.GroupNorm(2, 8), t.ReLU(),
-        t.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1), t.GroupNorm(4, 4), t.ReLU(),
-        t.ConvTranspose2d(4, 1, 3, padding=1), t.Flatten(),
-    ).double()
-    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()})
-    return twin
-
-
 def test_conv_transpose_autoencoder_on_digits_after_15_sgd_steps_matches_torch() -> None:
-    torch = _torch()
     from graphgrad.data.builtin import load_dataset
 
     images = load_dataset("digits").X.astype(np.float64) / 16.0
-    model = _autoencoder(np.float64)
-    twin = _torch_autoencoder(model)
-    opt = optim.SGD(list(model.parameters()), lr=0.1, momentum=0.9)
-    topt = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
-    losses = []
-    for step in range(15):
-        x = images[step * 32 : (step + 1) * 32]
-        loss = gg.mse_loss(model(gg.Tensor(x)), x)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        tloss = torch.nn.functional.mse_loss(twin(torch.tensor(x)), torch.tensor(x))
-        topt.zero_grad()
-        tloss.backward()
-        topt.step()
-        assert float(loss.data) == pytest.approx(tloss.item(), rel=1e-9)
-        losses.append(float(loss.data))
+    batches = [(images[i * 32 : (i + 1) * 32],) * 2 for i in range(15)]
+    losses = _sgd_steps_agree(_autoencoder(np.float64), batches, loss="mse_loss", lr=0.1)
     assert losses[-1] < 0.5 * losses[0]  # it learns to reconstruct
-    theirs = twin.state_dict()
-    for key, value in model.state_dict().items():
-        np.testing.assert_allclose(value, theirs[key].numpy(), rtol=1e-8, atol=1e-10, err_msg=key)
 
 
 def _upsampling_cnn() -> nn.Sequential:
