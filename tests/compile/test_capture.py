@@ -559,9 +559,12 @@ class _LearnedPower(nn.Module):
         return gg.power(gg.relu(x), self.exponent)  # zero bases: the exponent's gradient is 0 there
 
 
-@pytest.mark.parametrize("layer", [nn.LeakyReLU, nn.ELU, nn.Softplus, lambda: nn.Softplus(beta=4.0, threshold=1.0),
-                                   _Clipped, _LearnedPower],
-                         ids=["leaky_relu", "elu", "softplus", "softplus, linear part reached", "clip", "power"])
+@pytest.mark.parametrize("layer", [
+    nn.LeakyReLU, nn.ELU, nn.Softplus, lambda: nn.Softplus(beta=4.0, threshold=1.0), _Clipped, _LearnedPower,
+    nn.SiLU, nn.Mish, nn.ReLU6, nn.Hardsigmoid, nn.Hardswish, lambda: nn.Hardtanh(-0.5, 0.5),
+    lambda: nn.Hardswish(inplace=True),
+], ids=["leaky_relu", "elu", "softplus", "softplus, linear part reached", "clip", "power",
+        "silu", "mish", "relu6", "hardsigmoid", "hardswish", "hardtanh", "hardswish inplace"])
 def test_steps_whose_rules_compare_values_are_captured_bit_for_bit(layer: Any) -> None:
     """These rules choose per entry by comparing values; they compare with graphgrad's ops, which a
     plan repeats, rather than in NumPy (a fresh array each call: the step was refused)."""
