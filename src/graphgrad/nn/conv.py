@@ -13,7 +13,7 @@ from graphgrad.nn import functional
 from graphgrad.nn import init as nn_init
 from graphgrad.nn.module import Module
 from graphgrad.nn.parameter import Parameter
-from graphgrad.ops.conv import resolve_padding
+from graphgrad.ops.conv import resolve_padding, transposed_size
 from graphgrad.ops.shape import pad
 from graphgrad.tensor import Tensor
 
@@ -191,7 +191,7 @@ class _ConvTransposeNd(_ConvNd):
                               f"input of shape {tuple(x.shape)}, got {output_size!r}")
         spatial, padding = x.shape[x.ndim - n:], self.padding
         assert not isinstance(padding, str)  # refused at construction
-        smallest = [(size - 1) * s - 2 * p + d * (k - 1) + 1 for size, s, p, d, k in zip(
+        smallest = [transposed_size(size, k, s, p, d, 0) for size, s, p, d, k in zip(
             spatial, self.stride, padding, self.dilation, self.kernel_size)]
         largest = [low + s - 1 for low, s in zip(smallest, self.stride)]
         if any(not low <= size <= high for size, low, high in zip(sizes, smallest, largest)):

@@ -756,6 +756,11 @@ def _conv_transpose(input: Any, weight: Any, bias: Any, stride: Any, padding: An
     return y if shape == y.shape else reshape(y, shape)
 
 
+def transposed_size(size: int, kernel: int, stride: int, padding: int, dilation: int, output_padding: int) -> int:
+    """The length of a transposed convolution's output along one axis (PyTorch's formula)."""
+    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+
+
 def _transposed_geometry(
     x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any, padding: Any, output_padding: Any,
     dilation: Any, groups: int, op: str, dims: int,
@@ -777,7 +782,7 @@ def _transposed_geometry(
         if o >= s and o >= d:
             raise ConfigError(f"{op}: output_padding {output_padding[2 - dims:]} must be smaller than the stride "
                               f"{stride[2 - dims:]} or the dilation {dilation[2 - dims:]} (along the {where})")
-        out = (size - 1) * s - 2 * p + d * (k - 1) + o + 1
+        out = transposed_size(size, k, s, p, d, o)
         if out <= 0:
             raise ShapeError(
                 f"{op}: input of shape {x_shape[:2] + x_shape[4 - dims:]} with weight of shape "
