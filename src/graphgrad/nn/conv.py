@@ -11,7 +11,7 @@ import numpy as np
 from graphgrad.errors import ConfigError, ShapeError
 from graphgrad.nn import functional
 from graphgrad.nn import init as nn_init
-from graphgrad.nn.module import Module
+from graphgrad.nn.module import Module, positive_int
 from graphgrad.nn.parameter import Parameter
 from graphgrad.ops.conv import resolve_padding, transposed_size
 from graphgrad.ops.shape import pad
@@ -21,12 +21,6 @@ __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 PADDING_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 """PyTorch's padding modes and the ``numpy.pad`` modes that do the same."""
-
-
-def _positive(value: Any, name: str, layer: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ConfigError(f"{layer}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _tuple(value: Any, n: int, name: str, layer: str) -> tuple[int, ...]:
@@ -53,9 +47,9 @@ class _ConvNd(Module):
     ) -> None:
         super().__init__()
         layer, n = type(self).__name__, self.dims
-        self.in_channels = _positive(in_channels, "in_channels", layer)
-        self.out_channels = _positive(out_channels, "out_channels", layer)
-        self.groups = _positive(groups, "groups", layer)
+        self.in_channels = positive_int(in_channels, "in_channels", layer)
+        self.out_channels = positive_int(out_channels, "out_channels", layer)
+        self.groups = positive_int(groups, "groups", layer)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ConfigError(f"{layer}: in_channels {in_channels} and out_channels {out_channels} must both be "
                               f"divisible by groups {groups}")

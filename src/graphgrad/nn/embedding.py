@@ -9,7 +9,7 @@ import numpy as np
 from graphgrad.errors import ConfigError
 from graphgrad.nn import functional
 from graphgrad.nn import init as nn_init
-from graphgrad.nn.module import Module
+from graphgrad.nn.module import Module, positive_int
 from graphgrad.nn.parameter import Parameter
 from graphgrad.tensor import Tensor
 
@@ -27,10 +27,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, rng: Any = None,
                  dtype: Any = np.float32) -> None:
         super().__init__()
-        for name, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ConfigError(f"Embedding: {name} must be a positive integer, got {value!r}")
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.num_embeddings = positive_int(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = positive_int(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
             if not -self.num_embeddings <= int(padding_idx) < self.num_embeddings:
                 raise ConfigError(f"Embedding: padding_idx {padding_idx} is out of range for "

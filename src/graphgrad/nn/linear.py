@@ -10,7 +10,7 @@ import numpy as np
 from graphgrad.errors import ConfigError, ShapeError
 from graphgrad.nn import functional
 from graphgrad.nn import init as nn_init
-from graphgrad.nn.module import Module
+from graphgrad.nn.module import Module, positive_int
 from graphgrad.nn.parameter import Parameter
 from graphgrad.tensor import Tensor
 
@@ -33,11 +33,8 @@ class Linear(Module):
         self, in_features: int, out_features: int, bias: bool = True, rng: Any = None, dtype: Any = np.float32
     ) -> None:
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ConfigError(f"Linear: {name} must be a positive integer, got {value!r}")
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = positive_int(in_features, "in_features", "Linear")
+        self.out_features = positive_int(out_features, "out_features", "Linear")
         gen = _generator(rng)
         bound = 1.0 / math.sqrt(self.in_features)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))

@@ -52,6 +52,13 @@ def _count(params: Iterator[Parameter]) -> int:
     return sum(p.data.size for p in params)
 
 
+def positive_int(value: Any, name: str, layer: str) -> int:
+    """A layer's size argument (features, channels, groups...), checked: a positive int."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ConfigError(f"{layer}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 class Module:
     """Base class: subclasses set their layers and parameters as attributes and define ``forward``."""
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from graphgrad.errors import ConfigError, ShapeError
 from graphgrad.nn import functional
-from graphgrad.nn.module import Module
+from graphgrad.nn.module import Module, positive_int
 from graphgrad.nn.parameter import Parameter
 from graphgrad.ops.core import host
 from graphgrad.tensor import Tensor
@@ -46,8 +46,7 @@ class _BatchNorm(Module):
                  track_running_stats: bool = True, dtype: Any = np.float32) -> None:
         super().__init__()
         name = type(self).__name__
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features <= 0:
-            raise ConfigError(f"{name}: num_features must be a positive integer, got {num_features!r}")
+        num_features = positive_int(num_features, "num_features", name)
         if momentum is not None and not 0.0 <= float(momentum) <= 1.0:
             raise ConfigError(f"{name}: momentum must be in [0, 1] or None (a cumulative average), got {momentum!r}")
         if not float(eps) > 0:
@@ -138,9 +137,8 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, bias: bool = True,
                  dtype: Any = np.float32) -> None:
         super().__init__()
-        for name, value in (("num_groups", num_groups), ("num_channels", num_channels)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ConfigError(f"GroupNorm: {name} must be a positive integer, got {value!r}")
+        num_groups = positive_int(num_groups, "num_groups", "GroupNorm")
+        num_channels = positive_int(num_channels, "num_channels", "GroupNorm")
         if num_channels % num_groups:
             raise ConfigError(f"GroupNorm: num_channels {num_channels} must be divisible by num_groups {num_groups}")
         if not float(eps) > 0:
