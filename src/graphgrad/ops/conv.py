@@ -1452,6 +1452,7 @@ def group_norm(input: Any, num_groups: int, weight: Any = None, bias: Any = None
         y = y + _channel_view(lift(bias, x), x.ndim)
     return y
 
+
 # ------------------------------------------------------------------ embedding
 def _embedding_forward(w: np.ndarray, *, index: np.ndarray, padding_idx: int | None) -> np.ndarray:
     return w[index]
