@@ -39,6 +39,7 @@ from graphgrad.distributed.comm import World, all_gather_json, current
 from graphgrad.distributed.prepare import shard_loader
 from graphgrad.errors import ConfigError, DataError, GraphgradError
 from graphgrad.io import atomic_write_text
+from graphgrad.io.checkpoint import STATE_FILE
 from graphgrad.train.callbacks import Checkpoint, EarlyStopping
 from graphgrad.train.config import TrainConfig
 from graphgrad.train.csv_safety import safe_cell
@@ -325,8 +326,10 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
             if not world.is_main:
                 return []
             check_has_checkpoint(path)
-            read_run_config(path)  # a clear error before taking the lock when it is not a run
+            if not (path / STATE_FILE).exists():
+                read_run_config(path)  # not a run: its clear error, before a lock file is made in the folder
             folder.enter_context(run_lock(path))
+            read_run_config(path)  # read under the lock: a writer still running may be replacing its checkpoint
             return clean_leftovers(path)
 
         removed = agree(clean, SETUP_ERRORS)  # rank 0 has cleaned before any rank reads the checkpoint
