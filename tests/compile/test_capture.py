@@ -584,3 +584,46 @@ def test_softplus_past_its_threshold_only_in_later_batches_gets_the_gradient_eag
         return _state_bytes(model)
 
     assert run(True) == run(False)
+
+
+class _TimesWeight(nn.Module):
+    """Inputs times a weight holding a zero, by ``kind``: an inf input meets it in the forward."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.weight = nn.Parameter(np.array([0.0, 2.0]))
+
+    def forward(self, x: gg.Tensor) -> gg.Tensor:
+        w = self.weight
+        if self.kind == "multiply":
+            return x * w
+        if self.kind == "matmul":
+            return x @ w.reshape(2, 1)
+        return nn.functional.conv2d(x.reshape(-1, 1, 1, 2), w.reshape(1, 1, 1, 2)).reshape(-1, 1)
+
+
+@pytest.mark.parametrize("kind", ["multiply", "matmul", "conv2d"])
+def test_a_forward_product_of_zero_and_inf_is_nan_in_the_plan_as_in_eager(kind: str) -> None:
+    """Only the engine's rules take ``0 * inf = 0``; a step's forward computes as NumPy does. The
+    recording once chose the rules' forward (its mode test read capture's bit as the rules'), so a
+    plan hid the NaN eager gives, and with it the trainer's stop on a non-finite loss."""
+    model = _TimesWeight(kind)
+    opt = optim.SGD(list(model.parameters()), lr=0.0)
+
+    def step(x: gg.Tensor) -> gg.Tensor:
+        loss = model(x).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = capture(step)
+    with np.errstate(invalid="ignore"):
+        for i in range(5):
+            x = gg.tensor(np.array([[np.inf, 1.0 + i], [1.0, 2.0]]))
+            replayed = [fn(x).data.tobytes(), model.weight.grad.data.tobytes()]
+            eager = [step(x).data.tobytes(), model.weight.grad.data.tobytes()]
+            assert np.isnan(np.frombuffer(eager[0])).all()
+            assert replayed == eager
+    assert fn.plans

@@ -86,7 +86,7 @@ class Op:
         """Run the forward on tensors; record a node if a gradient will be needed."""
         mode = get_mode()
         forward = self.forward
-        if mode >= RULES and self.zero_safe_forward is not None:
+        if mode & RULES and self.zero_safe_forward is not None:  # a bit test: capture's bit is larger
             forward = self.zero_safe_forward
         try:
             n = len(inputs)
