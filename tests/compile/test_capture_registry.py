@@ -225,3 +225,50 @@ def test_every_registry_op_is_captured_by_some_entry_or_listed_as_refused() -> N
     refused = {op for info in OPINFOS if info.name in REFUSED for op in info.registry_ops}
     assert set(core.REGISTRY) <= captured | refused, sorted(set(core.REGISTRY) - captured - refused)
     assert not set(REFUSED) - {info.name for info in OPINFOS}, "refusals name entries that do not exist"
+
+
+class _Gate(nn.Module):
+    """Features times a learned gate that starts shut on the first one (a product with a zero factor)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = nn.Parameter(np.array([0.0, 1.0, 1.0, 1.0], dtype=np.float32))
+
+    def forward(self, x: gg.Tensor) -> gg.Tensor:
+        return x * self.gate
+
+
+def _diverging_trainer(compile: bool, bad: float) -> Any:
+    """A classifier whose fourth batch holds ``bad`` in the feature that the gate multiplies by zero."""
+    from graphgrad.data import DataLoader, TensorDataset
+    from graphgrad.train.trainer import Trainer
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((48, 4)).astype(np.float32)
+    x[:, 0] = 0.0  # the shut gate gets a zero gradient: it stays shut until the fourth batch
+    x[3 * 8 + 2, 0] = bad
+    y = rng.integers(0, 3, 48)
+    model = nn.Sequential(_Gate(), nn.Linear(4, 3, rng=1))  # 0 * inf is NaN in eager mode; only rules take 0
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=False)
+    return Trainer(model, opt, nn.functional.cross_entropy, loader, epochs=2, compile=compile, threads=1)
+
+
+@pytest.mark.parametrize(("bad", "stop"), [
+    (np.inf, "epoch 1, step 4 (batch 4 of 6)"),  # 0 * inf: NaN in the first forward that meets it
+    (np.nan, "epoch 1, step 4 (batch 4 of 6)"),
+    (3e38, "epoch 2, step 10 (batch 4 of 6)"),  # 0 * 3e38 is 0; the step's update makes the weight huge
+], ids=["inf", "nan", "overflow"])
+def test_trainer_stops_at_the_same_step_with_the_same_message_captured_or_not(bad: float, stop: str) -> None:
+    """The trainer reads the replayed step's loss: a plan that hid a NaN would train past it."""
+    from graphgrad.errors import TrainingDivergedError
+
+    runs = []
+    for compile in (False, True):
+        trainer = _diverging_trainer(compile, bad)
+        with pytest.raises(TrainingDivergedError) as caught, np.errstate(all="ignore"):
+            trainer.fit()
+        runs.append((str(caught.value), trainer.step, [p.data.tobytes() for p in trainer.model.parameters()]))
+        assert trainer.compile_note == ("captured" if compile else "eager")
+    assert f"the loss became nan at {stop}" in runs[0][0]
+    assert runs[1] == runs[0]
