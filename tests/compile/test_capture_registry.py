@@ -272,3 +272,20 @@ def test_trainer_stops_at_the_same_step_with_the_same_message_captured_or_not(ba
         assert trainer.compile_note == ("captured" if compile else "eager")
     assert f"the loss became nan at {stop}" in runs[0][0]
     assert runs[1] == runs[0]
+
+
+@pytest.mark.parametrize("name", ["arctan2", "hypot", "norm", "norm[axis -1]", "norm[3, keepdims]"])
+@pytest.mark.parametrize("tiny", [0.0, 1e-200], ids=["zero", "underflowing square"])
+def test_a_rule_guarding_a_zero_denominator_is_replayed_for_batches_recorded_without_one(name: str,
+                                                                                         tiny: float) -> None:
+    """These rules replace a zero radius or norm by 1; they once chose in Python whether any was zero,
+    so a plan recorded on ordinary batches divided by it at replay: 1e-200 / 0 = inf where eager
+    mode gives 1e-200 (and a zero of the other sign at the origin)."""
+    info = next(i for i in OPINFOS if i.name == name)
+    shapes = info.sample_shapes()
+    calls = _calls(info, shapes, "ooooo", None, seed=5)
+    for arrays, _, _ in calls[2:]:
+        for a in arrays:
+            a.reshape(-1)[[0, 4]] = (tiny, -tiny)
+            a[-1] = tiny  # a whole row: the norm over the last axis is (or underflows to) 0 there
+    _compare(info, shapes, calls)
