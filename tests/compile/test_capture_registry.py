@@ -14,6 +14,7 @@ those too.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections.abc import Callable
@@ -293,3 +294,35 @@ def test_a_rule_guarding_a_zero_denominator_is_replayed_for_batches_recorded_wit
             a.reshape(-1)[[0, 4]] = (tiny, -tiny)
             a[-1] = tiny  # a whole row: the norm over the last axis is (or underflows to) 0 there
     _compare(info, shapes, calls)
+
+
+@pytest.mark.parametrize("reduce", [gg.nansum, gg.nanmean], ids=["nansum", "nanmean"])
+def test_nan_reductions_recorded_on_batches_without_nan_skip_the_nan_of_later_ones(reduce: Any) -> None:
+    """Their mask was read in NumPy: a plan recorded without NaN summed the NaN of a later batch
+    (a NaN loss and weights where eager mode gives a number); an all-NaN row warns at replay too."""
+    runs = []
+    for captured in (False, True):
+        w = nn.Parameter(np.linspace(0.5, 1.5, 6).reshape(2, 3))
+        opt = optim.SGD([w], lr=0.1)
+
+        def step(x: gg.Tensor, w: nn.Parameter = w, opt: optim.SGD = opt) -> gg.Tensor:
+            loss = reduce(reduce(x * w, axis=-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = capture(step) if captured else step
+        rng = np.random.default_rng(0)
+        bits = []
+        for i in range(6):
+            x = rng.standard_normal((2, 3))
+            x[0, 1] = np.nan if i >= 3 else x[0, 1]
+            x[1] = np.nan if i == 5 else x[1]
+            with pytest.warns(RuntimeWarning, match="Mean of empty slice") if i == 5 and reduce is gg.nanmean \
+                    else contextlib.nullcontext():
+                bits.append([fn(gg.Tensor(x)).data.tobytes(), w.data.tobytes(), w.grad.data.tobytes()])
+        assert not captured or fn.plans
+        runs.append(bits)
+    assert np.isfinite(np.frombuffer(runs[0][3][0])).all()
+    assert runs[1] == runs[0]
