@@ -41,8 +41,7 @@ def _vector_norm_rule(
         hit = np.abs(a.data) == n.data
         share = hit / np.sum(hit, axis=axis, keepdims=True)
         return ge * (sign(a) * Tensor._wrap(share.astype(g.data.dtype)))
-    zero = n.data == 0
-    safe = where(zero, 1.0, n) if zero.any() else n
+    safe = where(n == 0, 1.0, n)  # compared by an op, not in Python: a captured step repeats it
     if ord == 2:
         return ge * (a / safe)  # a = 0 wherever the norm is 0: gradient 0 there
     return ge * (sign(a) * power(abs(a), ord - 1.0) / power(safe, ord - 1.0))

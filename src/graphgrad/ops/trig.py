@@ -66,8 +66,7 @@ def arctan(x: Any) -> Tensor:
 def _radius_squared(a: Tensor, b: Tensor) -> Tensor:
     """a^2 + b^2, with 1 at the origin (where both are 0, so the rules' numerators are 0 too)."""
     r2 = a * a + b * b
-    origin = r2.data == 0
-    return where(origin, 1.0, r2) if origin.any() else r2
+    return where(r2 == 0, 1.0, r2)  # compared by an op, not in Python: a captured step repeats it
 
 
 def _arctan2_grad_y(g: Tensor, out: Tensor, y: Tensor, x: Tensor) -> Tensor:
@@ -128,8 +127,7 @@ def arctanh(x: Any) -> Tensor:
 # ------------------------------------------------------------------ hypot, sinc
 def _hypot_rule(first: bool) -> Any:
     def rule(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        origin = out.data == 0
-        r = where(origin, 1.0, out) if origin.any() else out
+        r = where(out == 0, 1.0, out)  # compared by an op, not in Python: a captured step repeats it
         return g * ((a if first else b) / r)  # the operand is 0 at the origin: gradient 0
 
     return rule
