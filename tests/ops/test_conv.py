@@ -72,7 +72,8 @@ def test_full_correlation_equals_col2im_at_stride_one(padding, dilation, groups)
     ((2, 6, 14, 14), (16, 6, 5, 5), (1, 1), ((0, 0), (0, 0)), "col2im"),  # LeNet's second: 'valid', widening
     ((2, 3, 8, 8), (32, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), "col2im"),  # few channels in
     ((2, 8, 8, 8), (8, 8, 3, 3), (2, 2), ((1, 1), (1, 1)), "phases"),  # strided, as many channels out as in
-    ((2, 32, 16, 16), (64, 32, 4, 4), (2, 2), ((1, 1), (1, 1)), "phases"),  # a DCGAN layer's: twice as many
+    ((2, 64, 16, 16), (32, 64, 4, 4), (2, 2), ((1, 1), (1, 1)), "phases"),  # half as many out: DCGAN's discriminator
+    ((2, 32, 16, 16), (64, 32, 4, 4), (2, 2), ((1, 1), (1, 1)), "col2im"),  # twice as many: its generator's
     ((2, 8, 8, 8), (32, 8, 3, 3), (2, 2), ((1, 1), (1, 1)), "col2im"),  # strided, widening 4x
     ((2, 8, 8, 8), (8, 8, 2, 2), (2, 2), ((0, 0), (0, 0)), "col2im"),  # one tap a phase
     ((2, 8, 9, 9), (8, 8, 3, 3), (3, 3), ((0, 0), (0, 0)), "col2im"),  # one tap a phase

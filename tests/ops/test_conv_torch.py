@@ -261,11 +261,11 @@ def test_conv_transpose2d_matches_torch(case: tuple[Any, ...]) -> None:
 
 PHASES_GRID = [  # transposed convolutions whose output is made a phase at a time (strides 2 and 3)
     # (N, C, H, W), (O, kH, kW), stride, padding, output_padding, dilation, groups
-    ((2, 6, 5, 4), (4, 4, 4), 2, 1, 0, 1, 1),      # the DCGAN upsampling layer, smaller
+    ((2, 4, 5, 4), (6, 4, 4), 2, 1, 0, 1, 1),      # an upsampling layer widening its channels
     ((3, 4, 5, 6), (4, 3, 3), 2, 1, 1, 1, 2),      # output_padding, groups
     ((2, 4, 4, 5), (6, 5, 4), (3, 2), (2, 1), (2, 1), 1, 1),  # stride 3, odd sizes
     ((2, 4, 5, 5), (4, 3, 5), 3, 0, 1, 2, 2),      # stride 3 with dilation 2
-    ((2, 4, 5, 4), (2, 3, 3), 2, (0, 2), 1, 2, 1),  # stride 2 with dilation 2: half the phases get no tap
+    ((2, 2, 5, 4), (2, 3, 3), 2, (0, 2), 1, 2, 1),  # stride 2 with dilation 2: half the phases get no tap
     ((1, 2, 3, 3), (3, 4, 4), 2, 3, 1, 1, 1),      # padding beyond the kernel's reach (cropped)
     ((2, 6, 4, 4), (6, 4, 4), 2, 1, 0, 1, 6),      # depthwise
     ((2, 4, 3, 5), (4, 4, 4), 3, 1, 2, 3, 1),      # output_padding 2 past padding 1; dilation 3: one phase
