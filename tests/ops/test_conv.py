@@ -71,15 +71,70 @@ def test_full_correlation_equals_col2im_at_stride_one(padding, dilation, groups)
     ((2, 32, 8, 8), (32, 32, 3, 3), (1, 1), ((1, 1), (1, 1)), "correlation"),  # VGG: 'same', C in = C out
     ((2, 6, 14, 14), (16, 6, 5, 5), (1, 1), ((0, 0), (0, 0)), "col2im"),  # LeNet's second: 'valid', widening
     ((2, 3, 8, 8), (32, 3, 3, 3), (1, 1), ((1, 1), (1, 1)), "col2im"),  # few channels in
-    ((2, 8, 8, 8), (8, 8, 3, 3), (2, 2), ((1, 1), (1, 1)), "col2im"),  # strided
+    ((2, 8, 8, 8), (8, 8, 3, 3), (2, 2), ((1, 1), (1, 1)), "phases"),  # strided, as many channels out as in
+    ((2, 64, 16, 16), (32, 64, 4, 4), (2, 2), ((1, 1), (1, 1)), "phases"),  # half as many out: DCGAN's discriminator
+    ((2, 32, 16, 16), (64, 32, 4, 4), (2, 2), ((1, 1), (1, 1)), "col2im"),  # twice as many: its generator's
+    ((2, 8, 8, 8), (32, 8, 3, 3), (2, 2), ((1, 1), (1, 1)), "col2im"),  # strided, widening 4x
+    ((2, 8, 8, 8), (8, 8, 2, 2), (2, 2), ((0, 0), (0, 0)), "col2im"),  # one tap a phase
+    ((2, 8, 9, 9), (8, 8, 3, 3), (3, 3), ((0, 0), (0, 0)), "col2im"),  # one tap a phase
 ])
 def test_input_gradient_takes_the_way_that_moves_less_memory(monkeypatch, x_shape, w_shape, stride, padding, way):
     geo = C._geometry(x_shape, w_shape[2:], w_shape[0], stride, padding, (1, 1), x_shape[1] // w_shape[1], "test")
     taken = []
     monkeypatch.setattr(C, "_full_correlation", lambda *a: (taken.append("correlation"), None))
+    monkeypatch.setattr(C, "_phase_correlation", lambda *a: taken.append("phases"))
     monkeypatch.setattr(C, "_col2im", lambda *a: taken.append("col2im"))
     C._input_grad_forward(np.zeros(geo.out_shape), np.zeros(w_shape), geo=geo)
     assert taken == [way]
+
+
+PHASE_GEOMETRIES = [  # (N, C, H, W) of the convolution's input, (O, C / G, KH, KW), stride, padding, dilation
+    ((2, 4, 7, 6), (6, 4, 3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1)),
+    ((2, 4, 9, 8), (6, 2, 4, 3), (3, 2), ((2, 0), (1, 2)), (1, 1)),  # groups 2, padding on some sides
+    ((3, 3, 8, 7), (2, 3, 2, 3), (2, 3), ((0, 1), (0, 0)), (2, 1)),  # stride 2 with dilation 2: empty phases
+    ((1, 2, 11, 10), (4, 2, 3, 5), (3, 2), ((4, 1), (2, 3)), (2, 3)),  # padding beyond the reach; odd sizes
+    ((2, 6, 6, 6), (6, 1, 4, 4), (2, 2), ((1, 1), (1, 1)), (1, 1)),  # depthwise
+    ((2, 2, 5, 7), (3, 2, 1, 2), (3, 3), ((0, 0), (0, 0)), (1, 1)),  # kernel smaller than the stride
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, padding, dilation", PHASE_GEOMETRIES)
+def test_phase_correlation_equals_col2im(x_shape, w_shape, stride, padding, dilation) -> None:
+    """The strided input gradient a phase at a time is the adjoint col2im computes, in float64 and
+    float32, band by band too; positions no tap reaches (empty phases, the input's edges) get 0."""
+    geo = C._geometry(x_shape, w_shape[2:], w_shape[0], stride, padding, dilation, x_shape[1] // w_shape[1], "t")
+    gy, w = RNG.standard_normal(geo.out_shape), RNG.standard_normal(w_shape)
+    want = C._col2im(gy, w, geo)
+    np.testing.assert_allclose(C._phase_correlation(gy, w, geo), want, rtol=1e-12, atol=1e-12)
+    got = C._phase_correlation(gy.astype(np.float32), w.astype(np.float32), geo)
+    assert got.dtype == np.float32 and got.shape == x_shape
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_phase_correlation_in_bands_and_with_an_empty_batch(monkeypatch) -> None:
+    geo = C._geometry((2, 4, 9, 8), (4, 3), 6, (3, 2), ((2, 0), (1, 2)), (1, 1), 2, "t")
+    gy, w = RNG.standard_normal(geo.out_shape), RNG.standard_normal((6, 2, 4, 3))
+    whole = C._phase_correlation(gy, w, geo)
+    monkeypatch.setattr(C, "_BLOCK_BYTES", 1)
+    np.testing.assert_allclose(C._phase_correlation(gy, w, geo), whole, rtol=1e-12, atol=1e-12)
+    empty = C._geometry((0, 4, 9, 8), (4, 3), 6, (3, 2), ((2, 0), (1, 2)), (1, 1), 2, "t")
+    assert C._phase_correlation(np.zeros(empty.out_shape), w, empty).shape == (0, 4, 9, 8)
+
+
+def test_phase_correlation_keeps_zero_times_inf_exactly_zero() -> None:
+    """The zero-annihilating products (backward's rules): an infinite weight meets zero gradients
+    in the first rows, whose input positions get exactly zero, as col2im gives."""
+    geo = C._geometry((1, 2, 8, 7), (4, 3), 3, (2, 2), ((1, 1), (1, 0)), (1, 1), 1, "test")
+    w = RNG.standard_normal((3, 2, 4, 3))
+    w[1, 0, 2, 1] = np.inf
+    gy = RNG.standard_normal(geo.out_shape)
+    gy[:, :, :2] = 0.0
+    with np.errstate(invalid="ignore"):
+        got = C._phase_correlation(gy, w, geo, zero_safe=True)
+        want = C._col2im(gy, w, geo, zero_safe=True)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert (got[:, :, :2] == 0.0).all() and not np.isfinite(got).all()
 
 
 @pytest.mark.parametrize("band_bytes", [1, 3000], ids=["one row per band", "bands with a shorter last one"])
@@ -316,6 +371,56 @@ def test_a_weight_gradient_left_for_other_operands_is_dropped_not_used() -> None
     C._input_grad_forward(gy, w, x, geo=geo, saved=saved)
     np.testing.assert_allclose(C._weight_grad_forward(x, gy, geo=geo, saved=saved),
                                C._weight_grad_forward(x, gy, geo=geo), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_transposed_convolution_builds_the_incoming_gradients_columns_once(monkeypatch, stride) -> None:
+    """Its input's rule (a convolution of the incoming gradient v) leaves v's columns for its
+    weight's rule (v's columns times the input): built once in the backward, same gradients."""
+    x, w = RNG.standard_normal((2, 4, 5, 5)), RNG.standard_normal((4, 3, 3, 3))
+    u = RNG.standard_normal(C.conv_transpose2d(x, w, stride=stride, padding=1).shape)
+
+    def grads(share: bool) -> tuple[list[np.ndarray], int]:
+        xt, wt = gg.Tensor(x, requires_grad=True), gg.Tensor(w, requires_grad=True)
+        y = C.conv_transpose2d(xt, wt, stride=stride, padding=1)
+        assert isinstance(y._node.params["share"], C._SharedColumns)
+        if not share:
+            y._node.params["share"] = None
+        built = []
+        bands = C._column_bands
+        monkeypatch.setattr(C, "_column_bands", lambda a, *r: built.append(a) or bands(a, *r))
+        y.backward(u)
+        monkeypatch.setattr(C, "_column_bands", bands)
+        return [xt.grad.data, wt.grad.data], len(built)
+
+    (shared, once), (alone, twice) = grads(True), grads(False)
+    assert (once, twice) == (1, 2)
+    for a, b in zip(shared, alone):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_columns_left_for_another_incoming_gradient_are_dropped_not_used() -> None:
+    geo = C._geometry((2, 3, 7, 7), (3, 3), 4, (2, 2), ((1, 1), (1, 1)), (1, 1), 1, "test")
+    v, other = RNG.standard_normal((2, 3, 7, 7)), RNG.standard_normal((2, 3, 7, 7))
+    gy, w = RNG.standard_normal(geo.out_shape), RNG.standard_normal((4, 3, 3, 3))
+    share = C._SharedColumns()
+    rules = REGISTRY["conv2d_input_grad"].array_vjps
+    np.testing.assert_allclose(rules[0](v, None, gy, w, geo=geo, share=share), C._conv_forward(v, w, geo=geo),
+                               rtol=1e-12)
+    assert share.v is v and share.columns is not None
+    got = rules[1](other, None, gy, w, geo=geo, share=share)
+    assert share.v is None and share.columns is None
+    np.testing.assert_allclose(got, C._weight_grad_forward(other, gy, geo=geo), rtol=1e-12, atol=1e-12)
+    rules[0](v, None, gy, w, geo=geo, share=share)
+    np.testing.assert_allclose(rules[1](v, None, gy, w, geo=geo, share=share),
+                               C._weight_grad_forward(v, gy, geo=geo), rtol=1e-12, atol=1e-12)
+
+
+def test_no_columns_are_shared_unless_both_rules_run() -> None:
+    x, w = RNG.standard_normal((2, 4, 5, 5)), RNG.standard_normal((4, 3, 3, 3))
+    for x_grad, w_grad in [(True, False), (False, True)]:
+        y = C.conv_transpose2d(gg.Tensor(x, requires_grad=x_grad), gg.Tensor(w, requires_grad=w_grad), stride=2)
+        assert y._node.params["share"] is None
 
 
 def test_saved_maxima_are_used_once_and_found_again_after_retain_graph() -> None:

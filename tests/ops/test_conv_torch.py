@@ -259,6 +259,36 @@ def test_conv_transpose2d_matches_torch(case: tuple[Any, ...]) -> None:
     agree(lambda *t: C.conv_transpose2d(*t, **kw_args), lambda *t: F.conv_transpose2d(*t, **kw_args), arrays)
 
 
+PHASES_GRID = [  # transposed convolutions whose output is made a phase at a time (strides 2 and 3)
+    # (N, C, H, W), (O, kH, kW), stride, padding, output_padding, dilation, groups
+    ((2, 4, 5, 4), (6, 4, 4), 2, 1, 0, 1, 1),      # an upsampling layer widening its channels
+    ((3, 4, 5, 6), (4, 3, 3), 2, 1, 1, 1, 2),      # output_padding, groups
+    ((2, 4, 4, 5), (6, 5, 4), (3, 2), (2, 1), (2, 1), 1, 1),  # stride 3, odd sizes
+    ((2, 4, 5, 5), (4, 3, 5), 3, 0, 1, 2, 2),      # stride 3 with dilation 2
+    ((2, 2, 5, 4), (2, 3, 3), 2, (0, 2), 1, 2, 1),  # stride 2 with dilation 2: half the phases get no tap
+    ((1, 2, 3, 3), (3, 4, 4), 2, 3, 1, 1, 1),      # padding beyond the kernel's reach (cropped)
+    ((2, 6, 4, 4), (6, 4, 4), 2, 1, 0, 1, 6),      # depthwise
+    ((2, 4, 3, 5), (4, 4, 4), 3, 1, 2, 3, 1),      # output_padding 2 past padding 1; dilation 3: one phase
+]
+
+
+@pytest.mark.parametrize("case", PHASES_GRID, ids=[str(i) for i in range(len(PHASES_GRID))])
+def test_conv_transpose2d_by_phases_matches_torch(case: tuple[Any, ...]) -> None:
+    """Forward, both gradients (the incoming gradient's columns shared by the two rules) and the
+    bias's; each case is one the phases serve."""
+    xshape, (o, kh, kw), stride, padding, output_padding, dilation, groups = case
+    arrays = [RNG.standard_normal(xshape), RNG.standard_normal((xshape[1], o // groups, kh, kw)),
+              RNG.standard_normal(o)]
+    kw_args = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    y = C.conv_transpose2d(gg.Tensor(arrays[0], requires_grad=True), arrays[1], **kw_args)
+    node = y._node if y._node.op.name == "conv2d_input_grad" else y._node.inputs[0]._node
+    assert C._by_phases(node.params["geo"]) and not C._by_correlation(node.params["geo"])
+    agree(lambda *t: C.conv_transpose2d(*t, **kw_args), lambda *t: F.conv_transpose2d(*t, **kw_args), arrays)
+    second_order_agrees(lambda x, w: gg.tanh(C.conv_transpose2d(x, w, **kw_args)),
+                        lambda x, w: torch.tanh(F.conv_transpose2d(x, w, **kw_args)), arrays[0], arrays[1],
+                        weight_too=True)
+
+
 def test_conv_transpose2d_grid_covers_every_setting() -> None:
     """The grid above is not thinned out by its filters: each setting appears with every other kind."""
     cases = CONV_TRANSPOSE2D_GRID
