@@ -152,6 +152,12 @@ FAST_PATH_SAMPLES: dict[str, list[Callable[[], tuple[Callable[..., gg.Tensor], l
         lambda: (lambda x: gg.prod(x, keepdims=True), [np.array([[0.0, 2.0], [3.0, 0.5]])]),
         lambda: (lambda x: gg.prod(x, axis=(0, 2)), [RNG.standard_normal((2, 3, 2))]),
     ],
+    "conv2d_input_grad": [  # a transposed convolution: both rules, sharing the incoming gradient's columns
+        lambda: (lambda x, w: gg.nn.functional.conv_transpose2d(x, w, stride=2, padding=1),
+                 [RNG.standard_normal((2, 4, 5, 5)), RNG.standard_normal((4, 3, 3, 3))]),
+        lambda: (lambda x, w: gg.nn.functional.conv_transpose2d(x, w, stride=(1, 2), groups=2, dilation=2),
+                 [RNG.standard_normal((2, 4, 5, 6)), RNG.standard_normal((4, 1, 3, 2))]),
+    ],
 }
 
 
