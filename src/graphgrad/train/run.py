@@ -183,8 +183,11 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     meta = checkpoint.state["metadata"]
     try:
         model = build_model(config, meta)
+        checkpoint.check_like("model", model.state_dict())
         model.load_state_dict(checkpoint.groups["model"])
         preprocessing = Preprocessing.from_metadata(meta)
+    except CheckpointError:  # already names the file and what is wrong
+        raise
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}/state.json: the saved model does not fit its settings ({e})") from None
     model.eval()
