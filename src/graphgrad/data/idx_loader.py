@@ -10,11 +10,12 @@ import gzip
 import os
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from graphgrad.data._io import read_bytes
-from graphgrad.data.bundle import DataBundle, encode_labels
+from graphgrad.data.bundle import DataBundle, encode_labels, labels_like_training
 from graphgrad.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -54,13 +55,15 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
 
 
-def load_idx(images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str] | None = None) -> DataBundle:
+def load_idx(images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str] | None = None, *,
+             schema: dict[str, Any] | None = None) -> DataBundle:
     """MNIST-style images and labels as a classification :class:`DataBundle`.
 
     Images (n, rows, cols...) are flattened to (n, features) float32 (``input_shape`` keeps
     ``(1, rows, cols)``); unsigned-byte pixels are
     divided by 255 (into [0, 1]), other dtypes are converted unchanged. Labels must be 1-D integers,
-    one per image (class indices); without ``labels_path`` ``y`` is None (for prediction).
+    one per image (class indices); without ``labels_path`` ``y`` is None (for prediction). With a
+    ``schema`` (the training data's), labels must be classes of the training data.
     """
     images = read_idx(images_path)
     if images.ndim < 2:
@@ -84,6 +87,10 @@ def load_idx(images_path: str | os.PathLike[str], labels_path: str | os.PathLike
         raise DataError(
             f"{labels_path}: {labels.shape[0]} labels for {x.shape[0]} images in {images_path}; counts must match"
         )
-    y, names = encode_labels(labels, str(labels_path))
+    if schema is not None:
+        names = list(schema["target_names"])
+        y = labels_like_training(labels, names, labels_path)
+    else:
+        y, names = encode_labels(labels, str(labels_path))
     return DataBundle(x, y, "classification", len(names), features, names, name, target="label",
                       input_shape=input_shape, task_reason="IDX labels -> classification")
