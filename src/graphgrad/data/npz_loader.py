@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.data._io import existing_file
+from graphgrad.data._io import as_float32, check_declared_size, existing_file
 from graphgrad.data.bundle import DataBundle, check_task, decide_task, encode_labels, labels_like_training
 from graphgrad.errors import DataError
 
-MAX_ARRAY_BYTES = 8 * 1024**3  # a member declaring more is refused before anything is allocated
 CHANNEL_COUNTS = (1, 3, 4)  # grey, RGB, RGBA: a 4-D X ending in one of these and not starting so is channels-last
 
 
@@ -35,10 +34,8 @@ def _check_members(p: Any, zf: zipfile.ZipFile) -> None:
         if dtype.hasobject:
             raise DataError(f"{p}: member {name!r} holds Python objects, which need pickle; store numeric or "
                             "string arrays")
+        check_declared_size(f"{p}: member {name!r}", shape, dtype)
         nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if nbytes > MAX_ARRAY_BYTES:
-            raise DataError(f"{p}: member {name!r} declares shape {shape} of {dtype}, {nbytes / 1024**3:,.1f} GB; "
-                            f"refusing arrays over {MAX_ARRAY_BYTES / 1024**3:.0f} GB")
         if header_len + nbytes != info.file_size:
             raise DataError(f"{p}: member {name!r} declares shape {shape} of {dtype} ({nbytes} bytes) but stores "
                             f"{info.file_size - header_len} bytes (truncated or corrupt)")
@@ -93,11 +90,7 @@ def load_npz(
                         "store them as (N, C, H, W), e.g. np.moveaxis(X, -1, 1)")
     input_shape = (1, *x.shape[1:]) if x.ndim == 3 else tuple(x.shape[1:])
     x_shape = x.shape
-    x = x.reshape(x.shape[0], -1).astype(np.float32)
-    bad = ~np.isfinite(x)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise DataError(f"{p}: X has a non-finite value ({x[row, col]}) at example {row}, feature {col}")
+    x = as_float32(str(p), "X has", x)
     features = _names(arrays, "feature_names", [f"x{i}" for i in range(x.shape[1])], x.shape[1], p)
     name = p.stem
     if "y" not in arrays:
