@@ -7,10 +7,11 @@ uint32, then the values in big-endian C order.
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         raise DataError(f"{p}: cannot read: {exc.strerror or exc}") from exc
 
 
-def _read_idx_stream(p: Path, f: IO[bytes], compressed: bool) -> np.ndarray:
+def _read_idx_stream(p: Path, f: io.BufferedIOBase, compressed: bool) -> np.ndarray:
     magic = f.read(4)
     if len(magic) < 4:
         raise DataError(f"{p}: not an IDX file: {len(magic)} bytes, shorter than the 4-byte magic number")
@@ -75,7 +76,7 @@ def _read_idx_stream(p: Path, f: IO[bytes], compressed: bool) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype).reshape(dims)
 
 
-def _count_rest(f: IO[bytes], piece: int = 1 << 20) -> int:
+def _count_rest(f: io.BufferedIOBase, piece: int = 1 << 20) -> int:
     """The number of bytes left in ``f``, read in pieces (never held all at once)."""
     n = 0
     while chunk := f.read(piece):
