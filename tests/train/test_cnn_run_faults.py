@@ -161,3 +161,10 @@ def test_idx_labels_of_classes_training_never_saw_name_the_labels_file(cnn_run, 
                    "data (0..2)")
     r = gg("predict", cnn_run, "--data", images, "--output", tmp_path / "p.csv")  # labels play no part in predict
     assert r.code == 0, r.err
+
+
+def test_images_with_one_axis_too_many_are_named_by_their_shape(tmp_path):
+    x, y = _bars(30)
+    np.savez(tmp_path / "five.npz", X=x[:, None, None], y=y)  # (N, 1, 1, 8, 8)
+    one_line_error(gg("train", "--model", "cnn", "--data", tmp_path / "five.npz", "--quiet", "--out", tmp_path / "r"),
+                   "this data's examples have shape 1x1x8x8", "(channels, height, width)")
