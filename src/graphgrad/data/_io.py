@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
+import numpy as np
+
 from graphgrad.errors import DataError
+
+MAX_ARRAY_BYTES = 8 * 1024**3  # a file declaring a larger array is refused before anything is allocated
 
 
 class DataFileNotFoundError(DataError, FileNotFoundError):
@@ -30,3 +35,28 @@ def read_bytes(path: str | os.PathLike[str]) -> tuple[Path, bytes]:
         return p, p.read_bytes()
     except OSError as exc:
         raise DataError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+
+
+def check_declared_size(where: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    """Refuse, from a file's header alone, an array that would take more than
+    :data:`MAX_ARRAY_BYTES` as stored or as the float32 the loaders convert it to."""
+    n = math.prod(shape)
+    nbytes = n * max(dtype.itemsize, 4)
+    if nbytes > MAX_ARRAY_BYTES:
+        raise DataError(f"{where} declares shape {shape} of {dtype}, {nbytes / 1024**3:,.1f} GB as float32; "
+                        f"refusing arrays over {MAX_ARRAY_BYTES / 1024**3:.0f} GB")
+
+
+def as_float32(where: str, subject: str, x: np.ndarray) -> np.ndarray:
+    """``x`` (examples first) as a float32 (examples, features) array, refusing non-finite values and
+    values too large for float32, naming the example and feature (``subject``: "X has")."""
+    flat = x.reshape(x.shape[0], -1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = flat.astype(np.float32)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        value = flat[row, col]
+        problem = "a value too large for float32" if np.isfinite(value) else "a non-finite value"
+        raise DataError(f"{where}: {subject} {problem} ({value}) at example {row}, feature {col}")
+    return out

@@ -146,3 +146,14 @@ def apply_label_names(labels: list[str], target_names: list[str], where: str, li
             raise DataError(f"{where}{at}: label {lab!r} was not seen in training; known labels: {target_names}")
         out[i] = index[lab]
     return out
+
+
+def labels_like_training(y: np.ndarray, names: list[str], p: Any) -> np.ndarray:
+    """Class indices under the training's classes ``names``: non-negative integers as indices
+    (refused beyond the classes), other labels by name; ``p`` names the file in errors."""
+    if y.dtype.kind in "biu" and (y.size == 0 or y.min() >= 0):
+        if y.size and y.max() >= len(names):
+            i = int(np.argmax(y))
+            raise DataError(f"{p}: y[{i}] = {y[i]} is not a class of the training data (0..{len(names) - 1})")
+        return y.astype(np.int64)
+    return apply_label_names([label_name(v) for v in y], names, f"{p}, y")

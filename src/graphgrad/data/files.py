@@ -39,7 +39,8 @@ def load_file(
     the labels file; without ``target`` the labels file is found by the MNIST naming convention
     (``images`` -> ``labels``, ``idx3`` -> ``idx1``), or, with a ``schema`` and no such file, there
     are no labels (prediction). ``schema`` (``DataBundle.schema()``) loads with the training encoding.
-    ``drop``, ``features``, ``missing`` and ``with_target`` are CSV options (see :func:`load_csv`).
+    ``drop``, ``features`` and ``missing`` are CSV options (see :func:`load_csv`); with a ``schema``,
+    ``with_target=False`` (prediction) leaves the labels of every kind of file unread.
     """
     p = existing_file(path)
     name = p.name.lower()
@@ -49,13 +50,15 @@ def load_file(
     if drop or features is not None:
         raise DataError(f"{p}: --drop and --features choose columns of CSV files, not of {p.suffix or 'IDX'} files")
     if name.endswith(".npz"):
-        return load_npz(p, task=task, schema=schema)
+        return load_npz(p, task=task, schema=schema, with_target=with_target)
     if is_idx_name(name):
+        if schema is not None and not with_target:
+            return load_idx(p, None)  # predictions never read the labels
         if target is not None:
-            return load_idx(p, existing_file(target))
+            return load_idx(p, existing_file(target), schema=schema)
         labels = idx_labels_for(p)
         if labels != p and labels.exists():
-            return load_idx(p, labels)
+            return load_idx(p, labels, schema=schema)
         if schema is not None:
             return load_idx(p, None)
         raise DataError(

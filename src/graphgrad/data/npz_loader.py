@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from graphgrad.data._io import existing_file
-from graphgrad.data.bundle import DataBundle, apply_label_names, check_task, decide_task, encode_labels, label_name
+from graphgrad.data._io import as_float32, check_declared_size, existing_file
+from graphgrad.data.bundle import DataBundle, check_task, decide_task, encode_labels, labels_like_training
 from graphgrad.errors import DataError
 
-MAX_ARRAY_BYTES = 8 * 1024**3  # a member declaring more is refused before anything is allocated
 CHANNEL_COUNTS = (1, 3, 4)  # grey, RGB, RGBA: a 4-D X ending in one of these and not starting so is channels-last
 
 
@@ -35,17 +34,16 @@ def _check_members(p: Any, zf: zipfile.ZipFile) -> None:
         if dtype.hasobject:
             raise DataError(f"{p}: member {name!r} holds Python objects, which need pickle; store numeric or "
                             "string arrays")
+        check_declared_size(f"{p}: member {name!r}", shape, dtype)
         nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if nbytes > MAX_ARRAY_BYTES:
-            raise DataError(f"{p}: member {name!r} declares shape {shape} of {dtype}, {nbytes / 1024**3:,.1f} GB; "
-                            f"refusing arrays over {MAX_ARRAY_BYTES / 1024**3:.0f} GB")
         if header_len + nbytes != info.file_size:
             raise DataError(f"{p}: member {name!r} declares shape {shape} of {dtype} ({nbytes} bytes) but stores "
                             f"{info.file_size - header_len} bytes (truncated or corrupt)")
 
 
 def load_npz(
-    path: str | os.PathLike[str], *, task: str | None = None, schema: dict[str, Any] | None = None
+    path: str | os.PathLike[str], *, task: str | None = None, schema: dict[str, Any] | None = None,
+    with_target: bool = True,
 ) -> DataBundle:
     """Load ``x`` (n, ...) and ``y`` (n,) from an ``.npz`` file (``np.savez``) into a :class:`DataBundle`.
 
@@ -56,8 +54,8 @@ def load_npz(
     :func:`~graphgrad.data.bundle.decide_task`: text ``y`` -> classification, float ``y`` ->
     regression, integer ``y`` -> classification up to 20 distinct values (non-negative integers are
     the class indices); ``task`` overrides. ``y`` may be absent only when a ``schema`` (from the
-    training data) is given, for prediction. Object arrays are refused (they
-    would need pickle).
+    training data) is given, for prediction; ``with_target=False`` (prediction) ignores it. Object
+    arrays are refused (they would need pickle).
     """
     task = check_task(task)
     p = existing_file(path)
@@ -76,6 +74,8 @@ def load_npz(
         raise DataError(f"{p}: not a valid .npz file ({exc})") from exc
     except ValueError as exc:  # object arrays need pickle
         raise DataError(f"{p}: cannot read without pickle ({exc}); store numeric or string arrays") from exc
+    if not with_target and schema is not None:
+        arrays.pop("y", None)  # predictions never read the labels, whatever classes they hold
     needed = ["X"] if schema is not None else ["X", "y"]
     missing = [k for k in needed if k not in arrays]
     if missing:
@@ -90,11 +90,7 @@ def load_npz(
                         "store them as (N, C, H, W), e.g. np.moveaxis(X, -1, 1)")
     input_shape = (1, *x.shape[1:]) if x.ndim == 3 else tuple(x.shape[1:])
     x_shape = x.shape
-    x = x.reshape(x.shape[0], -1).astype(np.float32)
-    bad = ~np.isfinite(x)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise DataError(f"{p}: X has a non-finite value ({x[row, col]}) at example {row}, feature {col}")
+    x = as_float32(str(p), "X has", x)
     features = _names(arrays, "feature_names", [f"x{i}" for i in range(x.shape[1])], x.shape[1], p)
     name = p.stem
     if "y" not in arrays:
@@ -123,7 +119,7 @@ def load_npz(
         raise DataError(f"{p}: y has a non-finite value at example {int(np.flatnonzero(~np.isfinite(y))[0])}")
     if schema is not None:
         names = list(schema["target_names"])
-        return DataBundle(x, _labels_like_training(y, names, p), task, len(names), features, names, name,
+        return DataBundle(x, labels_like_training(y, names, p), task, len(names), features, names, name,
                           input_shape=input_shape)
     y_idx, names = encode_labels(y, f"{p}, y")
     names = _names(arrays, "target_names", names, len(names), p)
@@ -137,13 +133,3 @@ def _names(arrays: dict[str, np.ndarray], key: str, default: list[str], n: int, 
     if len(names) != n:
         raise DataError(f"{p}: {key} has {len(names)} entries, expected {n}")
     return names
-
-
-def _labels_like_training(y: np.ndarray, names: list[str], p: Any) -> np.ndarray:
-    """Class indices under the training's classes: integers as indices, other labels by name."""
-    if y.dtype.kind in "biu" and (y.size == 0 or y.min() >= 0):
-        if y.size and y.max() >= len(names):
-            i = int(np.argmax(y))
-            raise DataError(f"{p}: y[{i}] = {y[i]} is not a class of the training data (0..{len(names) - 1})")
-        return y.astype(np.int64)
-    return apply_label_names([label_name(v) for v in y], names, f"{p}, y")

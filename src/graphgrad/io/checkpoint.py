@@ -63,6 +63,24 @@ class LoadedCheckpoint:
     groups: dict[str, Any] = field(default_factory=dict)
     save_index: int = 0
     run_id: str = ""
+    files: dict[str, Path] = field(default_factory=dict)  # group -> its tensor file
+
+    def check_like(self, group: str, expected: Mapping[str, Any]) -> None:
+        """Refuse arrays of ``group`` that graphgrad never saves for arrays like ``expected`` (a
+        model's ``state_dict()``): another dtype, or NaN or infinite values in a floating array.
+        The file's sha256 only proves it is the file state.json names, not what it holds."""
+        where = self.files.get(group, self.path / STATE_FILE)
+        for key, saved in self.groups.get(group, {}).items():
+            like = expected.get(key)
+            if not isinstance(saved, np.ndarray) or like is None:
+                continue
+            dtype = np.asarray(like).dtype
+            if saved.dtype != dtype:
+                raise CheckpointError(f"{where}: tensor {key!r} is {saved.dtype}, the model's is {dtype}")
+            if saved.dtype.kind == "f" and not np.isfinite(saved).all():
+                bad = int(np.count_nonzero(~np.isfinite(saved)))
+                raise CheckpointError(f"{where}: tensor {key!r} holds {bad} NaN or infinite values; graphgrad "
+                                      "never saves those (a run stops before its loss turns NaN)")
 
 
 def is_own_file(name: str) -> bool:
@@ -246,4 +264,5 @@ def load_checkpoint(run_dir: str | os.PathLike[str], groups: Iterable[str] | Non
     if not isinstance(state, dict):
         raise CheckpointError(f"{run_dir / STATE_FILE}: 'state' is not an object")
     return LoadedCheckpoint(path=run_dir, state=state, groups=loaded, save_index=int(document["save_index"]),
-                            run_id=str(document.get("run_id", "")))
+                            run_id=str(document.get("run_id", "")),
+                            files={name: run_dir / files[name]["path"] for name in loaded})

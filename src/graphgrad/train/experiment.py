@@ -37,7 +37,7 @@ from graphgrad import nn
 from graphgrad.distributed.agreement import agree
 from graphgrad.distributed.comm import World, all_gather_json, current
 from graphgrad.distributed.prepare import shard_loader
-from graphgrad.errors import ConfigError, DataError, GraphgradError
+from graphgrad.errors import CheckpointError, ConfigError, DataError, GraphgradError
 from graphgrad.io import atomic_write_text
 from graphgrad.io.checkpoint import STATE_FILE
 from graphgrad.train.callbacks import Checkpoint, EarlyStopping
@@ -392,7 +392,12 @@ def evaluate_run(run_dir: str | os.PathLike[str], data: str | None = None, save:
     if data is None:
         check_same_data(run.config, run.metadata, run_dir, "its test split cannot be rebuilt; evaluate on a file "
                         "with --data")
-        x, y = prepare_data(run.config).test
+        prepared = prepare_data(run.config)
+        saved, rebuilt = run.input_shape, tuple(prepared.metadata["input_shape"])
+        if rebuilt != saved:  # an edited state.json: the model would read the images in another shape
+            raise CheckpointError(f"{run_dir}/state.json: metadata: image shape {'x'.join(map(str, saved))}, the "
+                                  f"data the run was trained on has {'x'.join(map(str, rebuilt))}")
+        x, y = prepared.test
         where = "test split"
     else:
         bundle = prep.load(data, with_target=True, input_shape=run.input_shape)

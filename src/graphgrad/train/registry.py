@@ -64,9 +64,10 @@ CNN_CHANNELS = (32, 64)  # small_cnn's default: two stages
 
 def _image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     if len(input_shape) != 3:
-        raise ConfigError(f"--model cnn needs images (channels, height, width); this data has "
-                          f"{math.prod(input_shape)} features per row and no image shape (use an NPZ file with "
-                          "X of shape (N, H, W) or (N, C, H, W), an IDX file, or --model mlp)")
+        found = (f"this data has {math.prod(input_shape)} features per row and no image shape" if len(input_shape) == 1
+                 else f"this data's examples have shape {'x'.join(map(str, input_shape))}")
+        raise ConfigError(f"--model cnn needs images (channels, height, width); {found} (use an NPZ file with X of "
+                          "shape (N, H, W) or (N, C, H, W), an IDX file, or --model mlp)")
     return input_shape  # type: ignore[return-value]
 
 

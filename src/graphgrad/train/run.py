@@ -18,6 +18,7 @@ units.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,8 @@ def _config(state: dict[str, Any], run_dir: str | os.PathLike[str]) -> TrainConf
 
 
 def _check_outputs(meta: dict[str, Any], where: str) -> None:
-    """The task, the number of outputs and the class names must agree (an edited state.json)."""
+    """The task, the number of outputs and the class names must agree, and the image shape with the
+    number of features (an edited state.json)."""
     task, n_outputs, names = meta["task"], meta["n_outputs"], meta["target_names"]
     if task not in ("classification", "regression"):
         raise CheckpointError(f"{where}: metadata: task {task!r}, expected 'classification' or 'regression'")
@@ -167,6 +169,10 @@ def _check_outputs(meta: dict[str, Any], where: str) -> None:
         raise CheckpointError(f"{where}: metadata: {n_outputs} outputs but {len(names)} class names")
     if task == "regression" and n_outputs != 1:
         raise CheckpointError(f"{where}: metadata: a regression run has 1 output, not {n_outputs}")
+    shape = meta.get("input_shape")
+    if shape is not None and math.prod(shape) != meta["n_features"]:
+        raise CheckpointError(f"{where}: metadata: image shape {'x'.join(map(str, shape))} holds {math.prod(shape)} "
+                              f"values, the run has {meta['n_features']} features")
 
 
 def load_run(path: str | os.PathLike[str]) -> Run:
@@ -177,8 +183,11 @@ def load_run(path: str | os.PathLike[str]) -> Run:
     meta = checkpoint.state["metadata"]
     try:
         model = build_model(config, meta)
+        checkpoint.check_like("model", model.state_dict())
         model.load_state_dict(checkpoint.groups["model"])
         preprocessing = Preprocessing.from_metadata(meta)
+    except CheckpointError:  # already names the file and what is wrong
+        raise
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}/state.json: the saved model does not fit its settings ({e})") from None
     model.eval()

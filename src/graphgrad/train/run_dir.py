@@ -69,6 +69,23 @@ def _holder(lock_path: Path) -> str:
         return "another process"
 
 
+def _open_lock(lock_path: Path) -> int:
+    """Open (or create) the lock file itself, never through a link: the lock is rewritten with this
+    process's id, so a link (or a second name) to a user's file would overwrite that file."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as e:
+        if not lock_path.is_symlink():
+            raise
+        raise ConfigError(f"{lock_path}: a link to {os.readlink(lock_path)}, not graphgrad's lock file; refusing to "
+                          "write through it (remove the link)") from e
+    if os.fstat(fd).st_nlink > 1:
+        os.close(fd)
+        raise ConfigError(f"{lock_path}: the file has other names (hard links), so it is not graphgrad's lock file; "
+                          "refusing to write it (remove it)")
+    return fd
+
+
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run folder's exclusive lock; a ConfigError naming the holder if it is taken."""
@@ -78,7 +95,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         yield
         return
     lock_path = run_dir / LOCK_FILE
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock(lock_path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

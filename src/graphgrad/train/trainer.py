@@ -495,6 +495,7 @@ class Trainer:
             if not (0 <= state["epoch"] <= self.epochs and state["step"] >= 0):
                 raise CheckpointError(f"{where}: epoch {state['epoch']}, step {state['step']}: not a point of a run "
                                       f"of {self.epochs} epochs")
+            checkpoint.check_like("model", self.model.state_dict())
             self.model.load_state_dict(groups["model"])
             self.optimizer.load_state_dict(groups["optimizer"])
             if (state["scheduler"] is None) != (self.scheduler is None):
@@ -525,6 +526,8 @@ class Trainer:
             self.last_checkpoint = {"epoch": self.epoch, "step": self.step, "path": str(where)}
         except KeyError as e:
             raise CheckpointError(f"{where}: missing entry {e}") from None
+        except CheckpointError:  # already names the file and what is wrong
+            raise
         except (TypeError, ValueError) as e:  # a state that passed the schema but does not fit this run
             raise CheckpointError(f"{where}: saved state does not fit this run ({e})") from None
 
