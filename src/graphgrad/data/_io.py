@@ -10,7 +10,14 @@ import numpy as np
 
 from graphgrad.errors import DataError
 
-MAX_ARRAY_BYTES = 8 * 1024**3  # a file declaring a larger array is refused before anything is allocated
+
+def memory_bytes() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say): a data file
+    declaring a larger array is refused from its header, before anything is allocated."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 class DataFileNotFoundError(DataError, FileNotFoundError):
@@ -38,13 +45,14 @@ def read_bytes(path: str | os.PathLike[str]) -> tuple[Path, bytes]:
 
 
 def check_declared_size(where: str, shape: tuple[int, ...], dtype: np.dtype) -> None:
-    """Refuse, from a file's header alone, an array that would take more than
-    :data:`MAX_ARRAY_BYTES` as stored or as the float32 the loaders convert it to."""
-    n = math.prod(shape)
-    nbytes = n * max(dtype.itemsize, 4)
-    if nbytes > MAX_ARRAY_BYTES:
-        raise DataError(f"{where} declares shape {shape} of {dtype}, {nbytes / 1024**3:,.1f} GB as float32; "
-                        f"refusing arrays over {MAX_ARRAY_BYTES / 1024**3:.0f} GB")
+    """Refuse, from a file's header alone, an array that would not fit in this machine's memory as
+    stored or as the float32 the loaders convert it to (a small compressed file can declare
+    gigabytes: it is not unpacked to find out)."""
+    memory = memory_bytes()
+    nbytes = math.prod(shape) * max(dtype.itemsize, 4)
+    if memory is not None and nbytes > memory:
+        raise DataError(f"{where} declares shape {shape} of {dtype}, {nbytes / 1024**3:,.1f} GB as float32, "
+                        f"more than this machine's memory ({memory / 1024**3:,.1f} GB)")
 
 
 def as_float32(where: str, subject: str, x: np.ndarray) -> np.ndarray:
