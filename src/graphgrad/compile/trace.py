@@ -409,3 +409,11 @@ def refuse_value_read(what: str) -> None:
         "tensor from the step and read it outside, use graphgrad.compile.host(fn, tensor) for a check that "
         "may raise, or run this step without capture"
     )
+
+
+def refuse_value_choice(what: str) -> None:
+    """Called by a rule that chooses its formula from the values (:func:`graphgrad.ops.core.any_entry`)."""
+    active().refuse(
+        f"capture: {what}{user_line()} chooses its formula from the values, which a captured step would "
+        "freeze for later batches; run this step without capture"
+    )

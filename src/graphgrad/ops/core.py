@@ -185,6 +185,17 @@ def host(fn: Callable[..., Any], *tensors: Any) -> Any:
     return fn(*[t.data if isinstance(t, Tensor) else t for t in tensors])
 
 
+def any_entry(flags: Tensor, what: str) -> bool:
+    """Whether any entry of the boolean tensor ``flags`` holds, for a rule that must choose its formula
+    in Python (det's gradient where a determinant is 0): a captured step could not repeat the choice
+    for later batches, so capture is refused, naming ``what``, instead of freezing it."""
+    if get_mode() & CAPTURE:
+        from graphgrad.compile.trace import refuse_value_choice  # compile builds on ops
+
+        refuse_value_choice(what)
+    return bool(flags.data.any())
+
+
 def apply(op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
     """``op(*inputs, **params)``."""
     return op(*inputs, **params)

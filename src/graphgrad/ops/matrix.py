@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from graphgrad.errors import ShapeError
-from graphgrad.ops.core import Op, lift, lift_pair
+from graphgrad.ops.core import Op, any_entry, lift, lift_pair
 from graphgrad.ops.elementwise import _clean, where
 from graphgrad.ops.linalg import matmul
 from graphgrad.ops.reduce import prod
@@ -136,7 +136,7 @@ def cofactor(a: Tensor) -> Tensor:
 
 def _det_rule(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
     ge = expand_dims(expand_dims(g, -1), -1)
-    if np.any(out.data == 0):
+    if any_entry(out == 0, "det's gradient (the cofactor matrix where a determinant is 0)"):
         return ge * cofactor(a)
     return ge * (expand_dims(expand_dims(out, -1), -1) * mT(inv(a)))
 
@@ -158,7 +158,7 @@ class SlogdetResult(NamedTuple):
 
 def _logabsdet_rule(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
     ge = expand_dims(expand_dims(g, -1), -1)
-    if np.any(np.isneginf(out.data)):  # singular: A^-T = cof / det is infinite
+    if any_entry(out == -np.inf, "slogdet's gradient (cofactor / det where a matrix is singular)"):
         with np.errstate(divide="ignore", invalid="ignore"):
             d = np.linalg.det(a.data)[..., None, None]
             return ge * (cofactor(a) / Tensor._wrap(d))

@@ -279,14 +279,12 @@ def _var_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, k
 
 
 def _std_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool, ddof: int) -> Tensor:
+    # std = 0 (also where the squares underflow with the deviations nonzero): the subgradient 0
+    # instead of 0 / 0 or x / 0, chosen per entry by an op (a captured step repeats the choice)
     oe = expand_reduced(out, a.shape, axis, keepdims)
-    flat = oe.data == 0
-    if flat.any():  # std = 0: take the subgradient 0 instead of 0 / 0
-        oe = where(flat, 1.0, oe)
-    d = _centered(a, axis) / (oe * float((_count(a.shape, axis) - ddof) or 1))
-    if flat.any():
-        d = where(flat, 0.0, d)
-    return expand_reduced(g, a.shape, axis, keepdims) * d
+    flat = oe == 0
+    d = _centered(a, axis) / (where(flat, 1.0, oe) * float((_count(a.shape, axis) - ddof) or 1))
+    return expand_reduced(g, a.shape, axis, keepdims) * where(flat, 0.0, d)
 
 
 def _spread_forward(fn: Any) -> Any:
