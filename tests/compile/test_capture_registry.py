@@ -34,7 +34,6 @@ SPECIAL = (0.0, np.inf, -np.inf, np.nan)
 LR = 0.1
 
 _TABLE = "the table's function makes a NumPy constant at each call (a tensor made inside the step)"
-_SHAPE = "the op makes a tensor from NumPy at each call, from the shape (a mask, a range, an identity)"
 _VALUES = "the op's forward or rule makes a tensor from the values in NumPy (a mask, a sign, an order)"
 
 
@@ -58,14 +57,7 @@ REFUSED: dict[str, tuple[str, str]] = {
     **_refusals(_TABLE, "multiply", "embedding[padding_idx]"),
     **_refusals(_TABLE, "where", "nansum", "nansum[axis, keepdims]", "nanmean", "nanmean[axis]"),
     **_refusals(_TABLE, "cross_entropy", "cross_entropy", "cross_entropy[none, smoothing]", "cross_entropy[axis 1]"),
-    **_refusals(_SHAPE, "einsum", "einsum[ii]", "einsum[ii->i]", "einsum[ij->i]", "einsum[iij->ji]"),
-    **_refusals(_SHAPE, "concatenate", "cumprod", "cumprod[axis -1]", "cumprod[long]"),
-    **_refusals(_SHAPE, "where", "matrix_power[0]", "tril", "tril[k=-1]", "triu", "triu[k=1]"),
-    **_refusals(_SHAPE + "; its rule also masks by values", "where", "qr", "qr[r]", "svd", "svd[U]", "svd[Vh]",
-                "eigh", "eigh[vectors]", "norm[nuc]"),
-    **_refusals(_SHAPE, "multiply", "linspace", "linspace[no endpoint, axis -1]", "setitem",
-                "setitem[slice, broadcast value]", "setitem[repeated index]"),
-    **_refusals(_SHAPE, "subtract", "pinv"),
+    **_refusals(_VALUES, "where", "svd", "svd[U]", "svd[Vh]", "eigh", "eigh[vectors]", "norm[nuc]"),
     **_refusals(_VALUES, "multiply", "maximum", "minimum", "fmax", "fmin", "norm[inf]", "norm[-inf]",
                 "norm[1, matrix]", "norm[inf, matrix, keepdims]", "norm[2, matrix]", "norm[-2, matrix]"),
     **_refusals(_VALUES, "where", "nan_to_num"),

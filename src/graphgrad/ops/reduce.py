@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.errors import ShapeError
-from graphgrad.ops.core import Op, _constant, lift
+from graphgrad.ops.core import Op, _constant, eye, lift
 from graphgrad.ops.elementwise import annihilating_multiply, exp, where
 from graphgrad.tensor import Tensor
 
@@ -191,7 +191,7 @@ def _others_product_graph(a: Tensor, axis: tuple[int, ...] | None) -> Tensor:
     """
     perm, kept, n = _slices_last(a.shape, axis)
     flat = a.transpose(perm).reshape(kept + (n,))
-    rows = where(np.eye(n, dtype=bool), 1.0, flat.expand_dims(-2))
+    rows = where(eye(n, bool), 1.0, flat.expand_dims(-2))
     moved = tuple(a.shape[i] for i in perm)
     return prod(rows, axis=-1).reshape(moved).transpose(tuple(int(i) for i in np.argsort(perm)))
 
