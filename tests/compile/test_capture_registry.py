@@ -57,11 +57,6 @@ REFUSED: dict[str, tuple[str, str]] = {
     **_refusals(_TABLE, "multiply", "embedding[padding_idx]"),
     **_refusals(_TABLE, "where", "nansum", "nansum[axis, keepdims]", "nanmean", "nanmean[axis]"),
     **_refusals(_TABLE, "cross_entropy", "cross_entropy", "cross_entropy[none, smoothing]", "cross_entropy[axis 1]"),
-    **_refusals(_VALUES, "where", "svd", "svd[U]", "svd[Vh]", "eigh", "eigh[vectors]", "norm[nuc]"),
-    **_refusals(_VALUES, "multiply", "maximum", "minimum", "fmax", "fmin", "norm[inf]", "norm[-inf]",
-                "norm[1, matrix]", "norm[inf, matrix, keepdims]", "norm[2, matrix]", "norm[-2, matrix]"),
-    **_refusals(_VALUES, "where", "nan_to_num"),
-    **_refusals(_VALUES, "subtract", "logsumexp", "logsumexp[last]", "logsumexp[tuple]"),
     **_refusals(_VALUES, "negative", "remainder", "remainder[negative divisor]", "mod"),
     **_refusals(_VALUES.replace("a tensor", "an index"), "getitem", "sort", "sort[axis 0]", "sort[None]",
                 "partition"),
@@ -172,11 +167,13 @@ def _compare(info: OpInfo, shapes: list[tuple[int, ...]], calls: list[Call], dty
     out_shape = calls[0][1].shape
     eager, captured = _Twin(info, shapes, out_shape, dtype), _Twin(info, shapes, out_shape, dtype)
     fn = capture(captured.step)
+    ran = 0  # calls that gave a loss (a forward that raises on special values, svd's, records nothing)
     for i, call in enumerate(calls):
         expected = _run(eager.step, eager, call)
         got = _run(fn, captured, call)
         assert got == expected, f"call {i} ({'replayed' if fn.plans else 'recorded'}) differs from eager"
-    assert fn.plans, "the step should have been captured"
+        ran += isinstance(expected[0], bytes)
+    assert fn.plans or ran < 3, "the step should have been captured"
     return fn
 
 

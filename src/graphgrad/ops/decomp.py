@@ -77,7 +77,7 @@ def _inverse_gaps(values: Tensor, squared: bool) -> Tensor:
     v = values * values if squared else values
     gaps = expand_dims(v, -2) - expand_dims(v, -1)
     n = values.shape[-1]
-    usable = (gaps.data != 0) & ~np.eye(n, dtype=bool)
+    usable = where(eye(n, bool), False, gaps != 0)  # by ops: a captured step finds each batch's ties
     return where(usable, 1.0 / where(usable, gaps, 1.0), 0.0)
 
 
@@ -216,7 +216,7 @@ def _svd_rule(g: Tensor, out: Tensor, a: Tensor, full: bool, hermitian: bool) ->
     core = j * expand_dims(s, -2) + expand_dims(s, -1) * kk + _diag_matrix(gs)
     ga = matmul(matmul(u, core), vh)
     if m > k or n > k:
-        nonzero = s.data != 0
+        nonzero = s != 0
         s_inv = where(nonzero, 1.0 / where(nonzero, s, 1.0), 0.0)
         if m > k:  # (I - U U^T) gU S^-1 V^T
             ga = ga + matmul((gu - matmul(u, utgu)) * expand_dims(s_inv, -2), vh)

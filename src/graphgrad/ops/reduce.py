@@ -16,7 +16,7 @@ import numpy as np
 
 from graphgrad.errors import ShapeError
 from graphgrad.ops.core import Op, _constant, eye, lift
-from graphgrad.ops.elementwise import annihilating_multiply, exp, where
+from graphgrad.ops.elementwise import abs, annihilating_multiply, astype, exp, maximum, where
 from graphgrad.tensor import Tensor
 
 __all__ = [
@@ -231,10 +231,10 @@ def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 # ------------------------------------------------------------------ max, min
 def _extreme_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool) -> Tensor:
-    hit = a.data == expand_reduced(out, a.shape, axis, keepdims).data
-    count = np.sum(hit, axis=axis, keepdims=True)
-    share = np.divide(hit, np.maximum(count, 1), dtype=g.data.dtype)  # ties split evenly
-    return expand_reduced(g, a.shape, axis, keepdims) * Tensor._wrap(share)
+    # ties split evenly; by ops (a comparison, a count), so a captured step finds each batch's ties
+    hit = astype(a == expand_reduced(out, a.shape, axis, keepdims), g.data.dtype)
+    share = hit / maximum(sum(hit, axis=axis, keepdims=True), 1.0)
+    return expand_reduced(g, a.shape, axis, keepdims) * share
 
 
 _max = Op("max", lambda a, axis, keepdims: np.max(a, axis=axis, keepdims=keepdims), (_extreme_rule,))
@@ -327,6 +327,14 @@ def _shift(a: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
     return m
 
 
+def _shift_tensor(a: Tensor, axis: tuple[int, ...] | None) -> Tensor:
+    """:func:`_shift` by ops (a captured step takes each batch's maxima)."""
+    if a.size == 0:
+        return _constant(0, a.data.dtype, np.sum(a.data, axis=axis, keepdims=True).shape)
+    m = max(a, axis=axis, keepdims=True)
+    return where(abs(m) < np.inf, m, 0.0)  # false for an infinite or NaN maximum
+
+
 def _logsumexp_forward(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
     # log sum e^x = m + log sum e^(x - m), m the slice max: no term exceeds 1, so no overflow
     m = _shift(a, axis)
@@ -341,7 +349,7 @@ def _logsumexp_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | N
     # softmax(x) along axis, as e^(x - m) / sum e^(x - m) rather than e^(x - out): out has
     # rounded away the low bits of huge inputs (1e4 + log 2), e^(x - m) is exact to the ulp.
     # m is a constant: softmax does not depend on the shift, so no derivative is lost.
-    e = exp(a - Tensor._wrap(_shift(a.data, axis)))
+    e = exp(a - _shift_tensor(a, axis).detach())
     return expand_reduced(g, a.shape, axis, keepdims) * (e / sum(e, axis=axis, keepdims=True))
 
 
