@@ -33,7 +33,6 @@ OPINFOS = all_opinfos()
 SPECIAL = (0.0, np.inf, -np.inf, np.nan)
 LR = 0.1
 
-_TABLE = "the table's function makes a NumPy constant at each call (a tensor made inside the step)"
 _VALUES = "the op's forward or rule makes a tensor from the values in NumPy (a mask, a sign, an order)"
 
 
@@ -47,16 +46,8 @@ REFUSED: dict[str, tuple[str, str]] = {
     # the step must raise it by its third call, never give numbers that eager mode does not
     "nll_loss": ("it reads its targets in Python (README, Captured step)", "nll_loss reads its targets"),
     "max_pool2d[gradient of the squared pool]": ("the entry differentiates with create_graph=True", "create_graph"),
-    **_refusals(_TABLE, "add", "max_pool2d", "max_pool2d[overlapping, padding, ceil]",
-                "max_pool2d[dilation 2, stride 1]", "cholesky", "cholesky[upper]", "inv", "solve", "solve[matrix b]",
-                "matrix_power[negative]", "max", "max[last]", "max[tuple]", "min",
-                "min[last]", "min[tuple]"),
     **{name: ("its rule takes another formula where a determinant is 0, a choice made in Python",
               f"{name.split('[')[0]}'s gradient") for name in ("det", "slogdet", "slogdet[negative det]")},
-    **_refusals(_TABLE, "reshape", "batch_norm[eval, 2-D]"),
-    **_refusals(_TABLE, "multiply", "embedding[padding_idx]"),
-    **_refusals(_TABLE, "where", "nansum", "nansum[axis, keepdims]", "nanmean", "nanmean[axis]"),
-    **_refusals(_TABLE, "cross_entropy", "cross_entropy", "cross_entropy[none, smoothing]", "cross_entropy[axis 1]"),
     **_refusals(_VALUES, "negative", "remainder", "remainder[negative divisor]", "mod"),
     **_refusals(_VALUES.replace("a tensor", "an index"), "getitem", "sort", "sort[axis 0]", "sort[None]",
                 "partition"),
