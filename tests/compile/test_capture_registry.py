@@ -33,8 +33,6 @@ OPINFOS = all_opinfos()
 SPECIAL = (0.0, np.inf, -np.inf, np.nan)
 LR = 0.1
 
-_TABLE = "the table's function makes a NumPy constant at each call (a tensor made inside the step)"
-_SHAPE = "the op makes a tensor from NumPy at each call, from the shape (a mask, a range, an identity)"
 _VALUES = "the op's forward or rule makes a tensor from the values in NumPy (a mask, a sign, an order)"
 
 
@@ -48,26 +46,8 @@ REFUSED: dict[str, tuple[str, str]] = {
     # the step must raise it by its third call, never give numbers that eager mode does not
     "nll_loss": ("it reads its targets in Python (README, Captured step)", "nll_loss reads its targets"),
     "max_pool2d[gradient of the squared pool]": ("the entry differentiates with create_graph=True", "create_graph"),
-    **_refusals(_TABLE, "add", "max_pool2d", "max_pool2d[overlapping, padding, ceil]",
-                "max_pool2d[dilation 2, stride 1]", "cholesky", "cholesky[upper]", "inv", "solve", "solve[matrix b]",
-                "slogdet", "slogdet[negative det]", "matrix_power[negative]", "max", "max[last]", "max[tuple]", "min",
-                "min[last]", "min[tuple]"),
-    **_refusals(_TABLE, "reshape", "batch_norm[eval, 2-D]"),
-    **_refusals(_TABLE, "multiply", "embedding[padding_idx]"),
-    **_refusals(_TABLE, "where", "nansum", "nansum[axis, keepdims]", "nanmean", "nanmean[axis]"),
-    **_refusals(_TABLE, "cross_entropy", "cross_entropy", "cross_entropy[none, smoothing]", "cross_entropy[axis 1]"),
-    **_refusals(_SHAPE, "einsum", "einsum[ii]", "einsum[ii->i]", "einsum[ij->i]", "einsum[iij->ji]"),
-    **_refusals(_SHAPE, "concatenate", "cumprod", "cumprod[axis -1]", "cumprod[long]"),
-    **_refusals(_SHAPE, "where", "matrix_power[0]", "tril", "tril[k=-1]", "triu", "triu[k=1]"),
-    **_refusals(_SHAPE + "; its rule also masks by values", "where", "qr", "qr[r]", "svd", "svd[U]", "svd[Vh]",
-                "eigh", "eigh[vectors]", "norm[nuc]"),
-    **_refusals(_SHAPE, "multiply", "linspace", "linspace[no endpoint, axis -1]", "setitem",
-                "setitem[slice, broadcast value]", "setitem[repeated index]"),
-    **_refusals(_SHAPE, "subtract", "pinv"),
-    **_refusals(_VALUES, "multiply", "maximum", "minimum", "fmax", "fmin", "norm[inf]", "norm[-inf]",
-                "norm[1, matrix]", "norm[inf, matrix, keepdims]", "norm[2, matrix]", "norm[-2, matrix]"),
-    **_refusals(_VALUES, "where", "binary_cross_entropy", "nan_to_num", "sinc", "sinc[near 0]"),
-    **_refusals(_VALUES, "subtract", "logsumexp", "logsumexp[last]", "logsumexp[tuple]"),
+    **{name: ("its rule takes another formula where a determinant is 0, a choice made in Python",
+              f"{name.split('[')[0]}'s gradient") for name in ("det", "slogdet", "slogdet[negative det]")},
     **_refusals(_VALUES, "negative", "remainder", "remainder[negative divisor]", "mod"),
     **_refusals(_VALUES.replace("a tensor", "an index"), "getitem", "sort", "sort[axis 0]", "sort[None]",
                 "partition"),
@@ -178,11 +158,13 @@ def _compare(info: OpInfo, shapes: list[tuple[int, ...]], calls: list[Call], dty
     out_shape = calls[0][1].shape
     eager, captured = _Twin(info, shapes, out_shape, dtype), _Twin(info, shapes, out_shape, dtype)
     fn = capture(captured.step)
+    ran = 0  # calls that gave a loss (a forward that raises on special values, svd's, records nothing)
     for i, call in enumerate(calls):
         expected = _run(eager.step, eager, call)
         got = _run(fn, captured, call)
         assert got == expected, f"call {i} ({'replayed' if fn.plans else 'recorded'}) differs from eager"
-    assert fn.plans, "the step should have been captured"
+        ran += isinstance(expected[0], bytes)
+    assert fn.plans or ran < 3, "the step should have been captured"
     return fn
 
 

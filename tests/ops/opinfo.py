@@ -114,6 +114,37 @@ def has_ties(values: np.ndarray, tol: float = 1e-3) -> bool:
     return bool(np.any(np.diff(flat) < tol))
 
 
+# ---------------------------------------------------------------------------- fixed constants
+def fixed(make: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``make(*key)`` made once per key, read-only: an entry's constant (an offset, an identity, class
+    indices) is then the same array at every call, so :func:`operand` can give it one tensor."""
+    made: dict[tuple[Any, ...], np.ndarray] = {}
+
+    def build(*key: Any) -> np.ndarray:
+        a = made.get(key)
+        if a is None:
+            a = made[key] = make(*key)
+            a.flags.writeable = False
+        return a
+
+    return build
+
+
+_OPERANDS: dict[int, tuple[np.ndarray, Tensor]] = {}
+
+
+def operand(a: np.ndarray, like: Any) -> Any:
+    """A :func:`fixed` array next to ``like``: for a tensor, one Tensor object for that array at every
+    call (a captured step reads it as a constant, where a new tensor at each call is refused and would
+    leave the op unchecked); for an array (the reference), the array."""
+    if not isinstance(like, Tensor):
+        return a
+    held = _OPERANDS.get(id(a))
+    if held is None or held[0] is not a:
+        held = _OPERANDS[id(a)] = (a, Tensor(a))
+    return held[1]
+
+
 # ---------------------------------------------------------------------------- discovery
 def families() -> list[str]:
     """Every ``opinfo_<family>.py`` next to this file, by name: new families need no edit here."""

@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from graphgrad.ops import conv as C
-from tests.ops.opinfo import OpInfo, has_ties
+from tests.ops.opinfo import OpInfo, fixed, has_ties, operand
 
 CONV_OPS = ("conv2d", "conv2d_input_grad", "conv2d_weight_grad")
 POOL_OPS = ("conv2d", "conv2d_input_grad")  # pooling convolves with a constant window: no weight gradient
@@ -192,9 +192,14 @@ def image_shapes(draw: st.DrawFn, min_side: int = 1, max_side: int = 5) -> list[
     return [(n, c, draw(st.integers(min_side, max_side)), draw(st.integers(min_side, max_side)))]
 
 
-def _ramp(shape: tuple[int, ...]) -> np.ndarray:
+@fixed
+def _ramp(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
     """Distinct fixed offsets: drawn inputs with repeated values do not tie after adding them."""
-    return (np.arange(math.prod(shape)) * 0.737 % 5.0).reshape(shape)
+    return (np.arange(math.prod(shape)) * 0.737 % 5.0).reshape(shape).astype(dtype)
+
+
+def _ramped(x: Any) -> Any:
+    return x + operand(_ramp(x.shape, x.dtype), x)
 
 
 def _pool_square_grad(x: Any) -> Any:
@@ -203,12 +208,12 @@ def _pool_square_grad(x: Any) -> Any:
     Its own derivative runs the scatter's rule, the gather op (second order of max pooling)."""
     import graphgrad as gg
 
-    y = x + _ramp(x.shape).astype(x.dtype)
+    y = _ramped(x)
     return gg.grad(lambda z: (C.max_pool2d(z, 2) ** 2).sum())(y)
 
 
 def ref_pool_square_grad(x: np.ndarray) -> np.ndarray:
-    y = x + _ramp(x.shape).astype(x.dtype)
+    y = _ramped(x)
     out = np.zeros_like(y)
     n, c, h, w = y.shape
     for i in range(n):
@@ -226,9 +231,22 @@ def _no_flat_channel(xs: list[np.ndarray], axes: tuple[int, ...]) -> bool:
     return bool(np.any(xs[0].var(axis=axes) < 0.05))
 
 
+@fixed
 def _tokens(shape: tuple[int, ...]) -> np.ndarray:
     """Fixed (2, 3) indices into an embedding of ``shape``: rows 0 and 1 are picked twice."""
     return np.array([[0, 1, 0], [shape[0] - 1, 1, 2]]) % shape[0]
+
+
+@fixed
+def _kept(shape: tuple[int, ...]) -> np.ndarray:
+    """True for the tokens that are not the padding index 0 (a column per token)."""
+    return (_tokens(shape) != 0)[..., None]
+
+
+@fixed
+def _running(which: str) -> np.ndarray:
+    """batch_norm[eval]'s running mean or variance."""
+    return np.array([0.5, -1.0, 2.0] if which == "mean" else [0.3, 1.5, 2.0])
 
 
 def _conv_entry(name: str, stride: int = 1, padding: Any = 0, dilation: int = 1, groups: int = 1,
@@ -318,7 +336,7 @@ OPINFOS = [
     ),
     OpInfo(
         "max_pool2d",
-        lambda x: C.max_pool2d(x + _ramp(x.shape).astype(x.dtype), 2),
+        lambda x: C.max_pool2d(_ramped(x), 2),
         shapes=image_shapes(min_side=2),
         avoid=lambda xs: has_ties(xs[0] + _ramp(xs[0].shape)),
         sample=[(2, 3, 6, 5)],
@@ -336,7 +354,7 @@ OPINFOS = [
     ),
     OpInfo(
         "max_pool2d[overlapping, padding, ceil]",
-        lambda x: C.max_pool2d(x + _ramp(x.shape).astype(x.dtype), 3, 2, 1, ceil_mode=True),
+        lambda x: C.max_pool2d(_ramped(x), 3, 2, 1, ceil_mode=True),
         shapes=image_shapes(min_side=2),
         avoid=lambda xs: has_ties(xs[0] + _ramp(xs[0].shape)),
         sample=[(2, 3, 6, 5)],
@@ -345,7 +363,7 @@ OPINFOS = [
     ),
     OpInfo(
         "max_pool2d[dilation 2, stride 1]",
-        lambda x: C.max_pool2d(x + _ramp(x.shape).astype(x.dtype), 2, 1, dilation=2),
+        lambda x: C.max_pool2d(_ramped(x), 2, 1, dilation=2),
         shapes=image_shapes(min_side=3),
         avoid=lambda xs: has_ties(xs[0] + _ramp(xs[0].shape)),
         sample=[(2, 3, 6, 5)],
@@ -414,7 +432,7 @@ OPINFOS = [
     ),
     OpInfo(
         "batch_norm[eval, 2-D]",
-        lambda x, w, b: C.batch_norm(x, np.array([0.5, -1.0, 2.0]), np.array([0.3, 1.5, 2.0]), w, b),
+        lambda x, w, b: C.batch_norm(x, operand(_running("mean"), x), operand(_running("var"), x), w, b),
         nargs=3,
         shapes=st.integers(1, 4).map(lambda n: [(n, 3), (3,), (3,)]),
         sample=[(4, 3), (3,), (3,)],
@@ -437,7 +455,7 @@ OPINFOS = [
     _group_norm_entry("group_norm[a group per channel, 2-D]", groups=3, spatial=0, affine=True),
     OpInfo(
         "embedding",
-        lambda w: C.embedding(_tokens(w.shape), w),
+        lambda w: C.embedding(operand(_tokens(w.shape), w), w),
         shapes=st.tuples(st.integers(1, 5), st.integers(1, 3)).map(lambda s: [s]),
         sample=[(5, 3)],
         ref=lambda w: w[_tokens(w.shape)],
@@ -445,7 +463,7 @@ OPINFOS = [
     ),
     OpInfo(  # the padding row's lookups are masked out: by design they get no gradient, so no finite difference
         "embedding[padding_idx]",
-        lambda w: C.embedding(_tokens(w.shape), w, padding_idx=0) * (_tokens(w.shape) != 0)[..., None],
+        lambda w: C.embedding(operand(_tokens(w.shape), w), w, padding_idx=0) * operand(_kept(w.shape), w),
         shapes=st.tuples(st.integers(1, 5), st.integers(1, 3)).map(lambda s: [s]),
         sample=[(5, 3)],
         ref=lambda w: w[_tokens(w.shape)] * (_tokens(w.shape) != 0)[..., None],

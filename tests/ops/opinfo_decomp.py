@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from graphgrad import linalg as la
-from tests.ops.opinfo import OpInfo
+from tests.ops.opinfo import OpInfo, fixed, operand
 
 SIDE = st.integers(1, 3)
 BATCH = st.sampled_from([(), (2,)])
@@ -30,9 +30,14 @@ def sym(x: Any) -> Any:
     return (x + _mt(x)) * 0.5
 
 
+@fixed
+def _n_eye(n: int, dtype: Any) -> np.ndarray:
+    return np.eye(n, dtype=dtype) * n
+
+
 def spd(x: Any) -> Any:
     """x x^T + n I: symmetric positive definite."""
-    return x @ _mt(x) + np.eye(x.shape[-1], dtype=x.dtype) * x.shape[-1]
+    return x @ _mt(x) + operand(_n_eye(x.shape[-1], x.dtype), x)
 
 
 def _gap(values: np.ndarray) -> float:

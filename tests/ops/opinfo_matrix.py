@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from graphgrad import linalg as la
-from tests.ops.opinfo import OpInfo
+from tests.ops.opinfo import OpInfo, fixed, operand
 
 SIDE = st.integers(1, 3)
 BATCH = st.sampled_from([(), (2,)])
@@ -22,9 +22,14 @@ SYSTEM_VECTOR = st.tuples(BATCH, SIDE).map(lambda t: [t[0] + (t[1], t[1]), (t[1]
 SYSTEM_MATRIX = st.tuples(BATCH, SIDE, SIDE).map(lambda t: [t[0] + (t[1], t[1]), (t[1], t[2])])
 
 
+@fixed
+def _four_eye(n: int, dtype: Any) -> np.ndarray:
+    return np.eye(n, dtype=dtype) * 4
+
+
 def shifted(x: Any) -> Any:
     """x + 4 I in x's dtype, for tensors and arrays alike."""
-    return x + np.eye(x.shape[-1], dtype=x.dtype) * 4
+    return x + operand(_four_eye(x.shape[-1], x.dtype), x)
 
 
 def _small_singular_value(xs: list[np.ndarray]) -> bool:

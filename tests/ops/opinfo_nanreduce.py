@@ -11,20 +11,26 @@ from typing import Any
 import numpy as np
 
 import graphgrad as gg
-from tests.ops.opinfo import OpInfo, same_shapes
+from tests.ops.opinfo import OpInfo, fixed, operand, same_shapes
 
 
+@fixed
 def _holes(shape: tuple[int, ...]) -> np.ndarray:
     """NaN positions: last-axis index 1, 4, 7, ... (so index 0 of each slice stays a number)."""
     if not shape:
         return np.zeros((), dtype=bool)
-    return np.broadcast_to(np.arange(shape[-1]) % 3 == 1, shape)
+    return np.broadcast_to(np.arange(shape[-1]) % 3 == 1, shape).copy()
 
 
 def _with_nan(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return np.where(_holes(x.shape), np.nan, x)
-    return gg.where(_holes(x.shape), np.nan, x)
+    return gg.where(operand(_holes(x.shape), x), operand(_nan(x.dtype), x), x)
+
+
+@fixed
+def _nan(dtype: Any) -> np.ndarray:
+    return np.array(np.nan, dtype=dtype)
 
 
 OPINFOS = [

@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis.extra import numpy as hnp
 
 import graphgrad as gg
-from tests.ops.opinfo import OpInfo, has_ties
+from tests.ops.opinfo import OpInfo, fixed, has_ties, operand
 
 HUGE = 1e308
 
@@ -64,16 +64,17 @@ def _logsumexp_ref(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
     return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))  # inputs within +-20: no overflow
 
 
-def _ramp(shape: tuple[int, ...]) -> np.ndarray:
+@fixed
+def _ramp(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
     """Distinct offsets 0.05 apart, in a shuffled order fixed by the shape."""
     size = int(np.prod(shape))
     order = np.random.default_rng(size).permutation(size)
-    return (0.05 * order).reshape(shape)
+    return (0.05 * order).reshape(shape).astype(dtype)
 
 
 def _ramped(op: Callable[..., Any], variant: str) -> Callable[[Any], Any]:
     inner = _reduction(op, variant)
-    return lambda x: inner(x + _ramp(x.shape).astype(x.dtype))
+    return lambda x: inner(x + operand(_ramp(x.shape, x.dtype), x))
 
 
 def _ramped_ref(op: Callable[..., Any], variant: str) -> Callable[[np.ndarray], np.ndarray]:

@@ -22,6 +22,7 @@ import numpy as np
 from graphgrad.autograd.engine import _quiet, _restore
 from graphgrad.compile import buffers, constants, fuse
 from graphgrad.compile.trace import CONST, EXT, SEQ, SLOT, Instruction
+from graphgrad.errors import GraphgradError, ShapeError
 from graphgrad.tensor import Tensor
 
 MISS = object()
@@ -134,15 +135,36 @@ def _generate(instructions: list[Instruction], args: list[ArgSpec], guards: list
         lines.append(f"    if {bind(obj, 'g')}.{attribute} != {bind(value, 'v')}: return MISS")
     lines += ["    q = quiet()  # as the engine's rules: a zero gradient annihilates inf/NaN without a warning",
               "    try:"]
+    owner: dict[int, Instruction] = {}  # a line number of the source -> the instruction it runs
     for i, ins in enumerate(instructions):
-        lines += [f"        {line}" for line in code[i]]
+        for line in code[i]:
+            lines.append(f"        {line}")
+            owner[len(lines)] = ins
         dead = sorted(s for s, j in last_use.items() if j == i and s not in returned and s != ins.out)
         if dead:
             lines.append(f"        del {', '.join(f's{s}' for s in dead)}")
-    lines += [f"        return {_result_source(result, bind)}", "    finally:", "        restore(q)"]
+    lines += [f"        return {_result_source(result, bind)}",
+              "    except (ValueError, IndexError) as exc:",
+              "        raise_as_op(exc)",
+              "        raise",
+              "    finally:", "        restore(q)"]
+    namespace["raise_as_op"] = lambda exc: _raise_as_op(exc, owner)
     source = "\n".join(lines) + "\n"
     exec(compile(source, "<captured step>", "exec"), namespace)  # noqa: S102 (our own generated code)
     return source, namespace["run"]
+
+
+def _raise_as_op(exc: BaseException, owner: dict[int, Instruction]) -> None:
+    """Raise NumPy's ``ValueError`` or ``IndexError`` from an op's forward as the op call does in eager
+    mode (:class:`ShapeError` naming the op and its input shapes); return for anything else."""
+    if isinstance(exc, GraphgradError):
+        return  # the forward's own message, as in eager mode
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != "<captured step>":
+        tb = tb.tb_next
+    ins = None if tb is None else owner.get(tb.tb_lineno)
+    if ins is not None and ins.shapes is not None:
+        raise ShapeError(f"{ins.what}: {exc} (input shapes {ins.shapes})") from exc
 
 
 def _result_slots(spec: Any) -> list[int]:

@@ -40,13 +40,14 @@ class CaptureError(GraphgradError, RuntimeError):
 class Instruction:
     """``out = fn(*args, **kwargs)``; ``args``/``kwargs`` hold ``(kind, value)`` pairs."""
 
-    __slots__ = ("fn", "args", "kwargs", "out", "what", "normalize", "number")
+    __slots__ = ("fn", "args", "kwargs", "out", "what", "normalize", "number", "shapes")
 
     def __init__(self, fn: Callable[..., Any], args: list[tuple[int, Any]], kwargs: dict[str, tuple[int, Any]],
                  out: int | None, what: str, normalize: bool) -> None:
         self.fn, self.args, self.kwargs, self.out, self.what = fn, args, kwargs, out, what
         self.normalize = normalize  # make a non-ndarray result an ndarray, as the op call does
         self.number = False  # an op outside gradient rules read a Python number (see differs)
+        self.shapes: str | None = None  # an op's forward: its input shapes, for its error messages
 
     def __repr__(self) -> str:
         return f"<{self.what} -> {self.out}>"
@@ -197,11 +198,14 @@ class Tracer:
 
     # ------------------------------------------------------------------ what reports here
     def record(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], result: Any,
-               what: str, normalize: bool = True) -> None:
-        """An array operation that ran: ``result = fn(*args, **kwargs)``."""
+               what: str, normalize: bool = True, op_call: bool = False) -> None:
+        """An array operation that ran: ``result = fn(*args, **kwargs)`` (``op_call``: an op's forward on
+        tensors, whose NumPy errors a plan reports as the op call does)."""
         spec = [self._operand(a) for a in args]
         kw = {k: self._operand(v) for k, v in kwargs.items()}
         ins = Instruction(fn, spec, kw, self._result(result), what, normalize)
+        if op_call:
+            ins.shapes = ", ".join(str(a.data.shape) for a in args)
         if not get_mode() & RULES:  # a number lifted to a cached read-only 0-d tensor (ops.core.lift)
             ins.number = any(k == EXT and v.data.ndim == 0 and not v.data.flags.writeable for k, v in spec)
         self.instructions.append(ins)
@@ -408,4 +412,12 @@ def refuse_value_read(what: str) -> None:
         "captured step replays array operations only, so a decision taken on that value would be frozen. Return the "
         "tensor from the step and read it outside, use graphgrad.compile.host(fn, tensor) for a check that "
         "may raise, or run this step without capture"
+    )
+
+
+def refuse_value_choice(what: str) -> None:
+    """Called by a rule that chooses its formula from the values (:func:`graphgrad.ops.core.any_entry`)."""
+    active().refuse(
+        f"capture: {what}{user_line()} chooses its formula from the values, which a captured step would "
+        "freeze for later batches; run this step without capture"
     )

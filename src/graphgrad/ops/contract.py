@@ -21,7 +21,8 @@ import numpy as np
 
 from graphgrad.errors import ShapeError
 from graphgrad.ops.arrange import moveaxis
-from graphgrad.ops.core import Op, lift, lift_pair
+from graphgrad.ops.core import Op, _constant, lift, lift_pair
+from graphgrad.ops.core import eye as _eye
 from graphgrad.ops.linalg import annihilating_contraction, matmul
 from graphgrad.ops.shape import getitem, reshape, stack, transpose
 from graphgrad.tensor import Tensor
@@ -109,12 +110,12 @@ def _einsum_rule(k: int, g: Tensor, out: Tensor, *operands: Tensor, subscripts: 
     for pos, c in enumerate(own):
         if c in result:  # a repeated index: a fresh one, tied to it by the identity
             fresh = next(spare)
-            inputs.append(Tensor._wrap(np.eye(shape[pos], dtype=g.data.dtype)))
+            inputs.append(_eye(shape[pos], g.data.dtype))
             labels.append(c + fresh)
             result.append(fresh)
             continue
         if c not in seen:  # summed in this operand alone: every entry gets the same gradient
-            inputs.append(Tensor._wrap(np.ones(shape[pos], dtype=g.data.dtype)))
+            inputs.append(_constant(1, g.data.dtype, (shape[pos],)))
             labels.append(c)
             seen.add(c)
         result.append(c)

@@ -122,7 +122,7 @@ class Op:
 
                 anomaly.check_forward(self, inputs, out)
             if mode & CAPTURE:
-                TRACER[0].record(forward, inputs, params, data, self.name)
+                TRACER[0].record(forward, inputs, params, data, self.name, op_call=True)
         return out
 
     def __repr__(self) -> str:
@@ -185,6 +185,17 @@ def host(fn: Callable[..., Any], *tensors: Any) -> Any:
     return fn(*[t.data if isinstance(t, Tensor) else t for t in tensors])
 
 
+def any_entry(flags: Tensor, what: str) -> bool:
+    """Whether any entry of the boolean tensor ``flags`` holds, for a rule that must choose its formula
+    in Python (det's gradient where a determinant is 0): a captured step could not repeat the choice
+    for later batches, so capture is refused, naming ``what``, instead of freezing it."""
+    if get_mode() & CAPTURE:
+        from graphgrad.compile.trace import refuse_value_choice  # compile builds on ops
+
+        refuse_value_choice(what)
+    return bool(flags.data.any())
+
+
 def apply(op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
     """``op(*inputs, **params)``."""
     return op(*inputs, **params)
@@ -193,7 +204,8 @@ def apply(op: Op, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> Tensor:
 _CONSTANTS: dict[tuple[Any, ...], Tensor] = {}
 """Read-only constant tensors by (type, value, dtype, shape): Python-number operands, and arrays of
 one value that ops use at every step (BLAS's vector of ones for a sum, a ReLU's zeros, batch norm's
-missing weight or bias), the same object at every call, as a captured step needs."""
+missing weight or bias), the same object at every call, as a captured step needs; and by (name, ...)
+the arrays ops build from a shape (:func:`fixed`)."""
 
 
 def _constant(value: bool | int | float, dtype: np.dtype, shape: tuple[int, ...] = ()) -> Tensor:
@@ -205,6 +217,25 @@ def _constant(value: bool | int | float, dtype: np.dtype, shape: tuple[int, ...]
         if value == value and len(_CONSTANTS) < 4096:  # NaN never matches itself; keep the cache small
             _CONSTANTS[key] = t
     return t
+
+
+def fixed(key: tuple[Any, ...], make: Callable[[], np.ndarray]) -> Tensor:
+    """A read-only tensor that ``make()`` builds from what ``key`` names (a shape, a dtype, an offset):
+    a triangle mask, an identity, a range, made once and the same object at every call, so a captured
+    step reads it as a constant (a mask made anew at each call is refused). ``key`` starts with a name."""
+    t = _CONSTANTS.get(key)
+    if t is None:
+        t = _wrap(make())
+        t.data.flags.writeable = False
+        if len(_CONSTANTS) < 4096:
+            _CONSTANTS[key] = t
+    return t
+
+
+def eye(n: int, dtype: Any) -> Tensor:
+    """The ``n`` x ``n`` identity (``dtype=bool``: the diagonal as a mask), read-only, one per (n, dtype)."""
+    dtype = np.dtype(dtype)
+    return fixed(("eye", n, dtype), lambda: np.eye(n, dtype=dtype))
 
 
 def inplace_flag(value: Any, where: str, takes_rng: bool = False) -> bool:

@@ -15,7 +15,7 @@ import numpy as np
 
 from graphgrad.errors import ShapeError
 from graphgrad.ops.arrange import flip, moveaxis, ravel
-from graphgrad.ops.core import Op, lift
+from graphgrad.ops.core import Op, _constant, lift
 from graphgrad.ops.elementwise import astype
 from graphgrad.ops.shape import broadcast_to, concatenate, getitem
 from graphgrad.tensor import Tensor
@@ -53,7 +53,7 @@ def cumsum(x: Any, axis: int | None = None, dtype: Any = None) -> Tensor:
 def _shift_left(t: Tensor, d: int) -> Tensor:
     """``t[..., i + d]`` along the last axis, 0 past the end."""
     n = t.shape[-1]
-    zeros = Tensor._wrap(np.zeros(t.shape[:-1] + (min(d, n),), dtype=t.data.dtype))
+    zeros = _constant(0, t.data.dtype, t.shape[:-1] + (min(d, n),))
     return concatenate([getitem(t, (Ellipsis, slice(d, None))), zeros], axis=-1)
 
 
@@ -62,7 +62,7 @@ def _cumprod_rule(g: Tensor, out: Tensor, a: Tensor, axis: int) -> Tensor:
     n = a.shape[-1]
     if n == 0:
         return moveaxis(g, -1, axis)
-    ones = Tensor._wrap(np.ones(out.shape[:-1] + (1,), dtype=out.data.dtype))
+    ones = _constant(1, out.data.dtype, out.shape[:-1] + (1,))
     before = concatenate([ones, getitem(out, (Ellipsis, slice(0, n - 1)))], axis=-1)  # E_i
     s, c = g, _shift_left(a, 1)  # after the step with span d: c_i = prod_{i < k <= i + d} a_k
     d = 1

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from graphgrad.errors import BackwardError, ConfigError, ShapeError
-from graphgrad.ops.core import Op, lift
+from graphgrad.ops.core import Op, _constant, eye, fixed, host, lift
 from graphgrad.ops.elementwise import where
 from graphgrad.ops.linalg import matmul
 from graphgrad.ops.matrix import inv, mT, solve, square_stack
@@ -64,7 +64,12 @@ def _unpack(t: Tensor, shapes: list[tuple[int, ...]]) -> list[Tensor]:
 def _diag_matrix(v: Tensor) -> Tensor:
     """diag(v) for each vector of a stack, exactly (no multiplication by the identity)."""
     n = v.shape[-1]
-    return where(np.eye(n, dtype=bool), expand_dims(v, -2), 0.0)
+    return where(eye(n, bool), expand_dims(v, -2), 0.0)
+
+
+def _tri(n: int, k: int) -> Tensor:
+    """The mask on and below diagonal ``k`` of an n x n matrix."""
+    return fixed(("tri", n, n, k), lambda: np.tri(n, k=k, dtype=bool))
 
 
 def _inverse_gaps(values: Tensor, squared: bool) -> Tensor:
@@ -72,12 +77,16 @@ def _inverse_gaps(values: Tensor, squared: bool) -> Tensor:
     v = values * values if squared else values
     gaps = expand_dims(v, -2) - expand_dims(v, -1)
     n = values.shape[-1]
-    usable = (gaps.data != 0) & ~np.eye(n, dtype=bool)
+    usable = where(eye(n, bool), False, gaps != 0)  # by ops: a captured step finds each batch's ties
     return where(usable, 1.0 / where(usable, gaps, 1.0), 0.0)
 
 
 def _no_gradient_on_extra(g: Tensor, index: Any, what: str) -> None:
-    if np.any(getitem(g, index).data != 0):
+    host(_check_no_gradient, getitem(g, index), what)  # at every call of a captured step too
+
+
+def _check_no_gradient(extra: np.ndarray, what: str) -> None:
+    if np.any(extra != 0):
         raise BackwardError(
             f"{what}: a gradient reached the extra, non-unique columns of a complete decomposition; "
             "use the reduced form (full_matrices=False / mode='reduced')"
@@ -88,8 +97,8 @@ def _no_gradient_on_extra(g: Tensor, index: Any, what: str) -> None:
 def _cholesky_rule(g: Tensor, out: Tensor, a: Tensor, upper: bool) -> Tensor:
     low, gl = (mT(out), mT(g)) if upper else (out, g)
     n = a.shape[-1]
-    halve = np.where(np.eye(n, dtype=bool), 0.5, 1.0).astype(g.data.dtype)
-    phi = where(np.tri(n, dtype=bool), matmul(mT(low), gl) * Tensor._wrap(halve), 0.0)
+    halve = where(eye(n, bool), 0.5, _constant(1.0, g.data.dtype, (n, n)))
+    phi = where(_tri(n, 0), matmul(mT(low), gl) * halve, 0.0)
     li = inv(low)
     ga = matmul(matmul(mT(li), phi), li)
     return (ga + mT(ga)) * 0.5
@@ -125,8 +134,7 @@ def _qr_square_grad(q: Tensor, r: Tensor, gq: Tensor, gr: Tensor) -> Tensor:
     """For A = QR with R square: ``[gQ + Q copyltu(M)] R^-T``, ``M = R gR^T - gQ^T Q``."""
     m_ = matmul(r, mT(gr)) - matmul(mT(gq), q)
     n = r.shape[-1]
-    lower = np.tri(n, dtype=bool)
-    strict = np.tri(n, k=-1, dtype=bool)
+    lower, strict = _tri(n, 0), _tri(n, -1)
     copied = where(lower, m_, 0.0) + mT(where(strict, m_, 0.0))
     b = gq + matmul(q, copied)
     return mT(solve(r, mT(b)))  # b R^-T
@@ -208,7 +216,7 @@ def _svd_rule(g: Tensor, out: Tensor, a: Tensor, full: bool, hermitian: bool) ->
     core = j * expand_dims(s, -2) + expand_dims(s, -1) * kk + _diag_matrix(gs)
     ga = matmul(matmul(u, core), vh)
     if m > k or n > k:
-        nonzero = s.data != 0
+        nonzero = s != 0
         s_inv = where(nonzero, 1.0 / where(nonzero, s, 1.0), 0.0)
         if m > k:  # (I - U U^T) gU S^-1 V^T
             ga = ga + matmul((gu - matmul(u, utgu)) * expand_dims(s_inv, -2), vh)

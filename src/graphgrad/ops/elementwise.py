@@ -517,21 +517,22 @@ def gelu(x: Any, approximate: str = "none") -> Tensor:
 
 
 # ------------------------------------------------------------------ maximum, minimum, clip
-def _share(winner: np.ndarray, tie: np.ndarray, dtype: np.dtype) -> Tensor:
-    """Each operand's share of the gradient: 1 where it wins, 1/2 where tied, 0 where it loses."""
-    return Tensor._wrap(np.where(tie, 0.5, winner).astype(dtype, copy=False))
+def share(wins: Tensor, tie: Tensor, dtype: np.dtype) -> Tensor:
+    """An operand's share of the gradient: 1 where it wins, 1/2 where tied, 0 where it loses; from
+    comparison ops, so a captured step compares again at each call (maximum, fmax, max)."""
+    return where(tie, 0.5, astype(wins, dtype))
 
 
-def _extreme_rule(first_wins: Any, first: bool) -> Any:
+def _extreme_rule(first_wins: Callable[[Any, Any], Tensor], first: bool) -> Any:
     def rule(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        wins = first_wins(a.data, b.data) if first else first_wins(b.data, a.data)
-        return g * _share(wins, a.data == b.data, g.data.dtype)
+        wins = first_wins(a, b) if first else first_wins(b, a)
+        return g * share(wins, a == b, g.data.dtype)
 
     return rule
 
 
-_maximum = Op("maximum", np.maximum, (_extreme_rule(np.greater, True), _extreme_rule(np.greater, False)))
-_minimum = Op("minimum", np.minimum, (_extreme_rule(np.less, True), _extreme_rule(np.less, False)))
+_maximum = Op("maximum", np.maximum, (_extreme_rule(greater, True), _extreme_rule(greater, False)))
+_minimum = Op("minimum", np.minimum, (_extreme_rule(less, True), _extreme_rule(less, False)))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -623,7 +624,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     """``a`` where ``condition`` holds, else ``b``; the branch not taken gets exactly 0 gradient."""
     cond = lift(condition)
     if cond.data.dtype != np.bool_:
-        cond = Tensor._wrap(cond.data != 0)
+        cond = not_equal(cond, 0)
     if isinstance(a, Tensor) or not isinstance(b, Tensor):
         a = lift(a)
         b = lift(b, a)

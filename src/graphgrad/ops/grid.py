@@ -13,7 +13,7 @@ import numpy as np
 
 from graphgrad.errors import ConfigError
 from graphgrad.ops.arrange import moveaxis
-from graphgrad.ops.core import lift
+from graphgrad.ops.core import fixed, lift
 from graphgrad.ops.elementwise import astype, where
 from graphgrad.ops.shape import broadcast_to, reshape
 from graphgrad.tensor import Tensor
@@ -56,17 +56,17 @@ def linspace(
     e = e if e.data.dtype == dt else astype(e, dt)
     div = num - 1 if endpoint else num
     delta = e - s
-    i = Tensor._wrap(np.arange(num, dtype=dt).reshape((-1,) + (1,) * delta.ndim))
+    # the ranges and masks below depend on num, the dtype and the shape only: made once (core.fixed)
+    lead = (1,) * delta.ndim
+    i = fixed(("arange", num, dt, lead), lambda: np.arange(num, dtype=dt).reshape((-1,) + lead))
     if div > 0:
         step = delta / float(div)
         y = i * step + s
     else:
-        step = Tensor._wrap(np.full(delta.shape, np.nan, dtype=dt))
+        step = fixed(("nan", delta.shape, dt), lambda: np.full(delta.shape, np.nan, dtype=dt))
         y = i * delta + s
     if endpoint and num > 1:
-        last = np.zeros(y.shape[:1] + (1,) * delta.ndim, dtype=bool)
-        last[-1] = True
-        y = where(last, e, y)
+        y = where(fixed(("last", num, lead), lambda: np.arange(num).reshape((-1,) + lead) == num - 1), e, y)
     if axis != 0:
         y = moveaxis(y, 0, axis)
     return (y, step) if retstep else y

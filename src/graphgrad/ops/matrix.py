@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from graphgrad.errors import ShapeError
-from graphgrad.ops.core import Op, lift, lift_pair
+from graphgrad.ops.core import Op, _constant, any_entry, eye, lift, lift_pair
 from graphgrad.ops.elementwise import _clean, where
 from graphgrad.ops.linalg import matmul
 from graphgrad.ops.reduce import prod
@@ -129,14 +129,14 @@ def cofactor(a: Tensor) -> Tensor:
 
     u, s, vh = svd(a, full_matrices=False)
     n = s.shape[-1]
-    others = prod(where(np.eye(n, dtype=bool), 1.0, expand_dims(s, -2)), axis=-1)  # row i: prod_{j != i} s_j
+    others = prod(where(eye(n, bool), 1.0, expand_dims(s, -2)), axis=-1)  # row i: prod_{j != i} s_j
     signs = np.linalg.det(u.data) * np.linalg.det(vh.data)
     return matmul(u * expand_dims(others * Tensor._wrap(np.asarray(signs)[..., None]), -2), vh)
 
 
 def _det_rule(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
     ge = expand_dims(expand_dims(g, -1), -1)
-    if np.any(out.data == 0):
+    if any_entry(out == 0, "det's gradient (the cofactor matrix where a determinant is 0)"):
         return ge * cofactor(a)
     return ge * (expand_dims(expand_dims(out, -1), -1) * mT(inv(a)))
 
@@ -158,7 +158,7 @@ class SlogdetResult(NamedTuple):
 
 def _logabsdet_rule(g: Tensor, out: Tensor, a: Tensor) -> Tensor:
     ge = expand_dims(expand_dims(g, -1), -1)
-    if np.any(np.isneginf(out.data)):  # singular: A^-T = cof / det is infinite
+    if any_entry(out == -np.inf, "slogdet's gradient (cofactor / det where a matrix is singular)"):
         with np.errstate(divide="ignore", invalid="ignore"):
             d = np.linalg.det(a.data)[..., None, None]
             return ge * (cofactor(a) / Tensor._wrap(d))
@@ -182,8 +182,8 @@ def _pinv_forward(a: np.ndarray, options: tuple[tuple[str, Any], ...]) -> np.nda
 def _pinv_rule(g: Tensor, out: Tensor, a: Tensor, options: Any) -> Tensor:
     p, pt, gt = out, mT(out), mT(g)
     m, n = a.shape[-2], a.shape[-1]
-    left = Tensor._wrap(np.eye(m, dtype=a.data.dtype)) - matmul(a, p)  # I - A A+ (m x m)
-    right = Tensor._wrap(np.eye(n, dtype=a.data.dtype)) - matmul(p, a)  # I - A+ A (n x n)
+    left = eye(m, a.data.dtype) - matmul(a, p)  # I - A A+ (m x m)
+    right = eye(n, a.data.dtype) - matmul(p, a)  # I - A+ A (n x n)
     # g enters each product first, so a zero upstream gradient stays exactly 0 even where A+ A+^T overflows
     return (
         -matmul(matmul(pt, g), pt) + matmul(matmul(matmul(left, gt), p), pt) + matmul(pt, matmul(p, matmul(gt, right)))
@@ -220,8 +220,7 @@ def matrix_power(a: Any, n: int) -> Tensor:
         raise ShapeError(f"matrix_power: the exponent must be an integer, got {n!r}")
     n = int(n)
     if n == 0:  # the identity, as a node whose gradient to a is 0
-        eye = np.eye(a.shape[-1], dtype=a.data.dtype)
-        return where(np.ones(a.shape, dtype=bool), eye, a)
+        return where(_constant(True, np.dtype(bool), a.shape), eye(a.shape[-1], a.data.dtype), a)
     if n < 0:
         a, n = inv(a), -n
     if n == 1:

@@ -21,6 +21,7 @@ Conventions (PyTorch's where PyTorch has the function):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from graphgrad.autograd.grad_mode import RECORD, get_mode
 from graphgrad.errors import ConfigError, DataError, DTypeError, ShapeError
 from graphgrad.ops import elementwise as ew
-from graphgrad.ops.core import CAPTURE, TRACER, Op, applied, inplace_flag, lift, lift_pair
+from graphgrad.ops.core import CAPTURE, TRACER, Op, applied, host, inplace_flag, lift, lift_pair
 from graphgrad.ops.elementwise import annihilating_multiply
 from graphgrad.ops.linalg import matmul, outer
 from graphgrad.ops.reduce import mean as _mean
@@ -729,12 +730,12 @@ def _bce_forward(p: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _bce_grad_p(g: Tensor, out: Tensor, p: Tensor, y: Tensor) -> Tensor:
     # d/dp = (p - y) / (p (1 - p)), the denominator floored at 1e-12 as PyTorch does
     d = p * (1.0 - p)
-    return g * (p - y) / ew.where(d.data < _EPS, _EPS, d)
+    return g * (p - y) / ew.where(d < _EPS, _EPS, d)  # chosen by ops: a captured step repeats them
 
 
 def _clamped_log_tensor(a: Tensor) -> Tensor:
     with np.errstate(divide="ignore"):
-        return ew.where(a.data <= np.exp(_LOG_FLOOR), _LOG_FLOOR, ew.log(ew.where(a.data > 0, a, 1.0)))
+        return ew.where(a <= math.exp(_LOG_FLOOR), _LOG_FLOOR, ew.log(ew.where(a > 0, a, 1.0)))
 
 
 def _bce_grad_y(g: Tensor, out: Tensor, p: Tensor, y: Tensor) -> Tensor:
@@ -754,12 +755,16 @@ def binary_cross_entropy(probs: Any, target: Any, reduction: str = "mean") -> Te
     p = _float_input(probs, "binary_cross_entropy")
     y = lift(target, p)
     _same_shape(p, y, "binary_cross_entropy")
-    if p.data.size and (p.data.min() < 0 or p.data.max() > 1):
+    host(_check_probabilities, p)  # at every call of a captured step too
+    return _reduce(_bce(p, y), reduction)
+
+
+def _check_probabilities(p: np.ndarray) -> None:
+    if p.size and (p.min() < 0 or p.max() > 1):
         raise DataError(
             f"binary_cross_entropy: probabilities must lie in [0, 1], got values in "
-            f"[{p.data.min():g}, {p.data.max():g}]; for raw scores use binary_cross_entropy_with_logits"
+            f"[{p.min():g}, {p.max():g}]; for raw scores use binary_cross_entropy_with_logits"
         )
-    return _reduce(_bce(p, y), reduction)
 
 
 # ------------------------------------------------------------------ regression losses

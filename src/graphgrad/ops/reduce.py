@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from graphgrad.errors import ShapeError
-from graphgrad.ops.core import Op, _constant, lift
-from graphgrad.ops.elementwise import annihilating_multiply, exp, where
+from graphgrad.ops.core import Op, _constant, eye, lift
+from graphgrad.ops.elementwise import abs, annihilating_multiply, astype, exp, maximum, where
 from graphgrad.tensor import Tensor
 
 __all__ = [
@@ -191,7 +191,7 @@ def _others_product_graph(a: Tensor, axis: tuple[int, ...] | None) -> Tensor:
     """
     perm, kept, n = _slices_last(a.shape, axis)
     flat = a.transpose(perm).reshape(kept + (n,))
-    rows = where(np.eye(n, dtype=bool), 1.0, flat.expand_dims(-2))
+    rows = where(eye(n, bool), 1.0, flat.expand_dims(-2))
     moved = tuple(a.shape[i] for i in perm)
     return prod(rows, axis=-1).reshape(moved).transpose(tuple(int(i) for i in np.argsort(perm)))
 
@@ -231,10 +231,10 @@ def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 # ------------------------------------------------------------------ max, min
 def _extreme_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool) -> Tensor:
-    hit = a.data == expand_reduced(out, a.shape, axis, keepdims).data
-    count = np.sum(hit, axis=axis, keepdims=True)
-    share = np.divide(hit, np.maximum(count, 1), dtype=g.data.dtype)  # ties split evenly
-    return expand_reduced(g, a.shape, axis, keepdims) * Tensor._wrap(share)
+    # ties split evenly; by ops (a comparison, a count), so a captured step finds each batch's ties
+    hit = astype(a == expand_reduced(out, a.shape, axis, keepdims), g.data.dtype)
+    share = hit / maximum(sum(hit, axis=axis, keepdims=True), 1.0)
+    return expand_reduced(g, a.shape, axis, keepdims) * share
 
 
 _max = Op("max", lambda a, axis, keepdims: np.max(a, axis=axis, keepdims=keepdims), (_extreme_rule,))
@@ -279,14 +279,12 @@ def _var_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, k
 
 
 def _std_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | None, keepdims: bool, ddof: int) -> Tensor:
+    # std = 0 (also where the squares underflow with the deviations nonzero): the subgradient 0
+    # instead of 0 / 0 or x / 0, chosen per entry by an op (a captured step repeats the choice)
     oe = expand_reduced(out, a.shape, axis, keepdims)
-    flat = oe.data == 0
-    if flat.any():  # std = 0: take the subgradient 0 instead of 0 / 0
-        oe = where(flat, 1.0, oe)
-    d = _centered(a, axis) / (oe * float((_count(a.shape, axis) - ddof) or 1))
-    if flat.any():
-        d = where(flat, 0.0, d)
-    return expand_reduced(g, a.shape, axis, keepdims) * d
+    flat = oe == 0
+    d = _centered(a, axis) / (where(flat, 1.0, oe) * float((_count(a.shape, axis) - ddof) or 1))
+    return expand_reduced(g, a.shape, axis, keepdims) * where(flat, 0.0, d)
 
 
 def _spread_forward(fn: Any) -> Any:
@@ -329,6 +327,14 @@ def _shift(a: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
     return m
 
 
+def _shift_tensor(a: Tensor, axis: tuple[int, ...] | None) -> Tensor:
+    """:func:`_shift` by ops (a captured step takes each batch's maxima)."""
+    if a.size == 0:
+        return _constant(0, a.data.dtype, np.sum(a.data, axis=axis, keepdims=True).shape)
+    m = max(a, axis=axis, keepdims=True)
+    return where(abs(m) < np.inf, m, 0.0)  # false for an infinite or NaN maximum
+
+
 def _logsumexp_forward(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
     # log sum e^x = m + log sum e^(x - m), m the slice max: no term exceeds 1, so no overflow
     m = _shift(a, axis)
@@ -343,7 +349,7 @@ def _logsumexp_rule(g: Tensor, out: Tensor, a: Tensor, axis: tuple[int, ...] | N
     # softmax(x) along axis, as e^(x - m) / sum e^(x - m) rather than e^(x - out): out has
     # rounded away the low bits of huge inputs (1e4 + log 2), e^(x - m) is exact to the ulp.
     # m is a constant: softmax does not depend on the shift, so no derivative is lost.
-    e = exp(a - Tensor._wrap(_shift(a.data, axis)))
+    e = exp(a - _shift_tensor(a, axis).detach())
     return expand_reduced(g, a.shape, axis, keepdims) * (e / sum(e, axis=axis, keepdims=True))
 
 

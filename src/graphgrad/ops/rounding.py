@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.ops.core import Op, lift, lift_pair
-from graphgrad.ops.elementwise import abs, astype, where
+from graphgrad.ops.elementwise import abs, astype, greater, less, share, where
 from graphgrad.tensor import Tensor
 
 __all__ = ["floor", "ceil", "round", "fabs", "remainder", "mod", "fmax", "fmin", "nan_to_num"]
@@ -79,24 +79,20 @@ mod = remainder
 def _first_share(first_wins: Any) -> Any:
     """Rules of fmax/fmin: ``a`` gets its share (1 if it wins or ``b`` is NaN, 1/2 on a tie), ``b`` the rest."""
 
-    def share(a: np.ndarray, b: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        s = (first_wins(a, b) | np.isnan(b)).astype(dtype)
-        tie = a == b
-        if tie.any():
-            s[np.broadcast_to(tie, s.shape)] = 0.5
-        return s
+    def first(a: Tensor, b: Tensor, dtype: np.dtype) -> Tensor:
+        return share(where(b != b, True, first_wins(a, b)), a == b, dtype)  # b != b: b is NaN
 
     def rule_a(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        return g * Tensor._wrap(share(a.data, b.data, g.data.dtype))
+        return g * first(a, b, g.data.dtype)
 
     def rule_b(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> Tensor:
-        return g * Tensor._wrap(1.0 - share(a.data, b.data, g.data.dtype))
+        return g * (1.0 - first(a, b, g.data.dtype))
 
     return (rule_a, rule_b)
 
 
-_fmax = Op("fmax", np.fmax, _first_share(np.greater))
-_fmin = Op("fmin", np.fmin, _first_share(np.less))
+_fmax = Op("fmax", np.fmax, _first_share(greater))
+_fmin = Op("fmin", np.fmin, _first_share(less))
 
 
 def fmax(a: Any, b: Any) -> Tensor:
@@ -119,6 +115,11 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None, 
     ``copy`` is accepted for NumPy's signature; the result is always a new tensor.
     """
     x = lift(x)
-    finite = np.isfinite(x.data)
-    replaced = np.nan_to_num(x.data, nan=nan, posinf=posinf, neginf=neginf)
-    return where(finite, x, replaced)
+    if x.data.dtype.kind != "f":  # integers hold no NaN or inf; complex numbers: part by part, in NumPy
+        return where(np.isfinite(x.data), x, np.nan_to_num(x.data, nan=nan, posinf=posinf, neginf=neginf))
+    # the mask and the replacements by ops (a captured step finds each batch's NaN and inf)
+    big = float(np.finfo(x.data.dtype).max)
+    top, bottom, nan_value = (lift(big if posinf is None else posinf, x), lift(-big if neginf is None else neginf, x),
+                              lift(nan, x))
+    replaced = where(x != x, nan_value, where(x > 0, top, bottom))  # comparisons: no gradient flows there
+    return where(abs(x) < np.inf, x, replaced)  # false for inf and NaN

@@ -15,7 +15,7 @@ import numpy as np
 
 from graphgrad.errors import ConfigError, ShapeError
 from graphgrad.ops.arrange import ravel
-from graphgrad.ops.core import Op, lift
+from graphgrad.ops.core import Op, fixed, lift
 from graphgrad.ops.elementwise import where
 from graphgrad.ops.reduce import sum
 from graphgrad.ops.shape import getitem
@@ -107,7 +107,8 @@ def _triangle(x: Any, k: int, lower: bool, op: str) -> Tensor:
     if x.ndim == 0:
         raise ShapeError(f"{op}: needs at least 1 axis, got a zero-dimensional tensor")
     rows, cols = x.shape[-2:] if x.ndim >= 2 else (x.shape[0], x.shape[0])
-    mask = np.tri(rows, cols, k=int(k) if lower else int(k) - 1, dtype=bool)
+    k = int(k) if lower else int(k) - 1
+    mask = fixed(("tri", rows, cols, k), lambda: np.tri(rows, cols, k=k, dtype=bool))
     return where(mask, x, 0.0) if lower else where(mask, 0.0, x)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from graphgrad.errors import ConfigError, ShapeError
-from graphgrad.ops.core import Op, lift
+from graphgrad.ops.core import Op, _constant, fixed, lift
 from graphgrad.tensor import Tensor
 
 __all__ = [
@@ -168,17 +168,17 @@ def _setitem_forward(a: np.ndarray, v: np.ndarray, index: Any) -> np.ndarray:
     return out
 
 
-def _last_writes(shape: tuple[int, ...], index: Any) -> np.ndarray | None:
+def _last_writes(shape: tuple[int, ...], index: Any) -> Tensor | None:
     """For ``x[index] = v`` with x of ``shape``: which slots of ``x[index]`` hold the write that
-    stays (NumPy keeps one write per position, the last); None when no position repeats."""
+    stays (NumPy keeps one write per position, the last); None when no position can repeat. Made
+    by ops from constants and the index, so a captured step makes it again for each index."""
     if _writes_once(index):
         return None
     slots = np.empty(shape, dtype=bool)[index].shape
-    order = np.arange(int(np.prod(slots)), dtype=np.intp).reshape(slots)
-    written = np.full(shape, -1, dtype=np.intp)
-    written[index] = order  # the same assignment as the forward's: the same write wins
-    kept = written[index] == order
-    return None if kept.all() else kept
+    order = fixed(("arange", slots), lambda: np.arange(int(np.prod(slots)), dtype=np.intp).reshape(slots))
+    # the same assignment as the forward's: the same write wins
+    written = _setitem(_constant(-1, np.dtype(np.intp), shape), order, index=index)
+    return getitem(written, index) == order
 
 
 def _setitem_value_rule(g: Tensor, out: Tensor, a: Tensor, v: Tensor, index: Any) -> Tensor:
@@ -186,13 +186,13 @@ def _setitem_value_rule(g: Tensor, out: Tensor, a: Tensor, v: Tensor, index: Any
     # zero for a write that a later write to the same position replaced
     slot = getitem(g, index)
     kept = _last_writes(a.shape, index)
-    return slot if kept is None else slot * Tensor._wrap(kept.astype(g.data.dtype))
+    return slot if kept is None else slot * kept.astype(g.data.dtype)
 
 
 def _setitem_base_rule(g: Tensor, out: Tensor, a: Tensor, v: Tensor, index: Any) -> Tensor:
-    keep = np.ones(a.shape, dtype=g.data.dtype)
-    keep[index] = 0  # overwritten entries get no gradient: their old values no longer matter
-    return g * Tensor._wrap(keep)
+    # overwritten entries get no gradient: their old values no longer matter
+    dtype = g.data.dtype
+    return g * _setitem(_constant(1, dtype, a.shape), _constant(0, dtype), index=index)
 
 
 _setitem = Op("setitem", _setitem_forward, (_setitem_base_rule, _setitem_value_rule))

@@ -148,16 +148,15 @@ def _sinc_slope(u: Tensor) -> Tensor:
     """d/du (sin u / u) for u = pi x, with graphgrad ops (so sinc's second derivative is right too).
 
     (cos u - sin u / u) / u cancels near 0; there the odd series -u/3 + u^3/30 - u^5/840 + u^7/45360
-    (next term below 3e-16 for |u| < 0.1) is used instead.
+    (next term below 3e-16 for |u| < 0.1) is used instead. Both are computed and ``where`` picks
+    per entry, by a comparison op: a captured step repeats the choice for every batch.
     """
-    small = np.abs(u.data) < _SERIES_BELOW
+    small = abs(u) < _SERIES_BELOW
     u2 = u * u
     series = u * (u2 * (u2 * (u2 * (1.0 / 45360) - 1.0 / 840) + 1.0 / 30) - 1.0 / 3)
-    if small.all():
-        return series
     safe = where(small, 1.0, u)
     closed = (cos(safe) - sin(safe) / safe) / safe
-    return where(small, series, closed) if small.any() else closed
+    return where(small, series, closed)
 
 
 _sinc = Op("sinc", np.sinc, (lambda g, out, a: g * (_sinc_slope(a * math.pi) * math.pi),))
