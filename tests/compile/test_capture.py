@@ -627,3 +627,22 @@ def test_a_forward_product_of_zero_and_inf_is_nan_in_the_plan_as_in_eager(kind: 
             assert np.isnan(np.frombuffer(eager[0])).all()
             assert replayed == eager
     assert fn.plans
+
+
+def test_a_refusal_inside_a_gradient_rule_names_the_op_the_step_called() -> None:
+    """remainder's rule builds its quotient in NumPy from the values: the refusal says whose gradient
+    ran the instruction that differed, not only the internal op (a negate)."""
+    w = nn.Parameter(np.array([1.5, 2.5]))
+    opt = optim.SGD([w], lr=0.0)
+
+    def step(x: gg.Tensor) -> gg.Tensor:
+        loss = gg.remainder(x, w).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = capture(step)
+    with pytest.raises(CaptureError, match=r"instruction \d+ \(\w+ in remainder's gradient\) read a different"):
+        for i in range(4):
+            fn(gg.tensor(np.array([3.0 + i, 1.0 + 2 * i])))

@@ -48,7 +48,7 @@ REFUSED: dict[str, tuple[str, str]] = {
     "max_pool2d[gradient of the squared pool]": ("the entry differentiates with create_graph=True", "create_graph"),
     **{name: ("its rule takes another formula where a determinant is 0, a choice made in Python",
               f"{name.split('[')[0]}'s gradient") for name in ("det", "slogdet", "slogdet[negative det]")},
-    **_refusals(_VALUES, "negative", "remainder", "remainder[negative divisor]", "mod"),
+    **_refusals(_VALUES, "negative in remainder's gradient", "remainder", "remainder[negative divisor]", "mod"),
     **_refusals(_VALUES.replace("a tensor", "an index"), "getitem", "sort", "sort[axis 0]", "sort[None]",
                 "partition"),
 }

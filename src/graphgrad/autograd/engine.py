@@ -196,7 +196,11 @@ def _apply_rules(
             if rule is None:
                 gk = None
             else:
+                if mode & CAPTURE:
+                    TRACER[0].inside = f"{op.name}'s gradient"  # a refusal names the op the user wrote
                 gk = rule(k, gt, out, *ins, **params) if variadic else rule(gt, out, *ins, **params)
+                if mode & CAPTURE:
+                    TRACER[0].inside = ""
             if gk is not None and not record:
                 gk = gk.data
         if gk is not None:

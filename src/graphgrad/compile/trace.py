@@ -40,7 +40,7 @@ class CaptureError(GraphgradError, RuntimeError):
 class Instruction:
     """``out = fn(*args, **kwargs)``; ``args``/``kwargs`` hold ``(kind, value)`` pairs."""
 
-    __slots__ = ("fn", "args", "kwargs", "out", "what", "normalize", "number", "shapes")
+    __slots__ = ("fn", "args", "kwargs", "out", "what", "normalize", "number", "shapes", "inside")
 
     def __init__(self, fn: Callable[..., Any], args: list[tuple[int, Any]], kwargs: dict[str, tuple[int, Any]],
                  out: int | None, what: str, normalize: bool) -> None:
@@ -48,6 +48,11 @@ class Instruction:
         self.normalize = normalize  # make a non-ndarray result an ndarray, as the op call does
         self.number = False  # an op outside gradient rules read a Python number (see differs)
         self.shapes: str | None = None  # an op's forward: its input shapes, for its error messages
+        self.inside = ""  # whose gradient rule ran it ("maximum's gradient"), for refusals
+
+    def named(self) -> str:
+        """What the instruction is, in the user's terms: an op, and whose gradient rule ran it."""
+        return f"{self.what} in {self.inside}" if self.inside else self.what
 
     def __repr__(self) -> str:
         return f"<{self.what} -> {self.out}>"
@@ -112,13 +117,13 @@ def differs(first: list[Instruction], second: list[Instruction], fresh_ok: bool,
     computed from the data; gradient rules' numbers are the library's)."""
     for i, (a, b) in enumerate(zip(first, second)):
         if not (a.fn == b.fn and a.out == b.out and len(a.args) == len(b.args) and a.kwargs.keys() == b.kwargs.keys()):
-            return f"instruction {i} ({a.what}) became {b.what}"
+            return f"instruction {i} ({a.named()}) became {b.named()}"
         pairs = list(zip(a.args, b.args)) + [(a.kwargs[k], b.kwargs[k]) for k in a.kwargs]
         for (ka, va), (kb, vb) in pairs:
             if ka != kb or not (_identical(va, vb) if identical else _same(va, vb, fresh_ok)):
-                return f"instruction {i} ({a.what}) read a different {'tensor' if ka == EXT else 'value'}"
+                return f"instruction {i} ({a.named()}) read a different {'tensor' if ka == EXT else 'value'}"
         if identical and a.number:
-            return f"instruction {i} ({a.what}) read a Python number"
+            return f"instruction {i} ({a.named()}) read a Python number"
     if len(first) != len(second):
         return f"the step ran {len(first)} then {len(second)} array operations"
     return None
@@ -132,6 +137,7 @@ class Tracer:
         self.effect_bumps = [0] * len(self.watch)  # version changes made inside effects
         self.strict = strict  # raise at the first refusal; else note it and let the step finish eagerly
         self.refusal: str | None = None
+        self.inside = ""  # whose gradient rule the engine is running (see Instruction.inside)
         self.instructions: list[Instruction] = []
         self.slot_of: dict[int, int] = {}  # id(array) -> slot
         self.ext_of: dict[int, core.Tensor] = {}  # id(array) -> the external tensor that holds it
@@ -204,6 +210,7 @@ class Tracer:
         spec = [self._operand(a) for a in args]
         kw = {k: self._operand(v) for k, v in kwargs.items()}
         ins = Instruction(fn, spec, kw, self._result(result), what, normalize)
+        ins.inside = self.inside
         if op_call:
             ins.shapes = ", ".join(str(a.data.shape) for a in args)
         if not get_mode() & RULES:  # a number lifted to a cached read-only 0-d tensor (ops.core.lift)
