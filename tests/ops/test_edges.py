@@ -220,3 +220,12 @@ def test_indexing_with_an_empty_list_selects_nothing(shape: tuple[int, ...]) -> 
     assert y.shape == np.zeros(shape)[[]].shape == (0,) + shape[1:]
     (y.sum() + x.sum()).backward()
     np.testing.assert_array_equal(x.grad.data, np.ones(shape))
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1.0, 1e200])
+def test_arctan2_gradient_far_from_one_neither_underflows_nor_overflows(scale: float) -> None:
+    """x / (x^2 + y^2) with the square underflowing (1e-200) or overflowing (1e200) gave 1e-200 or 0;
+    the gradient at (x, y) = scale (2, 1) is (-1/5, 2/5) / scale, which float64 holds."""
+    y, x = gg.tensor(np.float64(scale), requires_grad=True), gg.tensor(np.float64(2 * scale), requires_grad=True)
+    gg.arctan2(y, x).backward()
+    np.testing.assert_allclose([y.grad.item() * scale, x.grad.item() * scale], [0.4, -0.2], rtol=1e-14)

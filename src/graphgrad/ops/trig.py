@@ -63,20 +63,25 @@ def arctan(x: Any) -> Tensor:
     return _arctan(lift(x))
 
 
-def _radius_squared(a: Tensor, b: Tensor) -> Tensor:
-    """a^2 + b^2, with 1 at the origin (where both are 0, so the rules' numerators are 0 too)."""
+def _over_radius_squared(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+    """``c / (a^2 + b^2)``, 0 at the origin (where the rules' numerator ``c`` is 0 too). Where the sum
+    of squares leaves the normal range (|a|, |b| near 1e-160 or 1e160 in float64) it is
+    ``(c / r) / r`` with ``r = hypot(a, b)``, which neither underflows nor overflows; elsewhere the
+    plain quotient (its bits). Chosen per entry by ops, so a captured step repeats the choice."""
     r2 = a * a + b * b
-    return where(r2 == 0, 1.0, r2)  # compared by an op, not in Python: a captured step repeats it
+    finfo = np.finfo(r2.data.dtype if r2.data.dtype.kind == "f" else np.float64)
+    normal = where(r2 >= float(finfo.tiny), r2, np.inf) <= float(finfo.max)  # tiny <= r2 <= max
+    r = hypot(a, b)
+    r = where(r == 0, 1.0, r)
+    return where(normal, c / where(normal, r2, 1.0), (c / r) / r)
 
 
 def _arctan2_grad_y(g: Tensor, out: Tensor, y: Tensor, x: Tensor) -> Tensor:
-    r2 = _radius_squared(y, x)
-    return g * (x / r2)  # at the origin x = 0, so the gradient is 0 there
+    return g * _over_radius_squared(y, x, x)  # x / (x^2 + y^2)
 
 
 def _arctan2_grad_x(g: Tensor, out: Tensor, y: Tensor, x: Tensor) -> Tensor:
-    r2 = _radius_squared(y, x)
-    return g * (-y / r2)
+    return g * _over_radius_squared(y, x, -y)
 
 
 _arctan2 = Op("arctan2", np.arctan2, (_arctan2_grad_y, _arctan2_grad_x))
