@@ -50,7 +50,7 @@ from graphgrad.train.metrics import CLASSIFICATION, classification_report, regre
 from graphgrad.train.preprocess import Preprocessing
 from graphgrad.train.progress import ProgressBar
 from graphgrad.train.registry import MODEL_SIZES, OPTIMIZERS, SCHEDULES
-from graphgrad.train.run import build_model, load_run, read_run_config
+from graphgrad.train.run import Run, build_model, load_run, read_run_config
 from graphgrad.train.run_dir import (
     SUMMARY_FILE,
     check_has_checkpoint,
@@ -63,7 +63,7 @@ from graphgrad.train.run_dir import (
 from graphgrad.train.trainer import Trainer, evaluate
 
 __all__ = ["PreparedData", "RunResult", "build_model", "evaluate_run", "load_model", "predict_run",
-           "prepare_data", "read_run_config", "resume_run", "rng_for", "start_run"]
+           "prepare_data", "read_run_config", "rebuild_splits", "resume_run", "rng_for", "start_run"]
 
 _RNG_PURPOSE = {"split": 0, "init": 1, "dropout": 2, "loader": 3}
 Say = Callable[[str], None]
@@ -376,6 +376,20 @@ def _training_seconds(trainer: Trainer) -> float:
 
 
 # ------------------------------------------------------------------------------------ using a run
+def rebuild_splits(run: Run, run_dir: str | os.PathLike[str], why: str) -> PreparedData:
+    """The run's own train / validation / test splits, rebuilt from its data. Refused when the data
+    file changed since the run started (``why`` says what cannot be done then), or when state.json's
+    image shape is not the data's: an edited shape of the same size would read every image wrongly
+    without a word."""
+    check_same_data(run.config, run.metadata, run_dir, why)
+    prepared = prepare_data(run.config)
+    saved, rebuilt = run.input_shape, tuple(prepared.metadata["input_shape"])
+    if rebuilt != saved:
+        raise CheckpointError(f"{Path(run_dir) / STATE_FILE}: metadata: image shape {'x'.join(map(str, saved))}, "
+                              f"the data the run was trained on has {'x'.join(map(str, rebuilt))}")
+    return prepared
+
+
 def load_model(run_dir: str | os.PathLike[str]) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
     """The run's model (its saved weights, eval mode), config and metadata (see :func:`load_run`)."""
     run = load_run(run_dir)
@@ -390,14 +404,7 @@ def evaluate_run(run_dir: str | os.PathLike[str], data: str | None = None, save:
     prep, task = run.preprocessing, run.task
     notes: list[str] = []
     if data is None:
-        check_same_data(run.config, run.metadata, run_dir, "its test split cannot be rebuilt; evaluate on a file "
-                        "with --data")
-        prepared = prepare_data(run.config)
-        saved, rebuilt = run.input_shape, tuple(prepared.metadata["input_shape"])
-        if rebuilt != saved:  # an edited state.json: the model would read the images in another shape
-            raise CheckpointError(f"{run_dir}/state.json: metadata: image shape {'x'.join(map(str, saved))}, the "
-                                  f"data the run was trained on has {'x'.join(map(str, rebuilt))}")
-        x, y = prepared.test
+        x, y = rebuild_splits(run, run_dir, "its test split cannot be rebuilt; evaluate on a file with --data").test
         where = "test split"
     else:
         bundle = prep.load(data, with_target=True, input_shape=run.input_shape)
