@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from graphgrad.io import load_checkpoint
 from tests.cliproc import gg, listing, one_line_error
 from tests.test_cli_runs import small_csv
 
@@ -63,3 +64,49 @@ def test_resume_refuses_adams_state_when_state_json_names_another_optimizer(stop
     assert _files(run) == before
     r = gg("train", "--resume", _copy(stopped, tmp_path / "unedited"), "--quiet")  # the same run, not edited
     assert r.code == 0, r.err
+
+
+FULL_AFTER_FIRST_CHECKPOINT = """
+import builtins, errno, os
+_open, _replace = builtins.open, os.replace
+full = [False]
+class _Full:
+    def __init__(self, f): self.f = f
+    def write(self, data): raise OSError(errno.ENOSPC, "No space left on device")
+    def __enter__(self): return self
+    def __exit__(self, *a): self.f.close()
+    def __getattr__(self, name): return getattr(self.f, name)
+def full_open(file, mode="r", *a, **k):
+    f = _open(file, mode, *a, **k)
+    return _Full(f) if full[0] and "w" in mode else f
+def replace(src, dst, *a, **k):
+    _replace(src, dst, *a, **k)
+    full[0] = full[0] or os.path.basename(dst) == "state.json"  # the disk fills once a checkpoint is saved
+builtins.open, os.replace = full_open, replace
+"""
+
+
+@pytest.mark.parametrize("resumed", [False, True])
+def test_a_disk_that_fills_after_a_checkpoint_says_it_is_intact_and_how_to_go_on(stopped, tmp_path, resumed):
+    if resumed:  # the first checkpoint this session writes is epoch 2's
+        run, argv, epoch = _copy(stopped, tmp_path), ["train", "--resume"], 2
+    else:
+        run, epoch = tmp_path / "run", 1
+        argv = ["train", "--data", small_csv(tmp_path / "t.csv"), "--epochs", "4", *QUICK, "--out"]
+    r = gg(*argv, run, "--quiet", patch=FULL_AFTER_FIRST_CHECKPOINT)
+    saved = load_checkpoint(run).state
+    assert saved["epoch"] == epoch and not saved["finished"]
+    one_line_error(r, "No space left on device", f"the last checkpoint (epoch {epoch}, step {saved['step']}) in "
+                   f"{run} is intact", f"free some space, then continue with: graphgrad train --resume {run}")
+    assert not [name for name in listing(run) if name.startswith(".tmp-")]
+    done = gg("train", "--resume", run, "--quiet")  # space freed
+    assert done.code == 0, done.err
+    assert load_checkpoint(run).state["finished"] and load_checkpoint(run).state["epoch"] == 4
+
+
+def test_a_disk_full_before_the_first_checkpoint_promises_nothing(tmp_path):
+    patch = FULL_AFTER_FIRST_CHECKPOINT.replace("full = [False]", "full = [True]")
+    run = tmp_path / "run"
+    line = one_line_error(gg("train", "--data", small_csv(tmp_path / "t.csv"), "--epochs", "2", *QUICK, "--out", run,
+                             patch=patch), "No space left on device")
+    assert "checkpoint" not in line and "--resume" not in line

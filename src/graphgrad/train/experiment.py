@@ -19,13 +19,14 @@ resumed folder before any rank reads it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import os
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -308,8 +309,9 @@ def start_run(config: TrainConfig, run_dir: str | os.PathLike[str] | None = None
                 f"{config.batch_size}")
         trainer = agree(lambda: build_trainer(config, prepared, path, quiet, world), SETUP_ERRORS)
         agree(lambda: data_parallel(trainer), SETUP_ERRORS)
-        trainer.fit()
-        return _finish(path, trainer, prepared, _training_seconds(trainer))
+        with _resumable_when_disk_fills(trainer, path):
+            trainer.fit()
+            return _finish(path, trainer, prepared, _training_seconds(trainer))
 
 
 def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float | None = None,
@@ -351,6 +353,7 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
             return trainer, prepared, int(checkpoint.state.get("ranks", 1))
 
         trainer, prepared, saved_ranks = agree(load, SETUP_ERRORS)
+        folder.enter_context(_resumable_when_disk_fills(trainer, path))
         if trainer.finished:
             if world.is_main:
                 write_history(path, trainer.history)
@@ -368,6 +371,21 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
         agree(lambda: data_parallel(trainer), SETUP_ERRORS)
         trainer.fit()
         return _finish(path, trainer, prepared, _training_seconds(trainer))
+
+
+@contextmanager
+def _resumable_when_disk_fills(trainer: Trainer, run_dir: Path) -> Iterator[None]:
+    """A disk that fills once the run has a checkpoint: the error goes on to say that checkpoint is
+    intact (it is replaced only by a complete newer one) and how to continue from it."""
+    try:
+        yield
+    except OSError as e:
+        last = trainer.last_checkpoint
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT) or last is None or isinstance(e, GraphgradError):
+            raise
+        note = (f"{e.strerror}; the last checkpoint (epoch {last['epoch']}, step {last['step']}) in {run_dir} is "
+                f"intact: free some space, then continue with: graphgrad train --resume {run_dir}")
+        raise OSError(e.errno, note, e.filename) from e
 
 
 def _training_seconds(trainer: Trainer) -> float:
