@@ -42,7 +42,7 @@ from graphgrad.errors import CheckpointError, ConfigError, DataError, GraphgradE
 from graphgrad.io import atomic_write_text
 from graphgrad.io.checkpoint import STATE_FILE
 from graphgrad.train.callbacks import Checkpoint, EarlyStopping
-from graphgrad.train.config import TrainConfig
+from graphgrad.train.config import SIZE_SETTINGS, TrainConfig
 from graphgrad.train.csv_safety import safe_cell
 from graphgrad.train.evaluation import folder_name, write_evaluation
 from graphgrad.train.history import CURVES_PNG, plot_history, write_history
@@ -186,7 +186,9 @@ def check_model_fits(config: TrainConfig, meta: dict[str, Any]) -> None:
     except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf (Windows)
         have = 64 * 1024**3
     if need > 0.8 * have:
-        raise ConfigError(f"--hidden {','.join(map(str, config.hidden))}: the model has {n:,} parameters; its "
+        sizes = [f"--{name} {','.join(map(str, getattr(config, name)))}" for name in SIZE_SETTINGS
+                 if getattr(config, name)]
+        raise ConfigError(f"{' '.join(sizes) or '--hidden none'}: the model has {n:,} parameters; its "
                           f"weights, gradients and optimizer state need about {need / 1024**3:,.1f} GB, this "
                           f"machine has {have / 1024**3:,.1f} GB")
 
