@@ -110,3 +110,15 @@ def test_a_disk_full_before_the_first_checkpoint_promises_nothing(tmp_path):
     line = one_line_error(gg("train", "--data", small_csv(tmp_path / "t.csv"), "--epochs", "2", *QUICK, "--out", run,
                              patch=patch), "No space left on device")
     assert "checkpoint" not in line and "--resume" not in line
+
+
+def test_explain_run_refuses_a_data_file_changed_since_the_run_started(tmp_path):
+    data = small_csv(tmp_path / "t.csv")
+    run = tmp_path / "run"
+    assert gg("train", "--data", data, "--epochs", "1", *QUICK, "--out", run).code == 0
+    ok = gg("explain", "--run", run, "--svg", tmp_path / "before.svg")
+    assert ok.code == 0, ok.err
+    small_csv(data, n=90)  # other rows: the batch would not be one the run trained on
+    one_line_error(gg("explain", "--run", run, "--svg", tmp_path / "after.svg"), str(data),
+                   "the file changed since the run started", "its training examples cannot be rebuilt")
+    assert not (tmp_path / "after.svg").exists()
