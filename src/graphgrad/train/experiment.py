@@ -375,6 +375,9 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
         return _finish(path, trainer, prepared, _training_seconds(trainer))
 
 
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # no space, or over the user's quota
+
+
 @contextmanager
 def _resumable_when_disk_fills(trainer: Trainer, run_dir: Path) -> Iterator[None]:
     """A disk that fills once the run has a checkpoint: the error goes on to say that checkpoint is
@@ -383,7 +386,7 @@ def _resumable_when_disk_fills(trainer: Trainer, run_dir: Path) -> Iterator[None
         yield
     except OSError as e:
         last = trainer.last_checkpoint
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT) or last is None or isinstance(e, GraphgradError):
+        if e.errno not in _DISK_FULL or last is None or isinstance(e, GraphgradError):
             raise
         note = (f"{e.strerror}; the last checkpoint (epoch {last['epoch']}, step {last['step']}) in {run_dir} is "
                 f"intact: free some space, then continue with: graphgrad train --resume {run_dir}")
