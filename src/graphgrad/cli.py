@@ -33,7 +33,7 @@ EXIT_INTERRUPTED = 130
 
 # option name -> TrainConfig field, for options that set training settings
 _TRAIN_OPTIONS = ("dataset", "data", "target", "task", "drop", "features", "missing", "model", "hidden",
-                  "activation", "optimizer", "lr", "momentum", "batch_size", "epochs", "dropout", "l2",
+                  "channels", "activation", "optimizer", "lr", "momentum", "batch_size", "epochs", "dropout", "l2",
                   "weight_decay", "schedule", "patience", "seed", "test_size", "val_size", "class_weight")
 _RESUME_OPTIONS = ("lr",)  # settings --resume may change
 
@@ -83,6 +83,7 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
         TASKS,
         TrainConfig,
         default_text,
+        model_defaults,
     )
     from graphgrad.train.registry import SCHEDULE_HELP
 
@@ -102,7 +103,11 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help=f"one of {', '.join(MODELS)} (default: {d.model})")
     p.add_argument("--hidden", metavar="SIZES",
                    help=f"hidden layer sizes, or none (default: {default_text('hidden')})")
-    p.add_argument("--activation", help=f"one of {', '.join(ACTIVATIONS)} (default: {d.activation})")
+    p.add_argument("--channels", metavar="SIZES",
+                   help="--model cnn: channels of each stage of two 3x3 convolutions and a 2x2 pooling, e.g. "
+                        f"16,32,64 (default: {','.join(map(str, model_defaults('cnn')['channels']))})")
+    p.add_argument("--activation", help=f"one of {', '.join(ACTIVATIONS)}; after every hidden layer and "
+                                        f"convolution (default: {d.activation})")
     p.add_argument("--optimizer", help=f"one of {', '.join(OPTIMIZERS)} (default: {d.optimizer})")
     p.add_argument("--lr", type=float, help=f"learning rate (default: {d.lr:g}); with --resume: go on with this one")
     p.add_argument("--momentum", type=float, help=f"momentum of sgd and rmsprop (default: {d.momentum})")
@@ -162,7 +167,7 @@ _EXTERNAL = (
 
 # ---------------------------------------------------------------------------------------- train
 def _train_config(args: argparse.Namespace) -> Any:
-    from graphgrad.train.config import TrainConfig, parse_hidden, read_toml
+    from graphgrad.train.config import SIZE_SETTINGS, TrainConfig, parse_sizes, read_toml
 
     values: dict[str, Any] = {}
     source = "command line"
@@ -172,7 +177,7 @@ def _train_config(args: argparse.Namespace) -> Any:
     for name in _TRAIN_OPTIONS:
         value = getattr(args, name)
         if value is not None:
-            values[name] = parse_hidden(value) if name == "hidden" else value
+            values[name] = parse_sizes(name, value) if name in SIZE_SETTINGS else value
     values.pop("resume", None)
     if args.data is not None:
         values.pop("dataset", None)

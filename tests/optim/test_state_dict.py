@@ -236,3 +236,111 @@ def test_state_lists_of_the_wrong_shape_or_not_numbers_are_refused():
     state["state"]["1"]["momentum_buffer"] = ["a", "b"]
     with pytest.raises(CheckpointError, match=r"'momentum_buffer' of parameter 1 is a list that is not an array"):
         MAKERS["sgd"](make_params()).load_state_dict(state)
+
+
+# every optimizer and every setting that changes what it keeps per parameter
+VARIANTS = {
+    "sgd": (lambda ps: optim.SGD(ps, lr=0.1), "SGD", {}),
+    "sgd-momentum": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), "SGD", {"momentum": 0.9}),
+    "sgd-nesterov": (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True), "SGD",
+                     {"momentum": 0.9, "nesterov": True}),
+    "adam": (lambda ps: optim.Adam(ps, lr=0.05), "Adam", {}),
+    "adam-amsgrad": (lambda ps: optim.Adam(ps, lr=0.05, amsgrad=True), "Adam", {"amsgrad": True}),
+    "adamw": (lambda ps: optim.AdamW(ps, lr=0.05), "AdamW", {}),
+    "adamw-amsgrad": (lambda ps: optim.AdamW(ps, lr=0.05, amsgrad=True), "AdamW", {"amsgrad": True}),
+    "rmsprop": (lambda ps: optim.RMSprop(ps, lr=0.01), "RMSprop", {}),
+    "rmsprop-centered-momentum": (lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True), "RMSprop",
+                                  {"momentum": 0.5, "centered": True}),
+    "rmsprop-momentum": (lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5), "RMSprop", {"momentum": 0.5}),
+    "adagrad": (lambda ps: optim.Adagrad(ps, lr=0.1), "Adagrad", {}),
+}
+
+
+def stepped(make, steps=range(3)):
+    params = make_params()
+    opt = make(params)
+    for step in steps:
+        for p, g in zip(params, grads_at(step)):
+            p.grad = gg.Tensor(g)
+        opt.step()
+    return params, opt
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_optimizer_loads_its_own_state_through_json_and_arrays(variant):
+    make = VARIANTS[variant][0]
+    params, opt = stepped(make)
+    twin_params = [gg.Tensor(p.data.copy(), requires_grad=True) for p in params]
+    twin = make(twin_params)
+    twin.load_state_dict(from_disk_form(*to_disk_form(opt.state_dict())))
+    for step in range(3, 6):
+        for ps in (params, twin_params):
+            for p, g in zip(ps, grads_at(step)):
+                p.grad = gg.Tensor(g)
+        opt.step()
+        twin.step()
+    for got, want in zip(twin_params, params):
+        np.testing.assert_array_equal(got.data, want.data)
+    assert sorted(twin.state_dict()["state"][0]) == sorted(opt.state_dict()["state"][0])
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_pytorchs_state_dicts_load_and_go_on_as_pytorch_does(variant):
+    """PyTorch's own state (its tensors as arrays, its step counters as numbers) holds the entries
+    ours does, loads, and the next steps end where PyTorch's do."""
+    torch = pytest.importorskip("torch")
+    make, name, settings = VARIANTS[variant]
+    lr = make(make_params()).param_groups[0]["lr"]
+    theirs = [torch.nn.Parameter(torch.tensor(p.data)) for p in make_params()]
+    ref = getattr(torch.optim, name)(theirs, lr=lr, **settings)
+    for step in range(3):
+        for q, g in zip(theirs, grads_at(step)):
+            q.grad = torch.tensor(g)
+        ref.step()
+    saved = ref.state_dict()
+    state = {i: {k: (v.item() if k == "step" else v.numpy()) for k, v in entry.items()}
+             for i, entry in saved["state"].items()}
+    params = [gg.Tensor(q.detach().numpy().copy(), requires_grad=True) for q in theirs]
+    opt = make(params)
+    opt.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+    for step in range(3, 6):
+        for p, q, g in zip(params, theirs, grads_at(step)):
+            p.grad, q.grad = gg.Tensor(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    for p, q in zip(params, theirs):
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(("saved_by", "loaded_by", "keys"), [
+    ("adam", "sgd-momentum", "'exp_avg', 'exp_avg_sq', 'step'"),  # a run's optimizer edited from adam to sgd
+    ("adam", "sgd", "'exp_avg', 'exp_avg_sq', 'step'"),
+    ("sgd-momentum", "adagrad", "'momentum_buffer'"),
+    ("rmsprop-centered-momentum", "adam", "'grad_avg', 'momentum_buffer', 'square_avg'"),
+    ("adagrad", "rmsprop", "'sum'"),
+])
+def test_state_another_optimizer_saved_is_refused_naming_the_optimizer_and_keys(saved_by, loaded_by, keys):
+    _, opt = stepped(VARIANTS[saved_by][0])
+    state = opt.state_dict()  # its hyperparameters too, as a checkpoint holds them
+    target = VARIANTS[loaded_by][0](make_params())
+    before = target.state_dict()
+    name = VARIANTS[loaded_by][1]
+    with pytest.raises(CheckpointError, match=f"{name} state: parameter 0 holds {keys}, which {name} does not keep"):
+        target.load_state_dict(state)
+    assert target.state_dict() == before  # nothing changed
+
+
+@pytest.mark.parametrize(("variant", "key"), [
+    ("adam", "max_exp_avg_sq"),  # kept with amsgrad only
+    ("rmsprop", "momentum_buffer"),  # with momentum > 0 only
+    ("rmsprop", "grad_avg"),  # centered only
+    ("sgd", "momentum_buffer"),  # with momentum only
+])
+def test_state_kept_only_under_another_setting_is_refused(variant, key):
+    """An entry the saved settings never make (Adam without amsgrad holding max_exp_avg_sq) would
+    be carried along unused into every later checkpoint."""
+    params, opt = stepped(VARIANTS[variant][0])
+    state = opt.state_dict()
+    state["state"][1][key] = np.zeros(2, dtype=np.float32)
+    with pytest.raises(CheckpointError, match=f"parameter 1 holds '{key}', which .* does not keep"):
+        VARIANTS[variant][0](make_params()).load_state_dict(state)

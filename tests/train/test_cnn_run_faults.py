@@ -109,6 +109,7 @@ HUGE = ([1, 100000, 100000], "image shape 1x100000x100000 holds 10000000000 valu
     (*HUGE, ["explain", "--run"]),
     (*HUGE, ["predict"]),
     ([1, 4, 16], "image shape 1x4x16, the data the run was trained on has 1x8x8", ["evaluate"]),
+    ([1, 4, 16], "image shape 1x4x16, the data the run was trained on has 1x8x8", ["explain", "--run"]),
 ])
 def test_an_image_shape_edited_in_state_json_is_one_line_naming_it(cnn_run, tmp_path, shape, fragment, command):
     run = _copy(cnn_run, tmp_path)

@@ -53,7 +53,7 @@ def test_full_disk_names_the_file_it_could_not_write(finished, tmp_path):
     shutil.copytree(finished, run)
     (run / "curves.png").unlink()  # so resuming has a file to write
     line = one_line_error(gg("train", "--resume", run, "--quiet", patch=FULL_DISK), "No space left on device")
-    named = re.search(r"cannot read or write: (.+): No space left on device$", line)
+    named = re.search(r"cannot read or write: (.+): No space left on device; the last checkpoint", line)
     assert named and Path(named[1]).parent == run and Path(named[1]).name in listing(finished), line
 
 

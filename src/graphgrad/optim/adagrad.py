@@ -43,6 +43,9 @@ class Adagrad(Optimizer):
         for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             check_hyper(name, group[name])
 
+    def _state_keys(self, group: ParamGroup) -> frozenset[str]:
+        return frozenset({"step", "sum"})
+
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
         if not state:
             state["step"] = 0

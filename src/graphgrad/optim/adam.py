@@ -55,6 +55,10 @@ class Adam(Optimizer):
         check_hyper("betas[0]", betas[0], 0.0, 1.0, high_open=True)
         check_hyper("betas[1]", betas[1], 0.0, 1.0, high_open=True)
 
+    def _state_keys(self, group: ParamGroup) -> frozenset[str]:
+        keys = {"step", "exp_avg", "exp_avg_sq"}
+        return frozenset(keys | {"max_exp_avg_sq"} if group["amsgrad"] else keys)
+
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
         if not state:
             state["step"] = 0

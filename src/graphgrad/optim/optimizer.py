@@ -159,6 +159,12 @@ class Optimizer:
         """Change ``param`` in place from ``grad``; must not write to ``grad`` (it may be shared)."""
         raise NotImplementedError
 
+    def _state_keys(self, group: ParamGroup) -> frozenset[str] | None:
+        """The per-parameter state entries :meth:`_update` keeps under ``group``'s settings (PyTorch's
+        names), so :meth:`load_state_dict` refuses a state another optimizer saved; None: not declared
+        (a subclass of the user's), anything is accepted."""
+        return None
+
     # ------------------------------------------------------------------ serialization
     def _params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
@@ -200,15 +206,22 @@ class Optimizer:
                     f"{name} state: parameter group {i} has {len(saved['params'])} parameters, "
                     f"the optimizer's has {len(group['params'])}"
                 )
-        by_index = {}
+        new_groups = []
         for saved, group in zip(saved_groups, self.param_groups):
+            hyper = {k: (tuple(v) if isinstance(group.get(k), tuple) else v) for k, v in saved.items() if k != "params"}
+            new_group = {**group, **hyper, "params": group["params"]}
+            self._check_group(new_group)
+            new_groups.append(new_group)
+        by_index = {}
+        for saved, group in zip(saved_groups, new_groups):
             for idx, p in zip(saved["params"], group["params"]):
-                by_index[int(idx)] = p
+                by_index[int(idx)] = (p, group)
         new_state: dict[Tensor, dict[str, Any]] = {}
         for key, values in state_dict["state"].items():
-            p = by_index.get(int(key))
-            if p is None:
+            if int(key) not in by_index:
                 raise CheckpointError(f"{name} state: entry for parameter index {key} that no group lists")
+            p, group = by_index[int(key)]
+            self._check_state_keys(values, group, f"{name} state: parameter {key}")
             entry = {}
             for k, v in values.items():
                 if isinstance(v, list) or (isinstance(v, float) and p.data.ndim == 0):
@@ -223,14 +236,23 @@ class Optimizer:
                     v = arr.astype(p.data.dtype, copy=True)
                 entry[k] = v
             new_state[p] = entry
-        new_groups = []
-        for saved, group in zip(saved_groups, self.param_groups):
-            hyper = {k: (tuple(v) if isinstance(group.get(k), tuple) else v) for k, v in saved.items() if k != "params"}
-            new_group = {**group, **hyper, "params": group["params"]}
-            self._check_group(new_group)
-            new_groups.append(new_group)
         self.param_groups = new_groups
         self.state = new_state
+
+    def _check_state_keys(self, values: Any, group: ParamGroup, where: str) -> None:
+        """Refuse state entries this optimizer does not keep under ``group``'s settings: loaded, they
+        would be carried unused into every later checkpoint (a state saved by another optimizer)."""
+        if not isinstance(values, dict):
+            raise CheckpointError(f"{where}: state is a {type(values).__name__}, not a mapping of names to values")
+        keys = self._state_keys(group)
+        if keys is None:
+            return
+        odd = sorted(str(k) for k in values if k not in keys)
+        if odd:
+            name = type(self).__name__
+            kept = ", ".join(repr(k) for k in sorted(keys)) or "nothing"
+            raise CheckpointError(f"{where} holds {', '.join(map(repr, odd))}, which {name} does not keep with "
+                                  f"these settings (it keeps {kept}); was this state saved by another optimizer?")
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

@@ -46,6 +46,11 @@ class RMSprop(Optimizer):
         for name in ("lr", "alpha", "eps", "weight_decay", "momentum"):
             check_hyper(name, group[name])
 
+    def _state_keys(self, group: ParamGroup) -> frozenset[str]:
+        keys = {"step", "square_avg"}
+        keys |= {"momentum_buffer"} if group["momentum"] > 0 else set()
+        return frozenset(keys | {"grad_avg"} if group["centered"] else keys)
+
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
         if not state:
             state["step"] = 0

@@ -52,6 +52,9 @@ class SGD(Optimizer):
                 f"(got momentum={group['momentum']!r}, dampening={group['dampening']!r})"
             )
 
+    def _state_keys(self, group: ParamGroup) -> frozenset[str]:
+        return frozenset({"momentum_buffer"} if group["momentum"] != 0 else ())
+
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: ParamGroup) -> None:
         g = -grad if group["maximize"] else grad
         if group["weight_decay"] != 0:

@@ -177,9 +177,9 @@ class Checkpoint(Callback):
     def save(self, trainer: Trainer) -> None:
         state, groups = trainer.checkpoint_payload()
         path = save_checkpoint(self.run_dir, state, groups)
-        write_history(self.run_dir, trainer.history)
         self.last_saved_epoch, self.last_saved_step = trainer.epoch, trainer.step
-        trainer.record_checkpoint(str(path))
+        trainer.record_checkpoint(str(path))  # saved, even if the metrics files below cannot be written
+        write_history(self.run_dir, trainer.history)
 
     def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
         if trainer.epoch % self.every == 0:

@@ -31,9 +31,9 @@ CLASS_WEIGHTS = ("none", "balanced")
 # the type every setting must have (a TOML file or a tampered state.json may hold anything)
 _STR, _OPT_STR, _NUM, _INT, _OPT_INT = (str,), (str, type(None)), (int, float), (int,), (int, type(None))
 _TYPES: dict[str, tuple[type, ...]] = {
-    "dataset": _STR, "data": _OPT_STR, "target": _OPT_STR, "hidden": (list, str), "model": _STR,
-    "activation": _STR, "optimizer": _STR, "lr": _NUM, "momentum": _NUM, "batch_size": _INT, "epochs": _INT,
-    "dropout": _NUM, "l2": _NUM, "weight_decay": _NUM, "schedule": _OPT_STR, "patience": _OPT_INT,
+    "dataset": _STR, "data": _OPT_STR, "target": _OPT_STR, "hidden": (list, str), "channels": (list, str),
+    "model": _STR, "activation": _STR, "optimizer": _STR, "lr": _NUM, "momentum": _NUM, "batch_size": _INT,
+    "epochs": _INT, "dropout": _NUM, "l2": _NUM, "weight_decay": _NUM, "schedule": _OPT_STR, "patience": _OPT_INT,
     "seed": _INT, "test_size": _NUM, "val_size": _NUM, "task": _STR, "drop": (list, str),
     "features": (list, str, type(None)), "missing": _STR, "class_weight": _OPT_STR,
 }
@@ -54,6 +54,7 @@ class TrainConfig:
     missing: str = "error"  # error | drop | fill (missing cells)
     model: str = DEFAULT_MODEL
     hidden: list[int] = None  # type: ignore[assignment]  # None: the model's default (registry.MODEL_DEFAULTS)
+    channels: list[int] = None  # type: ignore[assignment]  # the CNN's stages; None: the model's default
     activation: str = "relu"
     optimizer: str = "adam"
     lr: float = 2e-3
@@ -108,8 +109,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
                 raise bad(name, value, f"must be {_TYPE_WORDS[types]}, not {type(value).__name__}")
-        if isinstance(self.hidden, str):
-            self.hidden = parse_hidden(self.hidden)
+        for name in SIZE_SETTINGS:
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, parse_sizes(name, getattr(self, name)))
         self.drop = parse_columns("drop", self.drop) or []
         self.features = parse_columns("features", self.features)
         self.task = choose("task", self.task, TASKS)
@@ -117,8 +119,16 @@ class TrainConfig:
         self.model = choose("model", self.model, MODELS)
         self.class_weight = choose("class-weight", "none" if self.class_weight is None else self.class_weight,
                                    CLASS_WEIGHTS)
-        if not isinstance(self.hidden, list) or not all(positive_int(h) for h in self.hidden):
-            raise bad("hidden", self.hidden, "must be a list of positive layer sizes, e.g. 128,64")
+        for name, (what, example) in SIZE_SETTINGS.items():
+            sizes = getattr(self, name)
+            if not isinstance(sizes, list) or not all(positive_int(h) for h in sizes):
+                raise bad(name, sizes, f"must be a list of positive {what}, e.g. {example}")
+        has_stages = bool(model_defaults(self.model)["channels"])
+        if self.channels and not has_stages:
+            raise ConfigError(f"{source}: --channels sets the convolution stages of --model cnn; the {self.model} "
+                              "has none (leave --channels out, or use --model cnn)")
+        if has_stages and not self.channels:
+            raise bad("channels", self.channels, f"--model {self.model} needs at least one stage, e.g. 32,64")
         self.activation = choose("activation", self.activation, ACTIVATIONS)
         self.optimizer = choose("optimizer", self.optimizer, OPTIMIZERS)
         self.schedule = choose("schedule", "none" if self.schedule is None else self.schedule, SCHEDULES)
@@ -184,18 +194,29 @@ def parse_columns(what: str, value: Any) -> list[str] | None:
     return out
 
 
-def parse_hidden(text: str) -> list[int]:
-    """``"128,64"`` -> ``[128, 64]``; ``""`` or ``"none"`` -> ``[]`` (a linear model)."""
+# the settings that are lists of sizes: what the numbers are, and an example
+SIZE_SETTINGS = {"hidden": ("layer sizes", "128,64"), "channels": ("channel counts", "32,64")}
+
+
+def parse_sizes(name: str, text: str) -> list[int]:
+    """``"128,64"`` -> ``[128, 64]``; ``""`` or ``"none"`` -> ``[]`` (for ``--hidden``, a linear
+    model), for the settings of :data:`SIZE_SETTINGS`; a ConfigError names the setting."""
+    what, example = SIZE_SETTINGS[name]
     text = text.strip()
     if text.lower() in ("", "none"):
         return []
     try:
         sizes = [int(part) for part in text.split(",")]
     except ValueError:
-        raise ConfigError(f"invalid hidden {text!r} (layer sizes separated by commas, e.g. 128,64)") from None
+        raise ConfigError(f"invalid {name} {text!r} ({what} separated by commas, e.g. {example})") from None
     if any(s <= 0 for s in sizes):
-        raise ConfigError(f"invalid hidden {text!r} (layer sizes must be > 0)")
+        raise ConfigError(f"invalid {name} {text!r} ({what} must be > 0)")
     return sizes
+
+
+def parse_hidden(text: str) -> list[int]:
+    """``"128,64"`` -> ``[128, 64]``; ``""`` or ``"none"`` -> ``[]`` (a linear model)."""
+    return parse_sizes("hidden", text)
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:

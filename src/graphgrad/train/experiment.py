@@ -19,13 +19,14 @@ resumed folder before any rank reads it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import os
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from graphgrad.errors import CheckpointError, ConfigError, DataError, GraphgradE
 from graphgrad.io import atomic_write_text
 from graphgrad.io.checkpoint import STATE_FILE
 from graphgrad.train.callbacks import Checkpoint, EarlyStopping
-from graphgrad.train.config import TrainConfig
+from graphgrad.train.config import SIZE_SETTINGS, TrainConfig
 from graphgrad.train.csv_safety import safe_cell
 from graphgrad.train.evaluation import folder_name, write_evaluation
 from graphgrad.train.history import CURVES_PNG, plot_history, write_history
@@ -50,7 +51,7 @@ from graphgrad.train.metrics import CLASSIFICATION, classification_report, regre
 from graphgrad.train.preprocess import Preprocessing
 from graphgrad.train.progress import ProgressBar
 from graphgrad.train.registry import MODEL_SIZES, OPTIMIZERS, SCHEDULES
-from graphgrad.train.run import build_model, load_run, read_run_config
+from graphgrad.train.run import Run, build_model, load_run, read_run_config
 from graphgrad.train.run_dir import (
     SUMMARY_FILE,
     check_has_checkpoint,
@@ -63,7 +64,7 @@ from graphgrad.train.run_dir import (
 from graphgrad.train.trainer import Trainer, evaluate
 
 __all__ = ["PreparedData", "RunResult", "build_model", "evaluate_run", "load_model", "predict_run",
-           "prepare_data", "read_run_config", "resume_run", "rng_for", "start_run"]
+           "prepare_data", "read_run_config", "rebuild_splits", "resume_run", "rng_for", "start_run"]
 
 _RNG_PURPOSE = {"split": 0, "init": 1, "dropout": 2, "loader": 3}
 Say = Callable[[str], None]
@@ -185,7 +186,9 @@ def check_model_fits(config: TrainConfig, meta: dict[str, Any]) -> None:
     except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf (Windows)
         have = 64 * 1024**3
     if need > 0.8 * have:
-        raise ConfigError(f"--hidden {','.join(map(str, config.hidden))}: the model has {n:,} parameters; its "
+        sizes = [f"--{name} {','.join(map(str, getattr(config, name)))}" for name in SIZE_SETTINGS
+                 if getattr(config, name)]
+        raise ConfigError(f"{' '.join(sizes) or '--hidden none'}: the model has {n:,} parameters; its "
                           f"weights, gradients and optimizer state need about {need / 1024**3:,.1f} GB, this "
                           f"machine has {have / 1024**3:,.1f} GB")
 
@@ -308,8 +311,9 @@ def start_run(config: TrainConfig, run_dir: str | os.PathLike[str] | None = None
                 f"{config.batch_size}")
         trainer = agree(lambda: build_trainer(config, prepared, path, quiet, world), SETUP_ERRORS)
         agree(lambda: data_parallel(trainer), SETUP_ERRORS)
-        trainer.fit()
-        return _finish(path, trainer, prepared, _training_seconds(trainer))
+        with _resumable_when_disk_fills(trainer, path):
+            trainer.fit()
+            return _finish(path, trainer, prepared, _training_seconds(trainer))
 
 
 def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float | None = None,
@@ -351,6 +355,7 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
             return trainer, prepared, int(checkpoint.state.get("ranks", 1))
 
         trainer, prepared, saved_ranks = agree(load, SETUP_ERRORS)
+        folder.enter_context(_resumable_when_disk_fills(trainer, path))
         if trainer.finished:
             if world.is_main:
                 write_history(path, trainer.history)
@@ -370,12 +375,44 @@ def resume_run(run_dir: str | os.PathLike[str], quiet: bool = False, lr: float |
         return _finish(path, trainer, prepared, _training_seconds(trainer))
 
 
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))  # no space, or over the user's quota
+
+
+@contextmanager
+def _resumable_when_disk_fills(trainer: Trainer, run_dir: Path) -> Iterator[None]:
+    """A disk that fills once the run has a checkpoint: the error goes on to say that checkpoint is
+    intact (it is replaced only by a complete newer one) and how to continue from it."""
+    try:
+        yield
+    except OSError as e:
+        last = trainer.last_checkpoint
+        if e.errno not in _DISK_FULL or last is None or isinstance(e, GraphgradError):
+            raise
+        note = (f"{e.strerror}; the last checkpoint (epoch {last['epoch']}, step {last['step']}) in {run_dir} is "
+                f"intact: free some space, then continue with: graphgrad train --resume {run_dir}")
+        raise OSError(e.errno, note, e.filename) from e
+
+
 def _training_seconds(trainer: Trainer) -> float:
     """Seconds spent in training steps over all sessions of the run (from its history)."""
     return float(sum(r.get("seconds", 0.0) for r in trainer.history))
 
 
 # ------------------------------------------------------------------------------------ using a run
+def rebuild_splits(run: Run, run_dir: str | os.PathLike[str], why: str) -> PreparedData:
+    """The run's own train / validation / test splits, rebuilt from its data. Refused when the data
+    file changed since the run started (``why`` says what cannot be done then), or when state.json's
+    image shape is not the data's: an edited shape of the same size would read every image wrongly
+    without a word."""
+    check_same_data(run.config, run.metadata, run_dir, why)
+    prepared = prepare_data(run.config)
+    saved, rebuilt = run.input_shape, tuple(prepared.metadata["input_shape"])
+    if rebuilt != saved:
+        raise CheckpointError(f"{Path(run_dir) / STATE_FILE}: metadata: image shape {'x'.join(map(str, saved))}, "
+                              f"the data the run was trained on has {'x'.join(map(str, rebuilt))}")
+    return prepared
+
+
 def load_model(run_dir: str | os.PathLike[str]) -> tuple[nn.Module, TrainConfig, dict[str, Any]]:
     """The run's model (its saved weights, eval mode), config and metadata (see :func:`load_run`)."""
     run = load_run(run_dir)
@@ -390,14 +427,7 @@ def evaluate_run(run_dir: str | os.PathLike[str], data: str | None = None, save:
     prep, task = run.preprocessing, run.task
     notes: list[str] = []
     if data is None:
-        check_same_data(run.config, run.metadata, run_dir, "its test split cannot be rebuilt; evaluate on a file "
-                        "with --data")
-        prepared = prepare_data(run.config)
-        saved, rebuilt = run.input_shape, tuple(prepared.metadata["input_shape"])
-        if rebuilt != saved:  # an edited state.json: the model would read the images in another shape
-            raise CheckpointError(f"{run_dir}/state.json: metadata: image shape {'x'.join(map(str, saved))}, the "
-                                  f"data the run was trained on has {'x'.join(map(str, rebuilt))}")
-        x, y = prepared.test
+        x, y = rebuild_splits(run, run_dir, "its test split cannot be rebuilt; evaluate on a file with --data").test
         where = "test split"
     else:
         bundle = prep.load(data, with_target=True, input_shape=run.input_shape)

@@ -36,6 +36,12 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "gelu": nn.GELU,
     "elu": nn.ELU,
     "softplus": nn.Softplus,
+    "silu": nn.SiLU,
+    "mish": nn.Mish,
+    "relu6": nn.ReLU6,
+    "hardtanh": nn.Hardtanh,
+    "hardsigmoid": nn.Hardsigmoid,
+    "hardswish": nn.Hardswish,
 }
 
 
@@ -59,9 +65,6 @@ def mlp_parameter_count(input_shape: tuple[int, ...], n_outputs: int, config: Tr
     return sum((a + 1) * b for a, b in zip(widths, widths[1:]))
 
 
-CNN_CHANNELS = (32, 64)  # small_cnn's default: two stages
-
-
 def _image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     if len(input_shape) != 3:
         found = (f"this data has {math.prod(input_shape)} features per row and no image shape" if len(input_shape) == 1
@@ -75,7 +78,7 @@ def cnn_parameter_count(input_shape: tuple[int, ...], n_outputs: int, config: Tr
     """Weights of :func:`cnn`: 3x3 kernels and batch-norm scale and shift per convolution, then the
     linear layers (refuses data without an image shape before anything is allocated or written)."""
     width, count = _image_shape(input_shape)[0], 0
-    for k in CNN_CHANNELS:
+    for k in config.channels:
         count += (width * k * 9 + 2 * k) + (k * k * 9 + 2 * k)
         width = k
     widths = [width, *config.hidden, n_outputs]
@@ -84,12 +87,13 @@ def cnn_parameter_count(input_shape: tuple[int, ...], n_outputs: int, config: Tr
 
 def cnn(input_shape: tuple[int, ...], n_outputs: int, config: TrainConfig,
         rngs: dict[str, np.random.Generator]) -> nn.Module:
-    """:func:`graphgrad.nn.models.small_cnn` for images ``(channels, height, width)``: two stages of
-    3x3 convolutions (32 and 64 channels) with batch normalization, global average pooling, then
+    """:func:`graphgrad.nn.models.small_cnn` for images ``(channels, height, width)``: a stage of two
+    3x3 convolutions with batch normalization per ``--channels`` entry (default 32 then 64 channels),
+    each ending in 2x2 max pooling, global average pooling, then
     ``--hidden`` fully connected layers (``none``: straight to the outputs), ``--activation`` after
     every convolution and hidden layer, ``--dropout`` before every linear layer."""
     _image_shape(input_shape)
-    return small_cnn(input_shape, n_outputs, rng=rngs["init"], channels=CNN_CHANNELS, hidden=config.hidden,
+    return small_cnn(input_shape, n_outputs, rng=rngs["init"], channels=config.channels, hidden=config.hidden,
                      activation=ACTIVATIONS[config.activation], dropout=config.dropout, dropout_rng=rngs["dropout"])
 
 
@@ -99,10 +103,12 @@ MODELS: dict[str, ModelFactory] = {
 }
 
 # settings whose default depends on the model; an explicit value (option, TOML, a saved run) wins.
-# The CNN's head is the documented small CNN's: pooled features straight to the classes.
+# The CNN's head is the documented small CNN's: pooled features straight to the classes; its
+# stages are small_cnn's (32 then 64 channels). A model whose default has no channels has no
+# convolutions: --channels is refused for it.
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mlp": {"hidden": [256, 128]},
-    "cnn": {"hidden": []},
+    "mlp": {"hidden": [256, 128], "channels": []},
+    "cnn": {"hidden": [], "channels": [32, 64]},
 }
 
 # optional: a model's parameter count from its settings, to refuse one that cannot fit in memory

@@ -497,7 +497,10 @@ class Trainer:
                                       f"of {self.epochs} epochs")
             checkpoint.check_like("model", self.model.state_dict())
             self.model.load_state_dict(groups["model"])
-            self.optimizer.load_state_dict(groups["optimizer"])
+            try:
+                self.optimizer.load_state_dict(groups["optimizer"])
+            except CheckpointError as e:  # names the optimizer and the entry; the run's file too
+                raise CheckpointError(f"{where}: {e}") from None
             if (state["scheduler"] is None) != (self.scheduler is None):
                 raise CheckpointError(f"{where}: the saved run and this trainer differ in having a scheduler")
             if self.scheduler is not None:

@@ -44,13 +44,15 @@ def _forward_with_names(model: Any, x: Tensor) -> Tensor:
 
 def explain_run(run_dir: str | os.PathLike[str], batch_size: int | None = None) -> Explanation:
     """The explanation of one mini-batch of the run in ``run_dir`` (see the module's docstring)."""
-    from graphgrad.train.experiment import load_model, prepare_data
+    from graphgrad.train.experiment import rebuild_splits
     from graphgrad.train.losses import build_loss
+    from graphgrad.train.run import load_run
 
     if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
         raise ConfigError(f"explain --batch-size: must be a positive integer, got {batch_size}")
-    model, config, meta = load_model(run_dir)
-    x, y = prepare_data(config).train
+    run = load_run(run_dir)
+    model, config, meta = run.model, run.config, run.metadata
+    x, y = rebuild_splits(run, run_dir, "its training examples cannot be rebuilt; put that file back").train
     n = min(batch_size or config.batch_size, len(x))
     xb = Tensor(x[:n], name="x")
     yb = Tensor(y[:n], name="y")
