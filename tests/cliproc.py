@@ -7,6 +7,7 @@ simulate a full disk or a read-only folder) with this checkout's ``src`` first o
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -54,3 +55,10 @@ def one_line_error(r: Result, *fragments: str) -> str:
 def listing(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` with its bytes (to compare before and after)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def copy_run(run: Path, tmp_path: Path) -> Path:
+    """A copy of a finished run folder to change or damage (``tmp_path / "run"``)."""
+    dst = tmp_path / "run"
+    shutil.copytree(run, dst)
+    return dst

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from graphgrad.io import STATE_FILE, load_checkpoint
-from tests.cliproc import env, gg, listing, one_line_error
+from tests.cliproc import copy_run, env, gg, listing, one_line_error
 
 QUICK = ["--epochs", "2", "--hidden", "16", "--quiet"]
 
@@ -42,12 +42,6 @@ def trained(tmp_path_factory) -> Path:
     r = gg("train", "--data", data, *QUICK, "--out", root / "run")
     assert r.code == 0, r.err
     return root / "run"
-
-
-def copy_run(trained: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "run"
-    shutil.copytree(trained, dst)
-    return dst
 
 
 # ------------------------------------------------------------------------------ 7. never touch users' files

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import struct
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from tests.cliproc import gg, one_line_error
+from tests.cliproc import copy_run, gg, one_line_error
 
 USERS_TEXT = "the user's own notes\n"
 
@@ -50,12 +49,6 @@ def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "run"
 
 
-def _copy(run: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "run"
-    shutil.copytree(run, dst)
-    return dst
-
-
 def _edit_metadata(run: Path, **changes: object) -> None:
     doc = json.loads((run / "state.json").read_text())
     doc["state"]["metadata"].update(changes)
@@ -79,7 +72,7 @@ def _rewrite_model_tensor(run: Path, key: str, value: np.ndarray) -> Path:
 
 
 def test_a_lock_file_that_links_to_a_users_file_is_refused_and_the_file_kept(cnn_run, tmp_path):
-    run = _copy(cnn_run, tmp_path)
+    run = copy_run(cnn_run, tmp_path)
     users = tmp_path / "notes.txt"
     users.write_text(USERS_TEXT)
     (run / ".graphgrad-lock").unlink()
@@ -112,7 +105,7 @@ HUGE = ([1, 100000, 100000], "image shape 1x100000x100000 holds 10000000000 valu
     ([1, 4, 16], "image shape 1x4x16, the data the run was trained on has 1x8x8", ["explain", "--run"]),
 ])
 def test_an_image_shape_edited_in_state_json_is_one_line_naming_it(cnn_run, tmp_path, shape, fragment, command):
-    run = _copy(cnn_run, tmp_path)
+    run = copy_run(cnn_run, tmp_path)
     _edit_metadata(run, input_shape=shape)
     extra = {"explain": ["--svg", tmp_path / "e.svg"],
              "predict": ["--data", cnn_run.parent / "bars.npz", "--output", tmp_path / "p.csv"]}.get(command[0], [])
@@ -126,7 +119,7 @@ def test_an_image_shape_edited_in_state_json_is_one_line_naming_it(cnn_run, tmp_
 @pytest.mark.parametrize("command", ["evaluate", "predict", "resume"])
 def test_model_tensors_graphgrad_never_writes_are_refused_naming_the_file(cnn_run, tmp_path, value, fragment,
                                                                           command):
-    run = _copy(cnn_run, tmp_path)
+    run = copy_run(cnn_run, tmp_path)
     weight = safetensors.numpy.load((run / json.loads((run / "state.json").read_text())["files"]["model"]["path"])
                                     .read_bytes())["1.weight"]
     path = _rewrite_model_tensor(run, "1.weight", value(weight))

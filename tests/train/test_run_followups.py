@@ -5,13 +5,12 @@ data file changed before ``explain --run``. Each refusal is one line naming the 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from graphgrad.io import load_checkpoint
-from tests.cliproc import gg, listing, one_line_error
+from tests.cliproc import copy_run, gg, listing, one_line_error
 from tests.test_cli_runs import small_csv
 
 QUICK = ["--hidden", "16", "--quiet", "--threads", "1"]
@@ -38,12 +37,6 @@ def stopped(tmp_path_factory) -> Path:
     return root / "run"
 
 
-def _copy(run: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "run"
-    shutil.copytree(run, dst)
-    return dst
-
-
 def _files(run: Path) -> dict[str, bytes]:
     """The run's files but its lock file (which each command that writes the run takes anew)."""
     return {name: data for name, data in listing(run).items() if name != ".graphgrad-lock"}
@@ -56,13 +49,13 @@ def _edit_config(run: Path, **changes: object) -> None:
 
 
 def test_resume_refuses_adams_state_when_state_json_names_another_optimizer(stopped, tmp_path):
-    run = _copy(stopped, tmp_path)
+    run = copy_run(stopped, tmp_path)
     _edit_config(run, optimizer="sgd")
     before = _files(run)
     one_line_error(gg("train", "--resume", run, "--quiet"), str(run / "state.json"),
                    "SGD state: parameter 0 holds 'exp_avg', 'exp_avg_sq', 'step', which SGD does not keep")
     assert _files(run) == before
-    r = gg("train", "--resume", _copy(stopped, tmp_path / "unedited"), "--quiet")  # the same run, not edited
+    r = gg("train", "--resume", copy_run(stopped, tmp_path / "unedited"), "--quiet")  # the same run, not edited
     assert r.code == 0, r.err
 
 
@@ -89,7 +82,7 @@ builtins.open, os.replace = full_open, replace
 @pytest.mark.parametrize("resumed", [False, True])
 def test_a_disk_that_fills_after_a_checkpoint_says_it_is_intact_and_how_to_go_on(stopped, tmp_path, resumed):
     if resumed:  # the first checkpoint this session writes is epoch 2's
-        run, argv, epoch = _copy(stopped, tmp_path), ["train", "--resume"], 2
+        run, argv, epoch = copy_run(stopped, tmp_path), ["train", "--resume"], 2
     else:
         run, epoch = tmp_path / "run", 1
         argv = ["train", "--data", small_csv(tmp_path / "t.csv"), "--epochs", "4", *QUICK, "--out"]
