@@ -214,11 +214,6 @@ def parse_sizes(name: str, text: str) -> list[int]:
     return sizes
 
 
-def parse_hidden(text: str) -> list[int]:
-    """``"128,64"`` -> ``[128, 64]``; ``""`` or ``"none"`` -> ``[]`` (a linear model)."""
-    return parse_sizes("hidden", text)
-
-
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings in a TOML file (top level, or a ``[train]`` table)."""
     if sys.version_info >= (3, 11):
