@@ -62,3 +62,17 @@ def copy_run(run: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "run"
     shutil.copytree(run, dst)
     return dst
+
+
+FULL_FILE = """
+import builtins, errno, os
+_open = builtins.open
+class _Full:
+    def __init__(self, f): self.f = f
+    def write(self, data): raise OSError(errno.ENOSPC, "No space left on device")
+    def __enter__(self): return self
+    def __exit__(self, *a): self.f.close()
+    def __getattr__(self, name): return getattr(self.f, name)
+"""
+"""The start of a ``patch`` that simulates a full disk: ``_Full(f)`` is an open file whose writes fail
+with ENOSPC; the patch goes on to decide which files ``builtins.open`` hands out that way."""

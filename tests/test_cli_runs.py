@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from graphgrad.io import STATE_FILE, load_checkpoint
-from tests.cliproc import copy_run, env, gg, listing, one_line_error
+from tests.cliproc import FULL_FILE, copy_run, env, gg, listing, one_line_error
 
 QUICK = ["--epochs", "2", "--hidden", "16", "--quiet"]
 
@@ -142,15 +142,7 @@ def test_diverged_run_names_its_checkpoint_and_goes_on_with_a_new_lr(tmp_path):
 
 
 # ------------------------------------------------------------------------------ 10. one line, exit 2
-FULL_DISK = """
-import builtins, errno
-_open = builtins.open
-class _Full:
-    def __init__(self, f): self.f = f
-    def write(self, data): raise OSError(errno.ENOSPC, "No space left on device")
-    def __enter__(self): return self
-    def __exit__(self, *a): self.f.close()
-    def __getattr__(self, name): return getattr(self.f, name)
+FULL_DISK = FULL_FILE + """
 def full_open(file, mode="r", *a, **k):
     f = _open(file, mode, *a, **k)
     return _Full(f) if "w" in mode and ".tmp-" in str(file) else f

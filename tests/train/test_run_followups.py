@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from graphgrad.io import load_checkpoint
-from tests.cliproc import copy_run, gg, listing, one_line_error
+from tests.cliproc import FULL_FILE, copy_run, gg, listing, one_line_error
 from tests.test_cli_runs import small_csv
 
 QUICK = ["--hidden", "16", "--quiet", "--threads", "1"]
@@ -59,16 +59,9 @@ def test_resume_refuses_adams_state_when_state_json_names_another_optimizer(stop
     assert r.code == 0, r.err
 
 
-FULL_AFTER_FIRST_CHECKPOINT = """
-import builtins, errno, os
-_open, _replace = builtins.open, os.replace
+FULL_AFTER_FIRST_CHECKPOINT = FULL_FILE + """
+_replace = os.replace
 full = [False]
-class _Full:
-    def __init__(self, f): self.f = f
-    def write(self, data): raise OSError(errno.ENOSPC, "No space left on device")
-    def __enter__(self): return self
-    def __exit__(self, *a): self.f.close()
-    def __getattr__(self, name): return getattr(self.f, name)
 def full_open(file, mode="r", *a, **k):
     f = _open(file, mode, *a, **k)
     return _Full(f) if full[0] and "w" in mode else f
