@@ -35,6 +35,7 @@ import numpy as np
 
 from graphgrad import data as gdata
 from graphgrad import nn
+from graphgrad.data._io import memory_bytes
 from graphgrad.distributed.agreement import agree
 from graphgrad.distributed.comm import World, all_gather_json, current
 from graphgrad.distributed.prepare import shard_loader
@@ -181,10 +182,7 @@ def check_model_fits(config: TrainConfig, meta: dict[str, Any]) -> None:
         return
     n = count(tuple(meta["input_shape"]), int(meta["n_outputs"]), config)
     need = 4 * 4 * n + 4 * config.batch_size * (sum(config.hidden) + int(np.prod(meta["input_shape"]))) * 3
-    try:
-        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf (Windows)
-        have = 64 * 1024**3
+    have = memory_bytes() or 64 * 1024**3  # no size from the system (Windows): assume a large machine
     if need > 0.8 * have:
         sizes = [f"--{name} {','.join(map(str, getattr(config, name)))}" for name in SIZE_SETTINGS
                  if getattr(config, name)]
