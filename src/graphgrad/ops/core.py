@@ -238,6 +238,11 @@ def eye(n: int, dtype: Any) -> Tensor:
     return fixed(("eye", n, dtype), lambda: np.eye(n, dtype=dtype))
 
 
+def tri(rows: int, cols: int, k: int = 0) -> Tensor:
+    """The boolean mask on and below diagonal ``k`` of a rows x cols matrix, read-only, one per shape."""
+    return fixed(("tri", rows, cols, k), lambda: np.tri(rows, cols, k=k, dtype=bool))
+
+
 def inplace_flag(value: Any, where: str, takes_rng: bool = False) -> bool:
     """PyTorch's ``inplace`` argument, checked: a seed or a generator passed where PyTorch's
     signature puts ``inplace`` must not pass for a truth value."""

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from graphgrad.errors import BackwardError, ConfigError, ShapeError
-from graphgrad.ops.core import Op, _constant, eye, fixed, host, lift
+from graphgrad.ops.core import Op, _constant, eye, host, lift, tri
 from graphgrad.ops.elementwise import where
 from graphgrad.ops.linalg import matmul
 from graphgrad.ops.matrix import inv, mT, solve, square_stack
@@ -67,11 +67,6 @@ def _diag_matrix(v: Tensor) -> Tensor:
     return where(eye(n, bool), expand_dims(v, -2), 0.0)
 
 
-def _tri(n: int, k: int) -> Tensor:
-    """The mask on and below diagonal ``k`` of an n x n matrix."""
-    return fixed(("tri", n, n, k), lambda: np.tri(n, k=k, dtype=bool))
-
-
 def _inverse_gaps(values: Tensor, squared: bool) -> Tensor:
     """F[i, j] = 1 / (v_j - v_i) (of squares when ``squared``), 0 on the diagonal and at ties."""
     v = values * values if squared else values
@@ -98,7 +93,7 @@ def _cholesky_rule(g: Tensor, out: Tensor, a: Tensor, upper: bool) -> Tensor:
     low, gl = (mT(out), mT(g)) if upper else (out, g)
     n = a.shape[-1]
     halve = where(eye(n, bool), 0.5, _constant(1.0, g.data.dtype, (n, n)))
-    phi = where(_tri(n, 0), matmul(mT(low), gl) * halve, 0.0)
+    phi = where(tri(n, n), matmul(mT(low), gl) * halve, 0.0)
     li = inv(low)
     ga = matmul(matmul(mT(li), phi), li)
     return (ga + mT(ga)) * 0.5
@@ -134,7 +129,7 @@ def _qr_square_grad(q: Tensor, r: Tensor, gq: Tensor, gr: Tensor) -> Tensor:
     """For A = QR with R square: ``[gQ + Q copyltu(M)] R^-T``, ``M = R gR^T - gQ^T Q``."""
     m_ = matmul(r, mT(gr)) - matmul(mT(gq), q)
     n = r.shape[-1]
-    lower, strict = _tri(n, 0), _tri(n, -1)
+    lower, strict = tri(n, n), tri(n, n, -1)
     copied = where(lower, m_, 0.0) + mT(where(strict, m_, 0.0))
     b = gq + matmul(q, copied)
     return mT(solve(r, mT(b)))  # b R^-T

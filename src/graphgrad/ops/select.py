@@ -15,7 +15,7 @@ import numpy as np
 
 from graphgrad.errors import ConfigError, ShapeError
 from graphgrad.ops.arrange import ravel
-from graphgrad.ops.core import Op, fixed, lift
+from graphgrad.ops.core import Op, lift, tri
 from graphgrad.ops.elementwise import where
 from graphgrad.ops.reduce import sum
 from graphgrad.ops.shape import getitem
@@ -108,7 +108,7 @@ def _triangle(x: Any, k: int, lower: bool, op: str) -> Tensor:
         raise ShapeError(f"{op}: needs at least 1 axis, got a zero-dimensional tensor")
     rows, cols = x.shape[-2:] if x.ndim >= 2 else (x.shape[0], x.shape[0])
     k = int(k) if lower else int(k) - 1
-    mask = fixed(("tri", rows, cols, k), lambda: np.tri(rows, cols, k=k, dtype=bool))
+    mask = tri(rows, cols, k)
     return where(mask, x, 0.0) if lower else where(mask, 0.0, x)
 
 
